@@ -1,0 +1,99 @@
+# nodebak: top-level GNU makefile. See README.md.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+CC      ?= cc
+PKGS    := openssl zlib libarchive sqlite3
+SSHPKGS := libssh
+
+VERSION := 0.1.0
+WARN    := -Wall -Wextra -Wshadow -Wvla -Wwrite-strings -Wstrict-prototypes \
+           -Wno-missing-field-initializers
+ifeq ($(CI),true)
+WARN    += -Werror
+endif
+HARDEN  := -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
+CFLAGS  ?= -O2 -g
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DNODEBAK_VERSION='"$(VERSION)"' \
+           $(WARN) $(HARDEN) $(CFLAGS) -Icommon -MMD -MP \
+           $(shell pkg-config --cflags $(PKGS))
+ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(LDFLAGS)
+LIBS    = $(shell pkg-config --libs $(PKGS)) -lpthread
+
+COMMON_OBJS := $(patsubst %.c,%.o,$(wildcard common/*.c))
+SNAPSHOTD_OBJS := $(patsubst %.c,%.o,$(filter-out snapshotd/main.c,$(wildcard snapshotd/*.c)))
+CLIENT_OBJS := $(patsubst %.c,%.o,$(filter-out client/main.c,$(wildcard client/*.c)))
+FTPD_OBJS := $(patsubst %.c,%.o,$(filter-out ftpd/main.c,$(wildcard ftpd/*.c)))
+
+PROGRAMS := bin/nodebak bin/nodebak-snapshotd
+ifneq ($(wildcard ftpd/main.c),)
+PROGRAMS += bin/nodebak-ftpd
+endif
+TEST_PROGRAMS := tests/bin/nodebak-snapshotd-fault tests/bin/unit \
+	tests/bin/bakfuzz
+
+all: $(PROGRAMS)
+
+bin/nodebak: client/main.o $(CLIENT_OBJS) common/libnodebak.a | bin
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+bin/nodebak-snapshotd: snapshotd/main.o $(SNAPSHOTD_OBJS) common/libnodebak.a | bin
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+bin/nodebak-ftpd: ftpd/main.o $(FTPD_OBJS) common/libnodebak.a | bin
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs $(SSHPKGS)) -lcrypt
+
+common/libnodebak.a: $(COMMON_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+# The test daemon differs from the real one in one object: fault points
+# that can kill the process at the Nth durable step (tests/scenario/crash).
+tests/bin/nodebak-snapshotd-fault: snapshotd/main.o $(SNAPSHOTD_OBJS) \
+		common/fault-test.o common/libnodebak.a | tests/bin
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+common/fault-test.o: common/fault.c
+	$(CC) $(ALL_CFLAGS) -DNODEBAK_FAULT_INJECTION -c -o $@ $<
+
+UNIT_SRCS := $(wildcard tests/unit/t_*.c)
+tests/bin/unit: tests/unit/main.c $(UNIT_SRCS) $(SNAPSHOTD_OBJS) common/libnodebak.a | tests/bin
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -Itests/unit -Isnapshotd -o $@ \
+		tests/unit/main.c $(UNIT_SRCS) $(SNAPSHOTD_OBJS) common/libnodebak.a $(LIBS)
+
+tests/bin/bakfuzz: tests/tools/bakfuzz.c common/libnodebak.a | tests/bin
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+%.o: %.c
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+bin tests/bin:
+	mkdir -p $@
+
+# Set-up: install the Debian packages the build and the tests need.
+deps:
+	@sh scripts/deps.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@sh scripts/demo.sh
+
+test: deps
+	@$(MAKE) --no-print-directory all $(TEST_PROGRAMS)
+	prove -v -j1 tests/*.t
+
+check: test
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man5 \
+		$(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 docs/man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 0644 docs/man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 0644 docs/man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+
+clean:
+	rm -rf bin tests/bin common/*.a
+	find . -name '*.o' -delete -o -name '*.d' -delete
+
+.PHONY: all deps run test check install clean
+-include $(shell find . -name '*.d' 2>/dev/null)

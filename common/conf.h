@@ -1,0 +1,69 @@
+/* conf.h: the node's one INI-style configuration file (nodebak.conf(5)).
+ * Every key the programs know is in conf.c's table; an unknown section or
+ * key, a duplicate or a bad value is refused with "FILE:LINE: reason". */
+#ifndef NODEBAK_CONF_H
+#define NODEBAK_CONF_H
+#include <stddef.h>
+
+#define CONF_DEFAULT_PATH "/etc/nodebak/nodebak.conf"
+#define CONF_MAX_IFACES 8
+
+struct conf_iface {
+	char name[16];		/* "a", "b", ... */
+	char *address;
+};
+
+struct conf_ftpd {
+	char *ftp_listen;		/* space-separated ADDRESS:PORT list */
+	char *ftps_implicit_listen;
+	char *sftp_listen;
+	char *tls;			/* required | allowed | off */
+	char *tls_cert, *tls_key;
+	char *host_key;
+	char *pasv_ports;		/* LOW-HIGH */
+	char *users;			/* users file */
+	char *run_as;			/* unprivileged user for sessions */
+	char *xferlog;			/* transfer log file, or empty */
+	long max_clients, max_per_address;
+	long max_line;
+	long idle_timeout, data_timeout, login_timeout;
+	long max_login_attempts, lockout_seconds;
+	long shutdown_timeout;
+	long max_handles;
+};
+
+struct conf {
+	char *file;			/* the file this came from */
+	/* [node] */
+	char *node_name, *state_dir, *files_dir;
+	/* [database] */
+	char *db_engine;		/* sqlite | postgresql */
+	char *db_path;
+	long pg_port;
+	/* [snapshotd] */
+	char *socket;
+	char *socket_group;
+	long socket_mode;
+	long compression_level;
+	long max_members;
+	long long max_bytes;
+	char *service_stop, *service_start;
+	/* [cluster] */
+	struct conf_iface ifaces[CONF_MAX_IFACES];
+	int n_ifaces;
+	/* [ftpd] */
+	struct conf_ftpd ftpd;
+};
+
+/* Load path (or, when NULL, $NODEBAK_CONF, then CONF_DEFAULT_PATH).
+ * On success *out owns a new conf; on failure returns ERR_INVAL and
+ * err_msg() says "FILE:LINE: reason". Relative paths in the file are
+ * resolved against the file's folder. */
+int conf_load(const char *path, struct conf **out);
+void conf_free(struct conf *c);
+/* Which file conf_load(path) would read. */
+const char *conf_path(const char *path);
+/* The address of interface name, or NULL. */
+const char *conf_iface(const struct conf *c, const char *name);
+
+#endif

@@ -1,0 +1,214 @@
+/* fsutil.c: durable file operations (see fsutil.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "err.h"
+#include "fsutil.h"
+#include "xmalloc.h"
+#include "banned.h"
+
+char *fs_join(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	char *p = xmalloc(la + lb + 2);
+
+	memcpy(p, a, la);
+	if (la && a[la - 1] != '/')
+		p[la++] = '/';
+	memcpy(p + la, b, lb + 1);
+	return p;
+}
+
+int fs_exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+int fs_mkdir_p(const char *path, mode_t mode)
+{
+	char tmp[PATH_MAX];
+	size_t n = strlen(path);
+
+	if (n == 0 || n >= sizeof tmp)
+		return err_set(ERR_INVAL, "%s: bad folder name", path);
+	memcpy(tmp, path, n + 1);
+	for (char *p = tmp + 1; ; p++) {
+		if (*p == '/' || *p == '\0') {
+			char c = *p;
+			*p = '\0';
+			if (mkdir(tmp, mode) != 0 && errno != EEXIST)
+				return err_sys("mkdir %s", tmp);
+			*p = c;
+			if (c == '\0')
+				break;
+		}
+	}
+	return 0;
+}
+
+int fs_fsync_dir(const char *path)
+{
+	int fd, r = 0;
+
+	if ((fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return err_sys("open %s", path);
+	if (fsync(fd) != 0)
+		r = err_sys("fsync %s", path);
+	close(fd);
+	return r;
+}
+
+int fs_fsync_parent(const char *path)
+{
+	char tmp[PATH_MAX];
+
+	if (strlen(path) >= sizeof tmp)
+		return err_set(ERR_INVAL, "%s: path too long", path);
+	snprintf(tmp, sizeof tmp, "%s", path);
+	return fs_fsync_dir(dirname(tmp));
+}
+
+int fs_read_file(const char *path, size_t max, struct buf *b)
+{
+	char chunk[16384];
+	struct stat st;
+	size_t total = 0;
+	ssize_t n;
+	int fd, r = 0;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return err_sys("%s", path);
+	if (fstat(fd, &st) != 0) {
+		r = err_sys("%s", path);
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		r = err_set(ERR_INVAL, "%s: not a regular file", path);
+		goto out;
+	}
+	while ((n = read(fd, chunk, sizeof chunk)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = err_sys("read %s", path);
+			goto out;
+		}
+		total += (size_t)n;
+		if (total > max) {
+			r = err_set(ERR_TOOBIG, "%s: larger than %zu bytes", path, max);
+			goto out;
+		}
+		if ((r = buf_add(b, chunk, (size_t)n)) != 0)
+			goto out;
+	}
+out:
+	close(fd);
+	return r;
+}
+
+int fs_write_all(int fd, const void *data, size_t len, const char *what)
+{
+	const char *p = data;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return err_sys("write %s", what);
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int fs_write_atomic(const char *path, const void *data, size_t len,
+    mode_t mode)
+{
+	char tmp[PATH_MAX];
+	int fd, r;
+
+	if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >=
+	    (int)sizeof tmp)
+		return err_set(ERR_INVAL, "%s: path too long", path);
+	unlink(tmp);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+	    O_NOFOLLOW, mode)) < 0)
+		return err_sys("create %s", tmp);
+	if ((r = fs_write_all(fd, data, len, tmp)) == 0 && fsync(fd) != 0)
+		r = err_sys("fsync %s", tmp);
+	if (close(fd) != 0 && r == 0)
+		r = err_sys("close %s", tmp);
+	if (r == 0 && rename(tmp, path) != 0)
+		r = err_sys("rename %s", path);
+	if (r != 0) {
+		unlink(tmp);
+		return r;
+	}
+	return fs_fsync_parent(path);
+}
+
+static int rm_one(const char *p, const struct stat *st, int flag,
+    struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (flag == FTW_DP ? rmdir(p) : unlink(p))
+		return errno == ENOENT ? 0 : -1;
+	return 0;
+}
+
+int fs_rm_rf(const char *path)
+{
+	if (!fs_exists(path))
+		return 0;
+	if (nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS) != 0)
+		return err_sys("remove %s", path);
+	return 0;
+}
+
+int fs_copy_file(const char *src, const char *dst, mode_t mode)
+{
+	char chunk[65536];
+	int in, out, r = 0;
+	ssize_t n;
+
+	if ((in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return err_sys("%s", src);
+	if ((out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+	    O_NOFOLLOW, mode)) < 0) {
+		r = err_sys("create %s", dst);
+		close(in);
+		return r;
+	}
+	while ((n = read(in, chunk, sizeof chunk)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = err_sys("read %s", src);
+			break;
+		}
+		if ((r = fs_write_all(out, chunk, (size_t)n, dst)) != 0)
+			break;
+	}
+	if (r == 0 && fsync(out) != 0)
+		r = err_sys("fsync %s", dst);
+	if (close(out) != 0 && r == 0)
+		r = err_sys("close %s", dst);
+	close(in);
+	if (r != 0)
+		unlink(dst);
+	return r;
+}

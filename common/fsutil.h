@@ -1,0 +1,33 @@
+/* fsutil.h: durable file operations: atomic replace, fsync of folders,
+ * bounded reads, recursive removal. All return 0 or an ERR_* code with
+ * err_msg() naming the path. */
+#ifndef NODEBAK_FSUTIL_H
+#define NODEBAK_FSUTIL_H
+#include <stddef.h>
+#include <sys/types.h>
+
+struct buf;
+
+int fs_mkdir_p(const char *path, mode_t mode);
+/* fsync the folder at path / the folder holding path. */
+int fs_fsync_dir(const char *path);
+int fs_fsync_parent(const char *path);
+/* Read a whole regular file of at most max bytes into b (appended). */
+int fs_read_file(const char *path, size_t max, struct buf *b);
+/* Write data to path via a temporary file in the same folder, fsync it,
+ * rename it over path and fsync the folder. */
+int fs_write_atomic(const char *path, const void *data, size_t len,
+    mode_t mode);
+/* Write all of len bytes to fd (retrying short writes). */
+int fs_write_all(int fd, const void *data, size_t len, const char *what);
+/* Remove path and everything under it, never following symlinks.
+ * A missing path is not an error. */
+int fs_rm_rf(const char *path);
+/* Copy regular file src to dst (created exclusively, mode), fsynced. */
+int fs_copy_file(const char *src, const char *dst, mode_t mode);
+/* 1 if path exists (lstat), 0 if not. */
+int fs_exists(const char *path);
+/* Join a and b with one '/' into a new string (caller frees). */
+char *fs_join(const char *a, const char *b);
+
+#endif

@@ -1,0 +1,172 @@
+"""node.py: scratch nodebak nodes for scenario tests.
+
+A Node is a folder holding nodebak.conf, a state folder, a files root and a
+database, with the real daemons started on loopback. Every process a test
+starts is stopped by Node.stop() (also called at exit)."""
+import atexit
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BIN = os.path.join(TOP, "bin")
+TBIN = os.path.join(TOP, "tests", "bin")
+
+_live = []
+
+
+def _cleanup():
+    for n in list(_live):
+        n.stop()
+
+
+atexit.register(_cleanup)
+
+
+def free_port(addr="127.0.0.1"):
+    fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    with socket.socket(fam, socket.SOCK_STREAM) as s:
+        s.bind((addr, 0))
+        return s.getsockname()[1]
+
+
+class Node:
+    def __init__(self, name="node1", addr="127.0.0.1", root=None,
+                 extra_conf="", daemon=None):
+        self.name = name
+        self.addr = addr
+        self.root = root or tempfile.mkdtemp(prefix=f"nodebak-{name}-")
+        self.own_root = root is None
+        self.conf = os.path.join(self.root, "nodebak.conf")
+        self.state = os.path.join(self.root, "state")
+        self.files = os.path.join(self.root, "files")
+        self.db = os.path.join(self.root, "db", "node.db")
+        self.sock = os.path.join(self.root, "snapshotd.sock")
+        self.daemon = daemon or os.path.join(BIN, "nodebak-snapshotd")
+        self.procs = {}
+        self.logs = {}
+        self.ftp_port = free_port(addr)
+        self.sftp_port = free_port(addr)
+        os.makedirs(os.path.join(self.root, "db"), exist_ok=True)
+        self.write_conf(extra_conf)
+        _live.append(self)
+
+    def write_conf(self, extra=""):
+        with open(self.conf, "w") as f:
+            f.write(f"""# scratch node for tests
+[node]
+name = {self.name}
+state_dir = state
+files_dir = files
+
+[database]
+engine = sqlite
+path = db/node.db
+
+[snapshotd]
+socket = snapshotd.sock
+compression_level = 1
+
+[cluster]
+interface_a = {self.addr}
+
+[ftpd]
+ftp_listen = {self.addr}:{self.ftp_port}
+sftp_listen = {self.addr}:{self.sftp_port}
+tls_cert = state/ftpd.crt
+tls_key = state/ftpd.key
+host_key = state/ssh_host_ed25519_key
+users = state/users
+{extra}""")
+
+    def env(self):
+        e = dict(os.environ)
+        e["NODEBAK_CONF"] = self.conf
+        return e
+
+    def start(self, name="snapshotd", argv=None, wait_for=None, env=None,
+              timeout=20):
+        """Start a daemon in the foreground; wait until wait_for exists."""
+        if argv is None:
+            argv = [self.daemon, "-f", "-c", self.conf]
+            wait_for = self.sock
+        log = open(os.path.join(self.root, f"{name}.log"), "ab")
+        p = subprocess.Popen(argv, stdout=log, stderr=log,
+                             env=env or self.env(), start_new_session=True)
+        self.procs[name] = p
+        self.logs[name] = os.path.join(self.root, f"{name}.log")
+        deadline = time.time() + timeout
+        while wait_for and not self._ready(wait_for):
+            if p.poll() is not None:
+                raise RuntimeError(f"{name} exited with {p.returncode}: "
+                                   + self.log(name)[-2000:])
+            if time.time() > deadline:
+                raise RuntimeError(f"{name} did not start: "
+                                   + self.log(name)[-2000:])
+            time.sleep(0.02)
+        return p
+
+    def _ready(self, what):
+        if isinstance(what, tuple):
+            try:
+                with socket.create_connection(what, timeout=1):
+                    return True
+            except OSError:
+                return False
+        if what.startswith("/") and what.endswith(".sock"):
+            s = socket.socket(socket.AF_UNIX)
+            try:
+                s.connect(what)
+                return True
+            except OSError:
+                return False
+            finally:
+                s.close()
+        return os.path.exists(what)
+
+    def log(self, name="snapshotd"):
+        try:
+            with open(self.logs.get(name, os.path.join(self.root, f"{name}.log")),
+                      errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def kill(self, name="snapshotd", sig=signal.SIGKILL):
+        p = self.procs.pop(name, None)
+        if p and p.poll() is None:
+            try:
+                os.killpg(p.pid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+        return p
+
+    def stop(self):
+        for name in list(self.procs):
+            self.kill(name, signal.SIGTERM)
+        if self in _live:
+            _live.remove(self)
+
+    def cleanup(self):
+        self.stop()
+        if self.own_root and not os.environ.get("NODEBAK_KEEP"):
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def nb(self, *args, input=None, timeout=300):
+        """Run the console: returns (exit code, stdout, stderr)."""
+        p = subprocess.run([os.path.join(BIN, "nodebak"), "-c", self.conf,
+                            *args], input=input, capture_output=True,
+                           text=True, timeout=timeout, env=self.env())
+        return p.returncode, p.stdout, p.stderr
+
+    def path(self, *parts):
+        return os.path.join(self.root, *parts)
