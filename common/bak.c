@@ -1,0 +1,688 @@
+/* bak.c: write and strictly read .bak archives (see bak.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include "bak.h"
+#include "buf.h"
+#include "err.h"
+#include "fault.h"
+#include "fsutil.h"
+#include "gz.h"
+#include "xmalloc.h"
+#include "banned.h"
+
+#define IO_CHUNK (1 << 20)
+
+struct bak_writer {
+	struct archive *a;
+	struct gz_writer *gz;
+	time_t mtime;
+	const char *what;
+	int err;		/* first error from the write callback */
+	char errmsg[512];
+	char *chunk;
+};
+
+static la_ssize_t write_cb(struct archive *a, void *arg, const void *p,
+    size_t n)
+{
+	struct bak_writer *w = arg;
+	int r;
+
+	(void)a;
+	if ((r = gz_write(w->gz, p, n)) != 0) {
+		if (w->err == 0) {
+			w->err = r;
+			snprintf(w->errmsg, sizeof w->errmsg, "%s", err_msg());
+		}
+		return -1;
+	}
+	return (la_ssize_t)n;
+}
+
+/* The error of the last libarchive write call, as one of ours. */
+static int werr(struct bak_writer *w, const char *path)
+{
+	if (w->err)
+		return err_set(w->err, "%s", w->errmsg);
+	return err_set(ERR_IO, "%s: %s: %s", w->what, path,
+	    archive_error_string(w->a) ? archive_error_string(w->a) :
+	    "archive error");
+}
+
+int bak_writer_new(int fd, int level, time_t mtime, const char *what,
+    struct bak_writer **out)
+{
+	struct bak_writer *w = xcalloc(1, sizeof *w);
+	int r;
+
+	*out = NULL;
+	w->mtime = mtime;
+	w->what = what;
+	if ((r = gz_writer_new(fd, level, what, &w->gz)) != 0) {
+		free(w);
+		return r;
+	}
+	w->a = archive_write_new();
+	if (w->a == NULL || archive_write_set_format_ustar(w->a) != ARCHIVE_OK ||
+	    archive_write_set_bytes_in_last_block(w->a, 1) != ARCHIVE_OK ||
+	    archive_write_open(w->a, w, NULL, write_cb, NULL) != ARCHIVE_OK) {
+		r = err_set(ERR_IO, "%s: cannot start the archive", what);
+		bak_writer_free(w);
+		return r;
+	}
+	w->chunk = xmalloc(IO_CHUNK);
+	*out = w;
+	return 0;
+}
+
+static struct archive_entry *entry(struct bak_writer *w, const char *path,
+    unsigned type, unsigned mode, uint64_t size)
+{
+	struct archive_entry *e = archive_entry_new();
+
+	if (e == NULL)
+		return NULL;
+	archive_entry_set_pathname(e, path);
+	archive_entry_set_filetype(e, type);
+	archive_entry_set_perm(e, mode);
+	archive_entry_set_size(e, (la_int64_t)size);
+	archive_entry_set_mtime(e, w->mtime, 0);
+	archive_entry_set_uid(e, 0);
+	archive_entry_set_gid(e, 0);
+	return e;
+}
+
+static int add_header(struct bak_writer *w, const char *path, unsigned type,
+    unsigned mode, uint64_t size)
+{
+	struct archive_entry *e = entry(w, path, type, mode, size);
+	int r = 0;
+
+	if (e == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	if (archive_write_header(w->a, e) != ARCHIVE_OK)
+		r = werr(w, path);
+	archive_entry_free(e);
+	return r;
+}
+
+static int add_bytes(struct bak_writer *w, const char *path, const void *p,
+    size_t n)
+{
+	const char *c = p;
+
+	while (n) {
+		la_ssize_t k = archive_write_data(w->a, c, n);
+		if (k <= 0)
+			return werr(w, path);
+		c += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+int bak_writer_add_data(struct bak_writer *w, const char *path, unsigned mode,
+    const void *data, size_t len)
+{
+	int r;
+
+	if ((r = add_header(w, path, AE_IFREG, mode, len)) != 0)
+		return r;
+	return add_bytes(w, path, data, len);
+}
+
+int bak_writer_add_dir(struct bak_writer *w, const char *path, unsigned mode)
+{
+	return add_header(w, path, AE_IFDIR, mode, 0);
+}
+
+int bak_writer_add_file(struct bak_writer *w, const char *path, unsigned mode,
+    const char *src, uint64_t size)
+{
+	uint64_t done = 0;
+	ssize_t n;
+	int fd, r;
+
+	if ((fd = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return err_sys("%s", src);
+	if ((r = add_header(w, path, AE_IFREG, mode, size)) != 0)
+		goto out;
+	while ((n = read(fd, w->chunk, IO_CHUNK)) != 0) {
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			r = err_sys("read %s", src);
+			goto out;
+		}
+		if (done + (uint64_t)n > size)
+			break;
+		if ((r = add_bytes(w, path, w->chunk, (size_t)n)) != 0)
+			goto out;
+		done += (uint64_t)n;
+	}
+	if (done != size)
+		r = err_set(ERR_IO, "%s: changed size while being archived", src);
+out:
+	close(fd);
+	return r;
+}
+
+int bak_writer_finish(struct bak_writer *w)
+{
+	if (archive_write_close(w->a) != ARCHIVE_OK)
+		return werr(w, "end of archive");
+	return gz_finish(w->gz);
+}
+
+void bak_writer_free(struct bak_writer *w)
+{
+	if (w == NULL)
+		return;
+	if (w->a)
+		archive_write_free(w->a);
+	gz_writer_free(w->gz);
+	free(w->chunk);
+	free(w);
+}
+
+int bak_sign(const struct sigkey *k, const char *manifest, size_t len,
+    struct buf *sigtext)
+{
+	struct buf msg = BUF_INIT(MANIFEST_MAX_BYTES + 64);
+	unsigned char sig[SIG_LEN];
+	char hex[2 * SIG_LEN + 1];
+	int r;
+
+	if ((r = buf_add(&msg, BAK_SIG_DOMAIN, sizeof BAK_SIG_DOMAIN)) != 0 ||
+	    (r = buf_add(&msg, manifest, len)) != 0 ||
+	    (r = sigkey_sign(k, msg.p, msg.len, sig)) != 0)
+		goto out;
+	hex_encode(sig, SIG_LEN, hex);
+	r = buf_addf(sigtext, "nodebak-signature 1\nkey-id %s\nalgorithm ed25519\n"
+	    "signature %s\n", sigkey_id(k), hex);
+out:
+	buf_free(&msg);
+	return r;
+}
+
+/* Parse MANIFEST.sig: exactly the four lines bak_sign() writes. */
+static int sig_parse(const char *text, size_t len, char keyid[KEYID_HEX_LEN + 1],
+    unsigned char sig[SIG_LEN])
+{
+	char hexsig[2 * SIG_LEN + 1], kid[KEYID_HEX_LEN + 1], canon[BAK_SIG_MAX];
+	char t[BAK_SIG_MAX];
+	unsigned char raw[KEYID_HEX_LEN / 2];
+	int n;
+
+	if (len == 0 || len >= sizeof t)
+		return err_set(ERR_FORMAT, "MANIFEST.sig has a bad size");
+	memcpy(t, text, len);
+	t[len] = '\0';
+	if (strlen(t) != len ||
+	    sscanf(t, "nodebak-signature 1\nkey-id %16s\nalgorithm ed25519\n"
+	    "signature %128s\n", kid, hexsig) != 2 ||
+	    hex_decode(kid, raw, sizeof raw) != 0 ||
+	    hex_decode(hexsig, sig, SIG_LEN) != 0)
+		return err_set(ERR_FORMAT, "MANIFEST.sig is malformed");
+	n = snprintf(canon, sizeof canon, "nodebak-signature 1\nkey-id %s\n"
+	    "algorithm ed25519\nsignature %s\n", kid, hexsig);
+	if ((size_t)n != len || memcmp(canon, t, len))
+		return err_set(ERR_FORMAT, "MANIFEST.sig is malformed");
+	memcpy(keyid, kid, KEYID_HEX_LEN + 1);
+	return 0;
+}
+
+/* Reading. */
+struct reader {
+	struct archive *a;
+	struct gz_reader *gz;
+	const char *path;
+	int fd;
+	char *in;		/* decompressed tar bytes handed to libarchive */
+	int err;
+	char errmsg[512];
+	char *chunk;
+};
+
+static la_ssize_t read_cb(struct archive *a, void *arg, const void **p)
+{
+	struct reader *rd = arg;
+	size_t got = 0;
+	int r;
+
+	(void)a;
+	if ((r = gz_read(rd->gz, rd->in, IO_CHUNK, &got)) != 0) {
+		rd->err = r;
+		snprintf(rd->errmsg, sizeof rd->errmsg, "%s", err_msg());
+		return -1;
+	}
+	*p = rd->in;
+	return (la_ssize_t)got;
+}
+
+static int rerr(struct reader *rd, const char *what)
+{
+	if (rd->err)
+		return err_set(rd->err, "%s", rd->errmsg);
+	return err_set(ERR_FORMAT, "%s: %s: %s", rd->path, what,
+	    archive_error_string(rd->a) ? archive_error_string(rd->a) :
+	    "unreadable archive");
+}
+
+static int reader_open(struct reader *rd, const char *path)
+{
+	int r;
+
+	memset(rd, 0, sizeof *rd);
+	rd->path = path;
+	if ((rd->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return err_sys("%s", path);
+	if ((r = gz_reader_new(rd->fd, path, &rd->gz)) != 0)
+		return r;
+	rd->in = xmalloc(IO_CHUNK);
+	rd->chunk = xmalloc(IO_CHUNK);
+	/* The tar reader only: no other format, no libarchive filter (the
+	 * gzip layer is gz.c, which accepts exactly one gzip member). */
+	rd->a = archive_read_new();
+	if (rd->a == NULL || archive_read_support_format_tar(rd->a) != ARCHIVE_OK ||
+	    archive_read_open(rd->a, rd, NULL, read_cb, NULL) != ARCHIVE_OK)
+		return rerr(rd, "cannot open");
+	return 0;
+}
+
+static void reader_close(struct reader *rd)
+{
+	if (rd->a)
+		archive_read_free(rd->a);
+	gz_reader_free(rd->gz);
+	if (rd->fd > 0)
+		close(rd->fd);
+	free(rd->in);
+	free(rd->chunk);
+}
+
+static const char *type_name(unsigned type)
+{
+	switch (type) {
+	case AE_IFLNK: return "a symbolic link";
+	case AE_IFCHR: return "a character device";
+	case AE_IFBLK: return "a block device";
+	case AE_IFIFO: return "a FIFO";
+	case AE_IFSOCK: return "a socket";
+	}
+	return "not a regular file or folder";
+}
+
+/* Next header, which must be a plain ustar entry of a regular file or a
+ * folder; *pathp is its path without a folder's trailing slash. */
+static int next_header(struct reader *rd, struct archive_entry **ep,
+    char *path, size_t pathsz, int *eof)
+{
+	const char *p;
+	size_t n;
+	int r;
+
+	*eof = 0;
+	r = archive_read_next_header(rd->a, ep);
+	if (r == ARCHIVE_EOF) {
+		*eof = 1;
+		return 0;
+	}
+	if (r != ARCHIVE_OK)
+		return rerr(rd, "bad member header");
+	if (archive_format(rd->a) != ARCHIVE_FORMAT_TAR_USTAR)
+		return err_set(ERR_FORMAT, "%s: tar variant %s is not the ustar "
+		    "format nodebak writes", rd->path,
+		    archive_format_name(rd->a));
+	p = archive_entry_pathname(*ep);
+	if (p == NULL || (n = strlen(p)) == 0 || n >= pathsz)
+		return err_set(ERR_FORMAT, "%s: member with a bad path", rd->path);
+	memcpy(path, p, n + 1);
+	if (archive_entry_hardlink(*ep) != NULL)
+		return err_set(ERR_FORMAT, "%s: member %s is a hard link", rd->path,
+		    path);
+	if (archive_entry_filetype(*ep) == AE_IFDIR && n > 1 && path[n - 1] == '/')
+		path[n - 1] = '\0';
+	if (archive_entry_filetype(*ep) != AE_IFREG &&
+	    archive_entry_filetype(*ep) != AE_IFDIR)
+		return err_set(ERR_FORMAT, "%s: member %s is %s", rd->path, path,
+		    type_name(archive_entry_filetype(*ep)));
+	if (archive_entry_uid(*ep) != 0 || archive_entry_gid(*ep) != 0 ||
+	    archive_entry_uname(*ep) || archive_entry_gname(*ep))
+		return err_set(ERR_FORMAT, "%s: member %s has an owner nodebak "
+		    "never writes", rd->path, path);
+	return 0;
+}
+
+/* Read the whole content of a small member (MANIFEST, MANIFEST.sig). */
+static int read_small(struct reader *rd, struct archive_entry *e,
+    const char *name, size_t max, struct buf *b)
+{
+	la_int64_t size = archive_entry_size(e);
+	la_ssize_t n;
+	int r;
+
+	if (archive_entry_filetype(e) != AE_IFREG || size < 0 ||
+	    (uint64_t)size > max)
+		return err_set(ERR_FORMAT, "%s: %s is missing, not a file or too "
+		    "large", rd->path, name);
+	while ((n = archive_read_data(rd->a, rd->chunk, IO_CHUNK)) > 0)
+		if ((r = buf_add(b, rd->chunk, (size_t)n)) != 0)
+			return err_set(ERR_FORMAT, "%s: %s is too large", rd->path,
+			    name);
+	if (n < 0)
+		return rerr(rd, name);
+	if (b->len != (size_t)size)
+		return err_set(ERR_FORMAT, "%s: %s is truncated", rd->path, name);
+	return 0;
+}
+
+static int top_ok(const char *path)
+{
+	static const char *const tops[] = { "db/", "config/", "cluster/",
+		"files/" };
+
+	for (size_t i = 0; i < sizeof tops / sizeof tops[0]; i++)
+		if (!strncmp(path, tops[i], strlen(tops[i])))
+			return 1;
+	return 0;
+}
+
+static int open_beneath(int dirfd, const char *path, int flags, mode_t mode)
+{
+	struct open_how how;
+
+	memset(&how, 0, sizeof how);
+	how.flags = (uint64_t)(flags | O_CLOEXEC | O_NOFOLLOW);
+	how.mode = mode;
+	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+	    RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+	return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+}
+
+/* Create the staging layout's top folders. */
+static int stage_tops(int stage_fd)
+{
+	static const char *const tops[] = { "db", "config", "cluster", "files" };
+
+	for (size_t i = 0; i < sizeof tops / sizeof tops[0]; i++)
+		if (mkdirat(stage_fd, tops[i], 0700) != 0)
+			return err_sys("staging: mkdir %s", tops[i]);
+	return 0;
+}
+
+/* Check the manifest's member list makes sense as a node layout: known
+ * top folders; every parent of a member is a top folder or a listed
+ * folder. */
+static int check_layout(const struct manifest *mf, const char *path)
+{
+	for (size_t i = 0; i < mf->n; i++) {
+		const char *p = mf->m[i].path, *slash = strrchr(p, '/');
+		char parent[MANIFEST_PATH_MAX + 1];
+		long j;
+
+		if (!top_ok(p) || slash == NULL)
+			return err_set(ERR_FORMAT, "%s: member %s is outside the "
+			    "node layout (db/, config/, cluster/, files/)", path, p);
+		memcpy(parent, p, (size_t)(slash - p));
+		parent[slash - p] = '\0';
+		if (strchr(parent, '/') == NULL)
+			continue;
+		j = manifest_find(mf, parent);
+		if (j < 0 || !mf->m[j].is_dir)
+			return err_set(ERR_FORMAT, "%s: member %s has no folder %s "
+			    "listed", path, p, parent);
+	}
+	return 0;
+}
+
+static int read_member(struct reader *rd, const struct mf_member *m,
+    int stage_fd)
+{
+	struct sha256 *h = NULL;
+	char hex[SHA256_HEX_LEN + 1];
+	uint64_t done = 0;
+	la_ssize_t n;
+	int fd = -1, r = 0;
+
+	if (m->is_dir) {
+		if (stage_fd >= 0 && mkdirat(stage_fd, m->path, 0700) != 0)
+			return err_sys("staging: mkdir %s", m->path);
+		return 0;
+	}
+	if (stage_fd >= 0 && (fd = open_beneath(stage_fd, m->path,
+	    O_WRONLY | O_CREAT | O_EXCL, 0600)) < 0)
+		return err_sys("staging: create %s", m->path);
+	if ((h = sha256_new()) == NULL) {
+		r = err_set(ERR_CRYPTO, "SHA-256 unavailable");
+		goto out;
+	}
+	while ((n = archive_read_data(rd->a, rd->chunk, IO_CHUNK)) > 0) {
+		done += (uint64_t)n;
+		if (done > m->size) {
+			r = err_set(ERR_MISMATCH, "%s: member %s is larger than the "
+			    "MANIFEST says", rd->path, m->path);
+			goto out;
+		}
+		sha256_update(h, rd->chunk, (size_t)n);
+		if (fd >= 0 && (r = fs_write_all(fd, rd->chunk, (size_t)n,
+		    m->path)) != 0)
+			goto out;
+	}
+	if (n < 0) {
+		r = rerr(rd, m->path);
+		goto out;
+	}
+	if (done != m->size) {
+		r = err_set(ERR_MISMATCH, "%s: member %s is %llu bytes, the MANIFEST "
+		    "says %llu", rd->path, m->path, (unsigned long long)done,
+		    (unsigned long long)m->size);
+		goto out;
+	}
+	sha256_final_hex(h, hex);
+	h = NULL;
+	if (strcmp(hex, m->sha256)) {
+		r = err_set(ERR_MISMATCH, "%s: member %s: SHA-256 does not match "
+		    "the MANIFEST", rd->path, m->path);
+		goto out;
+	}
+	if (fd >= 0) {
+		fault_point("stage-member");
+		if (fsync(fd) != 0)
+			r = err_sys("fsync %s", m->path);
+	}
+out:
+	if (h)
+		sha256_final_hex(h, hex);
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+static uint64_t tar_size(uint64_t size)
+{
+	return 512 + ((size + 511) / 512) * 512;
+}
+
+/* After the end of the tar stream: only zero bytes may follow, and the
+ * whole stream must be as long as the members make it. */
+static int check_tail(struct reader *rd, uint64_t expect)
+{
+	size_t got;
+	int r;
+
+	for (;;) {
+		if ((r = gz_read(rd->gz, rd->in, IO_CHUNK, &got)) != 0)
+			return r;
+		if (got == 0)
+			break;
+		for (size_t i = 0; i < got; i++)
+			if (rd->in[i] != 0)
+				return err_set(ERR_FORMAT, "%s: trailing data after "
+				    "the last member", rd->path);
+	}
+	if (gz_total_out(rd->gz) != expect)
+		return err_set(ERR_FORMAT, "%s: archive is %llu bytes long "
+		    "uncompressed, its members make %llu", rd->path,
+		    (unsigned long long)gz_total_out(rd->gz),
+		    (unsigned long long)expect);
+	return 0;
+}
+
+int bak_read(const char *path, bak_keylookup lookup, void *arg,
+    const struct bak_limits *lim, int stage_fd, struct manifest *mf)
+{
+	struct buf mtext = BUF_INIT(MANIFEST_MAX_BYTES);
+	struct buf stext = BUF_INIT(BAK_SIG_MAX);
+	struct buf msg = BUF_INIT(MANIFEST_MAX_BYTES + 64);
+	struct archive_entry *e;
+	struct reader rd;
+	char keyid[KEYID_HEX_LEN + 1], name[MANIFEST_PATH_MAX + 2];
+	unsigned char sig[SIG_LEN];
+	const struct sigkey *key;
+	time_t mtimes[2];
+	uint64_t expect;
+	size_t i = 0;
+	int r, eof;
+
+	manifest_init(mf);
+	if ((r = reader_open(&rd, path)) != 0)
+		goto out;
+	/* 1. MANIFEST and MANIFEST.sig, first and in that order. */
+	if ((r = next_header(&rd, &e, name, sizeof name, &eof)) != 0)
+		goto out;
+	if (eof || strcmp(name, "MANIFEST")) {
+		r = err_set(ERR_FORMAT, "%s: first member is not MANIFEST", path);
+		goto out;
+	}
+	mtimes[0] = archive_entry_mtime(e);
+	if ((r = read_small(&rd, e, "MANIFEST", MANIFEST_MAX_BYTES, &mtext)) ||
+	    (r = next_header(&rd, &e, name, sizeof name, &eof)))
+		goto out;
+	if (eof || strcmp(name, "MANIFEST.sig")) {
+		r = err_set(ERR_FORMAT, "%s: second member is not MANIFEST.sig",
+		    path);
+		goto out;
+	}
+	mtimes[1] = archive_entry_mtime(e);
+	if ((r = read_small(&rd, e, "MANIFEST.sig", BAK_SIG_MAX, &stext)) ||
+	    (r = sig_parse(stext.p, stext.len, keyid, sig)))
+		goto out;
+	/* 2. The signature, before any field of the MANIFEST is believed. */
+	if ((key = lookup(arg, keyid)) == NULL) {
+		r = err_set(ERR_UNTRUSTED, "%s: signed by key %s, which this node "
+		    "does not trust (nodebak key trust FILE)", path, keyid);
+		goto out;
+	}
+	if ((r = buf_add(&msg, BAK_SIG_DOMAIN, sizeof BAK_SIG_DOMAIN)) ||
+	    (r = buf_add(&msg, mtext.p, mtext.len)))
+		goto out;
+	if ((r = sigkey_verify(key, msg.p, msg.len, sig)) != 0) {
+		r = err_prefix(r, "%s", path);
+		goto out;
+	}
+	if ((r = manifest_parse(mtext.p, mtext.len, lim->max_members, mf)) != 0) {
+		r = err_prefix(r, "%s", path);
+		goto out;
+	}
+	if (strcmp(mf->key_id, keyid) || mtimes[0] != mf->created ||
+	    mtimes[1] != mf->created) {
+		r = err_set(ERR_FORMAT, "%s: MANIFEST key id or time does not match "
+		    "the archive", path);
+		goto out;
+	}
+	if (manifest_total(mf) > lim->max_bytes) {
+		r = err_set(ERR_TOOBIG, "%s: members total %llu bytes, more than the "
+		    "limit of %llu", path, (unsigned long long)manifest_total(mf),
+		    (unsigned long long)lim->max_bytes);
+		goto out;
+	}
+	if ((r = check_layout(mf, path)) != 0)
+		goto out;
+	if (stage_fd >= 0 && (r = stage_tops(stage_fd)) != 0)
+		goto out;
+	/* 3. Every member, in MANIFEST order, nothing else. */
+	expect = tar_size(mtext.len) + tar_size(stext.len) + 1024;
+	for (;;) {
+		const struct mf_member *m;
+		if ((r = next_header(&rd, &e, name, sizeof name, &eof)) != 0)
+			goto out;
+		if (eof)
+			break;
+		if (i == mf->n) {
+			r = err_set(ERR_FORMAT, "%s: member %s is not in the MANIFEST",
+			    path, name);
+			goto out;
+		}
+		m = &mf->m[i];
+		if (strcmp(name, m->path)) {
+			r = err_set(ERR_FORMAT, "%s: member %s %s", path, name,
+			    manifest_find(mf, name) < 0 ? "is not in the MANIFEST" :
+			    "is repeated or out of order");
+			goto out;
+		}
+		if ((archive_entry_filetype(e) == AE_IFDIR) != m->is_dir ||
+		    (archive_entry_perm(e) & 07777) != m->mode ||
+		    archive_entry_mtime(e) != mf->created ||
+		    (uint64_t)archive_entry_size(e) != m->size) {
+			r = err_set(ERR_MISMATCH, "%s: member %s: type, mode, time or "
+			    "size differs from the MANIFEST", path, name);
+			goto out;
+		}
+		if ((r = read_member(&rd, m, stage_fd)) != 0)
+			goto out;
+		expect += m->is_dir ? 512 : tar_size(m->size);
+		i++;
+	}
+	if (i != mf->n) {
+		r = err_set(ERR_FORMAT, "%s: member %s is missing (archive "
+		    "truncated?)", path, mf->m[i].path);
+		goto out;
+	}
+	if ((r = check_tail(&rd, expect)) != 0)
+		goto out;
+	r = 0;
+out:
+	if (r != 0)
+		manifest_free(mf);
+	reader_close(&rd);
+	buf_free(&mtext);
+	buf_free(&stext);
+	buf_free(&msg);
+	return r;
+}
+
+int bak_peek_manifest(const char *path, struct manifest *mf)
+{
+	struct buf mtext = BUF_INIT(MANIFEST_MAX_BYTES);
+	struct archive_entry *e;
+	struct reader rd;
+	char name[MANIFEST_PATH_MAX + 2];
+	int r, eof;
+
+	manifest_init(mf);
+	if ((r = reader_open(&rd, path)) != 0 ||
+	    (r = next_header(&rd, &e, name, sizeof name, &eof)) != 0)
+		goto out;
+	if (eof || strcmp(name, "MANIFEST")) {
+		r = err_set(ERR_FORMAT, "%s: first member is not MANIFEST", path);
+		goto out;
+	}
+	if ((r = read_small(&rd, e, "MANIFEST", MANIFEST_MAX_BYTES, &mtext)) == 0)
+		r = manifest_parse(mtext.p, mtext.len, SIZE_MAX, mf);
+out:
+	reader_close(&rd);
+	buf_free(&mtext);
+	return r;
+}

@@ -1,0 +1,221 @@
+/* db.c: the SQLite engine for the node database (see db.h). */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "conf.h"
+#include "db.h"
+#include "err.h"
+#include "fsutil.h"
+#include "xmalloc.h"
+#include "banned.h"
+
+struct db {
+	sqlite3 *h;
+	char *path;
+};
+
+/* The node schema, version 1: what an appliance node keeps. */
+static const char schema_sql[] =
+	"CREATE TABLE IF NOT EXISTS node_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS spaces(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+	" uri TEXT NOT NULL UNIQUE, passcode TEXT);"
+	"CREATE TABLE IF NOT EXISTS users(id INTEGER PRIMARY KEY, jid TEXT NOT NULL UNIQUE,"
+	" name TEXT NOT NULL);"
+	"CREATE TABLE IF NOT EXISTS call_legs(id INTEGER PRIMARY KEY, space_id INTEGER"
+	" REFERENCES spaces(id), remote TEXT NOT NULL, started INTEGER NOT NULL);";
+
+static int dberr(sqlite3 *h, const char *what, const char *path)
+{
+	return err_set(ERR_DB, "%s: %s: %s", path, what,
+	    h ? sqlite3_errmsg(h) : "cannot open");
+}
+
+static int open_handle(const char *path, int flags, sqlite3 **out)
+{
+	sqlite3 *h = NULL;
+
+	*out = NULL;
+	if (sqlite3_open_v2(path, &h, flags | SQLITE_OPEN_NOFOLLOW, NULL) !=
+	    SQLITE_OK) {
+		int r = dberr(h, "open", path);
+		sqlite3_close(h);
+		return r;
+	}
+	sqlite3_busy_timeout(h, 10000);
+	sqlite3_extended_result_codes(h, 1);
+	*out = h;
+	return 0;
+}
+
+static int exec(sqlite3 *h, const char *sql, const char *path)
+{
+	char *msg = NULL;
+	int r = 0;
+
+	if (sqlite3_exec(h, sql, NULL, NULL, &msg) != SQLITE_OK)
+		r = err_set(ERR_DB, "%s: %s", path, msg ? msg : "SQL error");
+	sqlite3_free(msg);
+	return r;
+}
+
+static int get_long(sqlite3 *h, const char *sql, const char *path, long *out)
+{
+	sqlite3_stmt *st = NULL;
+	int r = 0;
+
+	if (sqlite3_prepare_v2(h, sql, -1, &st, NULL) != SQLITE_OK)
+		return dberr(h, "prepare", path);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*out = (long)sqlite3_column_int64(st, 0);
+	else
+		r = dberr(h, "query", path);
+	sqlite3_finalize(st);
+	return r;
+}
+
+int db_open(const struct conf *c, struct db **out)
+{
+	struct db *d;
+	long ver = 0;
+	int r;
+
+	*out = NULL;
+	if (strcmp(c->db_engine, "sqlite"))
+		return err_set(ERR_INVAL, "database engine %s is not available in "
+		    "this build", c->db_engine);
+	d = xcalloc(1, sizeof *d);
+	d->path = xstrdup(c->db_path);
+	if ((r = open_handle(d->path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+	    &d->h)) != 0 ||
+	    (r = exec(d->h, "PRAGMA journal_mode=WAL;", d->path)) != 0 ||
+	    (r = get_long(d->h, "PRAGMA user_version", d->path, &ver)) != 0)
+		goto fail;
+	if (ver == 0) {
+		char sql[sizeof schema_sql + 128];
+		snprintf(sql, sizeof sql, "BEGIN;%sPRAGMA user_version=%d;COMMIT;",
+		    schema_sql, DB_SCHEMA_VERSION);
+		if ((r = exec(d->h, sql, d->path)) != 0)
+			goto fail;
+	}
+	*out = d;
+	return 0;
+fail:
+	db_close(d);
+	return r;
+}
+
+void db_close(struct db *d)
+{
+	if (d == NULL)
+		return;
+	sqlite3_close(d->h);
+	free(d->path);
+	free(d);
+}
+
+int db_schema(struct db *d, long *out)
+{
+	return get_long(d->h, "PRAGMA user_version", d->path, out);
+}
+
+static int check(sqlite3 *h, const char *pragma, const char *path)
+{
+	sqlite3_stmt *st = NULL;
+	const unsigned char *t;
+	int r = 0;
+
+	if (sqlite3_prepare_v2(h, pragma, -1, &st, NULL) != SQLITE_OK)
+		return dberr(h, "prepare check", path);
+	if (sqlite3_step(st) != SQLITE_ROW)
+		r = dberr(h, "integrity check", path);
+	else if ((t = sqlite3_column_text(st, 0)) == NULL ||
+	    strcmp((const char *)t, "ok"))
+		r = err_set(ERR_DB, "%s: integrity check failed: %s", path,
+		    t ? (const char *)t : "no result");
+	sqlite3_finalize(st);
+	return r;
+}
+
+/* The online backup API from a dedicated read connection, in one step:
+ * in WAL mode the copy runs inside one read transaction, so it cannot be
+ * restarted by other writers and does not block them (docs/snapshots.md). */
+int db_snapshot(struct db *d, const char *dst)
+{
+	sqlite3 *to = NULL;
+	sqlite3_backup *b;
+	int r = 0, rc, fd;
+
+	if (fs_exists(dst))
+		return err_set(ERR_EXISTS, "%s: already exists", dst);
+	if ((r = open_handle(dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+	    &to)) != 0)
+		return r;
+	if ((b = sqlite3_backup_init(to, "main", d->h, "main")) == NULL) {
+		r = dberr(to, "backup", dst);
+		goto out;
+	}
+	rc = sqlite3_backup_step(b, -1);
+	if (sqlite3_backup_finish(b) != SQLITE_OK || rc != SQLITE_DONE) {
+		r = rc == SQLITE_FULL || sqlite3_errcode(to) == SQLITE_FULL ||
+		    (sqlite3_extended_errcode(to) & 0xff) == SQLITE_IOERR ?
+		    err_set(ERR_NOSPC, "%s: cannot write the database copy (disk "
+		    "full or file too large): %s", dst, sqlite3_errmsg(to)) :
+		    dberr(to, "backup", dst);
+		goto out;
+	}
+	r = check(to, "PRAGMA quick_check", dst);
+out:
+	if (sqlite3_close(to) != SQLITE_OK && r == 0)
+		r = dberr(to, "close", dst);
+	if (r == 0) {
+		if ((fd = open(dst, O_RDONLY | O_CLOEXEC)) < 0)
+			return err_sys("%s", dst);
+		if (fsync(fd) != 0)
+			r = err_sys("fsync %s", dst);
+		close(fd);
+	}
+	return r;
+}
+
+int db_check_file(const char *path)
+{
+	sqlite3 *h;
+	int r;
+
+	if ((r = open_handle(path, SQLITE_OPEN_READWRITE, &h)) != 0)
+		return r;
+	r = check(h, "PRAGMA integrity_check", path);
+	sqlite3_close(h);
+	return r;
+}
+
+int db_file_schema(const char *path, long *out)
+{
+	sqlite3 *h;
+	int r;
+
+	if ((r = open_handle(path, SQLITE_OPEN_READWRITE, &h)) != 0)
+		return r;
+	r = get_long(h, "PRAGMA user_version", path, out);
+	sqlite3_close(h);
+	return r;
+}
+
+int db_quiesce(const char *path)
+{
+	sqlite3 *h;
+	int r;
+
+	if (!fs_exists(path))
+		return 0;
+	if ((r = open_handle(path, SQLITE_OPEN_READWRITE, &h)) != 0)
+		return r;
+	r = exec(h, "PRAGMA wal_checkpoint(TRUNCATE);", path);
+	sqlite3_close(h);
+	return r;
+}

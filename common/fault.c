@@ -1,0 +1,39 @@
+/* fault.c: crash points (see fault.h). */
+#include "fault.h"
+
+#ifdef NODEBAK_FAULT_INJECTION
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static unsigned long fault_count;
+
+void fault_point(const char *where)
+{
+	const char *at = getenv("NODEBAK_FAULT_AT");
+	const char *trace = getenv("NODEBAK_FAULT_TRACE");
+	unsigned long n = __atomic_add_fetch(&fault_count, 1, __ATOMIC_SEQ_CST);
+
+	if (trace) {
+		char line[256];
+		int fd = open(trace, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+		int len = snprintf(line, sizeof line, "%lu %s\n", n, where);
+		if (fd >= 0) {
+			if (write(fd, line, (size_t)len) < 0) {
+				/* best effort */
+			}
+			close(fd);
+		}
+	}
+	if (at && strtoul(at, NULL, 10) == n)
+		raise(SIGKILL);
+}
+#else
+void fault_point(const char *where)
+{
+	(void)where;
+}
+#endif

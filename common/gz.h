@@ -1,0 +1,29 @@
+/* gz.h: the gzip layer of .bak archives, on zlib. The writer produces one
+ * gzip member with no name, no comment, no extra field and a zero
+ * timestamp, so output depends only on the input, the level and zlib. The
+ * reader accepts exactly one such member and refuses trailing data. */
+#ifndef NODEBAK_GZ_H
+#define NODEBAK_GZ_H
+#include <stddef.h>
+#include <stdint.h>
+
+struct gz_writer;
+struct gz_reader;
+
+/* Compress into fd (not closed by us); what names the file in errors. */
+int gz_writer_new(int fd, int level, const char *what, struct gz_writer **out);
+int gz_write(struct gz_writer *w, const void *data, size_t len);
+/* Write the gzip trailer. */
+int gz_finish(struct gz_writer *w);
+void gz_writer_free(struct gz_writer *w);
+
+int gz_reader_new(int fd, const char *what, struct gz_reader **out);
+/* Up to cap decompressed bytes into out; *got = 0 only at the end of the
+ * one gzip member, after its CRC and length have been checked and no byte
+ * follows it. */
+int gz_read(struct gz_reader *r, void *out, size_t cap, size_t *got);
+/* Decompressed bytes returned so far. */
+uint64_t gz_total_out(const struct gz_reader *r);
+void gz_reader_free(struct gz_reader *r);
+
+#endif

@@ -1,0 +1,465 @@
+/* commands.c: the console's command table and the backup, key, pki and
+ * cluster-status commands (docs/console.md). Each entry says which role
+ * may run it and whether it mutates the node, so that the checks live in
+ * one place (as sftp-server.c's handlers[]). */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bak.h"
+#include "buf.h"
+#include "cluster.h"
+#include "commands.h"
+#include "err.h"
+#include "fsutil.h"
+#include "log.h"
+#include "names.h"
+#include "node.h"
+#include "pki.h"
+#include "rollback.h"
+#include "session.h"
+#include "snapshot.h"
+#include "xmalloc.h"
+#include "banned.h"
+
+#define F_ADMIN   1u	/* refused to readonly sessions */
+#define F_MUTATES 2u	/* takes the node's operation lock */
+
+struct command {
+	const char *w1, *w2, *w3;	/* the command words */
+	int min, max;			/* arguments after the words */
+	unsigned flags;
+	int (*fn)(struct session *s, int argc, char **argv);
+	const char *usage;		/* its line in the group's Usage: */
+};
+
+static int fail(struct session *s, const char *what)
+{
+	sess_err(s, "%s: %s\n", what, err_msg());
+	return EXIT_FAIL;
+}
+
+static int cmd_snapshot(struct session *s, int argc, char **argv)
+{
+	(void)argc;
+	if (!name_valid(argv[0])) {
+		sess_err(s, "backup snapshot: %s: names are 1 to 64 of "
+		    "A-Za-z0-9._- and do not start with a dot\n", argv[0]);
+		return EXIT_FAIL;
+	}
+	if (snapshot_create(s->node, argv[0]) != 0)
+		return fail(s, "backup snapshot");
+	sess_out(s, "%s.bak ready for download\n", argv[0]);
+	return EXIT_OK;
+}
+
+static void human(uint64_t n, char *out, size_t outsz)
+{
+	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)n;
+	int u = 0;
+
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	if (u == 0)
+		snprintf(out, outsz, "%llu B", (unsigned long long)n);
+	else
+		snprintf(out, outsz, "%.1f %s", v, unit[u]);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int cmd_list(struct session *s, int argc, char **argv)
+{
+	struct node *n = s->node;
+	DIR *d = opendir(n->backups);
+	char **names = NULL;
+	size_t count = 0;
+	struct dirent *de;
+
+	(void)argc;
+	(void)argv;
+	if (d == NULL) {
+		err_sys("%s", n->backups);
+		return fail(s, "backup list");
+	}
+	while ((de = readdir(d)) != NULL) {
+		char base[NAME_MAX_LEN + 1];
+		if (de->d_name[0] == '.' ||
+		    name_from_bak(de->d_name, base, sizeof base) != 0)
+			continue;
+		names = xreallocarray(names, count + 1, sizeof *names);
+		names[count++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	if (count)
+		qsort(names, count, sizeof *names, cmp_str);
+	sess_out(s, "%-32s %10s  %-20s  %s\n", "Name", "Size", "Created (UTC)",
+	    "Node / signer");
+	for (size_t i = 0; i < count; i++) {
+		char *p = node_backup_path(n, names[i]), size[32], ts[21];
+		struct manifest mf;
+		struct stat st;
+		human(stat(p, &st) == 0 ? (uint64_t)st.st_size : 0, size,
+		    sizeof size);
+		if (bak_peek_manifest(p, &mf) == 0) {
+			manifest_time(mf.created, ts);
+			ts[10] = ' ';
+			ts[19] = '\0';
+			sess_out(s, "%-32s %10s  %-20s  %s / %s (%s)\n", names[i], size,
+			    ts, mf.node_name, mf.key_id,
+			    node_key_origin(n, mf.key_id));
+			manifest_free(&mf);
+		} else
+			sess_out(s, "%-32s %10s  %-20s  unreadable: %s\n", names[i],
+			    size, "-", err_msg());
+		free(p);
+		free(names[i]);
+	}
+	free(names);
+	if (count == 0)
+		sess_out(s, "No backups.\n");
+	pthread_mutex_lock(&n->state_lock);
+	if (n->recovery[0])
+		sess_out(s, "Last start: %s\n", n->recovery);
+	pthread_mutex_unlock(&n->state_lock);
+	return EXIT_OK;
+}
+
+/* argv[0] must name an existing NAME.bak in backups/; *pathp gets it. */
+static int bak_arg(struct session *s, const char *cmd, const char *arg,
+    char **pathp)
+{
+	char base[NAME_MAX_LEN + 1];
+
+	*pathp = NULL;
+	if (name_from_bak(arg, base, sizeof base) != 0)
+		return fail(s, cmd);
+	*pathp = node_backup_path(s->node, arg);
+	if (!fs_exists(*pathp)) {
+		sess_err(s, "%s: %s: no such backup (see backup list)\n", cmd, arg);
+		free(*pathp);
+		*pathp = NULL;
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
+static int cmd_verify(struct session *s, int argc, char **argv)
+{
+	struct bak_limits lim;
+	struct manifest mf;
+	char *path, ts[21];
+	int r;
+
+	(void)argc;
+	if ((r = bak_arg(s, "backup verify", argv[0], &path)) != EXIT_OK)
+		return r;
+	node_limits(s->node, &lim);
+	r = bak_read(path, node_lookup_key, s->node, &lim, -1, &mf);
+	free(path);
+	if (r != 0) {
+		sess_err(s, "backup verify: FAILED: %s\n", err_msg());
+		return EXIT_FAIL;
+	}
+	manifest_time(mf.created, ts);
+	sess_out(s, "%s: OK\n  node %s (%s), snapshot %s taken %s\n  signed by "
+	    "key %s (%s)\n  %zu members, %llu bytes, all SHA-256 match\n",
+	    argv[0], mf.node_name, mf.node_id, mf.snapshot, ts, mf.key_id,
+	    node_key_origin(s->node, mf.key_id), mf.n,
+	    (unsigned long long)manifest_total(&mf));
+	manifest_free(&mf);
+	return EXIT_OK;
+}
+
+static int cmd_delete(struct session *s, int argc, char **argv)
+{
+	char *path, *json;
+	size_t n;
+	int r;
+
+	(void)argc;
+	if ((r = bak_arg(s, "backup delete", argv[0], &path)) != EXIT_OK)
+		return r;
+	n = strlen(path);		/* ".../NAME.bak" -> ".../NAME.json" */
+	json = xmalloc(n + 2);
+	memcpy(json, path, n - 4);
+	memcpy(json + n - 4, ".json", 6);
+	if (unlink(path) != 0) {
+		err_sys("%s", argv[0]);
+		r = fail(s, "backup delete");
+	} else {
+		unlink(json);
+		fs_fsync_dir(s->node->backups);
+		log_info("deleted %s", argv[0]);
+		sess_out(s, "%s deleted\n", argv[0]);
+	}
+	free(path);
+	free(json);
+	return r;
+}
+
+static int cmd_pki_list(struct session *s, int argc, char **argv)
+{
+	struct buf b = BUF_INIT(1 << 20);
+
+	(void)argc;
+	(void)argv;
+	if (pki_list(s->node, &b) != 0) {
+		buf_free(&b);
+		return fail(s, "pki list");
+	}
+	sess_out(s, "User supplied certificates and keys:\n%s", buf_cstr(&b));
+	buf_free(&b);
+	return EXIT_OK;
+}
+
+static int cmd_pki_inspect(struct session *s, int argc, char **argv)
+{
+	struct buf b = BUF_INIT(1 << 20);
+	int r = EXIT_OK;
+
+	(void)argc;
+	if (pki_inspect(s->node, argv[0], &b) != 0)
+		r = fail(s, "pki inspect");
+	else
+		sess_out(s, "%s", buf_cstr(&b));
+	buf_free(&b);
+	return r;
+}
+
+static int cmd_key_show(struct session *s, int argc, char **argv)
+{
+	struct buf b = BUF_INIT(16384);
+
+	(void)argc;
+	(void)argv;
+	if (sigkey_public_pem(s->node->key, &b) != 0) {
+		buf_free(&b);
+		return fail(s, "key show");
+	}
+	sess_out(s, "Key id    : %s\nAlgorithm : ed25519\nNode      : %s (%s)\n%s",
+	    sigkey_id(s->node->key), s->node->conf->node_name, s->node->id,
+	    buf_cstr(&b));
+	buf_free(&b);
+	return EXIT_OK;
+}
+
+static int cmd_key_list(struct session *s, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	sess_out(s, "%s  this node\n", sigkey_id(s->node->key));
+	for (size_t i = 0; i < s->node->ntrusted; i++)
+		sess_out(s, "%s  trusted\n", sigkey_id(s->node->trusted[i]));
+	return EXIT_OK;
+}
+
+/* The key comes with the command (the console read the operator's file)
+ * or is a file in the files root (uploaded over FTP/SFTP). */
+static int cmd_key_trust(struct session *s, int argc, char **argv)
+{
+	struct buf pem = BUF_INIT(16384), out = BUF_INIT(16384);
+	struct sigkey *k = NULL;
+	char *dir = NULL, *path = NULL, fname[KEYID_HEX_LEN + 8];
+	int r = EXIT_FAIL;
+
+	(void)argc;
+	if (s->has_data) {
+		if (buf_add(&pem, s->data.p, s->data.len) != 0)
+			goto err;
+	} else {
+		char *p;
+		if (!pki_name_ok(argv[0])) {
+			err_set(ERR_INVAL, "%s: no such file", argv[0]);
+			goto err;
+		}
+		p = fs_join(s->node->conf->files_dir, argv[0]);
+		if (fs_read_file(p, 16384, &pem) != 0) {
+			free(p);
+			goto err;
+		}
+		free(p);
+	}
+	if (sigkey_parse_public(buf_cstr(&pem), pem.len, &k) != 0) {
+		err_prefix(ERR_FORMAT, "%s", argv[0]);
+		goto err;
+	}
+	if (k == NULL || !strcmp(sigkey_id(k), sigkey_id(s->node->key))) {
+		err_set(ERR_INVAL, "%s is this node's own key", argv[0]);
+		goto err;
+	}
+	if (sigkey_public_pem(k, &out) != 0)
+		goto err;
+	snprintf(fname, sizeof fname, "%s.pub", sigkey_id(k));
+	dir = fs_join(s->node->conf->state_dir, NODE_TRUSTED_DIR);
+	path = fs_join(dir, fname);
+	if (fs_write_atomic(path, out.p, out.len, 0644) != 0 ||
+	    node_load_trusted(s->node) != 0)
+		goto err;
+	log_info("trusted key %s from %s", sigkey_id(k), argv[0]);
+	sess_out(s, "Key %s trusted: archives it signed are now accepted\n",
+	    sigkey_id(k));
+	r = EXIT_OK;
+	goto out;
+err:
+	r = fail(s, "key trust");
+out:
+	sigkey_free(k);
+	buf_free(&pem);
+	buf_free(&out);
+	free(dir);
+	free(path);
+	return r;
+}
+
+static void cert_line(struct session *s, const char *label, const char *name)
+{
+	sess_out(s, "  %-22s : %s%s\n", label, name,
+	    *name && pki_expired(s->node, name) ? " (expired)" : "");
+}
+
+static int cmd_cluster_status(struct session *s, int argc, char **argv)
+{
+	struct cluster cl;
+	const char *addr;
+
+	(void)argc;
+	(void)argv;
+	if (cluster_load(s->node->cluster_path, &cl) != 0)
+		return fail(s, "database cluster status");
+	addr = conf_iface(s->node->conf, cl.interface);
+	if (cl.status == CS_ERROR && cl.error[0])
+		sess_out(s, "ERROR : %s\n", cl.error);
+	if (cl.status == CS_DISABLING)
+		sess_out(s, "%-24s : Disabling (Started %lld seconds ago)\n", "Status",
+		    (long long)(time(NULL) - cl.since));
+	else
+		sess_out(s, "%-24s : %s\n", "Status", cluster_status_name(cl.status));
+	sess_out(s, "Nodes:\n");
+	if (cl.status == CS_ENABLED && addr)
+		sess_out(s, "    %-20s : %s\n", addr, "(cluster member)");
+	sess_out(s, "%-24s : %s\n\n%-24s : %s%s\n\nCertificates\n", "Node in use",
+	    cl.node_in_use[0] ? cl.node_in_use : "None", "Interface",
+	    cl.interface, addr ? "" : " (not configured)");
+	cert_line(s, "Server Key", cl.server_key);
+	cert_line(s, "Server Certificate", cl.server_cert);
+	cert_line(s, "Client Key", cl.client_key);
+	cert_line(s, "Client Certificate", cl.client_cert);
+	cert_line(s, "CA Certificate", cl.ca_cert);
+	if (cl.last_command[0])
+		sess_out(s, "\n%-24s : '%s' (%s)\n", "Last command", cl.last_command,
+		    cl.last_ok ? "Success" : "Failed");
+	return EXIT_OK;
+}
+
+static int cmd_help(struct session *s, int argc, char **argv);
+
+static const struct command commands[] = {
+	{ "backup", "snapshot", NULL, 1, 1, F_ADMIN | F_MUTATES, cmd_snapshot,
+	  "backup snapshot <name>" },
+	{ "backup", "rollback", NULL, 1, 8, F_ADMIN | F_MUTATES, cmd_rollback,
+	  "backup rollback <name>.bak [--yes] [--no-safety-snapshot] "
+	  "[--force node|version|schema]..." },
+	{ "backup", "list", NULL, 0, 0, 0, cmd_list, "backup list" },
+	{ "backup", "verify", NULL, 1, 1, 0, cmd_verify, "backup verify <name>.bak" },
+	{ "backup", "delete", NULL, 1, 1, F_ADMIN | F_MUTATES, cmd_delete,
+	  "backup delete <name>.bak" },
+	{ "pki", "list", NULL, 0, 0, 0, cmd_pki_list, "pki list" },
+	{ "pki", "inspect", NULL, 1, 1, 0, cmd_pki_inspect, "pki inspect <file>" },
+	{ "key", "show", NULL, 0, 0, 0, cmd_key_show, "key show" },
+	{ "key", "list", NULL, 0, 0, 0, cmd_key_list, "key list" },
+	{ "key", "trust", NULL, 1, 1, F_ADMIN | F_MUTATES, cmd_key_trust,
+	  "key trust <public key file>" },
+	{ "database", "cluster", "status", 0, 0, 0, cmd_cluster_status,
+	  "database cluster status" },
+	{ "help", NULL, NULL, 0, 0, 0, cmd_help, "help" },
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(struct session *s, const char *group)
+{
+	sess_err(s, "Usage:\n");
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (!strcmp(commands[i].w1, group))
+			sess_err(s, "  %s\n", commands[i].usage);
+	if (!strcmp(group, "user"))
+		sess_err(s, "  (user commands run in the local console)\n");
+}
+
+static int cmd_help(struct session *s, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	sess_out(s, "Commands:\n");
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		sess_out(s, "  %s%s\n", commands[i].usage,
+		    (commands[i].flags & F_ADMIN) ? "  (admin)" : "");
+	sess_out(s, "  user add|del|list|key ...  (local console only)\n"
+	    "  exit\n");
+	return EXIT_OK;
+}
+
+static int words_match(const struct command *c, int argc, char **argv,
+    int *nwords)
+{
+	const char *w[3] = { c->w1, c->w2, c->w3 };
+	int n = 0;
+
+	for (; n < 3 && w[n]; n++)
+		if (n >= argc || strcmp(argv[n], w[n]))
+			return 0;
+	*nwords = n;
+	return 1;
+}
+
+int commands_run(struct session *s, int argc, char **argv)
+{
+	char what[256];
+	int nwords = 0, r, known_group = 0;
+
+	if (argc == 0)
+		return EXIT_OK;
+	for (size_t i = 0; i < NCOMMANDS; i++) {
+		const struct command *c = &commands[i];
+		int nargs;
+		if (!strcmp(c->w1, argv[0]))
+			known_group = 1;
+		if (!words_match(c, argc, argv, &nwords))
+			continue;
+		nargs = argc - nwords;
+		if (nargs < c->min || nargs > c->max) {
+			usage(s, c->w1);
+			return EXIT_USAGE;
+		}
+		if ((c->flags & F_ADMIN) && s->role < CTL_ADMIN) {
+			sess_err(s, "%s: not allowed for a readonly user\n", c->usage);
+			return EXIT_FAIL;
+		}
+		if (c->flags & F_MUTATES) {
+			snprintf(what, sizeof what, "%s %s %s", c->w1, c->w2 ? c->w2 : "",
+			    nwords < argc ? argv[nwords] : "");
+			if (node_begin(s->node, what) != 0)
+				return fail(s, c->usage);
+		}
+		r = c->fn(s, nargs, argv + nwords);
+		if (c->flags & F_MUTATES)
+			node_end(s->node);
+		return r;
+	}
+	if (known_group) {
+		usage(s, argv[0]);
+		return EXIT_USAGE;
+	}
+	sess_err(s, "%s: unknown command (type help for the list)\n", argv[0]);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,80 @@
+/* main.c: nodebak-snapshotd options; the work is in snapshotd.c. */
+#include <signal.h>
+#include <sys/stat.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "err.h"
+#include "log.h"
+#include "node.h"
+#include "snapshotd.h"
+#include "banned.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: nodebak-snapshotd [-f] [-v] [-c FILE]\n"
+	    "  -c FILE    configuration file (default $NODEBAK_CONF, then "
+	    CONF_DEFAULT_PATH ")\n"
+	    "  -f         stay in the foreground and log to standard error\n"
+	    "  -v         log debugging detail\n"
+	    "  -h         this help\n"
+	    "  --version  print the version\n");
+}
+
+int main(int argc, char **argv)
+{
+	const char *file = NULL;
+	struct conf *c = NULL;
+	struct node *n = NULL;
+	int fg = 0, verbose = 0, lfd, ch;
+
+	if (argc > 1 && !strcmp(argv[1], "--version")) {
+		printf("nodebak-snapshotd %s\n", NODEBAK_VERSION);
+		return 0;
+	}
+	while ((ch = getopt(argc, argv, "c:fvh")) != -1) {
+		switch (ch) {
+		case 'c': file = optarg; break;
+		case 'f': fg = 1; break;
+		case 'v': verbose = 1; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGXFSZ, SIG_IGN);	/* a file-size limit is an error, not death */
+	umask(022);
+	if (conf_load(file, &c) != 0) {
+		fprintf(stderr, "nodebak-snapshotd: %s\n", err_msg());
+		return 1;
+	}
+	log_open("nodebak-snapshotd", 1, verbose);
+	if (node_open(c, &n) != 0) {
+		fprintf(stderr, "nodebak-snapshotd: %s\n", err_msg());
+		return 1;
+	}
+	if ((lfd = snapshotd_listen(n)) < 0) {
+		fprintf(stderr, "nodebak-snapshotd: %s\n", err_msg());
+		node_free(n);
+		return 1;
+	}
+	if (!fg) {
+		if (daemon(0, 0) != 0) {
+			perror("nodebak-snapshotd: daemon");
+			return 1;
+		}
+		log_open("nodebak-snapshotd", 0, verbose);
+	}
+	if (snapshotd_run(n, lfd) != 0) {
+		log_err("%s", err_msg());
+		return 1;
+	}
+	return 0;
+}

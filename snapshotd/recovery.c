@@ -1,0 +1,134 @@
+/* recovery.c: crash recovery at daemon start (docs/crash-safety.md). */
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "err.h"
+#include "fsutil.h"
+#include "journal.h"
+#include "log.h"
+#include "node.h"
+#include "recovery.h"
+#include "rollback.h"
+#include "xmalloc.h"
+#include "banned.h"
+
+static void note(struct node *n, const char *fmt, const char *arg)
+{
+	size_t len = strlen(n->recovery);
+	char line[512];
+
+	snprintf(line, sizeof line, fmt, arg);
+	log_info("recovery: %s", line);
+	snprintf(n->recovery + len, sizeof n->recovery - len, "%s%s",
+	    len ? "; " : "", line);
+}
+
+/* Remove a snapshot's leftovers: temporary archives, a .json whose .bak
+ * never appeared, work folders. */
+static int clean_snapshots(struct node *n)
+{
+	struct dirent *de;
+	DIR *d;
+	int removed = 0;
+
+	if ((d = opendir(n->backups)) == NULL)
+		return err_sys("%s", n->backups);
+	while ((de = readdir(d)) != NULL) {
+		const char *nm = de->d_name;
+		size_t len = strlen(nm);
+		char *p = NULL;
+		if (!strncmp(nm, NODE_INTERNAL_PREFIX "-tmp-", 13) ||
+		    strstr(nm, ".json.tmp.") != NULL)
+			p = node_backup_path(n, nm);
+		else if (len > 5 && !strcmp(nm + len - 5, ".json") && nm[0] != '.') {
+			char bak[512];
+			snprintf(bak, sizeof bak, "%.*s.bak", (int)(len - 5), nm);
+			char *bp = node_backup_path(n, bak);
+			if (!fs_exists(bp))
+				p = node_backup_path(n, nm);
+			free(bp);
+		}
+		if (p) {
+			unlink(p);
+			removed++;
+			free(p);
+		}
+	}
+	closedir(d);
+	if (removed) {
+		fs_fsync_dir(n->backups);
+		note(n, "an interrupted snapshot left %s; removed", removed == 1 ?
+		    "1 partial file" : "partial files");
+	}
+	return 0;
+}
+
+int recovery_run(struct node *n)
+{
+	char *work = fs_join(n->conf->state_dir, NODE_WORK_DIR);
+	char *stage = fs_join(work, JOURNAL_STAGE);
+	char *intent = fs_join(work, JOURNAL_INTENT);
+	char *jpath = fs_join(n->conf->state_dir, JOURNAL_FILE);
+	struct buf name = BUF_INIT(256);
+	struct journal j;
+	int r = 0, interrupted = 0;
+
+	journal_init(&j, "");
+	if (fs_exists(intent))
+		fs_read_file(intent, 255, &name);
+	if (fs_exists(jpath)) {
+		/* Committed: finish it. */
+		interrupted = 1;
+		if ((r = journal_read(jpath, &j)) != 0 ||
+		    (r = journal_apply(&j)) != 0) {
+			r = err_prefix(r, "recovery of an interrupted rollback");
+			goto out;
+		}
+		if (unlink(jpath) != 0 || fs_fsync_parent(jpath) != 0) {
+			r = err_sys("%s", jpath);
+			goto out;
+		}
+		note(n, "the rollback from %s was interrupted after its commit "
+		    "point and has been completed: the node is in the restored "
+		    "(new) state", j.bak);
+	} else if (fs_exists(stage) || fs_exists(intent)) {
+		interrupted = 1;
+		note(n, "the rollback from %s was interrupted before its commit "
+		    "point: nothing was changed, the node is in its previous (old) "
+		    "state", name.len ? buf_cstr(&name) : "an archive");
+	}
+	if ((r = fs_rm_rf(stage)) != 0)
+		goto out;
+	unlink(intent);
+	/* Snapshot work folders and partial archives. */
+	if (fs_exists(work)) {
+		DIR *d = opendir(work);
+		struct dirent *de;
+		while (d && (de = readdir(d)) != NULL)
+			if (!strncmp(de->d_name, "snapshot-", 9)) {
+				char *p = fs_join(work, de->d_name);
+				fs_rm_rf(p);
+				free(p);
+			}
+		if (d)
+			closedir(d);
+	}
+	if ((r = clean_snapshots(n)) != 0)
+		goto out;
+	/* An interrupted rollback may have stopped the services. */
+	if (interrupted && rollback_hook(n, "service_start",
+	    n->conf->service_start) != 0)
+		log_err("recovery: %s", err_msg());
+out:
+	journal_free(&j);
+	buf_free(&name);
+	free(work);
+	free(stage);
+	free(intent);
+	free(jpath);
+	return r;
+}

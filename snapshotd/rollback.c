@@ -1,0 +1,457 @@
+/* rollback.c: verify an archive into staging, take a safety snapshot, and
+ * swap the staged state in through the redo journal (journal.c). Until the
+ * journal is written the node is untouched; once it is, the rollback is
+ * finished even across a crash (recovery.c). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bak.h"
+#include "buf.h"
+#include "cluster.h"
+#include "commands.h"
+#include "db.h"
+#include "err.h"
+#include "fault.h"
+#include "fsutil.h"
+#include "journal.h"
+#include "log.h"
+#include "names.h"
+#include "node.h"
+#include "rollback.h"
+#include "session.h"
+#include "snapshot.h"
+#include "xmalloc.h"
+#include "banned.h"
+
+#define FORCE_NODE 1u
+#define FORCE_VERSION 2u
+#define FORCE_SCHEMA 4u
+
+struct opts {
+	const char *file;
+	int yes, no_safety;
+	unsigned force;
+};
+
+static int parse_opts(struct session *s, int argc, char **argv, struct opts *o)
+{
+	memset(o, 0, sizeof *o);
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--yes"))
+			o->yes = 1;
+		else if (!strcmp(argv[i], "--no-safety-snapshot"))
+			o->no_safety = 1;
+		else if (!strcmp(argv[i], "--force") && i + 1 < argc) {
+			const char *w = argv[++i];
+			if (!strcmp(w, "node"))
+				o->force |= FORCE_NODE;
+			else if (!strcmp(w, "version"))
+				o->force |= FORCE_VERSION;
+			else if (!strcmp(w, "schema"))
+				o->force |= FORCE_SCHEMA;
+			else {
+				sess_err(s, "backup rollback: --force takes node, version or "
+				    "schema, not %s\n", w);
+				return -1;
+			}
+		} else if (argv[i][0] == '-' || o->file) {
+			sess_err(s, "Usage:\n  backup rollback <name>.bak [--yes] "
+			    "[--no-safety-snapshot] [--force node|version|schema]...\n");
+			return -1;
+		} else
+			o->file = argv[i];
+	}
+	if (o->file == NULL) {
+		sess_err(s, "Usage:\n  backup rollback <name>.bak [--yes] "
+		    "[--no-safety-snapshot] [--force node|version|schema]...\n");
+		return -1;
+	}
+	return 0;
+}
+
+int rollback_hook(struct node *n, const char *what, const char *cmd)
+{
+	pid_t pid;
+	int st;
+
+	if (cmd == NULL || *cmd == '\0')
+		return 0;
+	log_info("rollback: running %s hook: %s", what, cmd);
+	if ((pid = fork()) < 0)
+		return err_sys("fork");
+	if (pid == 0) {
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return err_sys("waitpid");
+	(void)n;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		return err_set(ERR_IO, "%s hook failed (%s exited with status %d)",
+		    what, cmd, WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
+	return 0;
+}
+
+/* The archive must come from this node, this version and this schema,
+ * unless --force names the difference. */
+static int check_origin(struct node *n, const struct manifest *mf,
+    unsigned force)
+{
+	if (strcmp(mf->engine, n->conf->db_engine))
+		return err_set(ERR_REFUSED, "%s: taken with database engine %s, this "
+		    "node runs %s", mf->snapshot, mf->engine, n->conf->db_engine);
+	if (strcmp(mf->node_id, n->id) && !(force & FORCE_NODE))
+		return err_set(ERR_REFUSED, "%s.bak was taken on node %s (%s), not "
+		    "on this node; add --force node to restore it here",
+		    mf->snapshot, mf->node_name, mf->node_id);
+	if (strcmp(mf->software, NODEBAK_VERSION) && !(force & FORCE_VERSION))
+		return err_set(ERR_REFUSED, "%s.bak was taken by nodebak %s, this is "
+		    "%s; add --force version to restore it anyway", mf->snapshot,
+		    mf->software, NODEBAK_VERSION);
+	if (mf->schema != DB_SCHEMA_VERSION && !(force & FORCE_SCHEMA))
+		return err_set(ERR_REFUSED, "%s.bak has database schema %ld, this "
+		    "node uses %d; add --force schema to restore it anyway",
+		    mf->snapshot, mf->schema, DB_SCHEMA_VERSION);
+	return 0;
+}
+
+/* Live node files (relative to the files root) that the archive does not
+ * have, or has with another type: removed by the journal. */
+static int plan_removals(const char *root, const char *rel,
+    const struct manifest *mf, struct journal *j, int depth)
+{
+	char *dir = rel[0] ? fs_join(root, rel) : xstrdup(root);
+	struct dirent *de;
+	DIR *d;
+	int r = 0;
+
+	if ((d = opendir(dir)) == NULL) {
+		r = err_sys("%s", dir);
+		free(dir);
+		return r;
+	}
+	while (r == 0 && (de = readdir(d)) != NULL) {
+		char member[PATH_MAX];
+		char *relp, *full;
+		struct stat st;
+		long i;
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    !snapshot_is_node_file(de->d_name, depth == 0))
+			continue;
+		relp = rel[0] ? fs_join(rel, de->d_name) : xstrdup(de->d_name);
+		full = fs_join(root, relp);
+		snprintf(member, sizeof member, "files/%s", relp);
+		i = manifest_find(mf, member);
+		if (lstat(full, &st) != 0)
+			r = errno == ENOENT ? 0 : err_sys("%s", full);
+		else if (i < 0 || mf->m[i].is_dir != S_ISDIR(st.st_mode))
+			journal_add(j, JOP_REMOVE, NULL, full, 0);
+		else if (S_ISDIR(st.st_mode) && depth < 16)
+			r = plan_removals(root, relp, mf, j, depth + 1);
+		free(relp);
+		free(full);
+	}
+	closedir(d);
+	free(dir);
+	return r;
+}
+
+/* Build the journal that turns the live node into the staged one. */
+static int plan(struct node *n, const char *stage, const struct manifest *mf,
+    struct journal *j)
+{
+	const struct conf *c = n->conf;
+	char wal[PATH_MAX], shm[PATH_MAX];
+	int r;
+
+	if ((r = plan_removals(c->files_dir, "", mf, j, 0)) != 0)
+		return r;
+	snprintf(wal, sizeof wal, "%s-wal", c->db_path);
+	snprintf(shm, sizeof shm, "%s-shm", c->db_path);
+	journal_add(j, JOP_REMOVE, NULL, wal, 0);
+	journal_add(j, JOP_REMOVE, NULL, shm, 0);
+	for (size_t i = 0; i < mf->n; i++) {
+		const struct mf_member *m = &mf->m[i];
+		char *src = snapshot_member_path(stage, m->path), *dst = NULL;
+		if (!strncmp(m->path, "files/", 6))
+			dst = fs_join(c->files_dir, m->path + 6);
+		else if (!strcmp(m->path, DB_MEMBER))
+			dst = xstrdup(c->db_path);
+		else if (!strcmp(m->path, CLUSTER_MEMBER))
+			dst = xstrdup(n->cluster_path);
+		else if (!strcmp(m->path, "config/nodebak.conf"))
+			dst = xstrdup(c->file);
+		if (dst == NULL)
+			r = err_set(ERR_FORMAT, "%s: member %s has no place on a node",
+			    j->bak, m->path);
+		else if (m->is_dir)
+			journal_add(j, JOP_MKDIR, NULL, dst, m->mode);
+		else if (chmod(src, m->mode) != 0)
+			r = err_sys("chmod %s", src);
+		else
+			journal_add(j, JOP_REPLACE, src, dst, 0);
+		free(src);
+		free(dst);
+		if (r)
+			return r;
+	}
+	return 0;
+}
+
+/* The restored cluster settings: out of the cluster, to be re-initialised
+ * or re-joined. */
+static int mark_out_of_cluster(const char *stage, const char *file)
+{
+	char *path = snapshot_member_path(stage, CLUSTER_MEMBER);
+	struct cluster cl;
+	int r;
+
+	if ((r = cluster_load(path, &cl)) == 0) {
+		cl.status = CS_DISABLED;
+		cl.since = time(NULL);
+		cl.node_in_use[0] = cl.master[0] = cl.error[0] = '\0';
+		snprintf(cl.last_command, sizeof cl.last_command,
+		    "backup rollback %s", file);
+		cl.last_ok = 1;
+		r = cluster_save(path, &cl);
+	}
+	free(path);
+	return r;
+}
+
+static int refuse_if_clustered(struct session *s)
+{
+	struct cluster cl;
+
+	if (cluster_load(s->node->cluster_path, &cl) != 0)
+		return -1;
+	if (cl.status == CS_ENABLED || cl.status == CS_DISABLING) {
+		sess_err(s, "ERROR: Cannot restore while clustering enabled.\n"
+		    "  Disable clustering on this node first\n");
+		return -1;
+	}
+	return 0;
+}
+
+static int confirm(struct session *s, const char *file)
+{
+	char text[1024];
+
+	snprintf(text, sizeof text, "WARNING!!!\nAre you sure you wish to restore "
+	    "this node from %s? (Y/n)\nThe node's database, configuration, "
+	    "certificates, keys and licence will be replaced by the snapshot's.\n"
+	    "The node will be out of the database cluster afterwards: initialize "
+	    "or join it again.\nThe node's services will restart at the end of "
+	    "this procedure.\n", file);
+	return sess_confirm(s, text);
+}
+
+/* Stage and verify: everything that can fail without touching the node. */
+static int stage_archive(struct node *n, const char *path, const char *stage,
+    struct manifest *mf)
+{
+	struct bak_limits lim;
+	char *db;
+	long schema = 0;
+	int fd, r;
+
+	if ((r = fs_rm_rf(stage)) != 0 || (r = fs_mkdir_p(stage, 0700)) != 0)
+		return r;
+	if ((fd = open(stage, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return err_sys("%s", stage);
+	node_limits(n, &lim);
+	r = bak_read(path, node_lookup_key, n, &lim, fd, mf);
+	if (r == 0 && fsync(fd) != 0)
+		r = err_sys("fsync %s", stage);
+	close(fd);
+	if (r != 0)
+		return r;
+	if (manifest_find(mf, DB_MEMBER) < 0 ||
+	    manifest_find(mf, CLUSTER_MEMBER) < 0 ||
+	    manifest_find(mf, "config/nodebak.conf") < 0)
+		return err_set(ERR_FORMAT, "%s: the archive lacks the database, "
+		    "configuration or cluster settings", path);
+	db = snapshot_member_path(stage, DB_MEMBER);
+	if ((r = db_check_file(db)) == 0 && (r = db_file_schema(db, &schema)) == 0 &&
+	    schema != mf->schema)
+		r = err_set(ERR_MISMATCH, "%s: database schema %ld, the MANIFEST "
+		    "says %ld", path, schema, mf->schema);
+	free(db);
+	return r;
+}
+
+static int reload_conf(struct node *n)
+{
+	struct conf *nc;
+
+	if (conf_load(n->conf->file, &nc) != 0) {
+		log_err("rollback: restored configuration does not load: %s",
+		    err_msg());
+		return -1;
+	}
+	/* Keep the running conf for readers; it is small and rollbacks rare. */
+	pthread_mutex_lock(&n->state_lock);
+	n->conf = nc;
+	pthread_mutex_unlock(&n->state_lock);
+	return 0;
+}
+
+static void report(struct session *s, const struct manifest *mf,
+    const char *file, const char *safety, int dbok)
+{
+	size_t files = 0, dirs = 0;
+	char ts[21];
+
+	for (size_t i = 0; i < mf->n; i++)
+		if (!strncmp(mf->m[i].path, "files/", 6))
+			mf->m[i].is_dir ? dirs++ : files++;
+	manifest_time(mf->created, ts);
+	sess_out(s, "Restored from %s (snapshot %s of node %s, taken %s):\n"
+	    "  Database           : %s (%s)\n"
+	    "  Configuration      : restored\n"
+	    "  Cluster settings   : restored; Status now Disabled\n"
+	    "  Certificates, keys and licence : %zu files, %zu folders\n",
+	    file, mf->snapshot, mf->node_name, ts, DB_MEMBER,
+	    dbok ? "integrity check ok" : "INTEGRITY CHECK FAILED", files, dirs);
+	if (safety[0])
+		sess_out(s, "Safety snapshot of the previous state: %s.bak\n", safety);
+	sess_out(s, "This node is out of the database cluster: run 'database "
+	    "cluster initialize' or 'database cluster join <master>'.\n");
+}
+
+int cmd_rollback(struct session *s, int argc, char **argv)
+{
+	struct node *n = s->node;
+	struct manifest mf;
+	struct journal j;
+	struct opts o;
+	char base[NAME_MAX_LEN + 1], safety[NAME_MAX_LEN + 1] = "", ts[32];
+	char *path = NULL, *work = NULL, *stage = NULL, *intent = NULL;
+	char *jpath = NULL;
+	int r = EXIT_FAIL, dbok, hooks_stopped = 0;
+	time_t now;
+
+	manifest_init(&mf);
+	journal_init(&j, "");
+	if (parse_opts(s, argc, argv, &o) != 0)
+		return EXIT_USAGE;
+	if (name_from_bak(o.file, base, sizeof base) != 0) {
+		sess_err(s, "backup rollback: %s\n", err_msg());
+		return EXIT_FAIL;
+	}
+	path = node_backup_path(n, o.file);
+	if (!fs_exists(path)) {
+		sess_err(s, "backup rollback: %s: no such backup (see backup list)\n",
+		    o.file);
+		goto out;
+	}
+	if (refuse_if_clustered(s) != 0)
+		goto out;
+	if (!o.yes && !confirm(s, o.file)) {
+		sess_out(s, "Rollback cancelled; nothing was changed.\n");
+		r = EXIT_FAIL;
+		goto out;
+	}
+	work = fs_join(n->conf->state_dir, NODE_WORK_DIR);
+	stage = fs_join(work, JOURNAL_STAGE);
+	intent = fs_join(work, JOURNAL_INTENT);
+	jpath = fs_join(n->conf->state_dir, JOURNAL_FILE);
+	/* 1. Verify everything into staging; the node is not touched. */
+	if (fs_mkdir_p(work, 0700) != 0 ||
+	    fs_write_atomic(intent, o.file, strlen(o.file), 0600) != 0)
+		goto fail;
+	fault_point("rollback-intent");
+	if (stage_archive(n, path, stage, &mf) != 0 ||
+	    check_origin(n, &mf, o.force) != 0)
+		goto fail;
+	/* 2. A safety snapshot of the current state. */
+	if (!o.no_safety) {
+		now = time(NULL);
+		strftime(ts, sizeof ts, "%Y%m%dT%H%M%SZ", gmtime(&now));
+		snprintf(safety, sizeof safety, "pre-rollback-%s", ts);
+		if (snapshot_create(n, safety) != 0) {
+			err_prefix(ERR_IO, "safety snapshot");
+			safety[0] = '\0';
+			goto fail;
+		}
+		sess_out(s, "Safety snapshot %s.bak taken\n", safety);
+	}
+	/* 3. Plan, stop the services, commit. */
+	if (mark_out_of_cluster(stage, o.file) != 0)
+		goto fail;
+	journal_init(&j, o.file);
+	if (plan(n, stage, &mf, &j) != 0)
+		goto fail;
+	if (rollback_hook(n, "service_stop", n->conf->service_stop) != 0) {
+		char msg[1024];
+		snprintf(msg, sizeof msg, "%s", err_msg());
+		rollback_hook(n, "service_start", n->conf->service_start);
+		err_set(ERR_IO, "%s; nothing was changed", msg);
+		goto fail;
+	}
+	hooks_stopped = 1;
+	fault_point("rollback-services-stopped");
+	if (journal_write(&j, jpath) != 0)
+		goto fail;
+	log_info("rollback %s: committed (%zu steps)", o.file, j.n);
+	fault_point("rollback-committed");
+	/* 4. From here the rollback completes, now or at the next start. */
+	if (journal_apply(&j) != 0) {
+		log_err("rollback %s: %s; it will be completed at the next start",
+		    o.file, err_msg());
+		sess_err(s, "backup rollback: %s: %s\n  The rollback is committed "
+		    "and will be completed when nodebak-snapshotd restarts.\n",
+		    o.file, err_msg());
+		goto out;
+	}
+	if (unlink(jpath) != 0 || fs_fsync_parent(jpath) != 0) {
+		err_sys("%s", jpath);
+		goto fail;
+	}
+	fault_point("rollback-journal-removed");
+	fs_rm_rf(stage);
+	unlink(intent);
+	hooks_stopped = 0;
+	if (rollback_hook(n, "service_start", n->conf->service_start) != 0)
+		sess_err(s, "backup rollback: %s\n", err_msg());
+	reload_conf(n);
+	dbok = db_check_file(n->conf->db_path) == 0;
+	if (!dbok)
+		log_err("rollback %s: %s", o.file, err_msg());
+	log_info("rollback %s: done; node restored to snapshot %s", o.file,
+	    mf.snapshot);
+	pthread_mutex_lock(&n->state_lock);
+	snprintf(n->recovery, sizeof n->recovery, "rolled back to %s", o.file);
+	pthread_mutex_unlock(&n->state_lock);
+	report(s, &mf, o.file, safety, dbok);
+	r = dbok ? EXIT_OK : EXIT_FAIL;
+	goto out;
+fail:
+	sess_err(s, "backup rollback: %s\n", err_msg());
+	if (!fs_exists(jpath)) {
+		fs_rm_rf(stage);
+		if (intent)
+			unlink(intent);
+		sess_err(s, "  The node was not changed.\n");
+	}
+	if (hooks_stopped)
+		rollback_hook(n, "service_start", n->conf->service_start);
+out:
+	manifest_free(&mf);
+	journal_free(&j);
+	free(path);
+	free(work);
+	free(stage);
+	free(intent);
+	free(jpath);
+	return r;
+}

@@ -1,0 +1,29 @@
+/* snapshot.h: serialise the node into a signed .bak (docs/bak-format.md,
+ * docs/snapshots.md). */
+#ifndef NODEBAK_SNAPSHOT_H
+#define NODEBAK_SNAPSHOT_H
+#include <stdint.h>
+
+#include "manifest.h"
+
+struct node;
+
+/* Take snapshot name (valid per names.h, not existing): writes
+ * backups/<name>.bak and backups/<name>.json, each visible only when
+ * complete. On failure nothing new is left behind and err_msg() says why.
+ * Must be called with the node's operation lock held. */
+int snapshot_create(struct node *n, const char *name);
+
+/* Collect the node's members into work (a new folder): the database copy,
+ * configuration, cluster settings and the files root's node files, and
+ * describe them in mf (canonical order, hashes of the work copies). */
+int snapshot_collect(struct node *n, const char *work, struct manifest *mf);
+
+/* Where member path of a snapshot lives in a work or staging folder. */
+char *snapshot_member_path(const char *work, const char *member);
+
+/* 1 when a name in the files root belongs to the node's state (not a
+ * backup, not internal): used by snapshot and rollback alike. */
+int snapshot_is_node_file(const char *name, int top_level);
+
+#endif
