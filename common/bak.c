@@ -359,7 +359,8 @@ static int next_header(struct reader *rd, struct archive_entry **ep,
 		return err_set(ERR_FORMAT, "%s: member %s is %s", rd->path, path,
 		    type_name(archive_entry_filetype(*ep)));
 	if (archive_entry_uid(*ep) != 0 || archive_entry_gid(*ep) != 0 ||
-	    archive_entry_uname(*ep) || archive_entry_gname(*ep))
+	    (archive_entry_uname(*ep) && *archive_entry_uname(*ep)) ||
+	    (archive_entry_gname(*ep) && *archive_entry_gname(*ep)))
 		return err_set(ERR_FORMAT, "%s: member %s has an owner nodebak "
 		    "never writes", rd->path, path);
 	return 0;

@@ -57,6 +57,16 @@ int fs_mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
+int fs_mkdir_parent(const char *path, mode_t mode)
+{
+	char tmp[PATH_MAX];
+
+	if (strlen(path) >= sizeof tmp)
+		return err_set(ERR_INVAL, "%s: path too long", path);
+	snprintf(tmp, sizeof tmp, "%s", path);
+	return fs_mkdir_p(dirname(tmp), mode);
+}
+
 int fs_fsync_dir(const char *path)
 {
 	int fd, r = 0;

@@ -9,6 +9,8 @@
 struct buf;
 
 int fs_mkdir_p(const char *path, mode_t mode);
+/* fs_mkdir_p() of the folder that holds path. */
+int fs_mkdir_parent(const char *path, mode_t mode);
 /* fsync the folder at path / the folder holding path. */
 int fs_fsync_dir(const char *path);
 int fs_fsync_parent(const char *path);

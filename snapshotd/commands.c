@@ -103,7 +103,7 @@ static int cmd_list(struct session *s, int argc, char **argv)
 	closedir(d);
 	if (count)
 		qsort(names, count, sizeof *names, cmp_str);
-	sess_out(s, "%-32s %10s  %-20s  %s\n", "Name", "Size", "Created (UTC)",
+	sess_out(s, "%-36s %10s  %-20s  %s\n", "Name", "Size", "Created (UTC)",
 	    "Node / signer");
 	for (size_t i = 0; i < count; i++) {
 		char *p = node_backup_path(n, names[i]), size[32], ts[21];
@@ -115,12 +115,12 @@ static int cmd_list(struct session *s, int argc, char **argv)
 			manifest_time(mf.created, ts);
 			ts[10] = ' ';
 			ts[19] = '\0';
-			sess_out(s, "%-32s %10s  %-20s  %s / %s (%s)\n", names[i], size,
+			sess_out(s, "%-36s %10s  %-20s  %s / %s (%s)\n", names[i], size,
 			    ts, mf.node_name, mf.key_id,
 			    node_key_origin(n, mf.key_id));
 			manifest_free(&mf);
 		} else
-			sess_out(s, "%-32s %10s  %-20s  unreadable: %s\n", names[i],
+			sess_out(s, "%-36s %10s  %-20s  unreadable: %s\n", names[i],
 			    size, "-", err_msg());
 		free(p);
 		free(names[i]);
@@ -130,7 +130,7 @@ static int cmd_list(struct session *s, int argc, char **argv)
 		sess_out(s, "No backups.\n");
 	pthread_mutex_lock(&n->state_lock);
 	if (n->recovery[0])
-		sess_out(s, "Last start: %s\n", n->recovery);
+		sess_out(s, "Node state: %s\n", n->recovery);
 	pthread_mutex_unlock(&n->state_lock);
 	return EXIT_OK;
 }

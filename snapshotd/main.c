@@ -15,11 +15,13 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: nodebak-snapshotd [-f] [-v] [-c FILE]\n"
+	fprintf(f, "usage: nodebak-snapshotd [-f] [-v] [-c FILE] [--init]\n"
 	    "  -c FILE    configuration file (default $NODEBAK_CONF, then "
 	    CONF_DEFAULT_PATH ")\n"
 	    "  -f         stay in the foreground and log to standard error\n"
 	    "  -v         log debugging detail\n"
+	    "  --init     initialise the node (folders, signing key, database) "
+	    "and exit\n"
 	    "  -h         this help\n"
 	    "  --version  print the version\n");
 }
@@ -29,12 +31,19 @@ int main(int argc, char **argv)
 	const char *file = NULL;
 	struct conf *c = NULL;
 	struct node *n = NULL;
-	int fg = 0, verbose = 0, lfd, ch;
+	int fg = 0, verbose = 0, init = 0, lfd, ch;
 
 	if (argc > 1 && !strcmp(argv[1], "--version")) {
 		printf("nodebak-snapshotd %s\n", NODEBAK_VERSION);
 		return 0;
 	}
+	for (int i = 1; i < argc; i++)
+		if (!strcmp(argv[i], "--init")) {
+			init = 1;
+			memmove(argv + i, argv + i + 1, sizeof *argv * (size_t)(argc - i));
+			argc--;
+			break;
+		}
 	while ((ch = getopt(argc, argv, "c:fvh")) != -1) {
 		switch (ch) {
 		case 'c': file = optarg; break;
@@ -59,6 +68,12 @@ int main(int argc, char **argv)
 	if (node_open(c, &n) != 0) {
 		fprintf(stderr, "nodebak-snapshotd: %s\n", err_msg());
 		return 1;
+	}
+	if (init) {
+		printf("node %s initialised: signing key %s, node id %s\n",
+		    n->conf->node_name, sigkey_id(n->key), n->id);
+		node_free(n);
+		return 0;
 	}
 	if ((lfd = snapshotd_listen(n)) < 0) {
 		fprintf(stderr, "nodebak-snapshotd: %s\n", err_msg());

@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "cluster.h"
+#include "db.h"
 #include "err.h"
 #include "fsutil.h"
 #include "log.h"
@@ -25,8 +26,9 @@ static int ensure_dirs(const struct conf *c)
 
 	if ((r = fs_mkdir_p(c->state_dir, 0700)) == 0 &&
 	    (r = fs_mkdir_p(t, 0700)) == 0 &&
-	    (r = fs_mkdir_p(c->files_dir, 0755)) == 0)
-		r = fs_mkdir_p(b, 0755);
+	    (r = fs_mkdir_p(c->files_dir, 0755)) == 0 &&
+	    (r = fs_mkdir_p(b, 0755)) == 0)
+		r = fs_mkdir_parent(c->db_path, 0700);
 	/* The state folder holds the private key: never group/world access. */
 	if (r == 0 && chmod(c->state_dir, 0700) != 0)
 		r = err_sys("chmod %s", c->state_dir);
@@ -144,6 +146,13 @@ int node_open(struct conf *conf, struct node **out)
 		goto fail;
 	if ((r = recovery_run(n)) != 0)
 		goto fail;
+	/* The database exists from the first start on (with its schema). */
+	{
+		struct db *db;
+		if ((r = db_open(conf, &db)) != 0)
+			goto fail;
+		db_close(db);
+	}
 	if (!fs_exists(n->cluster_path)) {
 		cluster_defaults(&cl);
 		if ((r = cluster_save(n->cluster_path, &cl)) != 0)

@@ -374,9 +374,9 @@ int cmd_rollback(struct session *s, int argc, char **argv)
 	    check_origin(n, &mf, o.force) != 0)
 		goto fail;
 	/* 2. A safety snapshot of the current state. */
+	now = time(NULL);
+	strftime(ts, sizeof ts, "%Y%m%dT%H%M%SZ", gmtime(&now));
 	if (!o.no_safety) {
-		now = time(NULL);
-		strftime(ts, sizeof ts, "%Y%m%dT%H%M%SZ", gmtime(&now));
 		snprintf(safety, sizeof safety, "pre-rollback-%s", ts);
 		if (snapshot_create(n, safety) != 0) {
 			err_prefix(ERR_IO, "safety snapshot");
@@ -430,7 +430,8 @@ int cmd_rollback(struct session *s, int argc, char **argv)
 	log_info("rollback %s: done; node restored to snapshot %s", o.file,
 	    mf.snapshot);
 	pthread_mutex_lock(&n->state_lock);
-	snprintf(n->recovery, sizeof n->recovery, "rolled back to %s", o.file);
+	snprintf(n->recovery, sizeof n->recovery, "rolled back to %s at %s",
+	    o.file, ts);
 	pthread_mutex_unlock(&n->state_lock);
 	report(s, &mf, o.file, safety, dbok);
 	r = dbok ? EXIT_OK : EXIT_FAIL;

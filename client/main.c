@@ -1,0 +1,62 @@
+/* main.c: nodebak, the operator's console; the work is in console.c. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "conf.h"
+#include "console.h"
+#include "err.h"
+#include "banned.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: nodebak [-c FILE] [--role admin|readonly] [COMMAND...]\n"
+	    "  -c FILE    configuration file (default $NODEBAK_CONF, then "
+	    CONF_DEFAULT_PATH ")\n"
+	    "  --role R   run with role R (can only lower what the socket grants)\n"
+	    "  -h         this help\n"
+	    "  --version  print the version\n"
+	    "Without a command, reads commands from standard input (type help).\n"
+	    "Examples: nodebak backup snapshot nightly\n"
+	    "          nodebak backup list\n"
+	    "          nodebak database cluster status\n");
+}
+
+int main(int argc, char **argv)
+{
+	const char *file = NULL, *role = NULL;
+	struct conf *c = NULL;
+	int i;
+
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (!strcmp(argv[i], "--version")) {
+			printf("nodebak %s\n", NODEBAK_VERSION);
+			return 0;
+		} else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+			usage(stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "-c") && i + 1 < argc) {
+			file = argv[++i];
+		} else if (!strcmp(argv[i], "--role") && i + 1 < argc) {
+			role = argv[++i];
+			if (strcmp(role, "admin") && strcmp(role, "readonly")) {
+				fprintf(stderr, "nodebak: --role takes admin or readonly\n");
+				return 2;
+			}
+		} else if (!strcmp(argv[i], "--")) {
+			i++;
+			break;
+		} else {
+			usage(stderr);
+			return 2;
+		}
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (conf_load(file, &c) != 0) {
+		fprintf(stderr, "nodebak: %s\n", err_msg());
+		return 1;
+	}
+	i = console_main(c, role, argc - i, argv + i);
+	conf_free(c);
+	return i;
+}

@@ -1,0 +1,78 @@
+#!/bin/sh
+# demo.sh: a demo node on loopback, in ./demo: a small sample database,
+# sample cluster certificates (the server and client ones expired, as in
+# the reference procedure), the daemon in the foreground. Run by `make run`.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+demo=$top/demo
+conf=$demo/nodebak.conf
+
+if [ ! -f "$conf" ]; then
+	mkdir -p "$demo/files" "$demo/db" "$demo/state"
+	chmod 700 "$demo/state"
+	cat > "$conf" <<CONF
+# nodebak demo node (see docs/man/nodebak.conf.5)
+[node]
+name = cms2
+state_dir = state
+files_dir = files
+
+[database]
+engine = sqlite
+path = db/node.db
+
+[snapshotd]
+socket = snapshotd.sock
+
+[cluster]
+interface_a = 127.0.0.1
+
+[ftpd]
+ftp_listen = 127.0.0.1:2121
+sftp_listen = 127.0.0.1:2222
+tls_cert = state/ftpd.crt
+tls_key = state/ftpd.key
+host_key = state/ssh_host_ed25519_key
+users = state/users
+CONF
+	cat > "$demo/state/cluster.conf" <<CL
+interface = a
+server_key = dbclusterserver.key
+server_cert = dbclusterserver.cer
+client_key = dbclusterclient.key
+client_cert = dbclusterclient.cer
+ca_cert = CA.cer
+status = Disabled
+CL
+	"$top/bin/nodebak-snapshotd" -c "$conf" --init
+	sqlite3 "$demo/db/node.db" <<SQL
+INSERT INTO spaces(name, uri, passcode) VALUES
+  ('All hands', 'allhands', '1234'), ('Support', 'support', NULL),
+  ('Engineering', 'eng', '9876');
+INSERT INTO users(jid, name) VALUES
+  ('alice@example.com', 'Alice'), ('bob@example.com', 'Bob');
+INSERT INTO node_meta(key, value) VALUES ('deployment', 'demo');
+SQL
+	sh "$top/scripts/mkcerts.sh" "$demo/files" expired
+	printf 'nodebak demo licence\nfeatures: callbridge webadmin\n' > "$demo/files/cms.lic"
+fi
+
+cat <<HINT
+
+nodebak demo node "cms2" in $demo
+In another terminal, try the reference procedure's first steps:
+
+  export NODEBAK_CONF=$conf
+  bin/nodebak database cluster status        # certificates show (expired)
+  bin/nodebak pki inspect dbclusterclient.cer
+  bin/nodebak backup snapshot jaihanuman
+  bin/nodebak backup list
+  bin/nodebak backup verify jaihanuman.bak
+  bin/nodebak backup rollback jaihanuman.bak
+  bin/nodebak                                # interactive console
+
+Files root (what FTP/SFTP serve): $demo/files; backups in $demo/files/backups
+Stop the node with Ctrl-C.
+
+HINT
+exec "$top/bin/nodebak-snapshotd" -f -c "$conf"
