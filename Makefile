@@ -28,8 +28,7 @@ PROGRAMS := bin/nodebak bin/nodebak-snapshotd
 ifneq ($(wildcard ftpd/main.c),)
 PROGRAMS += bin/nodebak-ftpd
 endif
-TEST_PROGRAMS := tests/bin/nodebak-snapshotd-fault tests/bin/unit \
-	tests/bin/bakfuzz
+TEST_PROGRAMS := tests/bin/nodebak-snapshotd-fault tests/bin/unit
 
 all: $(PROGRAMS)
 
@@ -59,9 +58,6 @@ UNIT_SRCS := $(wildcard tests/unit/t_*.c)
 tests/bin/unit: tests/unit/main.c $(UNIT_SRCS) $(SNAPSHOTD_OBJS) common/libnodebak.a | tests/bin
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -Itests/unit -Isnapshotd -o $@ \
 		tests/unit/main.c $(UNIT_SRCS) $(SNAPSHOTD_OBJS) common/libnodebak.a $(LIBS)
-
-tests/bin/bakfuzz: tests/tools/bakfuzz.c common/libnodebak.a | tests/bin
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 %.o: %.c
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<

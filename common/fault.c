@@ -30,6 +30,15 @@ void fault_point(const char *where)
 	}
 	if (at && strtoul(at, NULL, 10) == n)
 		raise(SIGKILL);
+	/* NODEBAK_FAULT_HOLD=NAME:FILE: at point NAME, wait while FILE exists
+	 * (at most 60 s), so a test can act while an operation is mid-way. */
+	if ((at = getenv("NODEBAK_FAULT_HOLD")) != NULL) {
+		const char *colon = strchr(at, ':');
+		if (colon && strlen(where) == (size_t)(colon - at) &&
+		    !strncmp(at, where, (size_t)(colon - at)))
+			for (int i = 0; i < 6000 && access(colon + 1, F_OK) == 0; i++)
+				usleep(10000);
+	}
 }
 #else
 void fault_point(const char *where)

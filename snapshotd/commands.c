@@ -166,6 +166,8 @@ static int cmd_verify(struct session *s, int argc, char **argv)
 		return r;
 	node_limits(s->node, &lim);
 	r = bak_read(path, node_lookup_key, s->node, &lim, -1, &mf);
+	if (r == 0 && (r = snapshot_check_sidecar(path)) != 0)
+		manifest_free(&mf);
 	free(path);
 	if (r != 0) {
 		sess_err(s, "backup verify: FAILED: %s\n", err_msg());

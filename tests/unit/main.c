@@ -1,0 +1,21 @@
+/* main.c: runs every unit test module and prints TAP. */
+#include <stdio.h>
+
+#include "tap.h"
+
+int tap_n, tap_failed;
+
+int main(void)
+{
+	t_buf();
+	t_names();
+	t_conf();
+	t_manifest();
+	t_crypto();
+	t_gz();
+	t_ctl();
+	t_journal();
+	t_bak();
+	printf("1..%d\n", tap_n);
+	return tap_failed ? 1 : 0;
+}

@@ -1,0 +1,28 @@
+/* tap.h: minimal TAP output for the C unit tests. */
+#ifndef NODEBAK_TAP_H
+#define NODEBAK_TAP_H
+#include <stdio.h>
+
+extern int tap_n, tap_failed;
+
+/* cond is evaluated exactly once. */
+#define ok(cond, ...) do { \
+	int ok_ = !!(cond); \
+	tap_n++; \
+	printf("%s %d - ", ok_ ? "ok" : "not ok", tap_n); \
+	printf(__VA_ARGS__); printf("\n"); \
+	if (!ok_) { tap_failed++; printf("#   at %s:%d\n", __FILE__, __LINE__); } \
+	fflush(stdout); \
+} while (0)
+
+void t_buf(void);
+void t_names(void);
+void t_conf(void);
+void t_manifest(void);
+void t_crypto(void);
+void t_gz(void);
+void t_ctl(void);
+void t_journal(void);
+void t_bak(void);
+
+#endif
