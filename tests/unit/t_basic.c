@@ -102,6 +102,10 @@ void t_conf(void)
 	    err_msg());
 	ok(conf_text("name = x\n", &c) == ERR_INVAL &&
 	    strstr(err_msg(), ":1: key outside"), "conf: key outside section");
+	ok(conf_load("conf/nodebak.conf", &c) == 0, "conf: the shipped example "
+	    "conf/nodebak.conf loads (%s)", err_msg());
+	conf_free(c);
+	c = NULL;
 	ok(conf_load("/nonexistent/nodebak.conf", &c) != 0 &&
 	    strstr(err_msg(), "/nonexistent/nodebak.conf"),
 	    "conf: missing file named: %s", err_msg());
