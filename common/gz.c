@@ -1,5 +1,6 @@
 /* gz.c: deterministic gzip writer and strict gzip reader on zlib. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,14 +15,7 @@
 #include "xmalloc.h"
 #include "banned.h"
 
-#define GZ_CHUNK (256 * 1024)
-
-struct gz_writer {
-	z_stream z;
-	int fd;
-	const char *what;
-	unsigned char *out;
-};
+#define GZ_CHUNK (256 * 1024)	/* reader input */
 
 struct gz_reader {
 	z_stream z;
@@ -31,41 +25,197 @@ struct gz_reader {
 	int header_checked, ended;
 };
 
-int gz_writer_new(int fd, int level, const char *what, struct gz_writer **out)
-{
-	struct gz_writer *w = xcalloc(1, sizeof *w);
+/* The writer compresses blocks of GZ_BLOCK input bytes in parallel, as
+ * pigz does: each block is raw deflate primed with the previous block's
+ * last 32 KiB and ended with a sync flush (the last one with a final
+ * block), so the blocks concatenate into one deflate stream; the CRC-32 is
+ * combined. The output depends on the level, the block size and zlib,
+ * never on the number of threads. */
+#define GZ_BLOCK (1 << 20)
+#define GZ_DICT 32768
 
-	*out = NULL;
-	/* windowBits 15 + 16: a gzip wrapper with mtime 0, no name. */
-	if (deflateInit2(&w->z, level, Z_DEFLATED, 15 + 16, 8,
-	    Z_DEFAULT_STRATEGY) != Z_OK) {
-		free(w);
-		return err_set(ERR_NOMEM, "zlib: cannot start compression");
+enum { SLOT_FREE, SLOT_READY, SLOT_BUSY, SLOT_DONE };
+
+struct gz_slot {
+	int state, last, err;
+	unsigned char *in, *out, dict[GZ_DICT];
+	size_t inlen, outlen, outcap, dictlen;
+	uLong crc;
+};
+
+struct gz_writer {
+	int fd, level, nthreads, stop, err;
+	const char *what;
+	pthread_t *threads;
+	pthread_mutex_t mu;
+	pthread_cond_t work, done;
+	struct gz_slot *ring;
+	size_t nring, head, tail;	/* head: next to write; tail: filling */
+	uLong crc;
+	uint64_t total_in;
+	unsigned char dict[GZ_DICT];	/* the last GZ_DICT bytes of input */
+	size_t dictlen;
+};
+
+static int compress_slot(struct gz_slot *sl, int level)
+{
+	z_stream z;
+	int zr;
+
+	memset(&z, 0, sizeof z);
+	if (deflateInit2(&z, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+		return -1;
+	if (sl->dictlen && deflateSetDictionary(&z, sl->dict,
+	    (uInt)sl->dictlen) != Z_OK) {
+		deflateEnd(&z);
+		return -1;
 	}
-	w->fd = fd;
-	w->what = what;
-	w->out = xmalloc(GZ_CHUNK);
-	*out = w;
+	z.next_in = sl->in;
+	z.avail_in = (uInt)sl->inlen;
+	z.next_out = sl->out;
+	z.avail_out = (uInt)sl->outcap;
+	zr = deflate(&z, sl->last ? Z_FINISH : Z_SYNC_FLUSH);
+	sl->outlen = sl->outcap - z.avail_out;
+	deflateEnd(&z);
+	/* outcap is deflateBound() + margin: one call always completes. */
+	if ((sl->last && zr != Z_STREAM_END) || (!sl->last && zr != Z_OK) ||
+	    z.avail_in != 0)
+		return -1;
+	sl->crc = crc32(0L, sl->in, (uInt)sl->inlen);
 	return 0;
 }
 
-static int deflate_loop(struct gz_writer *w, int flush)
+static void *worker(void *arg)
 {
-	int zr, r;
+	struct gz_writer *w = arg;
 
-	do {
-		w->z.next_out = w->out;
-		w->z.avail_out = GZ_CHUNK;
-		zr = deflate(&w->z, flush);
-		if (zr == Z_STREAM_ERROR)
-			return err_set(ERR_IO, "zlib: compression failed");
-		if (w->z.avail_out != GZ_CHUNK) {
-			fault_point("gz-write");
-			if ((r = fs_write_all(w->fd, w->out,
-			    GZ_CHUNK - w->z.avail_out, w->what)) != 0)
-				return r;
+	pthread_mutex_lock(&w->mu);
+	for (;;) {
+		struct gz_slot *sl = NULL;
+		for (size_t i = 0; i < w->nring; i++) {
+			struct gz_slot *c = &w->ring[(w->head + i) % w->nring];
+			if (c->state == SLOT_READY) {
+				sl = c;
+				break;
+			}
 		}
-	} while (w->z.avail_out == 0 || (flush == Z_FINISH && zr != Z_STREAM_END));
+		if (sl == NULL) {
+			if (w->stop)
+				break;
+			pthread_cond_wait(&w->work, &w->mu);
+			continue;
+		}
+		sl->state = SLOT_BUSY;
+		pthread_mutex_unlock(&w->mu);
+		sl->err = compress_slot(sl, w->level);
+		pthread_mutex_lock(&w->mu);
+		sl->state = SLOT_DONE;
+		pthread_cond_broadcast(&w->done);
+	}
+	pthread_mutex_unlock(&w->mu);
+	return NULL;
+}
+
+static int nthreads(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > 16 ? 16 : (int)n;
+}
+
+int gz_writer_new(int fd, int level, const char *what, struct gz_writer **out)
+{
+	struct gz_writer *w = xcalloc(1, sizeof *w);
+	size_t bound;
+	int r;
+
+	*out = NULL;
+	w->fd = fd;
+	w->level = level;
+	w->what = what;
+	w->nthreads = nthreads();
+	w->nring = (size_t)w->nthreads * 2;
+	w->ring = xcalloc(w->nring, sizeof *w->ring);
+	bound = compressBound(GZ_BLOCK) + 64;
+	for (size_t i = 0; i < w->nring; i++) {
+		w->ring[i].in = xmalloc(GZ_BLOCK);
+		w->ring[i].out = xmalloc(bound);
+		w->ring[i].outcap = bound;
+	}
+	w->crc = crc32(0L, Z_NULL, 0);
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->work, NULL);
+	pthread_cond_init(&w->done, NULL);
+	w->threads = xcalloc((size_t)w->nthreads, sizeof *w->threads);
+	for (int i = 0; i < w->nthreads; i++)
+		if (pthread_create(&w->threads[i], NULL, worker, w) != 0) {
+			w->nthreads = i;
+			gz_writer_free(w);
+			return err_set(ERR_NOMEM, "cannot start compression threads");
+		}
+	*out = w;
+	/* The gzip header: deflate, no flags, no time; XFL and OS as zlib's
+	 * own gzip wrapper writes them. */
+	{
+		unsigned char hdr[10] = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0,
+			(unsigned char)(level == 9 ? 2 : level == 1 ? 4 : 0), 3 };
+		r = fs_write_all(fd, hdr, sizeof hdr, what);
+	}
+	return r;
+}
+
+/* Wait for the oldest block, write it, free its slot. */
+static int write_oldest(struct gz_writer *w)
+{
+	struct gz_slot *sl = &w->ring[w->head];
+	int r;
+
+	pthread_mutex_lock(&w->mu);
+	while (sl->state != SLOT_DONE)
+		pthread_cond_wait(&w->done, &w->mu);
+	pthread_mutex_unlock(&w->mu);
+	if (sl->err)
+		return err_set(ERR_IO, "zlib: compression failed");
+	fault_point("gz-write");
+	if ((r = fs_write_all(w->fd, sl->out, sl->outlen, w->what)) != 0)
+		return r;
+	w->crc = crc32_combine(w->crc, sl->crc, (z_off_t)sl->inlen);
+	pthread_mutex_lock(&w->mu);
+	sl->state = SLOT_FREE;
+	sl->inlen = 0;
+	pthread_mutex_unlock(&w->mu);
+	w->head = (w->head + 1) % w->nring;
+	return 0;
+}
+
+/* Hand the filling slot to the workers and move on to the next one. */
+static int submit(struct gz_writer *w, int last)
+{
+	struct gz_slot *sl = &w->ring[w->tail];
+	size_t keep;
+	int r;
+
+	memcpy(sl->dict, w->dict, w->dictlen);
+	sl->dictlen = w->dictlen;
+	/* The next block's dictionary: the last 32 KiB of input so far. */
+	if (sl->inlen >= GZ_DICT) {
+		memcpy(w->dict, sl->in + sl->inlen - GZ_DICT, GZ_DICT);
+		w->dictlen = GZ_DICT;
+	} else {
+		keep = w->dictlen + sl->inlen > GZ_DICT ? GZ_DICT - sl->inlen :
+		    w->dictlen;
+		memmove(w->dict, w->dict + w->dictlen - keep, keep);
+		memcpy(w->dict + keep, sl->in, sl->inlen);
+		w->dictlen = keep + sl->inlen;
+	}
+	pthread_mutex_lock(&w->mu);
+	sl->last = last;
+	sl->state = SLOT_READY;
+	pthread_cond_signal(&w->work);
+	pthread_mutex_unlock(&w->mu);
+	w->tail = (w->tail + 1) % w->nring;
+	if (w->tail == w->head && (r = write_oldest(w)) != 0)
+		return r;
 	return 0;
 }
 
@@ -74,31 +224,62 @@ int gz_write(struct gz_writer *w, const void *data, size_t len)
 	const unsigned char *p = data;
 	int r;
 
+	if (w->err)
+		return w->err;
 	while (len) {
-		uInt n = len > (1u << 30) ? (1u << 30) : (uInt)len;
-		w->z.next_in = (unsigned char *)(uintptr_t)p;
-		w->z.avail_in = n;
-		if ((r = deflate_loop(w, Z_NO_FLUSH)) != 0)
-			return r;
+		struct gz_slot *sl = &w->ring[w->tail];
+		size_t n = GZ_BLOCK - sl->inlen;
+		if (n > len)
+			n = len;
+		memcpy(sl->in + sl->inlen, p, n);
+		sl->inlen += n;
 		p += n;
 		len -= n;
+		w->total_in += n;
+		if (sl->inlen == GZ_BLOCK && (r = submit(w, 0)) != 0)
+			return w->err = r;
 	}
 	return 0;
 }
 
 int gz_finish(struct gz_writer *w)
 {
-	w->z.next_in = NULL;
-	w->z.avail_in = 0;
-	return deflate_loop(w, Z_FINISH);
+	unsigned char tr[8];
+	int r;
+
+	if (w->err)
+		return w->err;
+	if ((r = submit(w, 1)) != 0)
+		return w->err = r;
+	while (w->head != w->tail)
+		if ((r = write_oldest(w)) != 0)
+			return w->err = r;
+	for (int i = 0; i < 4; i++) {
+		tr[i] = (unsigned char)(w->crc >> (8 * i));
+		tr[4 + i] = (unsigned char)(w->total_in >> (8 * i));
+	}
+	return fs_write_all(w->fd, tr, sizeof tr, w->what);
 }
 
 void gz_writer_free(struct gz_writer *w)
 {
 	if (w == NULL)
 		return;
-	deflateEnd(&w->z);
-	free(w->out);
+	pthread_mutex_lock(&w->mu);
+	w->stop = 1;
+	pthread_cond_broadcast(&w->work);
+	pthread_mutex_unlock(&w->mu);
+	for (int i = 0; i < w->nthreads; i++)
+		pthread_join(w->threads[i], NULL);
+	for (size_t i = 0; i < w->nring; i++) {
+		free(w->ring[i].in);
+		free(w->ring[i].out);
+	}
+	free(w->ring);
+	free(w->threads);
+	pthread_mutex_destroy(&w->mu);
+	pthread_cond_destroy(&w->work);
+	pthread_cond_destroy(&w->done);
 	free(w);
 }
 

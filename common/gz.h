@@ -1,7 +1,9 @@
 /* gz.h: the gzip layer of .bak archives, on zlib. The writer produces one
  * gzip member with no name, no comment, no extra field and a zero
  * timestamp, so output depends only on the input, the level and zlib. The
- * reader accepts exactly one such member and refuses trailing data. */
+ * reader accepts exactly one such member and refuses trailing data.
+ * The writer compresses on all CPUs (blocks primed with the previous
+ * block's tail, as pigz does); its output does not depend on how many. */
 #ifndef NODEBAK_GZ_H
 #define NODEBAK_GZ_H
 #include <stddef.h>
