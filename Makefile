@@ -59,6 +59,20 @@ tests/bin/unit: tests/unit/main.c $(UNIT_SRCS) $(SNAPSHOTD_OBJS) common/libnodeb
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -Itests/unit -Isnapshotd -o $@ \
 		tests/unit/main.c $(UNIT_SRCS) $(SNAPSHOTD_OBJS) common/libnodebak.a $(LIBS)
 
+# Sanitised fuzz targets (clang, libFuzzer): see tests/fuzz/README.md.
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -DNODEBAK_VERSION='"$(VERSION)"' -g -O1 \
+	-fsanitize=fuzzer,address,undefined -Icommon
+FUZZ_LIB_SRCS := $(filter-out common/fault.c,$(wildcard common/*.c)) common/fault.c
+fuzz: tests/bin/fuzz_manifest tests/bin/fuzz_ctl tests/bin/fuzz_bak
+tests/bin/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_SRCS) | tests/bin
+	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_SRCS) $(LIBS)
+
+# Everything built with AddressSanitizer and UBSan, then the tests.
+asan:
+	$(MAKE) clean
+	$(MAKE) CFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
+		LDFLAGS="-fsanitize=address,undefined" test
+
 %.o: %.c
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -91,5 +105,5 @@ clean:
 	rm -rf bin tests/bin common/*.a
 	find . -name '*.o' -delete -o -name '*.d' -delete
 
-.PHONY: all deps run test check install clean
+.PHONY: all deps run test check install clean fuzz asan
 -include $(shell find . -name '*.d' 2>/dev/null)
