@@ -42,18 +42,25 @@ int ctl_sends(struct ctl *c, const char *type, const char *s)
 	return ctl_send(c, type, s, strlen(s));
 }
 
-int ctl_sendf(struct ctl *c, const char *type, const char *fmt, ...)
+int ctl_vsendf(struct ctl *c, const char *type, const char *fmt, va_list ap)
 {
 	struct buf b = BUF_INIT(CTL_MAX_PAYLOAD);
+	int r = buf_vaddf(&b, fmt, ap);
+
+	if (r == 0)
+		r = ctl_send(c, type, buf_cstr(&b), b.len);
+	buf_free(&b);
+	return r;
+}
+
+int ctl_sendf(struct ctl *c, const char *type, const char *fmt, ...)
+{
 	va_list ap;
 	int r;
 
 	va_start(ap, fmt);
-	r = buf_vaddf(&b, fmt, ap);
+	r = ctl_vsendf(c, type, fmt, ap);
 	va_end(ap);
-	if (r == 0)
-		r = ctl_send(c, type, buf_cstr(&b), b.len);
-	buf_free(&b);
 	return r;
 }
 

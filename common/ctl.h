@@ -3,6 +3,7 @@
  * type is 1 to 16 lower-case letters, length at most CTL_MAX_PAYLOAD. */
 #ifndef NODEBAK_CTL_H
 #define NODEBAK_CTL_H
+#include <stdarg.h>
 #include <stddef.h>
 
 #include "buf.h"
@@ -24,6 +25,7 @@ int ctl_send(struct ctl *c, const char *type, const void *p, size_t len);
 int ctl_sends(struct ctl *c, const char *type, const char *s);
 int ctl_sendf(struct ctl *c, const char *type, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+int ctl_vsendf(struct ctl *c, const char *type, const char *fmt, va_list ap);
 /* Receive one frame (blocking): type gets the type, payload (reset first)
  * the bytes. ERR_PROTO on a malformed frame, ERR_NOTFOUND at end of
  * stream before any byte of a frame. */

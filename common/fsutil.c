@@ -1,4 +1,5 @@
 /* fsutil.c: durable file operations (see fsutil.h). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -221,4 +222,42 @@ int fs_copy_file(const char *src, const char *dst, mode_t mode)
 	if (r != 0)
 		unlink(dst);
 	return r;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int fs_list_sorted(const char *dir, int (*keep)(const char *name),
+    char ***names, size_t *count)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char **v = NULL;
+	size_t n = 0;
+
+	*names = NULL;
+	*count = 0;
+	if (d == NULL)
+		return err_sys("%s", dir);
+	while ((de = readdir(d)) != NULL) {
+		if (!keep(de->d_name))
+			continue;
+		v = xreallocarray(v, n + 1, sizeof *v);
+		v[n++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	if (n)
+		qsort(v, n, sizeof *v, cmp_name);
+	*names = v;
+	*count = n;
+	return 0;
+}
+
+void fs_list_free(char **names, size_t count)
+{
+	for (size_t i = 0; i < count; i++)
+		free(names[i]);
+	free(names);
 }

@@ -29,6 +29,12 @@ int fs_rm_rf(const char *path);
 int fs_copy_file(const char *src, const char *dst, mode_t mode);
 /* 1 if path exists (lstat), 0 if not. */
 int fs_exists(const char *path);
+/* The names in folder dir for which keep(name) is true, sorted bytewise:
+ * *names (a new array of new strings) and *count; free with
+ * fs_list_free(). */
+int fs_list_sorted(const char *dir, int (*keep)(const char *name),
+    char ***names, size_t *count);
+void fs_list_free(char **names, size_t count);
 /* Join a and b with one '/' into a new string (caller frees). */
 char *fs_join(const char *a, const char *b);
 

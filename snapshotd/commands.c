@@ -2,7 +2,6 @@
  * cluster-status commands (docs/console.md). Each entry says which role
  * may run it and whether it mutates the node, so that the checks live in
  * one place (as sftp-server.c's handlers[]). */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,36 +72,23 @@ static void human(uint64_t n, char *out, size_t outsz)
 		snprintf(out, outsz, "%.1f %s", v, unit[u]);
 }
 
-static int cmp_str(const void *a, const void *b)
+static int is_bak_name(const char *name)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	char base[NAME_MAX_LEN + 1];
+
+	return name[0] != '.' && name_from_bak(name, base, sizeof base) == 0;
 }
 
 static int cmd_list(struct session *s, int argc, char **argv)
 {
 	struct node *n = s->node;
-	DIR *d = opendir(n->backups);
-	char **names = NULL;
-	size_t count = 0;
-	struct dirent *de;
+	char **names;
+	size_t count;
 
 	(void)argc;
 	(void)argv;
-	if (d == NULL) {
-		err_sys("%s", n->backups);
+	if (fs_list_sorted(n->backups, is_bak_name, &names, &count) != 0)
 		return fail(s, "backup list");
-	}
-	while ((de = readdir(d)) != NULL) {
-		char base[NAME_MAX_LEN + 1];
-		if (de->d_name[0] == '.' ||
-		    name_from_bak(de->d_name, base, sizeof base) != 0)
-			continue;
-		names = xreallocarray(names, count + 1, sizeof *names);
-		names[count++] = xstrdup(de->d_name);
-	}
-	closedir(d);
-	if (count)
-		qsort(names, count, sizeof *names, cmp_str);
 	sess_out(s, "%-36s %10s  %-20s  %s\n", "Name", "Size", "Created (UTC)",
 	    "Node / signer");
 	for (size_t i = 0; i < count; i++) {
@@ -123,9 +109,8 @@ static int cmd_list(struct session *s, int argc, char **argv)
 			sess_out(s, "%-36s %10s  %-20s  unreadable: %s\n", names[i],
 			    size, "-", err_msg());
 		free(p);
-		free(names[i]);
 	}
-	free(names);
+	fs_list_free(names, count);
 	if (count == 0)
 		sess_out(s, "No backups.\n");
 	pthread_mutex_lock(&n->state_lock);

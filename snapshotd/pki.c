@@ -1,5 +1,4 @@
 /* pki.c: inspect certificates, keys and CSRs in the files root. */
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -254,35 +253,21 @@ static int is_pki_name(const char *name)
 	return 0;
 }
 
-static int cmp_str(const void *a, const void *b)
+static int listed(const char *name)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return pki_name_ok(name) && is_pki_name(name);
 }
 
 int pki_list(const struct node *n, struct buf *out)
 {
-	DIR *d = opendir(n->conf->files_dir);
-	char **names = NULL;
-	size_t count = 0;
-	struct dirent *de;
-	int r = 0;
+	char **names;
+	size_t count;
+	int r;
 
-	if (d == NULL)
-		return err_sys("%s", n->conf->files_dir);
-	while ((de = readdir(d)) != NULL) {
-		if (!pki_name_ok(de->d_name) || !is_pki_name(de->d_name))
-			continue;
-		names = xreallocarray(names, count + 1, sizeof *names);
-		names[count++] = xstrdup(de->d_name);
-	}
-	closedir(d);
-	if (count)
-		qsort(names, count, sizeof *names, cmp_str);
-	for (size_t i = 0; i < count; i++) {
-		if (r == 0)
-			r = buf_addf(out, "  %s\n", names[i]);
-		free(names[i]);
-	}
-	free(names);
+	if ((r = fs_list_sorted(n->conf->files_dir, listed, &names, &count)) != 0)
+		return r;
+	for (size_t i = 0; i < count && r == 0; i++)
+		r = buf_addf(out, "  %s\n", names[i]);
+	fs_list_free(names, count);
 	return r;
 }

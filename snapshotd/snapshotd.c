@@ -37,31 +37,23 @@ static gid_t socket_gid = (gid_t)-1;
 
 int sess_out(struct session *s, const char *fmt, ...)
 {
-	struct buf b = BUF_INIT(CTL_MAX_PAYLOAD);
 	va_list ap;
 	int r;
 
 	va_start(ap, fmt);
-	r = buf_vaddf(&b, fmt, ap);
+	r = ctl_vsendf(&s->ctl, "out", fmt, ap);
 	va_end(ap);
-	if (r == 0)
-		r = ctl_send(&s->ctl, "out", b.p, b.len);
-	buf_free(&b);
 	return r;
 }
 
 int sess_err(struct session *s, const char *fmt, ...)
 {
-	struct buf b = BUF_INIT(CTL_MAX_PAYLOAD);
 	va_list ap;
 	int r;
 
 	va_start(ap, fmt);
-	r = buf_vaddf(&b, fmt, ap);
+	r = ctl_vsendf(&s->ctl, "err", fmt, ap);
 	va_end(ap);
-	if (r == 0)
-		r = ctl_send(&s->ctl, "err", b.p, b.len);
-	buf_free(&b);
 	return r;
 }
 
