@@ -291,8 +291,9 @@ void rconsole_wait(struct rconsole *c, int stop, int *status)
 			waitpid(c->pid, &wst, 0);
 		}
 	} else {
-		while (waitpid(c->pid, &wst, 0) < 0 && errno == EINTR)
-			;
+		while (waitpid(c->pid, &wst, 0) < 0)
+			if (errno != EINTR)
+				return;
 	}
 	c->pid = 0;
 	if (WIFEXITED(wst))

@@ -269,6 +269,8 @@ static int on_winch(ssh_session ssh, ssh_channel ch, int cols, int rows,
 	return SSH_OK;
 }
 
+static int start_session(struct sess *s, enum mode mode);
+
 static int on_shell(ssh_session ssh, ssh_channel ch, void *arg)
 {
 	struct sess *s = arg;
@@ -277,8 +279,7 @@ static int on_shell(ssh_session ssh, ssh_channel ch, void *arg)
 	(void)ch;
 	if (s->mode != M_NONE)
 		return SSH_ERROR;
-	s->mode = M_SHELL;
-	return SSH_OK;
+	return start_session(s, M_SHELL);
 }
 
 static int on_exec(ssh_session ssh, ssh_channel ch, const char *command,
@@ -291,8 +292,7 @@ static int on_exec(ssh_session ssh, ssh_channel ch, const char *command,
 	if (s->mode != M_NONE || strlen(command) > RCONSOLE_MAX_COMMAND)
 		return SSH_ERROR;
 	s->command = xstrdup(command);
-	s->mode = M_EXEC;
-	return SSH_OK;
+	return start_session(s, M_EXEC);
 }
 
 static int on_subsystem(ssh_session ssh, ssh_channel ch,
@@ -304,8 +304,7 @@ static int on_subsystem(ssh_session ssh, ssh_channel ch,
 	(void)ch;
 	if (s->mode != M_NONE || strcmp(subsystem, "sftp"))
 		return SSH_ERROR;
-	s->mode = M_SFTP;
-	return SSH_OK;
+	return start_session(s, M_SFTP);
 }
 
 static int on_env(ssh_session ssh, ssh_channel ch, const char *name,
@@ -430,19 +429,8 @@ static int con_readable(socket_t fd, int revents, void *arg)
  * has gone; *status: the console's exit code. */
 static int run_console(struct sess *s, ssh_event ev, int *status)
 {
-	struct rconsole_spec spec;
-	int fds[2], watched[2] = { -1, -1 }, i, r, gone = 0;
+	int fds[2], watched[2] = { -1, -1 }, i, gone = 0;
 
-	memset(&spec, 0, sizeof(spec));
-	spec.console = s->o->console;
-	spec.conf_file = s->o->conf_file;
-	spec.readonly = s->readonly;
-	spec.command = s->mode == M_EXEC ? s->command : NULL;
-	spec.pty = s->want_pty ? &s->pty : NULL;
-	spec.output = con_output;
-	spec.arg = s;
-	if ((r = rconsole_start(&spec, &s->con)) != 0)
-		return r;
 	rconsole_fds(s->con, fds);
 	for (i = 0; i < 2; i++)
 		if (fds[i] >= 0 && ssh_event_add_fd(ev, fds[i], POLLIN,
@@ -543,14 +531,44 @@ static void finish(struct sess *s, ssh_event ev, int status)
 	}
 }
 
+/* The channel's request has been accepted: end the login grace, drop
+ * privileges and, for the console, start it now, so that input arriving
+ * in the same read as the request reaches it. SSH_OK or SSH_ERROR (the
+ * request is refused). */
+static int start_session(struct sess *s, enum mode mode)
+{
+	struct rconsole_spec spec;
+	int r;
+
+	alarm(0);
+	if (s->o->drop && (r = s->o->drop(s->o->arg)) != 0) {
+		log_warn("ssh: %s: %s: %s", s->peer, s->user, err_msg());
+		return SSH_ERROR;
+	}
+	if (mode != M_SFTP) {
+		memset(&spec, 0, sizeof(spec));
+		spec.console = s->o->console;
+		spec.conf_file = s->o->conf_file;
+		spec.readonly = s->readonly;
+		spec.command = mode == M_EXEC ? s->command : NULL;
+		spec.pty = s->want_pty ? &s->pty : NULL;
+		spec.output = con_output;
+		spec.arg = s;
+		if ((r = rconsole_start(&spec, &s->con)) != 0) {
+			log_warn("ssh: %s: %s: console: %s", s->peer, s->user,
+			    err_msg());
+			return SSH_ERROR;
+		}
+	}
+	s->mode = mode;
+	return SSH_OK;
+}
+
 static int serve(struct sess *s, ssh_event ev)
 {
 	int r, status = 0;
 
 	if ((r = handshake(s, ev)) != 0)
-		return r;
-	alarm(0);
-	if (s->o->drop && (r = s->o->drop(s->o->arg)) != 0)
 		return r;
 	if (s->mode == M_SFTP) {
 		log_info("ssh: %s: %s: sftp session", s->peer, s->user);
@@ -587,6 +605,8 @@ int sshd_serve(int fd, const struct sshd_opts *o)
 	s.o = o;
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGALRM, SIG_DFL);
+	/* The listener may ignore SIGCHLD; the console's exit code needs it. */
+	signal(SIGCHLD, SIG_DFL);
 	alarm((unsigned)(o->login_timeout > 0 ? o->login_timeout : 60));
 	peer_name(fd, s.peer, sizeof(s.peer));
 	/* libssh 0.10 sets TCP_NODELAY only on the sockets it connects;
