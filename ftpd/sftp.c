@@ -794,10 +794,10 @@ static int do_read(struct sftp *s, uint32_t id, struct msg *m)
 		return send_status(s, id, FX_BAD_MESSAGE);
 	if (!(h = handle_get(s, hs, n, H_FILE)))
 		return send_status_msg(s, id, FX_FAILURE, "Bad handle");
-	if (off > INT64_MAX)
-		return send_status(s, id, FX_EOF);
 	if (len > SFTP_MAX_DATA)	/* short reads are legal */
 		len = SFTP_MAX_DATA;
+	if (off > (uint64_t)INT64_MAX - len)	/* past any file */
+		return send_status(s, id, FX_EOF);
 	do
 		got = pread(h->fd, s->data, len, (off_t)off);
 	while (got < 0 && errno == EINTR);
