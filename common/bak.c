@@ -621,13 +621,8 @@ int bak_read(const char *path, bak_keylookup lookup, void *arg,
 			goto out;
 		if (eof)
 			break;
-		if (i == mf->n) {
-			r = err_set(ERR_FORMAT, "%s: member %s is not in the MANIFEST",
-			    path, name);
-			goto out;
-		}
-		m = &mf->m[i];
-		if (strcmp(name, m->path)) {
+		m = i < mf->n ? &mf->m[i] : NULL;
+		if (m == NULL || strcmp(name, m->path)) {
 			r = err_set(ERR_FORMAT, "%s: member %s %s", path, name,
 			    manifest_find(mf, name) < 0 ? "is not in the MANIFEST" :
 			    "is repeated or out of order");
