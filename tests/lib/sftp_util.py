@@ -142,7 +142,7 @@ class SshNode(Node):
                       auth_timeout=20)
         else:
             c.connect(self.addr, self.sftp_port, username=user,
-                      password=password or PASSWORDS[user], look_for_keys=False,
+                      password=PASSWORDS[user] if password is None else password, look_for_keys=False,
                       allow_agent=False, timeout=20, banner_timeout=20,
                       auth_timeout=20)
         return c
