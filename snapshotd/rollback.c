@@ -125,7 +125,10 @@ static int check_origin(struct node *n, const struct manifest *mf,
 }
 
 /* Live node files (relative to the files root) that the archive does not
- * have, or has with another type: removed by the journal. */
+ * have: removed by the journal. A path the archive has with another type
+ * is left to its mkdir or replace step, which clears it: a remove step for
+ * it would, when the journal is replayed after a crash, delete what that
+ * step had already put in its place. */
 static int plan_removals(const char *root, const char *rel,
     const struct manifest *mf, struct journal *j, int depth)
 {
@@ -153,9 +156,9 @@ static int plan_removals(const char *root, const char *rel,
 		i = manifest_find(mf, member);
 		if (lstat(full, &st) != 0)
 			r = errno == ENOENT ? 0 : err_sys("%s", full);
-		else if (i < 0 || mf->m[i].is_dir != S_ISDIR(st.st_mode))
+		else if (i < 0)
 			journal_add(j, JOP_REMOVE, NULL, full, 0);
-		else if (S_ISDIR(st.st_mode) && depth < 16)
+		else if (S_ISDIR(st.st_mode) && mf->m[i].is_dir && depth < 16)
 			r = plan_removals(root, relp, mf, j, depth + 1);
 		free(relp);
 		free(full);
