@@ -9,6 +9,9 @@
 #define JOURNAL_FILE "rollback.journal"
 #define JOURNAL_INTENT "rollback.intent"	/* in state_dir/work */
 #define JOURNAL_STAGE "rollback-stage"		/* in state_dir/work */
+/* In state_dir/work, written before the journal is removed and removed
+ * after the services are started: the node is in the restored state. */
+#define JOURNAL_DONE "rollback.done"
 
 enum jop { JOP_REMOVE, JOP_MKDIR, JOP_REPLACE };
 

@@ -73,6 +73,7 @@ int recovery_run(struct node *n)
 	char *stage = fs_join(work, JOURNAL_STAGE);
 	char *intent = fs_join(work, JOURNAL_INTENT);
 	char *jpath = fs_join(n->conf->state_dir, JOURNAL_FILE);
+	char *done = fs_join(work, JOURNAL_DONE);
 	struct buf name = BUF_INIT(256);
 	struct journal j;
 	int r = 0, interrupted = 0;
@@ -80,6 +81,8 @@ int recovery_run(struct node *n)
 	journal_init(&j, "");
 	if (fs_exists(intent))
 		fs_read_file(intent, 255, &name);
+	else if (fs_exists(done))
+		fs_read_file(done, 255, &name);
 	if (fs_exists(jpath)) {
 		/* Committed: finish it. */
 		interrupted = 1;
@@ -88,6 +91,8 @@ int recovery_run(struct node *n)
 			r = err_prefix(r, "recovery of an interrupted rollback");
 			goto out;
 		}
+		if ((r = fs_write_atomic(done, j.bak, strlen(j.bak), 0600)) != 0)
+			goto out;
 		if (unlink(jpath) != 0 || fs_fsync_parent(jpath) != 0) {
 			r = err_sys("%s", jpath);
 			goto out;
@@ -95,6 +100,12 @@ int recovery_run(struct node *n)
 		note(n, "the rollback from %s was interrupted after its commit "
 		    "point and has been completed: the node is in the restored "
 		    "(new) state", j.bak);
+	} else if (fs_exists(done)) {
+		/* Applied and the journal removed; the end was not reached. */
+		interrupted = 1;
+		note(n, "the rollback from %s was interrupted after it had been "
+		    "applied: the node is in the restored (new) state",
+		    name.len ? buf_cstr(&name) : "an archive");
 	} else if (fs_exists(stage) || fs_exists(intent)) {
 		interrupted = 1;
 		note(n, "the rollback from %s was interrupted before its commit "
@@ -123,6 +134,7 @@ int recovery_run(struct node *n)
 	if (interrupted && rollback_hook(n, "service_start",
 	    n->conf->service_start) != 0)
 		log_err("recovery: %s", err_msg());
+	unlink(done);
 out:
 	journal_free(&j);
 	buf_free(&name);
@@ -130,5 +142,6 @@ out:
 	free(stage);
 	free(intent);
 	free(jpath);
+	free(done);
 	return r;
 }

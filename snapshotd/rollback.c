@@ -341,7 +341,7 @@ int cmd_rollback(struct session *s, int argc, char **argv)
 	struct opts o;
 	char base[NAME_MAX_LEN + 1], safety[NAME_MAX_LEN + 1] = "", ts[32];
 	char *path = NULL, *work = NULL, *stage = NULL, *intent = NULL;
-	char *jpath = NULL;
+	char *jpath = NULL, *done = NULL;
 	int r = EXIT_FAIL, dbok, hooks_stopped = 0;
 	time_t now;
 
@@ -370,6 +370,7 @@ int cmd_rollback(struct session *s, int argc, char **argv)
 	stage = fs_join(work, JOURNAL_STAGE);
 	intent = fs_join(work, JOURNAL_INTENT);
 	jpath = fs_join(n->conf->state_dir, JOURNAL_FILE);
+	done = fs_join(work, JOURNAL_DONE);
 	/* 1. Verify everything into staging; the node is not touched. */
 	if (fs_mkdir_p(work, 0700) != 0 ||
 	    fs_write_atomic(intent, o.file, strlen(o.file), 0600) != 0)
@@ -418,6 +419,10 @@ int cmd_rollback(struct session *s, int argc, char **argv)
 		    o.file, err_msg());
 		goto out;
 	}
+	/* Applied. The done marker tells recovery so (and that the services
+	 * may need starting) once the journal, intent and staging are gone. */
+	if (fs_write_atomic(done, o.file, strlen(o.file), 0600) != 0)
+		goto fail;
 	if (unlink(jpath) != 0 || fs_fsync_parent(jpath) != 0) {
 		err_sys("%s", jpath);
 		goto fail;
@@ -439,6 +444,7 @@ int cmd_rollback(struct session *s, int argc, char **argv)
 	    o.file, ts);
 	pthread_mutex_unlock(&n->state_lock);
 	report(s, &mf, o.file, safety, dbok);
+	unlink(done);
 	r = dbok ? EXIT_OK : EXIT_FAIL;
 	goto out;
 fail:
@@ -459,5 +465,6 @@ out:
 	free(stage);
 	free(intent);
 	free(jpath);
+	free(done);
 	return r;
 }
