@@ -433,6 +433,7 @@ int cmd_rollback(struct session *s, int argc, char **argv)
 	hooks_stopped = 0;
 	if (rollback_hook(n, "service_start", n->conf->service_start) != 0)
 		sess_err(s, "backup rollback: %s\n", err_msg());
+	fault_point("rollback-services-started");
 	reload_conf(n);
 	dbok = db_check_file(n->conf->db_path) == 0;
 	if (!dbok)
