@@ -61,8 +61,17 @@ struct sess {
 	int want_pty;
 	struct rconsole *con;	/* a running console */
 	int con_failed;		/* writing its output to the channel failed */
+	time_t last_io;		/* console traffic either way (monotonic s) */
 	struct ssh_channel_callbacks_struct ccb;
 };
+
+static time_t now_s(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec;
+}
 
 /* ---- host key ---- */
 
@@ -222,6 +231,7 @@ static int on_data(ssh_session ssh, ssh_channel ch, void *data,
 		return 0;
 	if (is_stderr)
 		return (int)len;
+	s->last_io = now_s();
 	return rconsole_input(s->con, data, len);
 }
 
@@ -409,6 +419,7 @@ static int con_output(void *arg, const void *p, size_t len, int is_stderr)
 	struct sess *s = arg;
 	int n;
 
+	s->last_io = now_s();
 	n = is_stderr ? ssh_channel_write_stderr(s->chan, p, (uint32_t)len) :
 	    ssh_channel_write(s->chan, p, (uint32_t)len);
 	return n == (int)len ? 0 : ERR_IO;
@@ -431,6 +442,7 @@ static int run_console(struct sess *s, ssh_event ev, int *status)
 {
 	int fds[2], watched[2] = { -1, -1 }, i, gone = 0;
 
+	s->last_io = now_s();
 	rconsole_fds(s->con, fds);
 	for (i = 0; i < 2; i++)
 		if (fds[i] >= 0 && ssh_event_add_fd(ev, fds[i], POLLIN,
@@ -447,6 +459,16 @@ static int run_console(struct sess *s, ssh_event ev, int *status)
 			break;
 		if (ssh_event_dopoll(ev, 1000) == SSH_ERROR ||
 		    !ssh_is_connected(s->ssh) || !ssh_channel_is_open(s->chan)) {
+			gone = 1;
+			break;
+		}
+		/* An interactive console nobody uses is ended; a command
+		 * runs as long as it takes. */
+		if (s->mode == M_SHELL && s->o->idle_timeout > 0 &&
+		    now_s() - s->last_io > s->o->idle_timeout) {
+			log_info("ssh: %s: %s: console idle for %ld seconds",
+			    s->peer, s->user, s->o->idle_timeout);
+			con_output(s, "\r\nidle timeout\r\n", 16, 1);
 			gone = 1;
 			break;
 		}
