@@ -102,15 +102,18 @@ int sshd_fingerprint(const char *host_key_path, char *out, size_t outsz)
 	return r;
 }
 
-/* Create an Ed25519 key at path (mode 0600) through a temporary file. */
+/* Create an Ed25519 key at path (mode 0600) through a temporary file,
+ * and its public half at path.pub (as ssh-keygen does, so that tools
+ * without the private key can show the fingerprint). */
 static int host_key_create(const char *path)
 {
-	char tmp[4096];
+	char tmp[4096], pub[4096];
 	ssh_key key = NULL;
 	mode_t old;
 	int r = 0, rc;
 
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.new", path) >= sizeof(tmp))
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.new", path) >= sizeof(tmp) ||
+	    (size_t)snprintf(pub, sizeof(pub), "%s.pub", path) >= sizeof(pub))
 		return err_set(ERR_INVAL, "%s: path too long", path);
 	if (ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &key) != SSH_OK)
 		return err_set(ERR_CRYPTO, "%s: cannot generate a key", path);
@@ -118,13 +121,16 @@ static int host_key_create(const char *path)
 	old = umask(077);
 	rc = ssh_pki_export_privkey_file(key, NULL, NULL, NULL, tmp);
 	umask(old);
-	ssh_key_free(key);
 	if (rc != SSH_OK)
 		r = err_set(ERR_IO, "%s: cannot write the host key", tmp);
 	else if (chmod(tmp, 0600) != 0 || rename(tmp, path) != 0)
 		r = err_sys("%s", path);
 	if (r)
 		unlink(tmp);
+	else if (ssh_pki_export_pubkey_file(key, pub) != SSH_OK ||
+	    chmod(pub, 0644) != 0)
+		log_warn("ssh: %s: cannot write the public key", pub);
+	ssh_key_free(key);
 	return r;
 }
 
