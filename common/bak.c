@@ -423,9 +423,29 @@ static int stage_tops(int stage_fd)
 	return 0;
 }
 
+/* A files/ member the writer can produce (docs/bak-format.md): not the
+ * backups folder or anything in it, no name starting with '.', none ending
+ * in .bak (as snapshot_is_node_file() chooses them). Restored, such a
+ * member would replace or delete the node's archives. */
+static int files_member_ok(const char *path)
+{
+	const char *c = path + 6;
+
+	if (!strcmp(c, "backups") || !strncmp(c, "backups/", 8))
+		return 0;
+	while (*c) {
+		const char *e = strchr(c, '/');
+		size_t len = e ? (size_t)(e - c) : strlen(c);
+		if (c[0] == '.' || (len >= 4 && !memcmp(c + len - 4, ".bak", 4)))
+			return 0;
+		c += len + (e ? 1 : 0);
+	}
+	return 1;
+}
+
 /* Check the manifest's member list makes sense as a node layout: known
- * top folders; every parent of a member is a top folder or a listed
- * folder. */
+ * top folders; only names the writer produces under files/; every parent
+ * of a member is a top folder or a listed folder. */
 static int check_layout(const struct manifest *mf, const char *path)
 {
 	for (size_t i = 0; i < mf->n; i++) {
@@ -436,6 +456,10 @@ static int check_layout(const struct manifest *mf, const char *path)
 		if (!top_ok(p) || slash == NULL)
 			return err_set(ERR_FORMAT, "%s: member %s is outside the "
 			    "node layout (db/, config/, cluster/, files/)", path, p);
+		if (!strncmp(p, "files/", 6) && !files_member_ok(p))
+			return err_set(ERR_FORMAT, "%s: member %s is a name nodebak never "
+			    "writes (the backups folder, dot-files and .bak archives "
+			    "stay out of archives)", path, p);
 		memcpy(parent, p, (size_t)(slash - p));
 		parent[slash - p] = '\0';
 		if (strchr(parent, '/') == NULL)
