@@ -119,6 +119,7 @@ def main(t):
         members = read_members(os.path.join(bk, "good.bak"))
         manifest = members[0][1]
         h0 = folder_hash(n)
+        good_sha = hashlib.sha256(open(os.path.join(bk, "good.bak"), "rb").read()).hexdigest()
 
         def fresh():
             return Arch(members, manifest)
@@ -220,6 +221,23 @@ def main(t):
             info.pax_headers = {"comment": "pax extended header"}
             return a
 
+        # Names the writer never produces (docs/bak-format.md: the files
+        # root without backups/, dot-files and other .bak archives): restored,
+        # they would overwrite or delete the node's archives.
+        def case_backups_file(a):
+            a.add("files/backups", b"replaces the backups folder\n")
+            return a
+        def case_backups_member(a):
+            a.add("files/backups", type=tarfile.DIRTYPE, mode=0o755)
+            a.add("files/backups/good.bak", b"overwrites an archive\n")
+            return a
+        def case_dotfile(a):
+            a.add("files/.nodebak-tmp-x.bak", b"hidden\n")
+            return a
+        def case_bak_member(a):
+            a.add("files/certs/old.bak", b"an archive inside the archive\n")
+            return a
+
         gzipped = lambda tar: gz(tar)  # noqa: E731
         cases = [
             # name, builder, compression, words of the signed refusal
@@ -242,6 +260,10 @@ def main(t):
             ("larger", case_larger, gzipped, "size differs from the MANIFEST"),
             ("larger-listed", case_larger_listed, gzipped, "size differs from the MANIFEST"),
             ("missing", case_missing, gzipped, "is missing"),
+            ("backups-file", case_backups_file, gzipped, "never writes"),
+            ("backups-member", case_backups_member, gzipped, "never writes"),
+            ("dot-file", case_dotfile, gzipped, "never writes"),
+            ("bak-member", case_bak_member, gzipped, "never writes"),
             ("many-members", case_many_members, gzipped, f"more than the limit of {MAX_MEMBERS}"),
             ("many-bytes", case_many_bytes, gzipped, "more than the limit"),
             ("trailing-garbage", case_control, lambda tar: gz(tar) + b"garbage", "trailing data"),
@@ -293,6 +315,9 @@ def main(t):
                 t.ok(ok, f"{label}: backup rollback refuses, node not changed", out + err)
                 t.eq(folder_hash(n), h0, f"{label}: state, files, database, config hash unchanged")
                 targets_absent(label)
+                t.ok(os.path.isdir(bk) and hashlib.sha256(open(os.path.join(bk, "good.bak"), "rb")
+                                                          .read()).hexdigest() == good_sha,
+                     f"{label}: the node's archives are untouched")
                 os.unlink(path)
         t.ok(not [f for f in os.listdir(bk) if f.startswith("pre-rollback-")],
              "no safety snapshot was taken for a refused archive")
