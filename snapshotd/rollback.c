@@ -258,6 +258,22 @@ static int confirm(struct session *s, const char *file)
 	return sess_confirm(s, text);
 }
 
+/* The staged configuration must load: restored, a configuration that does
+ * not would keep the daemon and the console from starting. */
+static int check_staged_conf(const char *stage, const char *path)
+{
+	char *file = snapshot_member_path(stage, "config/nodebak.conf");
+	struct conf *c = NULL;
+	int r;
+
+	if ((r = conf_load(file, &c)) != 0)
+		r = err_prefix(ERR_FORMAT, "%s: the archive's configuration does "
+		    "not load", path);
+	conf_free(c);
+	free(file);
+	return r;
+}
+
 /* Stage and verify: everything that can fail without touching the node. */
 static int stage_archive(struct node *n, const char *path, const char *stage,
     struct manifest *mf)
@@ -291,7 +307,7 @@ static int stage_archive(struct node *n, const char *path, const char *stage,
 		r = err_set(ERR_MISMATCH, "%s: database schema %ld, the MANIFEST "
 		    "says %ld", path, schema, mf->schema);
 	free(db);
-	return r;
+	return r == 0 ? check_staged_conf(stage, path) : r;
 }
 
 static int reload_conf(struct node *n)
