@@ -321,6 +321,33 @@ def main(t):
                 os.unlink(path)
         t.ok(not [f for f in os.listdir(bk) if f.startswith("pre-rollback-")],
              "no safety snapshot was taken for a refused archive")
+
+        # Well-formed and signed, but what it would restore cannot run the
+        # node: refused by the rollback before anything is touched.
+        def replace_member(a, name, data):
+            k = next(k for k, (i, _) in enumerate(a.entries) if i.name == name)
+            mode = a.entries[k][0].mode
+            a.entries[k] = (a.ti(name, data=data, mode=mode), data)
+            a.lines[name] = f"file {hashlib.sha256(data).hexdigest()} {len(data)} {mode:04o} {name}"
+            return a
+        bad_conf = open(n.conf, "rb").read() + b"[snapshotd]\nno such key = 1\n"
+        for name, member, data, words in [
+                ("bad-config", "config/nodebak.conf", bad_conf, "configuration"),
+                ("bad-database", "db/node.db", os.urandom(8192), "db/node.db")]:
+            with open(os.path.join(bk, f"{name}.bak"), "wb") as f:
+                f.write(gz(replace_member(fresh(), member, data).tar(n)))
+            rc, out, err = n.nb("backup", "rollback", f"{name}.bak", "--yes")
+            t.ok(rc != 0 and words in err and "The node was not changed." in err,
+                 f"{name}: rollback refuses ({words})", out + err)
+            t.eq(folder_hash(n), h0, f"{name}: node unchanged")
+            n.stop()
+            try:
+                n.start()
+                started = True
+            except RuntimeError as e:
+                started = str(e)
+            t.ok(started is True, f"{name}: the daemon starts again", started)
+            os.unlink(os.path.join(bk, f"{name}.bak"))
         rc, out, err = n.nb("backup", "rollback", "good.bak", "--yes", "--no-safety-snapshot")
         t.ok(rc == 0, "the genuine archive still rolls back", out + err)
     finally:
