@@ -317,7 +317,7 @@ int sfs_mktemp(int dirfd, mode_t mode, int *fdp, char *tmpname,
 		suffix[6] = '\0';
 		snprintf(tmpname, tmpsz, INTERNAL_PREFIX "-upload-%s", suffix);
 		fd = openat(dirfd, tmpname, O_RDWR | O_CREAT | O_EXCL |
-		    O_NOFOLLOW | O_CLOEXEC, mode & 0666);
+		    O_NOFOLLOW | O_CLOEXEC, mode & 0777);
 		if (fd >= 0) {
 			*fdp = fd;
 			return 0;
