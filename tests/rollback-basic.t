@@ -213,6 +213,35 @@ def main(t):
         rc, out, _ = n.nb("backup", "snapshot", "after")
         rc2, vout, _ = n.nb("backup", "verify", "after.bak")
         t.ok(rc == 0 and rc2 == 0, "the daemon still snapshots and verifies after the rollbacks")
+
+        # Service hooks: stopped before the swap, started after it; a
+        # failing stop hook changes nothing and starts the services again.
+        hooks = n.path("hooks.log")
+        probe = os.path.join(n.files, "licences", "cms.lic")
+        base_conf = read(n.conf)
+        for stop, label in [(f"cat {probe} >> {hooks}; echo stop >> {hooks}", "working hooks"),
+                            (f"echo stop >> {hooks}; exit 3", "failing stop hook")]:
+            n.stop()
+            write(n.conf, base_conf.replace("compression_level = 1\n", "compression_level = 1\n"
+                                            f"service_stop = {stop}\n"
+                                            f"service_start = cat {probe} >> {hooks}; echo start >> {hooks}\n"))
+            n.start()
+            write(probe, "licence: edited after the snapshot\n")
+            open(hooks, "w").close()
+            time.sleep(1.1)
+            before = snapshot_of(n)
+            rc, out, err = n.nb("backup", "rollback", "after.bak", "--yes")
+            log = read(hooks)
+            if label == "working hooks":
+                t.ok(rc == 0, f"{label}: rollback succeeds", out + err)
+                t.eq(log, "licence: edited after the snapshot\nstop\nlicence: base\nstart\n",
+                     f"{label}: services stopped before the swap and started after it")
+            else:
+                t.ok(rc != 0 and "service_stop hook failed" in err and "nothing was changed" in err,
+                     f"{label}: rollback refused", out + err)
+                t.eq(log, "stop\nlicence: edited after the snapshot\nstart\n",
+                     f"{label}: services started again")
+                t.ok(snapshot_of(n) == before, f"{label}: node unchanged")
     finally:
         n.cleanup()
 
