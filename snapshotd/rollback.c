@@ -274,6 +274,24 @@ static int check_staged_conf(const char *stage, const char *path)
 	return r;
 }
 
+/* NAME.bak or NAME.json is in the backups folder. */
+static int backup_exists(struct node *n, const char *name)
+{
+	char file[NAME_MAX_LEN + 8];
+	char *p;
+	int found;
+
+	snprintf(file, sizeof file, "%s.bak", name);
+	p = node_backup_path(n, file);
+	found = fs_exists(p);
+	free(p);
+	snprintf(file, sizeof file, "%s.json", name);
+	p = node_backup_path(n, file);
+	found |= fs_exists(p);
+	free(p);
+	return found;
+}
+
 /* Stage and verify: everything that can fail without touching the node. */
 static int stage_archive(struct node *n, const char *path, const char *stage,
     struct manifest *mf)
@@ -400,6 +418,8 @@ int cmd_rollback(struct session *s, int argc, char **argv)
 	strftime(ts, sizeof ts, "%Y%m%dT%H%M%SZ", gmtime(&now));
 	if (!o.no_safety) {
 		snprintf(safety, sizeof safety, "pre-rollback-%s", ts);
+		for (int k = 2; k < 100 && backup_exists(n, safety); k++)
+			snprintf(safety, sizeof safety, "pre-rollback-%s-%d", ts, k);
 		if (snapshot_create(n, safety) != 0) {
 			err_prefix(ERR_IO, "safety snapshot");
 			safety[0] = '\0';
