@@ -188,7 +188,6 @@ def main(t):
 
         # The safety snapshot holds the state before the rollback: rolling
         # back to it (confirmed with a capital Y) brings that back.
-        time.sleep(1.1)		# the next safety snapshot gets its own second
         rc, out, err = n.nb("backup", "rollback", safety[0], input="Y\n")
         t.ok(rc == 0 and f"Restored from {safety[0]}" in out, "capital Y proceeds", out + err)
         back = snapshot_of(n)
@@ -204,6 +203,14 @@ def main(t):
         t.eq(snapshot_of(n)["db"], old["db"], "--no-safety-snapshot: database restored")
         t.eq(snapshot_of(n)["files"], old["files"], "--no-safety-snapshot: files restored")
         t.eq(cluster_fields(n)["last_command"], "backup rollback before.bak", "last command names the archive")
+
+        # Rollbacks in quick succession each keep their own safety snapshot
+        # (several fall within one second of the UTC time in its name).
+        pre = pre_rollbacks(n)
+        outs = [n.nb("backup", "rollback", "before.bak", "--yes") for _ in range(3)]
+        t.ok(all(rc == 0 for rc, _, _ in outs), "three rollbacks in a row succeed",
+             [e for _, _, e in outs])
+        t.eq(len(set(pre_rollbacks(n)) - set(pre)), 3, "three distinct safety snapshots")
 
         # Usage and unknown archives.
         rc, out, err = n.nb("backup", "rollback", "missing.bak", "--yes")
@@ -228,7 +235,6 @@ def main(t):
             n.start()
             write(probe, "licence: edited after the snapshot\n")
             open(hooks, "w").close()
-            time.sleep(1.1)
             before = snapshot_of(n)
             rc, out, err = n.nb("backup", "rollback", "after.bak", "--yes")
             log = read(hooks)
