@@ -274,6 +274,29 @@ static int check_staged_conf(const char *stage, const char *path)
 	return r;
 }
 
+/* The staged files were fsynced as they were written; their names must be
+ * durable too before the journal commits to moving them: after a power
+ * loss a replace step whose staged file is missing counts as done. */
+static int fsync_stage(const char *stage, const struct manifest *mf)
+{
+	static const char *const tops[] = { "cluster", "config", "db", "files" };
+	char *p;
+	int r = fs_fsync_parent(stage);
+
+	for (size_t i = 0; r == 0 && i < sizeof tops / sizeof tops[0]; i++) {
+		p = fs_join(stage, tops[i]);
+		r = fs_fsync_dir(p);
+		free(p);
+	}
+	for (size_t i = 0; r == 0 && i < mf->n; i++)
+		if (mf->m[i].is_dir) {
+			p = snapshot_member_path(stage, mf->m[i].path);
+			r = fs_fsync_dir(p);
+			free(p);
+		}
+	return r;
+}
+
 /* NAME.bak or NAME.json is in the backups folder. */
 static int backup_exists(struct node *n, const char *name)
 {
@@ -325,7 +348,9 @@ static int stage_archive(struct node *n, const char *path, const char *stage,
 		r = err_set(ERR_MISMATCH, "%s: database schema %ld, the MANIFEST "
 		    "says %ld", path, schema, mf->schema);
 	free(db);
-	return r == 0 ? check_staged_conf(stage, path) : r;
+	if (r == 0)
+		r = check_staged_conf(stage, path);
+	return r == 0 ? fsync_stage(stage, mf) : r;
 }
 
 static int reload_conf(struct node *n)
