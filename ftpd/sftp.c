@@ -1257,7 +1257,9 @@ int sftp_serve(const struct sftp_io *io, const struct sftp_params *p)
 	buf_init(&s.tmp, SFS_PATH_MAX + 512);
 	timeout = p->idle_timeout > 0 && p->idle_timeout < 86400 ?
 	    (int)p->idle_timeout * 1000 : 300000;
-	if ((r = sfs_open(&s.fs, p->root, p->readonly)) != 0)
+	tzset();	/* longnames' local time, before /etc is out of reach */
+	if ((r = sfs_open(&s.fs, p->root, p->readonly)) != 0 ||
+	    (p->lockdown && (r = sfs_lockdown(&s.fs)) != 0))
 		goto out;
 	if (!(s.data = nmalloc(SFTP_MAX_DATA)) || !(chunk = nmalloc(IN_CHUNK))) {
 		r = err_set(ERR_NOMEM, "out of memory");

@@ -27,6 +27,9 @@ struct sftp_params {
 	int readonly;		/* the readonly role */
 	long max_handles;	/* open files and folders at once */
 	long idle_timeout;	/* seconds without a request */
+	/* 1: confine the whole process to the root with Landlock for the
+	 * rest of its life (the session process serves nothing else). */
+	int lockdown;
 	/* Called once per finished transfer (a handle that read or wrote
 	 * data is closed); may be NULL. */
 	void (*xfer)(void *arg, const char *vpath, int upload,

@@ -58,6 +58,11 @@ int sfs_readlink(const struct sfs *fs, const char *vpath, struct buf *out);
 int sfs_statvfs(const struct sfs *fs, const char *vpath,
     struct statvfs *sv);
 
+/* Restrict this process (Landlock) to the files root for good: to be
+ * called once the session has everything else it needs open. 0 also
+ * when the kernel has no Landlock; ERR_SYS when it has and it failed. */
+int sfs_lockdown(const struct sfs *fs);
+
 /* Create a hidden upload file ".nodebak-upload-XXXXXX" in dirfd:
  * *fdp (read-write) and its name in tmpname (size >= 32). */
 int sfs_mktemp(int dirfd, mode_t mode, int *fdp, char *tmpname,

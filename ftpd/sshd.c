@@ -413,6 +413,7 @@ static int run_sftp(struct sess *s)
 	p.readonly = s->readonly;
 	p.max_handles = s->o->max_handles;
 	p.idle_timeout = s->o->idle_timeout;
+	p.lockdown = 1;
 	p.xfer = xfer_line;
 	p.xfer_arg = s;
 	return sftp_serve(&io, &p);
