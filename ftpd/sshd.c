@@ -628,6 +628,7 @@ int sshd_serve(int fd, const struct sshd_opts *o)
 	struct sess s;
 	ssh_bind b = NULL;
 	ssh_event ev = NULL;
+	long timeout;
 	int one = 1, r;
 
 	memset(&s, 0, sizeof(s));
@@ -652,6 +653,10 @@ int sshd_serve(int fd, const struct sshd_opts *o)
 		goto out;
 	}
 	fd = -1;	/* the session owns it now */
+	/* Bounds every blocking libssh wait without its own timeout, such as
+	 * a write to a client that has stopped reading. */
+	timeout = o->idle_timeout > 0 ? o->idle_timeout : 300;
+	ssh_options_set(s.ssh, SSH_OPTIONS_TIMEOUT, &timeout);
 	memset(&scb, 0, sizeof(scb));
 	scb.userdata = &s;
 	scb.auth_password_function = auth_password;
