@@ -167,6 +167,8 @@ def main(t):
                 handles.append(h)
         t.ok(0 < len(handles) <= 256 and refused == 3000 - len(handles),
              f"open handles capped ({len(handles)} open, {refused} refused)")
+        rc, out, err = n.sftp("ls /backups\n")
+        t.ok(rc == 0 and "a.bak" in out, "meanwhile another session is served", err)
         t.ok(all(r.close(h) == FX_OK for h in handles), "all of them close")
         h, st = r.open("/backups/a.bak")
         t.ok(h is not None, "a handle can be opened again")
