@@ -7,10 +7,12 @@ import os
 import shutil
 import sqlite3
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from bakutil import read_members  # noqa: E402
 from node import Node  # noqa: E402
-from nodestate import folder_hash, snapshot_of  # noqa: E402
+from nodestate import Arch, db_rows, folder_hash, gz, snapshot_of  # noqa: E402
 from tap import run  # noqa: E402
 
 
@@ -84,6 +86,41 @@ def main(t):
         t.eq(got["cluster"]["status"], "Disabled", "cluster status Disabled")
         rc, out, _ = a.nb("backup", "list")
         t.ok(rc == 0 and "pre-rollback-" in out and "fromb.bak" in out, "safety snapshot listed", out)
+
+        # This node's own archive, signed by it, from another software
+        # version or with another database schema: refused unless --force
+        # names that reason.
+        rc, _, err = a.nb("backup", "snapshot", "own")
+        members = read_members(os.path.join(a.files, "backups", "own.bak"))
+        arch = Arch(members, members[0][1]).set_head("software", "nodebak 9.9.9")
+        with open(os.path.join(a.files, "backups", "newer.bak"), "wb") as f:
+            f.write(gz(arch.tar(a)))
+        dbdata = next(d for i, d in members if i.name == "db/node.db")
+        with tempfile.NamedTemporaryFile(suffix=".db") as tmp:
+            tmp.write(dbdata)
+            tmp.flush()
+            con = sqlite3.connect(tmp.name)
+            con.execute("PRAGMA user_version = 2")
+            con.commit()
+            con.close()
+            dbdata2 = open(tmp.name, "rb").read()
+        arch = Arch(members, members[0][1]).set_head("schema", "2").replace("db/node.db", dbdata2)
+        with open(os.path.join(a.files, "backups", "schema2.bak"), "wb") as f:
+            f.write(gz(arch.tar(a)))
+        for file, reason, words in [("newer.bak", "version", "taken by nodebak 9.9.9"),
+                                    ("schema2.bak", "schema", "has database schema 2")]:
+            rc, out, err = a.nb("backup", "verify", file)
+            t.ok(rc == 0, f"{file}: verifies (well-formed, signed by this node)", out + err)
+            before = snapshot_of(a)
+            for force in ([], ["--force", "node"], ["--force", "version" if reason == "schema" else "schema"]):
+                rc, out, err = a.nb("backup", "rollback", file, "--yes", *force)
+                t.ok(rc != 0 and words in err and f"--force {reason}" in err and
+                     "The node was not changed" in err,
+                     f"{file} {' '.join(force) or 'without --force'}: refused", err)
+                t.ok(snapshot_of(a) == before, f"{file} {' '.join(force) or 'without --force'}: unchanged")
+            rc, out, err = a.nb("backup", "rollback", file, "--yes", "--force", reason)
+            t.ok(rc == 0 and f"Restored from {file}" in out, f"{file} --force {reason}: restored", out + err)
+        t.eq(db_rows(a.db)["user_version"], 2, "--force schema restored the schema-2 database")
     finally:
         a.cleanup()
         b.cleanup()

@@ -12,9 +12,7 @@ without backups/, the database folder and nodebak.conf) and nothing appears
 at the targets the archive aims at. A control archive built the same way
 with nothing hostile is accepted, so the refusals are the content's."""
 import bz2
-import gzip
 import hashlib
-import io
 import lzma
 import os
 import sys
@@ -23,80 +21,11 @@ import tarfile
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from bakutil import read_members  # noqa: E402
 from node import Node  # noqa: E402
-from nodestate import folder_hash, sign_manifest  # noqa: E402
+from nodestate import Arch, folder_hash, gz  # noqa: E402
 from tap import run  # noqa: E402
 
 ABS_TARGET = f"/tmp/nodebak-hostile-{os.getpid()}"
 MAX_MEMBERS = 40
-
-
-class Arch:
-    """A .bak under construction: MANIFEST header lines, member lines by
-    path, tar entries [(TarInfo, bytes)] in archive order."""
-
-    def __init__(self, members, manifest):
-        lines = manifest.decode().splitlines()
-        self.head = lines[:10]
-        self.lines = {}
-        for line in lines[10:-1]:
-            path = line.split(" ", 2)[2] if line.startswith("dir ") else line.split(" ", 4)[4]
-            self.lines[path] = line
-        self.created = members[0][0].mtime
-        self.entries = [(i, d) for i, d in members[2:]]
-        self.fmt = tarfile.USTAR_FORMAT
-
-    def ti(self, name, type=tarfile.REGTYPE, data=b"", mode=0o644, **kw):
-        i = tarfile.TarInfo(name)
-        i.type = type
-        i.size = len(data) if type == tarfile.REGTYPE else 0
-        i.mode = mode
-        i.mtime = self.created
-        i.uid = i.gid = 0
-        i.uname = i.gname = ""
-        for k, v in kw.items():
-            setattr(i, k, v)
-        return i
-
-    def add(self, name, data=b"", listed=True, type=tarfile.REGTYPE, mode=0o644, line=None, **kw):
-        """A member in bytewise order; listed: also in the MANIFEST."""
-        info = self.ti(name, type, data, mode, **kw)
-        at = len(self.entries)
-        for k, (i, _) in enumerate(self.entries):
-            if i.name.encode() > name.encode():
-                at = k
-                break
-        self.entries.insert(at, (info, data if type == tarfile.REGTYPE else None))
-        if listed:
-            self.lines[name] = line or (
-                f"dir {mode:04o} {name}" if type == tarfile.DIRTYPE else
-                f"file {hashlib.sha256(data).hexdigest()} {len(data)} {mode:04o} {name}")
-
-    def manifest(self):
-        head = [f"members {len(self.lines)}" if h.startswith("members ") else h
-                for h in self.head]
-        body = [self.lines[p] for p in sorted(self.lines, key=lambda s: s.encode())]
-        return ("\n".join(head + body + ["end"]) + "\n").encode()
-
-    def tar(self, node, signed=True):
-        mtext = self.manifest()
-        first = [(self.ti("MANIFEST", data=mtext), mtext)]
-        if signed:
-            stext = sign_manifest(node, mtext)
-            first.append((self.ti("MANIFEST.sig", data=stext), stext))
-        raw = io.BytesIO()
-        tf = tarfile.open(fileobj=raw, mode="w", format=self.fmt)
-        for info, data in first + self.entries:
-            tf.addfile(info, io.BytesIO(data) if data is not None else None)
-        end = tf.offset + 1024	# nodebak's writer: no padding to 10 KiB
-        tf.close()
-        return raw.getvalue()[:end]
-
-
-def gz(data, **kw):
-    out = io.BytesIO()
-    with gzip.GzipFile(fileobj=out, mode="wb", mtime=0, **kw) as g:
-        g.write(data)
-    return out.getvalue()
 
 
 def main(t):
@@ -324,18 +253,12 @@ def main(t):
 
         # Well-formed and signed, but what it would restore cannot run the
         # node: refused by the rollback before anything is touched.
-        def replace_member(a, name, data):
-            k = next(k for k, (i, _) in enumerate(a.entries) if i.name == name)
-            mode = a.entries[k][0].mode
-            a.entries[k] = (a.ti(name, data=data, mode=mode), data)
-            a.lines[name] = f"file {hashlib.sha256(data).hexdigest()} {len(data)} {mode:04o} {name}"
-            return a
         bad_conf = open(n.conf, "rb").read() + b"[snapshotd]\nno such key = 1\n"
         for name, member, data, words in [
                 ("bad-config", "config/nodebak.conf", bad_conf, "configuration"),
                 ("bad-database", "db/node.db", os.urandom(8192), "db/node.db")]:
             with open(os.path.join(bk, f"{name}.bak"), "wb") as f:
-                f.write(gz(replace_member(fresh(), member, data).tar(n)))
+                f.write(gz(fresh().replace(member, data).tar(n)))
             rc, out, err = n.nb("backup", "rollback", f"{name}.bak", "--yes")
             t.ok(rc != 0 and words in err and "The node was not changed." in err,
                  f"{name}: rollback refuses ({words})", out + err)

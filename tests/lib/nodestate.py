@@ -1,11 +1,14 @@
 """nodestate.py: capture what an operator would compare on a node (the
 rollback tests): the database row by row, the files root byte for byte,
-the configuration and the cluster settings; sign hostile MANIFESTs with
-the node's own key; hash a node's whole folders."""
+the configuration and the cluster settings; hash a node's whole folders;
+build altered archives (Arch) signed with the node's own key."""
+import gzip
 import hashlib
+import io
 import os
 import sqlite3
 import subprocess
+import tarfile
 import tempfile
 
 
@@ -113,3 +116,86 @@ def key_id(node):
                           "-outform", "DER"], capture_output=True,
                          check=True).stdout
     return hashlib.sha256(der[-32:]).hexdigest()[:16]
+
+
+class Arch:
+    """A .bak under construction: MANIFEST header lines, member lines by
+    path, tar entries [(TarInfo, bytes)] in archive order."""
+
+    def __init__(self, members, manifest):
+        lines = manifest.decode().splitlines()
+        self.head = lines[:10]
+        self.lines = {}
+        for line in lines[10:-1]:
+            path = line.split(" ", 2)[2] if line.startswith("dir ") else line.split(" ", 4)[4]
+            self.lines[path] = line
+        self.created = members[0][0].mtime
+        self.entries = [(i, d) for i, d in members[2:]]
+        self.fmt = tarfile.USTAR_FORMAT
+
+    def ti(self, name, type=tarfile.REGTYPE, data=b"", mode=0o644, **kw):
+        i = tarfile.TarInfo(name)
+        i.type = type
+        i.size = len(data) if type == tarfile.REGTYPE else 0
+        i.mode = mode
+        i.mtime = self.created
+        i.uid = i.gid = 0
+        i.uname = i.gname = ""
+        for k, v in kw.items():
+            setattr(i, k, v)
+        return i
+
+    def add(self, name, data=b"", listed=True, type=tarfile.REGTYPE, mode=0o644, line=None, **kw):
+        """A member in bytewise order; listed: also in the MANIFEST."""
+        info = self.ti(name, type, data, mode, **kw)
+        at = len(self.entries)
+        for k, (i, _) in enumerate(self.entries):
+            if i.name.encode() > name.encode():
+                at = k
+                break
+        self.entries.insert(at, (info, data if type == tarfile.REGTYPE else None))
+        if listed:
+            self.lines[name] = line or (
+                f"dir {mode:04o} {name}" if type == tarfile.DIRTYPE else
+                f"file {hashlib.sha256(data).hexdigest()} {len(data)} {mode:04o} {name}")
+
+    def replace(self, name, data):
+        """Give the regular file member name new content, listed as such."""
+        k = next(k for k, (i, _) in enumerate(self.entries) if i.name == name)
+        mode = self.entries[k][0].mode
+        self.entries[k] = (self.ti(name, data=data, mode=mode), data)
+        self.lines[name] = f"file {hashlib.sha256(data).hexdigest()} {len(data)} {mode:04o} {name}"
+        return self
+
+    def set_head(self, key, value):
+        """Change a MANIFEST header field (software, schema, ...)."""
+        self.head = [f"{key} {value}" if h.split(" ", 1)[0] == key else h
+                     for h in self.head]
+        return self
+
+    def manifest(self):
+        head = [f"members {len(self.lines)}" if h.startswith("members ") else h
+                for h in self.head]
+        body = [self.lines[p] for p in sorted(self.lines, key=lambda s: s.encode())]
+        return ("\n".join(head + body + ["end"]) + "\n").encode()
+
+    def tar(self, node, signed=True):
+        mtext = self.manifest()
+        first = [(self.ti("MANIFEST", data=mtext), mtext)]
+        if signed:
+            stext = sign_manifest(node, mtext)
+            first.append((self.ti("MANIFEST.sig", data=stext), stext))
+        raw = io.BytesIO()
+        tf = tarfile.open(fileobj=raw, mode="w", format=self.fmt)
+        for info, data in first + self.entries:
+            tf.addfile(info, io.BytesIO(data) if data is not None else None)
+        end = tf.offset + 1024	# nodebak's writer: no padding to 10 KiB
+        tf.close()
+        return raw.getvalue()[:end]
+
+
+def gz(data, **kw):
+    out = io.BytesIO()
+    with gzip.GzipFile(fileobj=out, mode="wb", mtime=0, **kw) as g:
+        g.write(data)
+    return out.getvalue()
