@@ -21,7 +21,8 @@ from tap import run  # noqa: E402
 def main(t):
     import paramiko
     require_ftpd(t)
-    n = SshNode("auth1", extra_conf="login_timeout = 3\nmax_login_attempts = 3\nmax_per_address = 4\n")
+    n = SshNode("auth1", extra_conf="login_timeout = 3\nmax_login_attempts = 3\nmax_per_address = 4\n"
+                  "idle_timeout = 3\n")
     hk = n.path("state", "ssh_host_ed25519_key")
     t.ok(not os.path.exists(hk), "no host key before the first start")
     n.start_all()
@@ -91,6 +92,19 @@ def main(t):
         took = time.time() - t0
         sk.close()
         t.ok(took < 10, f"silent client cut off after the login grace ({took:.1f} s)")
+
+        # Idle timeout: a logged-in SFTP session that says nothing is ended.
+        c = n.paramiko_client("admin")
+        sf = c.open_sftp()
+        sf.listdir("/")
+        time.sleep(5)
+        try:
+            sf.listdir("/")
+            ended = False
+        except Exception:
+            ended = True
+        t.ok(ended, "idle SFTP session ended after idle_timeout")
+        c.close()
 
         # Per-address limit (max_per_address = 4): the fifth is refused.
         held = []
