@@ -4,7 +4,8 @@
 of the test daemon (tests/bin/nodebak-snapshotd-fault), restart the real
 daemon, and check what an operator would: the node is wholly old or wholly
 new (database row by row, files byte for byte, configuration, cluster
-settings), `backup list` works and its "Node state:" line says which, no
+settings), `backup list` works and its "Node state:" line and the daemon's
+log say which, no
 partial .bak/.json is visible, the services were started again, and a fresh
 snapshot and its verification work. The rollback changes a folder into a
 file and a file into a folder, so that replaying the journal after a crash
@@ -214,6 +215,11 @@ def main(t):
             if snapshot_name is None:
                 t.ok(rc == 0 and said == state, f"{label}: backup list says the node is {state}",
                      out + err)
+                since_start = n.log()
+                since_start = since_start[since_start.rfind("signing key id"):]
+                words = "restored (new) state" if state == "new" else "previous (old) state"
+                t.ok("recovery: the rollback from base.bak" in since_start and words in since_start,
+                     f"{label}: the daemon's log says the node is {state}", since_start[-1500:])
             else:
                 t.ok(rc == 0 and (not partial or "interrupted snapshot" in out),
                      f"{label}: backup list works and reports removed partial files", (partial, out))
