@@ -289,6 +289,28 @@ def main(t):
                 n.kill()
                 t.ok(died, f"recovery after a kill at {k} killed in turn at its point {m}")
                 check_after(f"rollback killed at {k}, recovery killed at {m}", ("new",))
+        # A damaged journal (torn or edited) stops the daemon with a clear
+        # error instead of being half applied; the intact one then completes.
+        k = rb_points.index("rollback-committed") + 1
+        if kill_at(k, cmd):
+            jpath = os.path.join(n.state, "rollback.journal")
+            good = open(jpath, "rb").read()
+            for bad, what in [(good[:-10], "torn"), (good.replace(b"replace", b"remove ", 1), "edited")]:
+                with open(jpath, "wb") as f:
+                    f.write(bad)
+                try:
+                    start(n, REAL)
+                    err = "started"
+                except RuntimeError as e:
+                    err = str(e)
+                n.kill()
+                t.ok("damaged rollback journal" in err and snapshot_of(n) == CUR,
+                     f"{what} journal: the daemon refuses to start, node untouched", err[-800:])
+            with open(jpath, "wb") as f:
+                f.write(good)
+            check_after("intact journal put back", ("new",))
+        else:
+            missed.append((k, "rollback-committed"))
         cmd = ("backup", "snapshot", "crashme")
         for k, name in enumerate(sn_points, 1):
             if not kill_at(k, cmd):
