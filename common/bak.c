@@ -556,6 +556,12 @@ static int check_tail(struct reader *rd, uint64_t expect)
 			if (rd->in[i] != 0)
 				return err_set(ERR_FORMAT, "%s: trailing data after "
 				    "the last member", rd->path);
+		/* Counted as they come: a few MiB of gzip can inflate to
+		 * gigabytes of zeros. */
+		if (gz_total_out(rd->gz) > expect)
+			return err_set(ERR_FORMAT, "%s: archive is longer "
+			    "uncompressed than the %llu bytes its members make",
+			    rd->path, (unsigned long long)expect);
 	}
 	if (gz_total_out(rd->gz) != expect)
 		return err_set(ERR_FORMAT, "%s: archive is %llu bytes long "
