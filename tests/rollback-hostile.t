@@ -3,7 +3,8 @@
 (a `..` path, an absolute path, a symlink, a hard link, a device node, a
 FIFO, a duplicate member, a member the MANIFEST does not list, a member
 larger than the MANIFEST says, more members or bytes than the configured
-limits, trailing garbage, bzip2/xz/no compression, GNU and pax tar, a
+limits, trailing garbage, 8 GiB of zeros in 8 MiB of gzip, bzip2/xz/no
+compression, GNU and pax tar, a
 second gzip member, a gzip header with a name), each signed with the node's
 own key (so only the content is hostile) and also unsigned. Each is refused
 by `backup verify` and by `backup rollback --yes` with a message naming the
@@ -17,6 +18,8 @@ import lzma
 import os
 import sys
 import tarfile
+import time
+import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from bakutil import read_members  # noqa: E402
@@ -167,6 +170,18 @@ def main(t):
             a.add("files/certs/old.bak", b"an archive inside the archive\n")
             return a
 
+        def zero_bomb(tar):
+            """The tar, then 8 GiB of zeros in 8 MiB of gzip (blocks after a
+            full flush repeat), then a final block; the trailer is never
+            reached by a reader that counts as it goes."""
+            c = zlib.compressobj(9, zlib.DEFLATED, -15)
+            head = c.compress(tar) + c.flush(zlib.Z_FULL_FLUSH)
+            c = zlib.compressobj(9, zlib.DEFLATED, -15)
+            zeros = c.compress(bytes(16 << 20)) + c.flush(zlib.Z_FULL_FLUSH)
+            end = zlib.compressobj(9, zlib.DEFLATED, -15).flush(zlib.Z_FINISH)
+            return (b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + head + zeros * 512 +
+                    end + bytes(8))
+
         gzipped = lambda tar: gz(tar)  # noqa: E731
         cases = [
             # name, builder, compression, words of the signed refusal
@@ -198,7 +213,8 @@ def main(t):
             ("trailing-garbage", case_control, lambda tar: gz(tar) + b"garbage", "trailing data"),
             ("trailing-zeros", case_control, lambda tar: gz(tar) + b"\0" * 64, "trailing data"),
             ("tar-trailing-garbage", case_control, lambda tar: gz(tar + b"x" * 512),
-             "bytes long uncompressed, its members make"),
+             "members make"),
+            ("zero-bomb", case_control, zero_bomb, "members make"),
             ("bzip2", case_control, lambda tar: bz2.compress(tar), "not a gzip-compressed"),
             ("xz", case_control, lambda tar: lzma.compress(tar), "not a gzip-compressed"),
             ("uncompressed", case_control, lambda tar: tar, "not a gzip-compressed"),
@@ -232,11 +248,15 @@ def main(t):
                 path = os.path.join(bk, file)
                 with open(path, "wb") as f:
                     f.write(compress(build(fresh()).tar(n, signed)))
+                t0 = time.time()
                 rc, out, err = n.nb("backup", "verify", file)
+                took = time.time() - t0
                 ok = rc == 1 and err.startswith("backup verify: FAILED: ") and err.count("\n") == 1
                 if signed:
                     ok = ok and words in err
                 t.ok(ok, f"{label}: backup verify refuses" + (f" ({words})" if signed else ""), err)
+                if name == "zero-bomb":
+                    t.ok(took < 5, f"{label}: refused without inflating the 8 GiB ({took:.1f} s)")
                 rc, out, err = n.nb("backup", "rollback", file, "--yes")
                 ok = rc != 0 and "The node was not changed." in err and "Restored" not in out
                 if signed:
