@@ -2,7 +2,7 @@
 PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
-PKGS    := openssl zlib libarchive sqlite3
+PKGS    := openssl zlib libarchive sqlite3 libpq
 SSHPKGS := libssh
 
 VERSION := 0.1.0
@@ -61,7 +61,7 @@ tests/bin/unit: tests/unit/main.c $(UNIT_SRCS) $(SNAPSHOTD_OBJS) common/libnodeb
 
 # Sanitised fuzz targets (clang, libFuzzer): see tests/fuzz/README.md.
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -DNODEBAK_VERSION='"$(VERSION)"' -g -O1 \
-	-fsanitize=fuzzer,address,undefined -Icommon
+	-fsanitize=fuzzer,address,undefined -Icommon $(shell pkg-config --cflags libpq)
 FUZZ_LIB_SRCS := $(filter-out common/fault.c,$(wildcard common/*.c)) common/fault.c
 fuzz: tests/bin/fuzz_manifest tests/bin/fuzz_ctl tests/bin/fuzz_bak
 tests/bin/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_SRCS) | tests/bin

@@ -9,6 +9,7 @@
 
 #include "conf.h"
 #include "db.h"
+#include "db_pg.h"
 #include "err.h"
 #include "fsutil.h"
 #include "xmalloc.h"
@@ -17,7 +18,44 @@
 struct db {
 	sqlite3 *h;
 	char *path;
+	struct pg_conn *pg;		/* postgresql: the connection */
+	const struct conf *conf;
 };
+
+static int is_pg(const struct conf *c)
+{
+	return !strcmp(c->db_engine, "postgresql");
+}
+
+const char *db_member(const struct conf *c)
+{
+	return is_pg(c) ? DB_MEMBER_PG : DB_MEMBER;
+}
+
+int db_server_start(const struct conf *c, const char *listen)
+{
+	return is_pg(c) ? pg_server_start(c, listen) : 0;
+}
+
+int db_server_stop(const struct conf *c)
+{
+	return is_pg(c) ? pg_server_stop(c, 0) : 0;
+}
+
+char *db_restore_target(const struct conf *c)
+{
+	return is_pg(c) ? pg_pending_path(c) : xstrdup(c->db_path);
+}
+
+int db_restore_pending(const struct conf *c)
+{
+	return is_pg(c) ? pg_restore_pending(c) : 0;
+}
+
+int db_check_live(const struct conf *c)
+{
+	return is_pg(c) ? pg_check_live(c) : db_check_file(c, c->db_path);
+}
 
 /* The node schema, version 1: what an appliance node keeps. */
 static const char schema_sql[] =
@@ -85,10 +123,14 @@ int db_open(const struct conf *c, struct db **out)
 	int r;
 
 	*out = NULL;
-	if (strcmp(c->db_engine, "sqlite"))
-		return err_set(ERR_INVAL, "database engine %s is not available in "
-		    "this build", c->db_engine);
 	d = xcalloc(1, sizeof *d);
+	d->conf = c;
+	if (is_pg(c)) {
+		if ((r = pg_open(c, &d->pg)) != 0)
+			goto fail;
+		*out = d;
+		return 0;
+	}
 	d->path = xstrdup(c->db_path);
 	if ((r = open_handle(d->path, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
 	    &d->h)) != 0 ||
@@ -113,6 +155,7 @@ void db_close(struct db *d)
 {
 	if (d == NULL)
 		return;
+	pg_close(d->pg);
 	sqlite3_close(d->h);
 	free(d->path);
 	free(d);
@@ -120,6 +163,8 @@ void db_close(struct db *d)
 
 int db_schema(struct db *d, long *out)
 {
+	if (d->pg)
+		return pg_schema(d->pg, out);
 	return get_long(d->h, "PRAGMA user_version", d->path, out);
 }
 
@@ -150,6 +195,8 @@ int db_snapshot(struct db *d, const char *dst)
 	sqlite3_backup *b;
 	int r = 0, rc, fd;
 
+	if (d->pg)
+		return pg_snapshot(d->conf, dst);
 	if (fs_exists(dst))
 		return err_set(ERR_EXISTS, "%s: already exists", dst);
 	if ((r = open_handle(dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
@@ -182,11 +229,13 @@ out:
 	return r;
 }
 
-int db_check_file(const char *path)
+int db_check_file(const struct conf *c, const char *path)
 {
 	sqlite3 *h;
 	int r;
 
+	if (is_pg(c))
+		return pg_check_file(path);
 	if ((r = open_handle(path, SQLITE_OPEN_READWRITE, &h)) != 0)
 		return r;
 	r = check(h, "PRAGMA integrity_check", path);
@@ -194,11 +243,13 @@ int db_check_file(const char *path)
 	return r;
 }
 
-int db_file_schema(const char *path, long *out)
+int db_file_schema(const struct conf *c, const char *path, long *out)
 {
 	sqlite3 *h;
 	int r;
 
+	if (is_pg(c))
+		return pg_file_schema(path, out);
 	if ((r = open_handle(path, SQLITE_OPEN_READWRITE, &h)) != 0)
 		return r;
 	r = get_long(h, "PRAGMA user_version", path, out);

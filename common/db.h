@@ -1,7 +1,7 @@
 /* db.h: the node database behind one small interface. The engine is chosen
- * by [database] engine; the embedded default is SQLite in WAL mode (db.c is
- * the only file that includes sqlite3.h). A PostgreSQL engine will add its
- * own implementation of the same calls. */
+ * by [database] engine: the embedded default is SQLite in WAL mode (db.c,
+ * the only file that includes sqlite3.h); postgresql is the node's own
+ * PostgreSQL server (db_pg.c, the only file that includes libpq-fe.h). */
 #ifndef NODEBAK_DB_H
 #define NODEBAK_DB_H
 
@@ -9,7 +9,17 @@ struct conf;
 struct db;
 
 #define DB_SCHEMA_VERSION 1
-#define DB_MEMBER "db/node.db"		/* the database's path in a .bak */
+#define DB_MEMBER "db/node.db"		/* SQLite: the database's path in a .bak */
+#define DB_MEMBER_PG "db/node.pgdump"	/* PostgreSQL: pg_dump -Fc */
+
+/* The database member of this engine's snapshots (DB_MEMBER...). */
+const char *db_member(const struct conf *c);
+/* Start the engine's server: for postgresql, initdb at first start, pg_ctl
+ * start listening on listen (an address, or NULL) and [database] pg_port,
+ * then finish a restore a rollback left pending. SQLite: nothing. */
+int db_server_start(const struct conf *c, const char *listen);
+/* Stop it (postgresql: pg_ctl stop -m fast). SQLite: nothing. */
+int db_server_stop(const struct conf *c);
 
 /* Open the node database, creating it with the node schema when it does
  * not exist yet. *out owns the connection. */
@@ -18,12 +28,24 @@ void db_close(struct db *d);
 /* The database's schema version (SQLite: PRAGMA user_version). */
 int db_schema(struct db *d, long *out);
 /* Write a consistent point-in-time copy of the database to dst (a new
- * file), fsynced, then check it (quick_check). Writers are not blocked. */
+ * file), fsynced, then check it (SQLite: quick_check; PostgreSQL: a
+ * pg_dump custom archive that pg_restore reads to its end). Writers are
+ * not blocked. */
 int db_snapshot(struct db *d, const char *dst);
-/* Full integrity check of a database file: 0 when it passes. */
-int db_check_file(const char *path);
-/* Schema version of a database file (read only). */
-int db_file_schema(const char *path, long *out);
+/* Full check of a database member file of c's engine: 0 when it passes. */
+int db_check_file(const struct conf *c, const char *path);
+/* Schema version of a database member file of c's engine (read only). */
+int db_file_schema(const struct conf *c, const char *path, long *out);
+/* Where a rollback puts the staged database member: SQLite, the live
+ * file itself (db_path); PostgreSQL, a pending dump that
+ * db_restore_pending() restores into the server. A new string. */
+char *db_restore_target(const struct conf *c);
+/* PostgreSQL: restore a pending dump (one transaction) and remove it.
+ * SQLite, or nothing pending: 0. */
+int db_restore_pending(const struct conf *c);
+/* The live database passes its check (SQLite: integrity_check; PostgreSQL:
+ * it answers with its schema version). */
+int db_check_live(const struct conf *c);
 /* Prepare the live database at path to be replaced: checkpoint its WAL
  * into the main file and truncate it. Callers then remove path-wal and
  * path-shm and rename the new file over path. */

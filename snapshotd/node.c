@@ -146,19 +146,22 @@ int node_open(struct conf *conf, struct node **out)
 		goto fail;
 	if ((r = recovery_run(n)) != 0)
 		goto fail;
-	/* The database exists from the first start on (with its schema). */
-	{
-		struct db *db;
-		if ((r = db_open(conf, &db)) != 0)
-			goto fail;
-		db_close(db);
-	}
 	if (!fs_exists(n->cluster_path)) {
 		cluster_defaults(&cl);
 		if ((r = cluster_save(n->cluster_path, &cl)) != 0)
 			goto fail;
 	} else if ((r = cluster_load(n->cluster_path, &cl)) != 0)
 		goto fail;
+	/* The database exists from the first start on (with its schema); a
+	 * PostgreSQL server listens on the cluster interface's address. */
+	if ((r = db_server_start(conf, conf_iface(conf, cl.interface))) != 0)
+		goto fail;
+	{
+		struct db *db;
+		if ((r = db_open(conf, &db)) != 0)
+			goto fail;
+		db_close(db);
+	}
 	*out = n;
 	return 0;
 fail:

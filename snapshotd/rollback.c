@@ -187,8 +187,8 @@ static int plan(struct node *n, const char *stage, const struct manifest *mf,
 		char *src = snapshot_member_path(stage, m->path), *dst = NULL;
 		if (!strncmp(m->path, "files/", 6))
 			dst = fs_join(c->files_dir, m->path + 6);
-		else if (!strcmp(m->path, DB_MEMBER))
-			dst = xstrdup(c->db_path);
+		else if (!strcmp(m->path, db_member(c)))
+			dst = db_restore_target(c);
 		else if (!strcmp(m->path, CLUSTER_MEMBER))
 			dst = xstrdup(n->cluster_path);
 		else if (!strcmp(m->path, "config/nodebak.conf"))
@@ -337,13 +337,14 @@ static int stage_archive(struct node *n, const char *path, const char *stage,
 	close(fd);
 	if (r != 0)
 		return r;
-	if (manifest_find(mf, DB_MEMBER) < 0 ||
+	if (manifest_find(mf, db_member(n->conf)) < 0 ||
 	    manifest_find(mf, CLUSTER_MEMBER) < 0 ||
 	    manifest_find(mf, "config/nodebak.conf") < 0)
 		return err_set(ERR_FORMAT, "%s: the archive lacks the database, "
 		    "configuration or cluster settings", path);
-	db = snapshot_member_path(stage, DB_MEMBER);
-	if ((r = db_check_file(db)) == 0 && (r = db_file_schema(db, &schema)) == 0 &&
+	db = snapshot_member_path(stage, db_member(n->conf));
+	if ((r = db_check_file(n->conf, db)) == 0 &&
+	    (r = db_file_schema(n->conf, db, &schema)) == 0 &&
 	    schema != mf->schema)
 		r = err_set(ERR_MISMATCH, "%s: database schema %ld, the MANIFEST "
 		    "says %ld", path, schema, mf->schema);
@@ -384,7 +385,7 @@ static void report(struct session *s, const struct manifest *mf,
 	    "  Configuration      : restored\n"
 	    "  Cluster settings   : restored; Status now Disabled\n"
 	    "  Certificates, keys and licence : %zu files, %zu folders\n",
-	    file, mf->snapshot, mf->node_name, ts, DB_MEMBER,
+	    file, mf->snapshot, mf->node_name, ts, db_member(s->node->conf),
 	    dbok ? "integrity check ok" : "INTEGRITY CHECK FAILED", files, dirs);
 	if (safety[0])
 		sess_out(s, "Safety snapshot of the previous state: %s.bak\n", safety);
@@ -491,12 +492,18 @@ int cmd_rollback(struct session *s, int argc, char **argv)
 	fault_point("rollback-journal-removed");
 	fs_rm_rf(stage);
 	unlink(intent);
+	/* PostgreSQL: the journal put the dump in place; restore it into the
+	 * server now (db_server_start does it at the next start if this is
+	 * cut off). */
+	dbok = db_restore_pending(n->conf) == 0;
+	if (!dbok)
+		sess_err(s, "backup rollback: %s\n", err_msg());
 	hooks_stopped = 0;
 	if (rollback_hook(n, "service_start", n->conf->service_start) != 0)
 		sess_err(s, "backup rollback: %s\n", err_msg());
 	fault_point("rollback-services-started");
 	reload_conf(n);
-	dbok = db_check_file(n->conf->db_path) == 0;
+	dbok = dbok && db_check_live(n->conf) == 0;
 	if (!dbok)
 		log_err("rollback %s: %s", o.file, err_msg());
 	log_info("rollback %s: done; node restored to snapshot %s", o.file,

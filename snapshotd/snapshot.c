@@ -189,13 +189,14 @@ int snapshot_collect(struct node *n, const char *work, struct manifest *mf)
 	if ((r = add_file(mf, work, CLUSTER_MEMBER, n->cluster_path, 0600)) != 0 ||
 	    (r = add_file(mf, work, CONFIG_MEMBER, n->conf->file, 0600)) != 0)
 		return r;
-	dbcopy = snapshot_member_path(work, DB_MEMBER);
+	dbcopy = snapshot_member_path(work, db_member(n->conf));
 	if ((r = db_open(n->conf, &db)) == 0 && (r = db_schema(db, &schema)) == 0)
 		r = db_snapshot(db, dbcopy);
 	db_close(db);
 	free(dbcopy);
 	fault_point("snapshot-db-copied");
-	if (r != 0 || (r = add_file(mf, work, DB_MEMBER, NULL, 0600)) != 0)
+	if (r != 0 ||
+	    (r = add_file(mf, work, db_member(n->conf), NULL, 0600)) != 0)
 		return r;
 	mf->schema = schema;
 	return collect_files(n, work, mf);

@@ -19,6 +19,7 @@
 
 #include "commands.h"
 #include "conf.h"
+#include "db.h"
 #include "ctl.h"
 #include "err.h"
 #include "fsutil.h"
@@ -341,6 +342,8 @@ int snapshotd_run(struct node *n, int lfd)
 	unlink(n->conf->socket);
 	/* A mutating operation runs to its end; it is never cut off. */
 	pthread_mutex_lock(&n->op_lock);
+	if (db_server_stop(n->conf) != 0)
+		log_err("stopping the database server: %s", err_msg());
 	log_info("exiting");
 	close(sfd);
 	return r;

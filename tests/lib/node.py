@@ -15,6 +15,7 @@ import time
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.path.join(TOP, "bin")
 TBIN = os.path.join(TOP, "tests", "bin")
+PG_BIN = "/usr/lib/postgresql/15/bin"
 
 _live = []
 
@@ -36,10 +37,15 @@ def free_port(addr="127.0.0.1"):
 
 class Node:
     def __init__(self, name="node1", addr="127.0.0.1", root=None,
-                 extra_conf="", daemon=None):
+                 extra_conf="", daemon=None, engine="sqlite"):
         self.name = name
         self.addr = addr
+        self.engine = engine
         self.root = root or tempfile.mkdtemp(prefix=f"nodebak-{name}-")
+        if engine == "postgresql":
+            # The postgres user must reach state/pgdata (and nothing else).
+            os.chmod(self.root, 0o711)
+            self.pg_port = free_port(addr)
         self.own_root = root is None
         self.conf = os.path.join(self.root, "nodebak.conf")
         self.state = os.path.join(self.root, "state")
@@ -56,6 +62,7 @@ class Node:
         _live.append(self)
 
     def write_conf(self, extra=""):
+        pg = f"pg_port = {self.pg_port}" if self.engine == "postgresql" else ""
         with open(self.conf, "w") as f:
             f.write(f"""# scratch node for tests
 [node]
@@ -64,8 +71,9 @@ state_dir = state
 files_dir = files
 
 [database]
-engine = sqlite
+engine = {self.engine}
 path = db/node.db
+{pg}
 
 [snapshotd]
 socket = snapshotd.sock
@@ -153,8 +161,29 @@ users = state/users
     def stop(self):
         for name in list(self.procs):
             self.kill(name, signal.SIGTERM)
+        self.pg_stop()
         if self in _live:
             _live.remove(self)
+
+    def pg_stop(self):
+        """Stop the node's PostgreSQL server if it is still up (the daemon
+        stops it on a clean exit; not after SIGKILL)."""
+        data = os.path.join(self.state, "pgdata")
+        if os.path.exists(os.path.join(data, "postmaster.pid")):
+            subprocess.run(["runuser", "-u", "postgres", "--", PG_BIN + "/pg_ctl",
+                            "stop", "-m", "immediate", "-w", "-D", data],
+                           capture_output=True, timeout=60)
+
+    def psql(self, sql, db="nodebak"):
+        """Run SQL on the node's own server (its socket): rows as text."""
+        p = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                            "-h", os.path.join(self.state, "pgrun"),
+                            "-p", str(self.pg_port), "-U", "postgres",
+                            "-d", db, "-c", sql],
+                           capture_output=True, text=True, timeout=60)
+        if p.returncode != 0:
+            raise RuntimeError(f"psql {sql!r}: {p.stderr}")
+        return p.stdout
 
     def cleanup(self):
         self.stop()

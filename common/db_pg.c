@@ -1,0 +1,576 @@
+/* db_pg.c: the PostgreSQL engine of the node database (db.h, db_pg.h): the
+ * node's own server (initdb at first start, pg_ctl start/stop), the libpq
+ * connection, pg_dump snapshots and pg_restore. The only file that
+ * includes libpq-fe.h. See docs/snapshots.md for why pg_dump. */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#include "buf.h"
+#include "conf.h"
+#include "db_pg.h"
+#include "err.h"
+#include "fsutil.h"
+#include "xmalloc.h"
+#include "banned.h"
+
+/* NEEDSWORK: Debian 12's server; another release needs another folder. */
+#define PG_BINDIR "/usr/lib/postgresql/15/bin"
+#define PG_DBNAME "nodebak"
+#define PG_USER "postgres"
+#define PG_OUT_MAX (1u << 20)	/* captured stdout of a tool */
+#define PG_ERR_MAX 4096		/* captured stderr, for the message */
+
+struct pg_conn {
+	PGconn *h;
+};
+
+/* The node schema, version 1, in PostgreSQL's dialect (db.c has SQLite's).
+ * The version lives in its own table so that a dump carries it. */
+static const char schema_sql[] =
+	"BEGIN;"
+	"CREATE TABLE node_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	"CREATE TABLE spaces(id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
+	" uri TEXT NOT NULL UNIQUE, passcode TEXT);"
+	"CREATE TABLE users(id BIGSERIAL PRIMARY KEY, jid TEXT NOT NULL UNIQUE,"
+	" name TEXT NOT NULL);"
+	"CREATE TABLE call_legs(id BIGSERIAL PRIMARY KEY, space_id BIGINT"
+	" REFERENCES spaces(id), remote TEXT NOT NULL, started BIGINT NOT NULL);"
+	"CREATE TABLE nodebak_schema(version INTEGER NOT NULL);"
+	"INSERT INTO nodebak_schema VALUES (1);"
+	"COMMIT;";
+
+char *pg_data_dir(const struct conf *c)
+{
+	return fs_join(c->state_dir, "pgdata");
+}
+
+char *pg_run_dir(const struct conf *c)
+{
+	return fs_join(c->state_dir, "pgrun");
+}
+
+char *pg_pending_path(const struct conf *c)
+{
+	return fs_join(c->state_dir, "pg-restore.pgdump");
+}
+
+static char *bin(const char *tool)
+{
+	return fs_join(PG_BINDIR, tool);
+}
+
+/* The last non-empty line of a tool's stderr, for a one-line message. */
+static const char *last_line(struct buf *e)
+{
+	char *p;
+
+	while (e->len && (e->p[e->len - 1] == '\n' || e->p[e->len - 1] == ' '))
+		e->p[--e->len] = '\0';
+	if (e->len == 0)
+		return "no message";
+	p = strrchr(e->p, '\n');
+	return p ? p + 1 : e->p;
+}
+
+static void child(const char *const argv[], const struct passwd *pw, int outfd,
+    int errfd)
+{
+	sigset_t none;
+	int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	/* The daemon blocks its signals for signalfd; a server must not. */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (nul < 0 || dup2(nul, 0) < 0 || dup2(outfd < 0 ? nul : outfd, 1) < 0 ||
+	    dup2(errfd, 2) < 0)
+		_exit(126);
+	if (pw && (setgroups(1, &pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
+	    setuid(pw->pw_uid) != 0))
+		_exit(126);
+	if (chdir("/") != 0)
+		_exit(126);
+	execv(argv[0], (char *const *)argv);
+	_exit(127);
+}
+
+/* Read both pipes until both close; stdout (when wanted) is bounded. */
+static int drain(int ofd, int efd, struct buf *out, struct buf *errb)
+{
+	struct pollfd p[2] = { { ofd, POLLIN, 0 }, { efd, POLLIN, 0 } };
+	char chunk[4096];
+	int r = 0;
+
+	while (p[0].fd >= 0 || p[1].fd >= 0) {
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return err_sys("poll");
+		}
+		for (int i = 0; i < 2; i++) {
+			ssize_t n;
+			if (p[i].fd < 0 || !p[i].revents)
+				continue;
+			if ((n = read(p[i].fd, chunk, sizeof chunk)) <= 0) {
+				close(p[i].fd);
+				p[i].fd = -1;
+			} else if (i == 0 && r == 0)
+				r = buf_add(out, chunk, (size_t)n);
+			else if (i == 1) {
+				if (errb->len + (size_t)n > PG_ERR_MAX)
+					buf_consume(errb, errb->len);
+				buf_add(errb, chunk, (size_t)n);
+			}
+		}
+	}
+	return r;
+}
+
+/* Run argv (argv[0] a full path) with stdin from /dev/null; as the postgres
+ * user when as_pg and we are root (initdb and postgres refuse root). stdout
+ * goes to out when given (bounded), else /dev/null. Returns 0 when the tool
+ * exits 0, else ERR_DB naming the tool and its last line of stderr. */
+static int pg_run(const char *const argv[], int as_pg, struct buf *out)
+{
+	struct buf errb = BUF_INIT(PG_ERR_MAX * 2);
+	struct passwd *pw = NULL;
+	int op[2] = { -1, -1 }, ep[2] = { -1, -1 }, st, r = 0;
+	pid_t pid;
+
+	if (as_pg && geteuid() == 0 && (pw = getpwnam(PG_USER)) == NULL)
+		return err_set(ERR_DB, "no %s system user: install Debian's "
+		    "postgresql package", PG_USER);
+	if (pipe2(ep, O_CLOEXEC) != 0 || (out && pipe2(op, O_CLOEXEC) != 0)) {
+		r = err_sys("pipe");
+		goto out;
+	}
+	if ((pid = fork()) < 0) {
+		r = err_sys("fork");
+		goto out;
+	}
+	if (pid == 0)
+		child(argv, pw, op[1], ep[1]);
+	close(ep[1]);
+	ep[1] = -1;
+	if (op[1] >= 0) {
+		close(op[1]);
+		op[1] = -1;
+	}
+	r = drain(op[0], ep[0], out, &errb);
+	op[0] = ep[0] = -1;
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR) {
+			r = err_sys("waitpid");
+			goto out;
+		}
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		r = err_set(ERR_DB, "%s failed (status %d): %s",
+		    strrchr(argv[0], '/') + 1,
+		    WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st),
+		    last_line(&errb));
+	else if (r != 0)
+		r = err_set(r, "%s: output too large", argv[0]);
+out:
+	for (int i = 0; i < 2; i++) {
+		if (op[i] >= 0)
+			close(op[i]);
+		if (ep[i] >= 0)
+			close(ep[i]);
+	}
+	buf_free(&errb);
+	return r;
+}
+
+/* Folders the server user must reach: the state folder gets group search
+ * permission for the postgres group only (0710), never world access; the
+ * data and socket folders belong to postgres. */
+static int prepare_dirs(const struct conf *c, const char *data,
+    const char *run)
+{
+	struct passwd *pw = getpwnam(PG_USER);
+
+	if (geteuid() != 0)
+		return fs_mkdir_p(run, 0700);
+	if (pw == NULL)
+		return err_set(ERR_DB, "no %s system user: install Debian's "
+		    "postgresql package", PG_USER);
+	if (chown(c->state_dir, 0, pw->pw_gid) != 0 ||
+	    chmod(c->state_dir, 0710) != 0)
+		return err_sys("%s", c->state_dir);
+	if (fs_mkdir_p(run, 0700) != 0 || chown(run, pw->pw_uid, pw->pw_gid) != 0)
+		return err_sys("%s", run);
+	if (!fs_exists(data) && mkdir(data, 0700) != 0)
+		return err_sys("mkdir %s", data);
+	if (chown(data, pw->pw_uid, pw->pw_gid) != 0)
+		return err_sys("chown %s", data);
+	return 0;
+}
+
+/* Append a single-quoted PostgreSQL configuration value. */
+static int add_quoted(struct buf *b, const char *key, const char *v)
+{
+	int r = buf_addf(b, "%s = '", key);
+
+	for (; r == 0 && *v; v++)
+		r = *v == '\'' ? buf_adds(b, "''") : buf_addch(b, *v);
+	return r ? r : buf_adds(b, "'\n");
+}
+
+/* The settings nodebak owns, rewritten at each start (the listen address
+ * follows `database cluster localnode`): pgdata/nodebak.conf, included by
+ * postgresql.conf. */
+static int write_settings(const struct conf *c, const char *data,
+    const char *run, const char *listen)
+{
+	struct buf b = BUF_INIT(8192);
+	char *path = fs_join(data, "nodebak.conf");
+	struct passwd *pw = getpwnam(PG_USER);
+	int r;
+
+	r = buf_adds(&b, "# written by nodebak-snapshotd at each start; do not "
+	    "edit\n");
+	if (r == 0) r = add_quoted(&b, "listen_addresses", listen ? listen : "");
+	if (r == 0) r = buf_addf(&b, "port = %ld\n", c->pg_port);
+	if (r == 0) r = add_quoted(&b, "unix_socket_directories", run);
+	if (r == 0) r = buf_adds(&b, "unix_socket_permissions = 0700\n"
+	    "wal_level = replica\nmax_wal_senders = 10\nhot_standby = on\n"
+	    "fsync = on\n");
+	if (r == 0)
+		r = fs_write_atomic(path, b.p, b.len, 0600);
+	if (r == 0 && pw && geteuid() == 0 &&
+	    chown(path, pw->pw_uid, pw->pw_gid) != 0)
+		r = err_sys("chown %s", path);
+	buf_free(&b);
+	free(path);
+	return r;
+}
+
+static int append_include(const char *data)
+{
+	char *path = fs_join(data, "postgresql.conf");
+	static const char line[] = "\ninclude_if_exists = 'nodebak.conf'\n";
+	int fd, r = 0;
+
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)) < 0)
+		r = err_sys("%s", path);
+	else {
+		r = fs_write_all(fd, line, sizeof line - 1, path);
+		if (r == 0 && fsync(fd) != 0)
+			r = err_sys("fsync %s", path);
+		close(fd);
+	}
+	free(path);
+	return r;
+}
+
+static int initdb(const char *data)
+{
+	char *prog = bin("initdb");
+	const char *argv[] = { prog, "-D", data, "-U", PG_USER, "-E", "UTF8",
+		"--locale=C", "--auth-local=trust", "--auth-host=reject",
+		"--data-checksums", "--no-instructions", NULL };
+	int r = pg_run(argv, 1, NULL);
+
+	free(prog);
+	return r ? r : append_include(data);
+}
+
+static int running(const char *data)
+{
+	char *prog = bin("pg_ctl");
+	const char *argv[] = { prog, "status", "-D", data, NULL };
+	int r = pg_run(argv, 1, NULL);
+
+	free(prog);
+	return r == 0;
+}
+
+static int conn_open(const struct conf *c, const char *dbname, PGconn **out)
+{
+	char *run = pg_run_dir(c), port[16];
+	const char *const kw[] = { "host", "port", "user", "dbname",
+		"connect_timeout", "application_name", NULL };
+	const char *const val[] = { run, port, PG_USER, dbname, "10",
+		"nodebak-snapshotd", NULL };
+	PGconn *h;
+	int r = 0;
+
+	*out = NULL;
+	snprintf(port, sizeof port, "%ld", c->pg_port);
+	h = PQconnectdbParams(kw, val, 0);
+	if (h == NULL || PQstatus(h) != CONNECTION_OK)
+		r = err_set(ERR_DB, "postgresql: cannot connect to database %s: %s",
+		    dbname, h ? PQerrorMessage(h) : "out of memory");
+	free(run);
+	if (r) {
+		PQfinish(h);
+		return r;
+	}
+	*out = h;
+	return 0;
+}
+
+static void chomp_err(PGconn *h, char *msg, size_t n)
+{
+	size_t l;
+
+	snprintf(msg, n, "%s", PQerrorMessage(h));
+	while ((l = strlen(msg)) && msg[l - 1] == '\n')
+		msg[l - 1] = '\0';
+}
+
+static int exec_sql(PGconn *h, const char *sql)
+{
+	PGresult *res = PQexec(h, sql);
+	int r = 0;
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+	    PQresultStatus(res) != PGRES_TUPLES_OK) {
+		char msg[512];
+		chomp_err(h, msg, sizeof msg);
+		r = err_set(ERR_DB, "postgresql: %s", msg);
+	}
+	PQclear(res);
+	return r;
+}
+
+/* A single integer from sql; *found is 0 when the query returned no row. */
+static int get_long(PGconn *h, const char *sql, long *out)
+{
+	PGresult *res = PQexec(h, sql);
+	int r = 0;
+
+	*out = 0;
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		char msg[512];
+		chomp_err(h, msg, sizeof msg);
+		r = err_set(ERR_DB, "postgresql: %s", msg);
+	} else if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0))
+		r = err_set(ERR_DB, "postgresql: %s: no value", sql);
+	else
+		*out = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return r;
+}
+
+/* The node database and its schema exist once the server is up. */
+static int ensure_database(const struct conf *c)
+{
+	PGconn *h = NULL;
+	long n = 0;
+	int r;
+
+	if ((r = conn_open(c, "postgres", &h)) != 0)
+		return r;
+	r = get_long(h, "SELECT count(*) FROM pg_database WHERE datname = '"
+	    PG_DBNAME "'", &n);
+	/* A replica's databases are the master's; it cannot create any. */
+	if (r == 0 && n == 0)
+		r = exec_sql(h, "CREATE DATABASE " PG_DBNAME);
+	PQfinish(h);
+	if (r != 0 || n != 0)
+		return r;
+	if ((r = conn_open(c, PG_DBNAME, &h)) != 0)
+		return r;
+	r = exec_sql(h, schema_sql);
+	PQfinish(h);
+	return r;
+}
+
+int pg_server_start(const struct conf *c, const char *listen)
+{
+	char *data = pg_data_dir(c), *run = pg_run_dir(c), *log = NULL;
+	char *prog = bin("pg_ctl"), *ver = fs_join(data ? data : "", "PG_VERSION");
+	int r;
+
+	log = fs_join(run, "server.log");
+	if ((r = prepare_dirs(c, data, run)) != 0)
+		goto out;
+	if (!fs_exists(ver) && (r = initdb(data)) != 0)
+		goto out;
+	if (!running(data)) {
+		const char *argv[] = { prog, "start", "-w", "-t", "60", "-D", data,
+			"-l", log, NULL };
+		if ((r = write_settings(c, data, run, listen)) != 0)
+			goto out;
+		if ((r = pg_run(argv, 1, NULL)) != 0) {
+			err_prefix(r, "postgresql server (log: %s)", log);
+			goto out;
+		}
+	}
+	if ((r = ensure_database(c)) == 0)
+		r = pg_restore_pending(c);
+out:
+	free(data);
+	free(run);
+	free(log);
+	free(prog);
+	free(ver);
+	return r;
+}
+
+int pg_server_stop(const struct conf *c, int immediate)
+{
+	char *data = pg_data_dir(c), *prog = bin("pg_ctl");
+	const char *argv[] = { prog, "stop", "-w", "-t", "60", "-m",
+		immediate ? "immediate" : "fast", "-D", data, NULL };
+	int r = 0;
+
+	if (running(data))
+		r = pg_run(argv, 1, NULL);
+	free(data);
+	free(prog);
+	return r;
+}
+
+int pg_open(const struct conf *c, struct pg_conn **out)
+{
+	PGconn *h;
+	int r;
+
+	*out = NULL;
+	if ((r = conn_open(c, PG_DBNAME, &h)) != 0)
+		return r;
+	*out = xcalloc(1, sizeof **out);
+	(*out)->h = h;
+	return 0;
+}
+
+void pg_close(struct pg_conn *d)
+{
+	if (d == NULL)
+		return;
+	PQfinish(d->h);
+	free(d);
+}
+
+int pg_schema(struct pg_conn *d, long *out)
+{
+	return get_long(d->h, "SELECT max(version) FROM nodebak_schema", out);
+}
+
+/* pg_dump in custom format: one REPEATABLE READ transaction, so the dump is
+ * one consistent snapshot while writers go on (docs/snapshots.md). */
+int pg_snapshot(const struct conf *c, const char *dst)
+{
+	char *run = pg_run_dir(c), *prog = bin("pg_dump"), port[16];
+	const char *argv[] = { prog, "-h", run, "-p", port, "-U", PG_USER, "-Fc",
+		"-Z", "0", "--no-password", "-f", dst, PG_DBNAME, NULL };
+	int fd, r;
+
+	snprintf(port, sizeof port, "%ld", c->pg_port);
+	if (fs_exists(dst))
+		r = err_set(ERR_EXISTS, "%s: already exists", dst);
+	else if ((r = pg_run(argv, 0, NULL)) == 0)
+		r = pg_check_file(dst);
+	if (r == 0) {
+		if ((fd = open(dst, O_RDONLY | O_CLOEXEC)) < 0)
+			r = err_sys("%s", dst);
+		else {
+			if (fsync(fd) != 0)
+				r = err_sys("fsync %s", dst);
+			close(fd);
+		}
+	}
+	free(run);
+	free(prog);
+	return r;
+}
+
+static int is_dump(const char *path)
+{
+	char magic[5];
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), ok;
+
+	if (fd < 0)
+		return err_sys("%s", path);
+	ok = read(fd, magic, sizeof magic) == (ssize_t)sizeof magic &&
+	    !memcmp(magic, "PGDMP", 5);
+	close(fd);
+	return ok ? 0 : err_set(ERR_DB, "%s: not a pg_dump custom-format archive",
+	    path);
+}
+
+/* Reading the whole archive into a script checks every block of it. */
+int pg_check_file(const char *path)
+{
+	char *prog = bin("pg_restore");
+	const char *argv[] = { prog, "-f", "/dev/null", path, NULL };
+	int r;
+
+	if ((r = is_dump(path)) == 0 && (r = pg_run(argv, 0, NULL)) != 0)
+		err_prefix(r, "%s", path);
+	free(prog);
+	return r;
+}
+
+/* The nodebak_schema table's data, as pg_restore prints it (COPY text). */
+int pg_file_schema(const char *path, long *out)
+{
+	struct buf o = BUF_INIT(PG_OUT_MAX);
+	char *prog = bin("pg_restore");
+	const char *argv[] = { prog, "-a", "-t", "nodebak_schema", "-f", "-",
+		path, NULL };
+	const char *p;
+	int r;
+
+	*out = 0;
+	if ((r = is_dump(path)) != 0 || (r = pg_run(argv, 0, &o)) != 0)
+		goto out;
+	if ((p = strstr(buf_cstr(&o), "FROM stdin;\n")) == NULL ||
+	    (*out = strtol(p + 12, NULL, 10)) <= 0)
+		r = err_set(ERR_DB, "%s: no schema version in the dump", path);
+out:
+	free(prog);
+	buf_free(&o);
+	return r;
+}
+
+/* pg_restore --clean in one transaction: the live database is wholly the
+ * old one or wholly the dump's. The pending file is removed only after,
+ * so a crash in between restores it again at the next start. */
+int pg_restore_pending(const struct conf *c)
+{
+	char *pending = pg_pending_path(c), *run = pg_run_dir(c);
+	char *prog = bin("pg_restore"), port[16];
+	const char *argv[] = { prog, "-h", run, "-p", port, "-U", PG_USER,
+		"--no-password", "--clean", "--if-exists", "--single-transaction",
+		"--exit-on-error", "-d", PG_DBNAME, pending, NULL };
+	int r = 0;
+
+	snprintf(port, sizeof port, "%ld", c->pg_port);
+	if (fs_exists(pending)) {
+		if ((r = pg_run(argv, 0, NULL)) != 0)
+			err_prefix(r, "restoring %s", pending);
+		else if (unlink(pending) != 0 || fs_fsync_parent(pending) != 0)
+			r = err_sys("%s", pending);
+	}
+	free(pending);
+	free(run);
+	free(prog);
+	return r;
+}
+
+int pg_check_live(const struct conf *c)
+{
+	struct pg_conn *d;
+	long v = 0;
+	int r;
+
+	if ((r = pg_open(c, &d)) != 0)
+		return r;
+	r = pg_schema(d, &v);
+	pg_close(d);
+	return r;
+}

@@ -1,0 +1,36 @@
+/* db_pg.h: the PostgreSQL engine behind db.h (db_pg.c). Only db.c calls
+ * these; everything else uses the db_* interface. */
+#ifndef NODEBAK_DB_PG_H
+#define NODEBAK_DB_PG_H
+
+struct conf;
+struct pg_conn;
+
+/* state_dir/pgdata, state_dir/pgrun (socket and server log) and
+ * state_dir/pg-restore.pgdump (a restore not yet applied); new strings. */
+char *pg_data_dir(const struct conf *c);
+char *pg_run_dir(const struct conf *c);
+char *pg_pending_path(const struct conf *c);
+
+/* initdb at first start, start the server listening on listen (NULL: the
+ * socket only) and pg_port, create the node database, apply a pending
+ * restore. A server already running is kept. */
+int pg_server_start(const struct conf *c, const char *listen);
+/* pg_ctl stop, fast or immediate; a stopped server is not an error. */
+int pg_server_stop(const struct conf *c, int immediate);
+
+int pg_open(const struct conf *c, struct pg_conn **out);
+void pg_close(struct pg_conn *d);
+int pg_schema(struct pg_conn *d, long *out);
+/* pg_dump -Fc of the node database to dst (a new file), fsynced, checked. */
+int pg_snapshot(const struct conf *c, const char *dst);
+/* A custom-format dump that pg_restore reads to its end: 0. */
+int pg_check_file(const char *path);
+int pg_file_schema(const char *path, long *out);
+/* Restore pg_pending_path() into the live database, in one transaction,
+ * then remove it. No pending file: 0. */
+int pg_restore_pending(const struct conf *c);
+/* The live database answers with its schema version: 0. */
+int pg_check_live(const struct conf *c);
+
+#endif
