@@ -13,6 +13,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "fault.h"
 #include "fsutil.h"
 #include "xmalloc.h"
 #include "banned.h"
@@ -162,6 +163,8 @@ int fs_write_atomic(const char *path, const void *data, size_t len,
 		r = err_sys("fsync %s", tmp);
 	if (close(fd) != 0 && r == 0)
 		r = err_sys("close %s", tmp);
+	if (r == 0)
+		fault_point("write-atomic-tmp");
 	if (r == 0 && rename(tmp, path) != 0)
 		r = err_sys("rename %s", path);
 	if (r != 0) {
