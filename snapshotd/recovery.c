@@ -67,6 +67,35 @@ static int clean_snapshots(struct node *n)
 	return 0;
 }
 
+/* Remove from dir what fs_write_atomic() leaves when killed before its
+ * rename (NAME.tmp.PID), for names starting with only (all if NULL);
+ * 1 when one was the rollback intent's, whose content goes to name. */
+static int clean_tmp(const char *dir, const char *only, struct buf *name)
+{
+	static const char intent_tmp[] = JOURNAL_INTENT ".tmp.";
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	int intent = 0;
+
+	while (d && (de = readdir(d)) != NULL) {
+		char *p;
+		if (strstr(de->d_name, ".tmp.") == NULL ||
+		    (only && strncmp(de->d_name, only, strlen(only))))
+			continue;
+		p = fs_join(dir, de->d_name);
+		if (!strncmp(de->d_name, intent_tmp, sizeof intent_tmp - 1)) {
+			intent = 1;
+			buf_reset(name);
+			fs_read_file(p, 255, name);
+		}
+		unlink(p);
+		free(p);
+	}
+	if (d)
+		closedir(d);
+	return intent;
+}
+
 int recovery_run(struct node *n)
 {
 	char *work = fs_join(n->conf->state_dir, NODE_WORK_DIR);
@@ -76,13 +105,20 @@ int recovery_run(struct node *n)
 	char *done = fs_join(work, JOURNAL_DONE);
 	struct buf name = BUF_INIT(256);
 	struct journal j;
-	int r = 0, interrupted = 0;
+	int r = 0, interrupted = 0, tmp_intent;
 
 	journal_init(&j, "");
-	if (fs_exists(intent))
+	/* The work folder is this daemon's alone; in state_dir, only the
+	 * journal's temporary file is (others there may belong to ftpd). */
+	tmp_intent = clean_tmp(work, NULL, &name);
+	clean_tmp(n->conf->state_dir, JOURNAL_FILE ".tmp.", &name);
+	if (fs_exists(intent)) {
+		buf_reset(&name);
 		fs_read_file(intent, 255, &name);
-	else if (fs_exists(done))
+	} else if (fs_exists(done)) {
+		buf_reset(&name);
 		fs_read_file(done, 255, &name);
+	}
 	if (fs_exists(jpath)) {
 		/* Committed: finish it. */
 		interrupted = 1;
@@ -106,7 +142,7 @@ int recovery_run(struct node *n)
 		note(n, "the rollback from %s was interrupted after it had been "
 		    "applied: the node is in the restored (new) state",
 		    name.len ? buf_cstr(&name) : "an archive");
-	} else if (fs_exists(stage) || fs_exists(intent)) {
+	} else if (fs_exists(stage) || fs_exists(intent) || tmp_intent) {
 		interrupted = 1;
 		note(n, "the rollback from %s was interrupted before its commit "
 		    "point: nothing was changed, the node is in its previous (old) "
