@@ -178,7 +178,7 @@ def main(t):
         want = {"gz-write", "stage-member", "snapshot-db-copied", "snapshot-archive-written",
                 "snapshot-json-written", "snapshot-renamed", "rollback-intent",
                 "rollback-services-stopped", "rollback-committed", "journal-step",
-                "rollback-services-started",
+                "rollback-services-started", "write-atomic-tmp",
                 "rollback-journal-removed"}
         t.ok(want <= names, "the traces reach every kind of fault point", sorted(want - names))
         t.ok(len(rb_points) + len(sn_points) >= 50, "at least 50 moments to kill at",
@@ -234,6 +234,10 @@ def main(t):
                         bad.append((f, err))
             work = os.path.join(n.state, "work")
             stale = [f for f in (os.listdir(work) if os.path.isdir(work) else [])]
+            stale += [os.path.relpath(os.path.join(d, f), n.root)
+                      for part in ("state", "files", "db")
+                      for d, _, fs in os.walk(os.path.join(n.root, part)) for f in fs
+                      if ".tmp." in f or f.startswith(".nodebak-tmp")]
             if os.path.exists(os.path.join(n.state, "rollback.journal")):
                 stale.append("rollback.journal")
             t.ok(not leftovers and not bad and not stale,
