@@ -222,6 +222,7 @@ static int step_replace(const struct jstep *s)
 	unlink(tmp);
 	if ((r = fs_copy_file(s->src, tmp, 0600)) != 0)
 		return r;
+	fault_point("journal-copy-written");
 	if (lstat(s->src, &st) == 0 && chmod(tmp, st.st_mode & 07777) != 0)
 		return err_sys("chmod %s", tmp);
 	if (rename(tmp, s->dst) != 0)
