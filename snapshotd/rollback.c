@@ -518,7 +518,7 @@ int cmd_rollback(struct session *s, int argc, char **argv)
 	goto out;
 fail:
 	sess_err(s, "backup rollback: %s\n", err_msg());
-	if (!fs_exists(jpath)) {
+	if (!fs_exists(jpath) && !fs_exists(done)) {
 		fs_rm_rf(stage);
 		if (intent)
 			unlink(intent);
