@@ -12,6 +12,7 @@
 #include "bak.h"
 #include "buf.h"
 #include "cluster.h"
+#include "cluster_cmd.h"
 #include "commands.h"
 #include "err.h"
 #include "fsutil.h"
@@ -224,6 +225,37 @@ static int cmd_pki_inspect(struct session *s, int argc, char **argv)
 	return r;
 }
 
+static int cmd_pki_csr(struct session *s, int argc, char **argv)
+{
+	if (pki_csr(s->node, argv[0], argc - 1, argv + 1) != 0)
+		return fail(s, "pki csr");
+	log_info("pki csr: created %s.key and %s.csr", argv[0], argv[0]);
+	sess_out(s, "Created key file %s.key and CSR %s.csr\n"
+	    "CSR file %s.csr ready for download via SFTP\n", argv[0], argv[0],
+	    argv[0]);
+	return EXIT_OK;
+}
+
+static int cmd_pki_verify(struct session *s, int argc, char **argv)
+{
+	const char *ca = argc > 1 ? argv[1] : NULL;
+
+	if (pki_verify(s->node, argv[0], ca) != 0)
+		return fail(s, "pki verify");
+	sess_out(s, "%s: OK (verified against %s)\n", argv[0],
+	    ca ? ca : "the system's trusted CAs");
+	return EXIT_OK;
+}
+
+static int cmd_pki_match(struct session *s, int argc, char **argv)
+{
+	(void)argc;
+	if (pki_match(s->node, argv[0], argv[1]) != 0)
+		return fail(s, "pki match");
+	sess_out(s, "%s matches the certificate in %s\n", argv[0], argv[1]);
+	return EXIT_OK;
+}
+
 static int cmd_key_show(struct session *s, int argc, char **argv)
 {
 	struct buf b = BUF_INIT(16384);
@@ -363,12 +395,28 @@ static const struct command commands[] = {
 	  "backup delete <name>.bak" },
 	{ "pki", "list", NULL, 0, 0, 0, cmd_pki_list, "pki list" },
 	{ "pki", "inspect", NULL, 1, 1, 0, cmd_pki_inspect, "pki inspect <file>" },
+	{ "pki", "csr", NULL, 2, 8, F_ADMIN | F_MUTATES, cmd_pki_csr,
+	  "pki csr <name> CN:<common name> [subjectAltName:<a>,<b>] "
+	  "[O:<org>] [OU:<unit>] [L:<city>] [ST:<state>] [C:<country>]" },
+	{ "pki", "verify", NULL, 1, 2, 0, cmd_pki_verify,
+	  "pki verify <cert> [<CA cert>]" },
+	{ "pki", "match", NULL, 2, 2, 0, cmd_pki_match, "pki match <key> <cert>" },
 	{ "key", "show", NULL, 0, 0, 0, cmd_key_show, "key show" },
 	{ "key", "list", NULL, 0, 0, 0, cmd_key_list, "key list" },
 	{ "key", "trust", NULL, 1, 1, F_ADMIN | F_MUTATES, cmd_key_trust,
 	  "key trust <public key file>" },
 	{ "database", "cluster", "status", 0, 0, 0, cmd_cluster_status,
 	  "database cluster status" },
+	{ "database", "cluster", "localnode", 1, 1, F_ADMIN | F_MUTATES,
+	  cmd_cluster_localnode, "database cluster localnode <interface>" },
+	{ "database", "cluster", "certs", 3, 5, F_ADMIN | F_MUTATES,
+	  cmd_cluster_certs, "database cluster certs <server key> <server cert> "
+	  "<client key> <client cert> <CA cert>" },
+	/* The client-only form: the entry above runs it (dispatch takes the
+	 * first match); this one gives it its own Usage: line. */
+	{ "database", "cluster", "certs", 3, 3, F_ADMIN | F_MUTATES,
+	  cmd_cluster_certs, "database cluster certs <client key> <client cert> "
+	  "<CA cert>" },
 	{ "help", NULL, NULL, 0, 0, 0, cmd_help, "help" },
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])

@@ -26,7 +26,7 @@ int pki_name_ok(const char *name)
 	    strlen(name) < 256;
 }
 
-static int read_in_root(const struct node *n, const char *name, struct buf *b)
+int pki_read(const struct node *n, const char *name, struct buf *b)
 {
 	char *path;
 	int r;
@@ -208,7 +208,7 @@ int pki_inspect(const struct node *n, const char *name, struct buf *out)
 	struct buf b = BUF_INIT(PKI_FILE_MAX);
 	int r;
 
-	if ((r = read_in_root(n, name, &b)) == 0 &&
+	if ((r = pki_read(n, name, &b)) == 0 &&
 	    (r = buf_adds(out, "Checking user configured certificates and "
 	    "keys...found\n")) == 0)
 		r = describe(name, &b, out);
@@ -224,7 +224,7 @@ int pki_expired(const struct node *n, const char *name)
 	BIO *bio;
 	int expired = 0;
 
-	if (!*name || read_in_root(n, name, &b) != 0)
+	if (!*name || pki_read(n, name, &b) != 0)
 		goto out;
 	if ((bio = BIO_new_mem_buf(b.p, (int)b.len)) != NULL) {
 		x = PEM_read_bio_X509(bio, NULL, NULL, NULL);

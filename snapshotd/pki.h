@@ -3,6 +3,8 @@
 #ifndef NODEBAK_PKI_H
 #define NODEBAK_PKI_H
 
+#include <stddef.h>
+
 struct buf;
 struct node;
 
@@ -16,5 +18,26 @@ int pki_expired(const struct node *n, const char *name);
 int pki_list(const struct node *n, struct buf *out);
 /* 1 when name is a plain file name (no '/', not hidden, not empty). */
 int pki_name_ok(const char *name);
+/* Append the file name of the files root to b (at most 1 MiB); the error
+ * names the file ("no such file in the files root"). */
+int pki_read(const struct node *n, const char *name, struct buf *b);
+
+/* pki_tools.c: checks and requests. Each returns 0, or an error whose
+ * err_msg() says exactly what is wrong, naming the files. */
+/* The private key in key belongs to the certificate in cert. */
+int pki_match(const struct node *n, const char *key, const char *cert);
+/* The first certificate in cert (any further ones in the file are taken as
+ * intermediates) verifies against the certificates in ca, now; ca NULL:
+ * the system's trust store. */
+int pki_verify(const struct node *n, const char *cert, const char *ca);
+/* The subject CN of the first certificate in cert into out. */
+int pki_cert_cn(const struct node *n, const char *cert, char *out,
+    size_t outsz);
+/* A new RSA 2048 key NAME.key (0600) and a CSR NAME.csr (SHA-256) in the
+ * files root, from args "CN:<cn>" (required), "O:", "OU:", "L:", "ST:",
+ * "C:", "subjectAltName:<a>,<b>" (IP addresses or DNS names). Refuses to
+ * overwrite either file. */
+int pki_csr(const struct node *n, const char *name, int argc,
+    char *const argv[]);
 
 #endif
