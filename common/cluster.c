@@ -65,7 +65,7 @@ static int set(struct cluster *cl, const char *k, const char *v)
 	}
 	if (!strcmp(k, "last_result")) {
 		cl->last_ok = !strcmp(v, "Success") ? 1 : !strcmp(v, "Failed") ? 0 :
-		    !strcmp(v, "") ? -1 : -2;
+		    !strcmp(v, "Running") ? 2 : !strcmp(v, "") ? -1 : -2;
 		return cl->last_ok == -2 ? -1 : 0;
 	}
 	return -1;
@@ -123,7 +123,8 @@ int cluster_save(const char *path, const struct cluster *cl)
 	if (r == 0)
 		r = buf_addf(&b, "status = %s\nsince = %lld\nlast_result = %s\n",
 		    status_names[cl->status], (long long)cl->since,
-		    cl->last_ok == 1 ? "Success" : cl->last_ok == 0 ? "Failed" : "");
+		    cl->last_ok == 1 ? "Success" : cl->last_ok == 0 ? "Failed" :
+		    cl->last_ok == 2 ? "Running" : "");
 	if (r == 0)
 		r = fs_write_atomic(path, b.p, b.len, 0600);
 	buf_free(&b);

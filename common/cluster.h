@@ -20,7 +20,8 @@ struct cluster {
 	time_t since;			/* when status last changed */
 	char error[CLUSTER_VAL_MAX];
 	char last_command[CLUSTER_VAL_MAX];
-	int last_ok;			/* -1: none, 0: failed, 1: success */
+	int last_ok;			/* -1: none, 0: failed, 1: success,
+					 * 2: running (since `since`) */
 	char node_in_use[64];
 	char master[64];		/* master address when joined */
 };

@@ -52,6 +52,35 @@ int db_restore_pending(const struct conf *c)
 	return is_pg(c) ? pg_restore_pending(c) : 0;
 }
 
+static int no_cluster(const struct conf *c)
+{
+	return err_set(ERR_INVAL, "database clustering needs [database] engine = "
+	    "postgresql (this node runs %s)", c->db_engine);
+}
+
+int db_cluster_master(const struct conf *c, const char *listen,
+    const struct db_tls *t)
+{
+	return is_pg(c) ? pg_cluster_master(c, listen, t) : no_cluster(c);
+}
+
+int db_cluster_join(const struct conf *c, const char *listen,
+    const struct db_tls *t, const char *master)
+{
+	return is_pg(c) ? pg_cluster_join(c, listen, t, master) : no_cluster(c);
+}
+
+int db_cluster_leave(const struct conf *c, const char *listen)
+{
+	return is_pg(c) ? pg_cluster_leave(c, listen) : no_cluster(c);
+}
+
+int db_cluster_nodes(const struct conf *c, const char *me,
+    const char *master, struct buf *out)
+{
+	return is_pg(c) ? pg_cluster_nodes(c, me, master, out) : no_cluster(c);
+}
+
 int db_check_live(const struct conf *c)
 {
 	return is_pg(c) ? pg_check_live(c) : db_check_file(c, c->db_path);

@@ -51,4 +51,30 @@ int db_check_live(const struct conf *c);
  * path-shm and rename the new file over path. */
 int db_quiesce(const char *path);
 
+/* Clustering: PostgreSQL streaming replication over TLS (docs/cluster.md).
+ * SQLite refuses with ERR_INVAL. The names are files of the files root
+ * ("" when not set). */
+struct db_tls {
+	const char *server_key, *server_cert;
+	const char *client_key, *client_cert, *ca_cert;
+};
+struct buf;
+/* This node becomes the master: a replica is promoted first; the server
+ * serves TLS with the server pair and accepts replication only with a
+ * client certificate the CA signed (CN postgres). */
+int db_cluster_master(const struct conf *c, const char *listen,
+    const struct db_tls *t);
+/* This node's database is replaced by a base backup of master's, and the
+ * server follows it (primary_conninfo, sslmode=verify-ca, the client
+ * pair). When the copy fails, the node keeps its old database and server. */
+int db_cluster_join(const struct conf *c, const char *listen,
+    const struct db_tls *t, const char *master);
+/* Out of the cluster: a replica is promoted (its data becomes the local
+ * database); TLS and the replication rules are removed. */
+int db_cluster_leave(const struct conf *c, const char *listen);
+/* The `Nodes:` lines of database cluster status, from the servers
+ * (pg_stat_replication, pg_stat_wal_receiver), appended to out. */
+int db_cluster_nodes(const struct conf *c, const char *me,
+    const char *master, struct buf *out);
+
 #endif

@@ -19,6 +19,7 @@
 
 #include "buf.h"
 #include "conf.h"
+#include "db.h"
 #include "db_pg.h"
 #include "err.h"
 #include "fsutil.h"
@@ -217,6 +218,76 @@ static int prepare_dirs(const struct conf *c, const char *data,
 	return 0;
 }
 
+static char *ssl_path(const struct conf *c, const char *file)
+{
+	char *run = pg_run_dir(c), *dir = fs_join(run, "ssl");
+	char *p = fs_join(dir, file);
+
+	free(run);
+	free(dir);
+	return p;
+}
+
+/* The node is in a cluster while its TLS files are installed. */
+static int clustered(const struct conf *c)
+{
+	char *ca = ssl_path(c, "ca.crt");
+	int yes = fs_exists(ca);
+
+	free(ca);
+	return yes;
+}
+
+static int add_quoted(struct buf *b, const char *key, const char *v);
+
+/* TLS for the server (when this node has a server pair) and the CA that
+ * client certificates must chain to. */
+static int ssl_settings(const struct conf *c, struct buf *b)
+{
+	char *crt = ssl_path(c, "server.crt"), *key = ssl_path(c, "server.key");
+	char *ca = ssl_path(c, "ca.crt");
+	int r = 0;
+
+	if (fs_exists(crt) && fs_exists(key)) {
+		r = buf_adds(b, "ssl = on\nssl_min_protocol_version = 'TLSv1.2'\n");
+		if (r == 0) r = add_quoted(b, "ssl_cert_file", crt);
+		if (r == 0) r = add_quoted(b, "ssl_key_file", key);
+		if (r == 0) r = add_quoted(b, "ssl_ca_file", ca);
+	}
+	free(crt);
+	free(key);
+	free(ca);
+	return r;
+}
+
+/* Local connections (the daemon, through the 0700 socket folder) are
+ * trusted; over the network, only TLS with a client certificate that the
+ * cluster's CA signed and whose CN is postgres, only for replication and
+ * for the status queries of other nodes (database postgres). */
+static int write_hba(const struct conf *c, const char *data)
+{
+	char *path = fs_join(data, "pg_hba.conf");
+	struct passwd *pw = getpwnam(PG_USER);
+	struct buf b = BUF_INIT(4096);
+	int r;
+
+	r = buf_adds(&b, "# written by nodebak-snapshotd at each start; do not "
+	    "edit\nlocal all all trust\n");
+	if (r == 0 && clustered(c))
+		r = buf_adds(&b, "hostssl replication postgres all cert\n"
+		    "hostssl postgres postgres all cert\n");
+	if (r == 0)
+		r = buf_adds(&b, "host all all all reject\n");
+	if (r == 0)
+		r = fs_write_atomic(path, b.p, b.len, 0600);
+	if (r == 0 && pw && geteuid() == 0 &&
+	    chown(path, pw->pw_uid, pw->pw_gid) != 0)
+		r = err_sys("chown %s", path);
+	buf_free(&b);
+	free(path);
+	return r;
+}
+
 /* Append a single-quoted PostgreSQL configuration value. */
 static int add_quoted(struct buf *b, const char *key, const char *v)
 {
@@ -245,12 +316,16 @@ static int write_settings(const struct conf *c, const char *data,
 	if (r == 0) r = add_quoted(&b, "unix_socket_directories", run);
 	if (r == 0) r = buf_adds(&b, "unix_socket_permissions = 0700\n"
 	    "wal_level = replica\nmax_wal_senders = 10\nhot_standby = on\n"
-	    "fsync = on\n");
+	    "wal_keep_size = 256MB\nfsync = on\n");
+	if (r == 0 && clustered(c))
+		r = ssl_settings(c, &b);
 	if (r == 0)
 		r = fs_write_atomic(path, b.p, b.len, 0600);
 	if (r == 0 && pw && geteuid() == 0 &&
 	    chown(path, pw->pw_uid, pw->pw_gid) != 0)
 		r = err_sys("chown %s", path);
+	if (r == 0)
+		r = write_hba(c, data);
 	buf_free(&b);
 	free(path);
 	return r;
@@ -572,5 +647,341 @@ int pg_check_live(const struct conf *c)
 		return r;
 	r = pg_schema(d, &v);
 	pg_close(d);
+	return r;
+}
+
+/* ---- clustering: streaming replication over TLS (docs/cluster.md) ---- */
+
+static int install_one(const struct conf *c, const char *name,
+    const char *dst_name)
+{
+	char *src, *dst = ssl_path(c, dst_name);
+	struct passwd *pw = getpwnam(PG_USER);
+	int r = 0;
+
+	if (name == NULL || *name == '\0') {
+		if (unlink(dst) != 0 && errno != ENOENT)
+			r = err_sys("%s", dst);
+		free(dst);
+		return r;
+	}
+	src = fs_join(c->files_dir, name);
+	if (unlink(dst) != 0 && errno != ENOENT)
+		r = err_sys("%s", dst);
+	if (r == 0)
+		r = fs_copy_file(src, dst, 0600);
+	if (r == 0 && pw && geteuid() == 0 && chown(dst, pw->pw_uid, pw->pw_gid))
+		r = err_sys("chown %s", dst);
+	free(src);
+	free(dst);
+	return r;
+}
+
+/* Copies of the cluster's files where the server user can read them:
+ * pgrun/ssl/{server,client}.{crt,key}, ca.crt. */
+static int install_tls(const struct conf *c, const struct db_tls *t)
+{
+	char *run = pg_run_dir(c), *dir = fs_join(run, "ssl");
+	struct passwd *pw = getpwnam(PG_USER);
+	int r = fs_mkdir_p(dir, 0700);
+
+	if (r == 0 && pw && geteuid() == 0 && chown(dir, pw->pw_uid, pw->pw_gid))
+		r = err_sys("chown %s", dir);
+	if (r == 0) r = install_one(c, t->server_key, "server.key");
+	if (r == 0) r = install_one(c, t->server_cert, "server.crt");
+	if (r == 0) r = install_one(c, t->client_key, "client.key");
+	if (r == 0) r = install_one(c, t->client_cert, "client.crt");
+	if (r == 0) r = install_one(c, t->ca_cert, "ca.crt");
+	free(run);
+	free(dir);
+	return r;
+}
+
+static int remove_tls(const struct conf *c)
+{
+	char *run = pg_run_dir(c), *dir = fs_join(run, "ssl");
+	int r = fs_rm_rf(dir);
+
+	free(run);
+	free(dir);
+	return r;
+}
+
+static int is_standby(const struct conf *c)
+{
+	char *data = pg_data_dir(c), *sig = fs_join(data, "standby.signal");
+	int yes = fs_exists(sig);
+
+	free(data);
+	free(sig);
+	return yes;
+}
+
+/* A replica becomes a server of its own: promote, forget the master. */
+static int promote(const struct conf *c)
+{
+	char *data = pg_data_dir(c), *prog = bin("pg_ctl");
+	const char *argv[] = { prog, "promote", "-w", "-t", "60", "-D", data,
+		NULL };
+	PGconn *h = NULL;
+	int r;
+
+	if ((r = pg_run(argv, 1, NULL)) == 0 &&
+	    (r = conn_open(c, "postgres", &h)) == 0)
+		r = exec_sql(h, "ALTER SYSTEM RESET primary_conninfo");
+	PQfinish(h);
+	free(data);
+	free(prog);
+	return r;
+}
+
+static int restart(const struct conf *c, const char *listen)
+{
+	int r = pg_server_stop(c, 0);
+
+	return r ? r : pg_server_start(c, listen);
+}
+
+int pg_cluster_master(const struct conf *c, const char *listen,
+    const struct db_tls *t)
+{
+	int r;
+
+	if (!t->server_key[0] || !t->server_cert[0] || !t->ca_cert[0])
+		return err_set(ERR_INVAL, "a master needs the server key and "
+		    "certificate and the CA certificate (database cluster certs)");
+	if (is_standby(c) && (r = promote(c)) != 0)
+		return r;
+	if ((r = install_tls(c, t)) != 0)
+		return r;
+	return restart(c, listen);
+}
+
+/* A conninfo value, single-quoted with \ and ' escaped. */
+static int add_conn(struct buf *b, const char *key, const char *v)
+{
+	int r = buf_addf(b, "%s%s='", b->len ? " " : "", key);
+
+	for (; r == 0 && *v; v++)
+		r = (*v == '\'' || *v == '\\') ? buf_addf(b, "\\%c", *v) :
+		    buf_addch(b, *v);
+	return r ? r : buf_addch(b, '\'');
+}
+
+/* How this node reaches the master: TLS, the client certificate, and the
+ * master's certificate checked against the CA (verify-ca). */
+static int master_conninfo(const struct conf *c, const char *master,
+    const char *dbname, const char *me, struct buf *b)
+{
+	char *crt = ssl_path(c, "client.crt"), *key = ssl_path(c, "client.key");
+	char *ca = ssl_path(c, "ca.crt"), port[16];
+	int r;
+
+	snprintf(port, sizeof port, "%ld", c->pg_port);
+	r = add_conn(b, "host", master);
+	if (r == 0) r = add_conn(b, "port", port);
+	if (r == 0) r = add_conn(b, "user", PG_USER);
+	if (r == 0 && dbname) r = add_conn(b, "dbname", dbname);
+	if (r == 0) r = add_conn(b, "sslmode", "verify-ca");
+	if (r == 0) r = add_conn(b, "sslcert", crt);
+	if (r == 0) r = add_conn(b, "sslkey", key);
+	if (r == 0) r = add_conn(b, "sslrootcert", ca);
+	if (r == 0) r = add_conn(b, "connect_timeout", "10");
+	if (r == 0) r = add_conn(b, "application_name", me ? me : "nodebak");
+	free(crt);
+	free(key);
+	free(ca);
+	return r;
+}
+
+static int streaming(const struct conf *c, struct buf *why)
+{
+	PGconn *h = NULL;
+	PGresult *res;
+	int yes = 0;
+
+	if (conn_open(c, "postgres", &h) != 0) {
+		buf_adds(why, err_msg());
+		return 0;
+	}
+	res = PQexec(h, "SELECT status FROM pg_stat_wal_receiver");
+	yes = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+	    !strcmp(PQgetvalue(res, 0, 0), "streaming");
+	PQclear(res);
+	PQfinish(h);
+	return yes;
+}
+
+/* Put the old data folder back after a failed base backup. */
+static int unjoin(const struct conf *c, const char *listen, const char *data,
+    const char *old)
+{
+	int r = fs_rm_rf(data);
+
+	if (r == 0 && rename(old, data) != 0)
+		r = err_sys("rename %s", old);
+	return r ? r : pg_server_start(c, listen);
+}
+
+int pg_cluster_join(const struct conf *c, const char *listen,
+    const struct db_tls *t, const char *master)
+{
+	struct buf ci = BUF_INIT(8192), why = BUF_INIT(1024);
+	char *data = pg_data_dir(c), *run = pg_run_dir(c), *old = NULL;
+	char *prog = bin("pg_basebackup");
+	int r, r2;
+
+	old = xmalloc(strlen(data) + 16);
+	snprintf(old, strlen(data) + 16, "%s.before-join", data);
+	if (!t->client_key[0] || !t->client_cert[0] || !t->ca_cert[0]) {
+		r = err_set(ERR_INVAL, "joining needs the client key and "
+		    "certificate and the CA certificate (database cluster certs)");
+		goto out;
+	}
+	if ((r = install_tls(c, t)) != 0 ||
+	    (r = master_conninfo(c, master, NULL, listen, &ci)) != 0 ||
+	    (r = pg_server_stop(c, 0)) != 0 || (r = fs_rm_rf(old)) != 0)
+		goto out;
+	if (rename(data, old) != 0) {
+		r = err_sys("rename %s", data);
+		goto out;
+	}
+	if ((r = prepare_dirs(c, data, run)) == 0) {
+		const char *argv[] = { prog, "-D", data, "-d", buf_cstr(&ci), "-R",
+			"-X", "stream", "-c", "fast", "--no-password", NULL };
+		r = pg_run(argv, 1, NULL);
+	}
+	if (r != 0) {
+		/* The node keeps its own database when the copy fails. */
+		err_prefix(r, "copying the master's database from %s", master);
+		char keep[512];
+		snprintf(keep, sizeof keep, "%s", err_msg());
+		if ((r2 = unjoin(c, listen, data, old)) != 0)
+			err_set(r2, "%s; and restoring the old database: %s", keep,
+			    err_msg());
+		else
+			err_set(r, "%s", keep);
+		goto out;
+	}
+	if ((r = pg_server_start(c, listen)) != 0)
+		goto out;
+	for (int i = 0; i < 300 && !streaming(c, &why); i++)
+		usleep(100000);
+	if (!streaming(c, &why))
+		r = err_set(ERR_DB, "the copy of %s's database started, but it is "
+		    "not streaming from the master", master);
+	else
+		fs_rm_rf(old);
+out:
+	buf_free(&ci);
+	buf_free(&why);
+	free(data);
+	free(run);
+	free(old);
+	free(prog);
+	return r;
+}
+
+int pg_cluster_leave(const struct conf *c, const char *listen)
+{
+	int r;
+
+	if (is_standby(c) && (r = promote(c)) != 0)
+		return r;
+	if ((r = remove_tls(c)) != 0)
+		return r;
+	return restart(c, listen);
+}
+
+static int node_line(struct buf *out, const char *addr, int me,
+    const char *what)
+{
+	char label[96];
+
+	snprintf(label, sizeof label, "%s%s", addr, me ? " (me)" : "");
+	return buf_addf(out, "    %-20s : %s\n", label, what);
+}
+
+/* The replicas a master sees (pg_stat_replication), named by the address
+ * each gives as its application_name (its source address may be another
+ * of its addresses). */
+static int replica_lines(PGconn *h, const char *me, struct buf *out)
+{
+	PGresult *res = PQexec(h, "SELECT coalesce(nullif(application_name, ''), "
+	    "host(client_addr)) AS node, state, "
+	    "coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn), -1)::bigint "
+	    "FROM pg_stat_replication ORDER BY node");
+	int r = 0;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		char msg[512];
+		chomp_err(h, msg, sizeof msg);
+		PQclear(res);
+		return err_set(ERR_DB, "postgresql: %s", msg);
+	}
+	for (int i = 0; r == 0 && i < PQntuples(res); i++) {
+		const char *addr = PQgetvalue(res, i, 0), *st = PQgetvalue(res, i, 1);
+		long long lag = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+		char what[128];
+		if (strcmp(st, "streaming"))
+			snprintf(what, sizeof what, "Connected Slave ( Catching up: %s )",
+			    st);
+		else if (lag == 0)
+			snprintf(what, sizeof what, "Connected Slave ( In Sync )");
+		else
+			snprintf(what, sizeof what, "Connected Slave ( Lagging: %lld "
+			    "bytes behind )", lag);
+		r = node_line(out, addr, me && !strcmp(addr, me), what);
+	}
+	PQclear(res);
+	return r;
+}
+
+int pg_cluster_nodes(const struct conf *c, const char *me,
+    const char *master, struct buf *out)
+{
+	struct buf ci = BUF_INIT(8192);
+	PGconn *h = NULL, *m = NULL;
+	long rec = 0;
+	int r;
+
+	if ((r = conn_open(c, "postgres", &h)) != 0)
+		return r;
+	if ((r = get_long(h, "SELECT pg_is_in_recovery()::int", &rec)) != 0)
+		goto out;
+	if (!rec) {
+		if ((r = node_line(out, me, 1, "Connected Master")) == 0)
+			r = replica_lines(h, me, out);
+		goto out;
+	}
+	if (!streaming(c, &ci)) {
+		buf_reset(&ci);
+		r = node_line(out, master, 0, "Unreachable (this node is not "
+		    "receiving from it)");
+		if (r == 0)
+			r = node_line(out, me, 1, "Slave, disconnected from the master");
+		goto out;
+	}
+	buf_reset(&ci);
+	if ((r = master_conninfo(c, master, "postgres", NULL, &ci)) != 0)
+		goto out;
+	m = PQconnectdb(buf_cstr(&ci));
+	if (m == NULL || PQstatus(m) != CONNECTION_OK) {
+		char msg[512] = "out of memory";
+		if (m)
+			chomp_err(m, msg, sizeof msg);
+		r = node_line(out, master, 0, "Connected Master");
+		if (r == 0)
+			r = node_line(out, me, 1, "Connected Slave ( other nodes "
+			    "unknown: the master does not answer queries )");
+		(void)msg;
+		goto out;
+	}
+	if ((r = node_line(out, master, 0, "Connected Master")) == 0)
+		r = replica_lines(m, me, out);
+out:
+	PQfinish(m);
+	PQfinish(h);
+	buf_free(&ci);
 	return r;
 }

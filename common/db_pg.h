@@ -3,7 +3,9 @@
 #ifndef NODEBAK_DB_PG_H
 #define NODEBAK_DB_PG_H
 
+struct buf;
 struct conf;
+struct db_tls;
 struct pg_conn;
 
 /* state_dir/pgdata, state_dir/pgrun (socket and server log) and
@@ -32,5 +34,14 @@ int pg_file_schema(const char *path, long *out);
 int pg_restore_pending(const struct conf *c);
 /* The live database answers with its schema version: 0. */
 int pg_check_live(const struct conf *c);
+
+/* Clustering (db.h's db_cluster_*). */
+int pg_cluster_master(const struct conf *c, const char *listen,
+    const struct db_tls *t);
+int pg_cluster_join(const struct conf *c, const char *listen,
+    const struct db_tls *t, const char *master);
+int pg_cluster_leave(const struct conf *c, const char *listen);
+int pg_cluster_nodes(const struct conf *c, const char *me,
+    const char *master, struct buf *out);
 
 #endif

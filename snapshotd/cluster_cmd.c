@@ -1,9 +1,13 @@
-/* cluster_cmd.c: `database cluster certs` and `database cluster localnode`:
- * the settings that may change only while this node is out of the
- * cluster (docs/console.md, docs/cluster.md). */
+/* cluster_cmd.c: the `database cluster ...` commands: certs and localnode
+ * (settings that change only while the node is out of the cluster), and
+ * initialize, join and remove, which run in the background while status
+ * reports them (docs/console.md, docs/cluster.md). */
+#include <arpa/inet.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "buf.h"
 #include "cluster.h"
@@ -16,6 +20,7 @@
 #include "node.h"
 #include "pki.h"
 #include "session.h"
+#include "xmalloc.h"
 #include "banned.h"
 
 /* The name PostgreSQL maps a client certificate to (pg_hba's `cert`). */
@@ -132,5 +137,273 @@ int cmd_cluster_localnode(struct session *s, int argc, char **argv)
 	log_info("database cluster localnode: %s (%s)", argv[0], addr);
 	sess_out(s, "Interface %s (%s) is now this node's cluster interface\n",
 	    argv[0], addr);
+	return EXIT_OK;
+}
+
+/* ---- initialize, join, remove: confirmed, then run in the background ---- */
+
+enum job_kind { JOB_INITIALIZE, JOB_JOIN, JOB_REMOVE };
+
+struct job {
+	struct node *n;
+	enum job_kind kind;
+	char master[64];
+};
+
+static const char *const job_names[] = { "Initialize", "Join", "Remove" };
+
+static void tls_of(const struct cluster *cl, struct db_tls *t)
+{
+	t->server_key = cl->server_key;
+	t->server_cert = cl->server_cert;
+	t->client_key = cl->client_key;
+	t->client_cert = cl->client_cert;
+	t->ca_cert = cl->ca_cert;
+}
+
+static const struct conf *live_conf(struct node *n)
+{
+	const struct conf *c;
+
+	pthread_mutex_lock(&n->state_lock);
+	c = n->conf;
+	pthread_mutex_unlock(&n->state_lock);
+	return c;
+}
+
+/* The result goes to cluster.conf, where status reads it. */
+static void job_finish(struct job *j, int r, const char *me)
+{
+	struct node *n = j->n;
+	struct cluster cl;
+	char why[CLUSTER_VAL_MAX];
+
+	snprintf(why, sizeof why, "%s", r ? err_msg() : "");
+	if (cluster_load(n->cluster_path, &cl) != 0) {
+		log_err("database cluster: %s", err_msg());
+		return;
+	}
+	cl.since = time(NULL);
+	cl.last_ok = r == 0;
+	cl.error[0] = '\0';
+	if (r != 0) {
+		cl.status = CS_ERROR;
+		snprintf(cl.error, sizeof cl.error, "%s", why);
+	} else if (j->kind == JOB_REMOVE) {
+		cl.status = CS_DISABLED;
+		cl.node_in_use[0] = cl.master[0] = '\0';
+	} else {
+		cl.status = CS_ENABLED;
+		snprintf(cl.node_in_use, sizeof cl.node_in_use, "%s",
+		    j->kind == JOB_JOIN ? j->master : me);
+		snprintf(cl.master, sizeof cl.master, "%s",
+		    j->kind == JOB_JOIN ? j->master : "");
+	}
+	if (cluster_save(n->cluster_path, &cl) != 0)
+		log_err("database cluster: %s", err_msg());
+	if (r)
+		log_err("database cluster %s: failed: %s", cl.last_command, why);
+	else
+		log_info("%s: done", cl.last_command);
+}
+
+static void *job_run(void *arg)
+{
+	struct job *j = arg;
+	struct node *n = j->n;
+	const struct conf *c;
+	struct cluster cl;
+	struct db_tls t;
+	const char *me;
+	int r;
+
+	/* The command's own session released the lock; take it for the job. */
+	pthread_mutex_lock(&n->op_lock);
+	pthread_mutex_lock(&n->state_lock);
+	snprintf(n->op_name, sizeof n->op_name, "database cluster %s",
+	    job_names[j->kind]);
+	pthread_mutex_unlock(&n->state_lock);
+	c = live_conf(n);
+	if ((r = cluster_load(n->cluster_path, &cl)) == 0) {
+		tls_of(&cl, &t);
+		me = conf_iface(c, cl.interface);
+		if (j->kind == JOB_INITIALIZE)
+			r = db_cluster_master(c, me, &t);
+		else if (j->kind == JOB_JOIN)
+			r = db_cluster_join(c, me, &t, j->master);
+		else
+			r = db_cluster_leave(c, me);
+		job_finish(j, r, me ? me : "");
+	}
+	free(j);
+	node_end(n);
+	return NULL;
+}
+
+static const char *const prompts[] = {
+	"WARNING!!!\nAre you sure you wish to initialize this node as a new "
+	"database cluster? (Y/n)\nThe contents of this node's database will "
+	"become the master version of the database in the new cluster.\nThe "
+	"callbridge and web administration will restart at the end of this "
+	"procedure.\n",
+	"WARNING!!!\nAre you sure you wish to join this node to an existing "
+	"database cluster? (Y/n)\nThe contents of this node's database will be "
+	"destroyed!\nThe callbridge and web administration will restart at the "
+	"end of this procedure.\n",
+	"WARNING!!!\nAre you sure you wish to remove this node from the current "
+	"cluster? (Y/n)\nThe current contents of this node's database will "
+	"become the running local database.\nThis node will lose all knowledge "
+	"of the rest of the cluster.\nThe callbridge and web administration will "
+	"restart at the end of this procedure.\n",
+};
+
+static int job_refused(struct session *s, const char *cmd,
+    const struct cluster *cl, enum job_kind k, const char *me)
+{
+	const struct conf *c = s->node->conf;
+
+	if (strcmp(c->db_engine, "postgresql")) {
+		sess_err(s, "%s: database clustering needs [database] engine = "
+		    "postgresql (this node runs %s)\n", cmd, c->db_engine);
+		return 1;
+	}
+	if (cl->status == CS_DISABLING || cl->last_ok == 2) {
+		sess_err(s, "%s: '%s' is still running (see database cluster "
+		    "status)\n", cmd, cl->last_command);
+		return 1;
+	}
+	if (me == NULL) {
+		sess_err(s, "%s: interface %s has no address (database cluster "
+		    "localnode)\n", cmd, cl->interface);
+		return 1;
+	}
+	if (k == JOB_INITIALIZE && (!cl->server_key[0] || !cl->server_cert[0] ||
+	    !cl->ca_cert[0])) {
+		sess_err(s, "%s: no server certificate, key or CA certificate: run "
+		    "database cluster certs first\n", cmd);
+		return 1;
+	}
+	if (k == JOB_JOIN && (!cl->client_key[0] || !cl->client_cert[0] ||
+	    !cl->ca_cert[0])) {
+		sess_err(s, "%s: no client certificate, key or CA certificate: run "
+		    "database cluster certs first\n", cmd);
+		return 1;
+	}
+	if (k == JOB_REMOVE && cl->status == CS_DISABLED) {
+		sess_err(s, "%s: this node is not in a cluster\n", cmd);
+		return 1;
+	}
+	return 0;
+}
+
+static int job_start(struct session *s, enum job_kind k, const char *master)
+{
+	struct node *n = s->node;
+	struct cluster cl;
+	struct job *j;
+	pthread_t tid;
+	char cmd[CLUSTER_VAL_MAX], text[1024];
+	const char *me;
+
+	snprintf(cmd, sizeof cmd, "database cluster %s%s%s",
+	    k == JOB_INITIALIZE ? "initialize" : k == JOB_JOIN ? "join" : "remove",
+	    master ? " " : "", master ? master : "");
+	if (cluster_load(n->cluster_path, &cl) != 0) {
+		sess_err(s, "%s: %s\n", cmd, err_msg());
+		return EXIT_FAIL;
+	}
+	me = conf_iface(n->conf, cl.interface);
+	if (job_refused(s, cmd, &cl, k, me))
+		return EXIT_FAIL;
+	snprintf(text, sizeof text, "%s%s", prompts[k], k == JOB_JOIN &&
+	    cl.status == CS_ENABLED ? "NOTE: This node is already in a cluster.\n"
+	    "Knowledge of all nodes in the old cluster will be removed\n" : "");
+	if (!sess_confirm(s, text)) {
+		sess_err(s, "%s: cancelled (only a capital Y proceeds)\n", cmd);
+		return EXIT_FAIL;
+	}
+	sess_out(s, "Please wait...\n");
+	snprintf(cl.last_command, sizeof cl.last_command, "%s", cmd);
+	cl.last_ok = 2;
+	cl.since = time(NULL);
+	if (k == JOB_REMOVE)
+		cl.status = CS_DISABLING;
+	if (cluster_save(n->cluster_path, &cl) != 0) {
+		sess_err(s, "%s: %s\n", cmd, err_msg());
+		return EXIT_FAIL;
+	}
+	j = xcalloc(1, sizeof *j);
+	j->n = n;
+	j->kind = k;
+	snprintf(j->master, sizeof j->master, "%s", master ? master : "");
+	if (pthread_create(&tid, NULL, job_run, j) != 0) {
+		free(j);
+		job_finish(&(struct job){ n, k, "" }, err_set(ERR_SYS,
+		    "cannot start a thread"), me);
+		sess_err(s, "%s: cannot start a thread\n", cmd);
+		return EXIT_FAIL;
+	}
+	pthread_detach(tid);
+	log_info("%s: started", cmd);
+	sess_out(s, "%s started...\n", job_names[k]);
+	return EXIT_OK;
+}
+
+int cmd_cluster_initialize(struct session *s, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	return job_start(s, JOB_INITIALIZE, NULL);
+}
+
+int cmd_cluster_join(struct session *s, int argc, char **argv)
+{
+	unsigned char a[16];
+
+	(void)argc;
+	if (inet_pton(AF_INET, argv[0], a) != 1 &&
+	    inet_pton(AF_INET6, argv[0], a) != 1) {
+		sess_err(s, "database cluster join: %s: expected the master's IP "
+		    "address\n", argv[0]);
+		return EXIT_FAIL;
+	}
+	return job_start(s, JOB_JOIN, argv[0]);
+}
+
+int cmd_cluster_remove(struct session *s, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	return job_start(s, JOB_REMOVE, NULL);
+}
+
+int cmd_cluster_clear_error(struct session *s, int argc, char **argv)
+{
+	struct node *n = s->node;
+	struct cluster cl;
+
+	(void)argc;
+	if (strcmp(argv[0], "error")) {
+		sess_err(s, "Usage:\n  database cluster clear error\n");
+		return EXIT_USAGE;
+	}
+	if (cluster_load(n->cluster_path, &cl) != 0) {
+		sess_err(s, "database cluster clear error: %s\n", err_msg());
+		return EXIT_FAIL;
+	}
+	if (cl.status != CS_ERROR) {
+		sess_out(s, "No error to clear\n");
+		return EXIT_OK;
+	}
+	/* The error stays in the log; the node is out of the cluster until
+	 * it is initialised or joined again. */
+	cl.status = CS_DISABLED;
+	cl.error[0] = '\0';
+	cl.since = time(NULL);
+	if (cluster_save(n->cluster_path, &cl) != 0) {
+		sess_err(s, "database cluster clear error: %s\n", err_msg());
+		return EXIT_FAIL;
+	}
+	sess_out(s, "Error cleared\n");
 	return EXIT_OK;
 }

@@ -7,5 +7,9 @@ struct session;
 
 int cmd_cluster_certs(struct session *s, int argc, char **argv);
 int cmd_cluster_localnode(struct session *s, int argc, char **argv);
+int cmd_cluster_initialize(struct session *s, int argc, char **argv);
+int cmd_cluster_join(struct session *s, int argc, char **argv);
+int cmd_cluster_remove(struct session *s, int argc, char **argv);
+int cmd_cluster_clear_error(struct session *s, int argc, char **argv);
 
 #endif

@@ -14,6 +14,7 @@
 #include "cluster.h"
 #include "cluster_cmd.h"
 #include "commands.h"
+#include "db.h"
 #include "err.h"
 #include "fsutil.h"
 #include "log.h"
@@ -365,8 +366,15 @@ static int cmd_cluster_status(struct session *s, int argc, char **argv)
 	else
 		sess_out(s, "%-24s : %s\n", "Status", cluster_status_name(cl.status));
 	sess_out(s, "Nodes:\n");
-	if (cl.status == CS_ENABLED && addr)
-		sess_out(s, "    %-20s : %s\n", addr, "(cluster member)");
+	if (cl.status == CS_ENABLED && addr) {
+		/* Every line comes from the servers (docs/cluster.md). */
+		struct buf nodes = BUF_INIT(65536);
+		if (db_cluster_nodes(s->node->conf, addr, cl.master, &nodes) != 0)
+			sess_out(s, "    %-20s : %s\n", addr, err_msg());
+		else
+			sess_out(s, "%s", buf_cstr(&nodes));
+		buf_free(&nodes);
+	}
 	sess_out(s, "%-24s : %s\n\n%-24s : %s%s\n\nCertificates\n", "Node in use",
 	    cl.node_in_use[0] ? cl.node_in_use : "None", "Interface",
 	    cl.interface, addr ? "" : " (not configured)");
@@ -375,9 +383,13 @@ static int cmd_cluster_status(struct session *s, int argc, char **argv)
 	cert_line(s, "Client Key", cl.client_key);
 	cert_line(s, "Client Certificate", cl.client_cert);
 	cert_line(s, "CA Certificate", cl.ca_cert);
-	if (cl.last_command[0])
-		sess_out(s, "\n%-24s : '%s' (%s)\n", "Last command", cl.last_command,
-		    cl.last_ok ? "Success" : "Failed");
+	if (cl.last_command[0] && cl.last_ok == 2)
+		sess_out(s, "\n%-24s : '%s' (In progress, started %lld seconds "
+		    "ago)\n", "Last command", cl.last_command,
+		    (long long)(time(NULL) - cl.since));
+	else if (cl.last_command[0])
+		sess_out(s, "\n%-24s : '%s' (%s)\n", "Last command",
+		    cl.last_command, cl.last_ok ? "Success" : "Failed");
 	return EXIT_OK;
 }
 
@@ -407,6 +419,14 @@ static const struct command commands[] = {
 	  "key trust <public key file>" },
 	{ "database", "cluster", "status", 0, 0, 0, cmd_cluster_status,
 	  "database cluster status" },
+	{ "database", "cluster", "initialize", 0, 0, F_ADMIN | F_MUTATES,
+	  cmd_cluster_initialize, "database cluster initialize" },
+	{ "database", "cluster", "join", 1, 1, F_ADMIN | F_MUTATES,
+	  cmd_cluster_join, "database cluster join <master address>" },
+	{ "database", "cluster", "remove", 0, 0, F_ADMIN | F_MUTATES,
+	  cmd_cluster_remove, "database cluster remove" },
+	{ "database", "cluster", "clear", 1, 1, F_ADMIN | F_MUTATES,
+	  cmd_cluster_clear_error, "database cluster clear error" },
 	{ "database", "cluster", "localnode", 1, 1, F_ADMIN | F_MUTATES,
 	  cmd_cluster_localnode, "database cluster localnode <interface>" },
 	{ "database", "cluster", "certs", 3, 5, F_ADMIN | F_MUTATES,
