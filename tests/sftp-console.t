@@ -41,6 +41,10 @@ def main(t):
             said = (out + err).lower()
             t.ok(rc != 0 and ("not allowed" in said or "denied" in said),
                  f"readonly exec refused: {cmd}", (rc, out, err))
+        rc, out, err = n.ssh("--role admin backup snapshot rosnap", user="ro")
+        t.ok(rc != 0, "readonly exec cannot pass console options", (rc, out, err))
+        rc, out, err = n.ssh("-c /etc/passwd backup list", user="ro")
+        t.ok(rc != 0 and "root:" not in out + err, "nor another configuration file", (rc, out, err))
         t.ok(sorted(os.listdir(backups)) == ["nightly.bak", "nightly.json"], "readonly changed nothing",
              os.listdir(backups))
 
