@@ -154,13 +154,17 @@ int sshd_host_key(const char *path)
 
 /* ---- logins ---- */
 
-static void fail_delay(struct sess *s)
+/* Count a failed attempt, after a delay when it was a real one (a
+ * password or a signature; key probes cost the client nothing either),
+ * and close the connection at the limit. */
+static void login_failed(struct sess *s, int delay)
 {
 	struct timespec ts = { FAIL_DELAY_MS / 1000,
 	    (FAIL_DELAY_MS % 1000) * 1000000L };
 
 	s->failures++;
-	nanosleep(&ts, NULL);
+	if (delay)
+		nanosleep(&ts, NULL);
 	if (s->failures >= s->o->max_login_attempts) {
 		log_warn("ssh: %s: too many failed logins (%d)", s->peer,
 		    s->failures);
@@ -193,7 +197,7 @@ static int auth_password(ssh_session ssh, const char *user,
 		return SSH_AUTH_SUCCESS;
 	}
 	login_done(s, user, "password", 0, 1);
-	fail_delay(s);
+	login_failed(s, 1);
 	return SSH_AUTH_DENIED;
 }
 
@@ -212,14 +216,18 @@ static int auth_pubkey(ssh_session ssh, const char *user,
 	    ssh_pki_export_pubkey_base64(pubkey, &b64) == SSH_OK)
 		ok = s->o->pubkey(s->o->arg, user, type, b64, &readonly) == 0;
 	ssh_string_free_char(b64);
-	if (signature_state == SSH_PUBLICKEY_STATE_NONE)
-		return ok ? SSH_AUTH_SUCCESS : SSH_AUTH_DENIED;
+	if (signature_state == SSH_PUBLICKEY_STATE_NONE) {
+		if (ok)
+			return SSH_AUTH_SUCCESS;
+		login_failed(s, 0);
+		return SSH_AUTH_DENIED;
+	}
 	if (signature_state == SSH_PUBLICKEY_STATE_VALID && ok) {
 		login_done(s, user, "publickey", 1, readonly);
 		return SSH_AUTH_SUCCESS;
 	}
 	login_done(s, user, "publickey", 0, 1);
-	fail_delay(s);
+	login_failed(s, 1);
 	return SSH_AUTH_DENIED;
 }
 

@@ -52,6 +52,17 @@ def main(t):
                            capture_output=True, text=True, timeout=60, env=n.ssh_env())
         t.ok(p.returncode == 0 and "Server accepts key" in p.stderr, "listed key: PK_OK, then login")
 
+        # Probing unlisted keys counts towards the attempt limit (3 here).
+        extra = []
+        for i in range(3):
+            k = os.path.join(n.home, f"id_probe{i}")
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", k], check=True)
+            extra += ["-i", k]
+        p = subprocess.run(base + extra + ["-i", n.keys["admin"], f"admin@{n.addr}", "backup list"],
+                           capture_output=True, text=True, timeout=60, env=n.ssh_env())
+        t.ok(p.returncode == 255 and "Server accepts key" not in p.stderr,
+             "three unlisted keys probed: cut off before the listed one")
+
         # Wrong passwords: delayed, and the connection is cut at the limit.
         tr = paramiko.Transport((n.addr, n.sftp_port))
         tr.start_client(timeout=20)
