@@ -17,7 +17,7 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DNODEBAK_VERSION='"$(VERSION)"' \
            $(WARN) $(HARDEN) $(CFLAGS) -Icommon -MMD -MP \
            $(shell pkg-config --cflags $(PKGS))
 ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(LDFLAGS)
-LIBS    = $(shell pkg-config --libs $(PKGS)) -lpthread
+LIBS    = $(shell pkg-config --libs $(PKGS)) -lpthread -lcrypt
 
 COMMON_OBJS := $(patsubst %.c,%.o,$(wildcard common/*.c))
 SNAPSHOTD_OBJS := $(patsubst %.c,%.o,$(filter-out snapshotd/main.c,$(wildcard snapshotd/*.c)))
@@ -39,7 +39,7 @@ bin/nodebak-snapshotd: snapshotd/main.o $(SNAPSHOTD_OBJS) common/libnodebak.a | 
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 bin/nodebak-ftpd: ftpd/main.o $(FTPD_OBJS) common/libnodebak.a | bin
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs $(SSHPKGS)) -lcrypt
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs $(SSHPKGS))
 
 common/libnodebak.a: $(COMMON_OBJS)
 	rm -f $@

@@ -15,10 +15,7 @@
 #include "ctl.h"
 #include "err.h"
 #include "fsutil.h"
-#if __has_include("user.h")	/* NEEDSWORK: remove once user.c lands */
 #include "user.h"
-#define HAVE_USER 1
-#endif
 #include "xmalloc.h"
 #include "banned.h"
 
@@ -190,15 +187,6 @@ int console_split(char *line, char **argv, int max)
 		argv[n++] = w;
 	}
 }
-
-#ifndef HAVE_USER
-static int cmd_user(const struct conf *c, int argc, char **argv)
-{
-	(void)c; (void)argc; (void)argv;
-	fprintf(stderr, "user: not built\n");
-	return 1;
-}
-#endif
 
 static int run_one(const struct conf *c, struct conn *k, int argc, char **argv)
 {

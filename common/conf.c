@@ -54,7 +54,7 @@ static const struct ckey keys[] = {
 	{ "ftpd", "host_key", CT_PATH, F(host_key), "/var/lib/nodebak/ssh_host_ed25519_key", 0, 0, NULL },
 	{ "ftpd", "pasv_ports", CT_RANGE, F(pasv_ports), "40000-40999", 0, 0, NULL },
 	{ "ftpd", "users", CT_PATH, F(users), "/var/lib/nodebak/users", 0, 0, NULL },
-	{ "ftpd", "run_as", CT_STR, F(run_as), "nobody", 0, 0, NULL },
+	{ "ftpd", "run_as", CT_STR, F(run_as), NULL, 0, 0, NULL },
 	{ "ftpd", "xferlog", CT_PATH, F(xferlog), NULL, 0, 0, NULL },
 	{ "ftpd", "max_clients", CT_INT, F(max_clients), "256", 1, 100000, NULL },
 	{ "ftpd", "max_per_address", CT_INT, F(max_per_address), "16", 1, 100000, NULL },

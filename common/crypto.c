@@ -312,6 +312,33 @@ int sigkey_verify(const struct sigkey *k, const void *msg, size_t len,
 	    k->id);
 }
 
+int ssh_key_fingerprint(const char *blob_b64, char *out, size_t outsz)
+{
+	size_t len = strlen(blob_b64), n;
+	unsigned char *raw, md[SHA256_LEN];
+	char b64[64];
+	unsigned int mdlen = 0;
+	int dl;
+
+	if (len == 0 || len % 4 || len > 16384)
+		return err_set(ERR_FORMAT, "not a base64 public key");
+	raw = xmalloc(len);
+	dl = EVP_DecodeBlock(raw, (const unsigned char *)blob_b64, (int)len);
+	if (dl < 0) {
+		free(raw);
+		return err_set(ERR_FORMAT, "not a base64 public key");
+	}
+	/* EVP_DecodeBlock counts padding as zero bytes. */
+	n = (size_t)dl - (blob_b64[len - 1] == '=') - (blob_b64[len - 2] == '=');
+	EVP_Digest(raw, n, md, &mdlen, EVP_sha256(), NULL);
+	free(raw);
+	EVP_EncodeBlock((unsigned char *)b64, md, SHA256_LEN);
+	b64[strcspn(b64, "=")] = '\0';
+	if ((size_t)snprintf(out, outsz, "SHA256:%s", b64) >= outsz)
+		return err_set(ERR_INVAL, "fingerprint buffer too small");
+	return 0;
+}
+
 int random_bytes(void *out, size_t len)
 {
 	if (RAND_bytes(out, (int)len) != 1)

@@ -46,6 +46,10 @@ int sigkey_sign(const struct sigkey *k, const void *msg, size_t len,
 int sigkey_verify(const struct sigkey *k, const void *msg, size_t len,
     const unsigned char sig[SIG_LEN]);
 
+/* OpenSSH's "SHA256:<base64, no padding>" fingerprint of a public key
+ * blob given in base64 (an authorized_keys line's second field). */
+int ssh_key_fingerprint(const char *blob_b64, char *out, size_t outsz);
+
 /* Fill out with len random bytes. */
 int random_bytes(void *out, size_t len);
 /* A new random UUID (version 4), 36 characters and a NUL. */

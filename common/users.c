@@ -1,0 +1,496 @@
+/* users.c: the FTP/SFTP users file and authorized keys (see users.h). */
+#include <crypt.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "crypto.h"
+#include "err.h"
+#include "fsutil.h"
+#include "users.h"
+#include "xmalloc.h"
+#include "banned.h"
+
+#define USERS_MAX_BYTES (1u << 20)
+#define KEYS_MAX_BYTES (256u << 10)
+#define MAX_USERS 1000
+
+struct user {
+	char name[33];
+	enum role role;
+	char *hash;
+	char **keys;		/* "TYPE BLOB" of each authorized key */
+	size_t nkeys;
+};
+
+struct users {
+	char *path;
+	struct user *u;
+	size_t n;
+};
+
+/* A hash of a random password, checked against when the user is unknown,
+ * so that unknown names cost the same as wrong passwords. */
+static const char dummy_hash[] =
+    "$y$j9T$Od96uFSZG12HFxY2qiN1C.$gfqemBL2JtCwq1nm187UFJEYee1tXt6n4qfjyloaR.4";
+
+static int timingsafe_eq(const char *a, const char *b, size_t n)
+{
+	unsigned char d = 0;
+
+	for (size_t i = 0; i < n; i++)
+		d |= (unsigned char)(a[i] ^ b[i]);
+	return d == 0;
+}
+
+const char *role_name(enum role r)
+{
+	return r == ROLE_ADMIN ? "admin" : r == ROLE_READONLY ? "readonly" :
+	    "none";
+}
+
+int role_parse(const char *s, enum role *out)
+{
+	if (!strcmp(s, "admin"))
+		*out = ROLE_ADMIN;
+	else if (!strcmp(s, "readonly"))
+		*out = ROLE_READONLY;
+	else
+		return err_set(ERR_INVAL, "%s: roles are admin and readonly", s);
+	return 0;
+}
+
+int users_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 32 || !islower((unsigned char)s[0]))
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) &&
+		    s[i] != '.' && s[i] != '_' && s[i] != '-')
+			return 0;
+	return 1;
+}
+
+static char *keys_dir(const char *path)
+{
+	struct buf b = BUF_INIT(4096);
+
+	buf_addf(&b, "%s.keys", path);
+	return buf_detach(&b, NULL);
+}
+
+static char *keys_file(const char *path, const char *name)
+{
+	char *d = keys_dir(path), *f = fs_join(d, name);
+
+	free(d);
+	return f;
+}
+
+/* Parse one authorized_keys line: options are not supported; "TYPE BLOB
+ * [COMMENT]". type, blob and comment point into line (modified). */
+static int parse_key_line(char *line, char **type, char **blob,
+    char **comment)
+{
+	char *sp;
+
+	*comment = NULL;
+	while (*line == ' ' || *line == '\t')
+		line++;
+	if (strncmp(line, "ssh-", 4) && strncmp(line, "ecdsa-", 6) &&
+	    strncmp(line, "sk-", 3))
+		return -1;
+	*type = line;
+	if ((sp = strchr(line, ' ')) == NULL)
+		return -1;
+	*sp = '\0';
+	*blob = sp + 1;
+	if ((sp = strchr(*blob, ' ')) != NULL) {
+		*sp = '\0';
+		*comment = sp + 1;
+	}
+	for (const char *p = *blob; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '+' && *p != '/' && *p != '=')
+			return -1;
+	return **blob ? 0 : -1;
+}
+
+static void load_keys(struct users *u, struct user *us)
+{
+	struct buf b = BUF_INIT(KEYS_MAX_BYTES);
+	char *f = keys_file(u->path, us->name), *line, *next;
+
+	if (fs_exists(f) && fs_read_file(f, KEYS_MAX_BYTES, &b) == 0 && b.p) {
+		for (line = b.p; line && *line; line = next) {
+			char *type, *blob, *comment;
+			if ((next = strchr(line, '\n')) != NULL)
+				*next++ = '\0';
+			if (*line == '#' || parse_key_line(line, &type, &blob,
+			    &comment) != 0)
+				continue;
+			us->keys = xreallocarray(us->keys, us->nkeys + 1,
+			    sizeof *us->keys);
+			struct buf k = BUF_INIT(16384);
+			buf_addf(&k, "%s %s", type, blob);
+			us->keys[us->nkeys++] = buf_detach(&k, NULL);
+		}
+	}
+	buf_free(&b);
+	free(f);
+}
+
+int users_load(const char *path, struct users **out)
+{
+	struct buf b = BUF_INIT(USERS_MAX_BYTES);
+	struct users *u = xcalloc(1, sizeof *u);
+	char *line, *next;
+	int r = 0, lineno = 0;
+
+	*out = NULL;
+	u->path = xstrdup(path);
+	if (fs_exists(path) && (r = fs_read_file(path, USERS_MAX_BYTES, &b)) != 0)
+		goto fail;
+	for (line = b.p; line && *line; line = next) {
+		char *c1, *c2;
+		struct user *us;
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		lineno++;
+		if (*line == '#' || *line == '\0')
+			continue;
+		if ((c1 = strchr(line, ':')) == NULL ||
+		    (c2 = strchr(c1 + 1, ':')) == NULL)
+			goto bad;
+		*c1 = *c2 = '\0';
+		if (!users_name_ok(line) || u->n == MAX_USERS || c2[1] != '$')
+			goto bad;
+		u->u = xreallocarray(u->u, u->n + 1, sizeof *u->u);
+		us = &u->u[u->n];
+		memset(us, 0, sizeof *us);
+		if (role_parse(c1 + 1, &us->role) != 0)
+			goto bad;
+		snprintf(us->name, sizeof us->name, "%s", line);
+		us->hash = xstrdup(c2 + 1);
+		u->n++;
+		load_keys(u, us);
+	}
+	buf_free_secret(&b);
+	*out = u;
+	return 0;
+bad:
+	r = err_set(ERR_FORMAT, "%s:%d: expected NAME:ROLE:HASH", path, lineno);
+fail:
+	buf_free_secret(&b);
+	users_free(u);
+	return r;
+}
+
+void users_free(struct users *u)
+{
+	if (u == NULL)
+		return;
+	for (size_t i = 0; i < u->n; i++) {
+		freezero(u->u[i].hash, strlen(u->u[i].hash));
+		for (size_t k = 0; k < u->u[i].nkeys; k++)
+			free(u->u[i].keys[k]);
+		free(u->u[i].keys);
+	}
+	free(u->u);
+	free(u->path);
+	free(u);
+}
+
+static const struct user *find(const struct users *u, const char *name)
+{
+	for (size_t i = 0; u && i < u->n; i++)
+		if (!strcmp(u->u[i].name, name))
+			return &u->u[i];
+	return NULL;
+}
+
+int users_check_password(const struct users *u, const char *name,
+    const char *password, enum role *rolep)
+{
+	const struct user *us = find(u, name);
+	struct crypt_data *cd = xcalloc(1, sizeof *cd);
+	const char *h = us ? us->hash : dummy_hash;
+	const char *got = crypt_r(password, h, cd);
+	int ok = got && got[0] == '$' && strlen(got) == strlen(h) &&
+	    timingsafe_eq(got, h, strlen(h));
+
+	explicit_bzero(cd, sizeof *cd);
+	free(cd);
+	if (!ok || us == NULL)
+		return err_set(ERR_DENIED, "wrong user name or password");
+	*rolep = us->role;
+	return 0;
+}
+
+int users_role(const struct users *u, const char *name, enum role *rolep)
+{
+	const struct user *us = find(u, name);
+
+	if (us == NULL)
+		return err_set(ERR_NOTFOUND, "%s: no such user", name);
+	*rolep = us->role;
+	return 0;
+}
+
+int users_key_allowed(const struct users *u, const char *name,
+    const char *type, const char *blob_b64)
+{
+	const struct user *us = find(u, name);
+	size_t tl = strlen(type);
+
+	for (size_t k = 0; us && k < us->nkeys; k++)
+		if (!strncmp(us->keys[k], type, tl) && us->keys[k][tl] == ' ' &&
+		    !strcmp(us->keys[k] + tl + 1, blob_b64))
+			return 0;
+	return err_set(ERR_DENIED, "key not authorized");
+}
+
+/* Rewrite the users file from u. */
+static int save(const struct users *u)
+{
+	struct buf b = BUF_INIT(USERS_MAX_BYTES);
+	int r = buf_adds(&b, "# nodebak users: NAME:ROLE:HASH (see docs/ftpd.md); "
+	    "edit with nodebak user\n");
+
+	for (size_t i = 0; r == 0 && i < u->n; i++)
+		r = buf_addf(&b, "%s:%s:%s\n", u->u[i].name,
+		    role_name(u->u[i].role), u->u[i].hash);
+	if (r == 0 && (r = fs_mkdir_parent(u->path, 0700)) == 0)
+		r = fs_write_atomic(u->path, b.p, b.len, 0600);
+	buf_free_secret(&b);
+	return r;
+}
+
+int users_add(const char *path, const char *name, enum role role,
+    const char *password)
+{
+	struct users *u;
+	struct crypt_data *cd;
+	char *salt;
+	const char *h;
+	int r;
+
+	if (!users_name_ok(name))
+		return err_set(ERR_INVAL, "%s: user names are 1 to 32 of a-z0-9._- "
+		    "starting with a letter", name);
+	if (strlen(password) < 8)
+		return err_set(ERR_INVAL, "passwords have at least 8 characters");
+	if ((r = users_load(path, &u)) != 0)
+		return r;
+	if (find(u, name)) {
+		users_free(u);
+		return err_set(ERR_EXISTS, "%s: user exists; delete it first", name);
+	}
+	if ((salt = crypt_gensalt_ra("$y$", 0, NULL, 0)) == NULL) {
+		users_free(u);
+		return err_sys("crypt_gensalt");
+	}
+	cd = xcalloc(1, sizeof *cd);
+	h = crypt_r(password, salt, cd);
+	free(salt);
+	if (h == NULL || h[0] != '$') {
+		free(cd);
+		users_free(u);
+		return err_set(ERR_CRYPTO, "crypt(3) failed");
+	}
+	u->u = xreallocarray(u->u, u->n + 1, sizeof *u->u);
+	memset(&u->u[u->n], 0, sizeof u->u[u->n]);
+	snprintf(u->u[u->n].name, sizeof u->u[u->n].name, "%s", name);
+	u->u[u->n].role = role;
+	u->u[u->n].hash = xstrdup(h);
+	u->n++;
+	explicit_bzero(cd, sizeof *cd);
+	free(cd);
+	r = save(u);
+	users_free(u);
+	return r;
+}
+
+int users_del(const char *path, const char *name)
+{
+	struct users *u;
+	char *kf;
+	int r;
+
+	if ((r = users_load(path, &u)) != 0)
+		return r;
+	for (size_t i = 0; i < u->n; i++) {
+		if (strcmp(u->u[i].name, name))
+			continue;
+		freezero(u->u[i].hash, strlen(u->u[i].hash));
+		for (size_t k = 0; k < u->u[i].nkeys; k++)
+			free(u->u[i].keys[k]);
+		free(u->u[i].keys);
+		memmove(&u->u[i], &u->u[i + 1], (u->n - i - 1) * sizeof *u->u);
+		u->n--;
+		if ((r = save(u)) == 0) {
+			kf = keys_file(path, name);
+			unlink(kf);
+			free(kf);
+		}
+		users_free(u);
+		return r;
+	}
+	users_free(u);
+	return err_set(ERR_NOTFOUND, "%s: no such user", name);
+}
+
+int users_list(const char *path, struct buf *out)
+{
+	struct users *u;
+	int r;
+
+	if ((r = users_load(path, &u)) != 0)
+		return r;
+	for (size_t i = 0; r == 0 && i < u->n; i++)
+		r = buf_addf(out, "%-32s %-9s %zu key%s\n", u->u[i].name,
+		    role_name(u->u[i].role), u->u[i].nkeys,
+		    u->u[i].nkeys == 1 ? "" : "s");
+	users_free(u);
+	return r;
+}
+
+static int need_user(const char *path, const char *name)
+{
+	struct users *u;
+	int r;
+
+	if ((r = users_load(path, &u)) != 0)
+		return r;
+	r = find(u, name) ? 0 : err_set(ERR_NOTFOUND, "%s: no such user", name);
+	users_free(u);
+	return r;
+}
+
+int users_key_add(const char *path, const char *name, const char *file,
+    int *added)
+{
+	struct buf in = BUF_INIT(KEYS_MAX_BYTES), cur = BUF_INIT(KEYS_MAX_BYTES);
+	char *kd = keys_dir(path), *kf = keys_file(path, name), *line, *next;
+	int r, lineno = 0;
+
+	*added = 0;
+	if ((r = need_user(path, name)) != 0 ||
+	    (r = fs_read_file(file, KEYS_MAX_BYTES, &in)) != 0)
+		goto out;
+	if (fs_exists(kf) && (r = fs_read_file(kf, KEYS_MAX_BYTES, &cur)) != 0)
+		goto out;
+	for (line = in.p; line && *line; line = next) {
+		char *type, *blob, *comment, fp[80], copy[16384];
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		lineno++;
+		if (*line == '#' || *line == '\0')
+			continue;
+		snprintf(copy, sizeof copy, "%s", line);
+		if (parse_key_line(copy, &type, &blob, &comment) != 0 ||
+		    ssh_key_fingerprint(blob, fp, sizeof fp) != 0) {
+			r = err_set(ERR_FORMAT, "%s:%d: not an OpenSSH public key line",
+			    file, lineno);
+			goto out;
+		}
+		if ((r = buf_addf(&cur, "%s\n", line)) != 0)
+			goto out;
+		(*added)++;
+	}
+	if (*added == 0) {
+		r = err_set(ERR_FORMAT, "%s: no public key in it", file);
+		goto out;
+	}
+	if ((r = fs_mkdir_p(kd, 0700)) == 0)
+		r = fs_write_atomic(kf, cur.p, cur.len, 0600);
+out:
+	buf_free(&in);
+	buf_free(&cur);
+	free(kd);
+	free(kf);
+	return r;
+}
+
+/* Call fn for each key line of name's file: index, line (modifiable). */
+static int each_key(const char *path, const char *name, struct buf *b,
+    int (*fn)(int idx, char *line, void *arg), void *arg)
+{
+	char *kf = keys_file(path, name), *line, *next;
+	int r, idx = 0;
+
+	if ((r = need_user(path, name)) != 0)
+		goto out;
+	if (fs_exists(kf) && (r = fs_read_file(kf, KEYS_MAX_BYTES, b)) != 0)
+		goto out;
+	for (line = b->p; r == 0 && line && *line; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		if (*line == '#' || *line == '\0')
+			continue;
+		r = fn(++idx, line, arg);
+	}
+out:
+	free(kf);
+	return r;
+}
+
+static int list_one(int idx, char *line, void *arg)
+{
+	char *type, *blob, *comment, fp[80];
+
+	if (parse_key_line(line, &type, &blob, &comment) != 0 ||
+	    ssh_key_fingerprint(blob, fp, sizeof fp) != 0)
+		return buf_addf(arg, "%d (unreadable line)\n", idx);
+	return buf_addf(arg, "%d %s %s %s\n", idx, type, fp,
+	    comment ? comment : "");
+}
+
+int users_key_list(const char *path, const char *name, struct buf *out)
+{
+	struct buf b = BUF_INIT(KEYS_MAX_BYTES);
+	int r = each_key(path, name, &b, list_one, out);
+
+	buf_free(&b);
+	return r;
+}
+
+struct del_arg {
+	int index, found;
+	struct buf keep;
+};
+
+static int del_one(int idx, char *line, void *arg)
+{
+	struct del_arg *d = arg;
+
+	if (idx == d->index) {
+		d->found = 1;
+		return 0;
+	}
+	return buf_addf(&d->keep, "%s\n", line);
+}
+
+int users_key_del(const char *path, const char *name, int index)
+{
+	struct buf b = BUF_INIT(KEYS_MAX_BYTES);
+	struct del_arg d = { index, 0, BUF_INIT(KEYS_MAX_BYTES) };
+	char *kf = keys_file(path, name);
+	int r = each_key(path, name, &b, del_one, &d);
+
+	if (r == 0 && !d.found)
+		r = err_set(ERR_NOTFOUND, "%s has no key %d (see user key list %s)",
+		    name, index, name);
+	if (r == 0)
+		r = fs_write_atomic(kf, d.keep.p ? d.keep.p : "", d.keep.len, 0600);
+	buf_free(&b);
+	buf_free(&d.keep);
+	free(kf);
+	return r;
+}

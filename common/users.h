@@ -1,0 +1,49 @@
+/* users.h: nodebak's FTP/SFTP users file (docs/ftpd.md, "Users"): one line
+ * per user, "NAME:ROLE:HASH" with a crypt(3) yescrypt hash, and each
+ * user's public keys in OpenSSH authorized_keys format in
+ * "<users file>.keys/NAME". Shared by nodebak-ftpd and the console's
+ * `user` commands. */
+#ifndef NODEBAK_USERS_H
+#define NODEBAK_USERS_H
+#include <stddef.h>
+
+struct buf;
+
+enum role { ROLE_NONE = 0, ROLE_READONLY = 1, ROLE_ADMIN = 2 };
+
+struct users;
+
+/* Load path; a missing file is no users. ERR_FORMAT names a bad line. */
+int users_load(const char *path, struct users **out);
+void users_free(struct users *u);
+/* 0 and *rolep on a match; ERR_DENIED for a wrong password or an unknown
+ * user (the same work is done either way). */
+int users_check_password(const struct users *u, const char *name,
+    const char *password, enum role *rolep);
+int users_role(const struct users *u, const char *name, enum role *rolep);
+/* 0 when the OpenSSH public key (type, e.g. "ssh-ed25519", and base64
+ * blob) is one of name's authorized keys, ERR_DENIED otherwise. */
+int users_key_allowed(const struct users *u, const char *name,
+    const char *type, const char *blob_b64);
+const char *role_name(enum role r);
+int role_parse(const char *s, enum role *out);
+/* 1 when s is an acceptable user name (1-32 of a-z0-9._-, starting with a
+ * letter). */
+int users_name_ok(const char *s);
+
+/* Editing (the console). Each rewrites the file atomically, mode 0600. */
+int users_add(const char *path, const char *name, enum role role,
+    const char *password);
+int users_del(const char *path, const char *name);
+/* Append "NAME ROLE KEYS\n" lines for every user to out. */
+int users_list(const char *path, struct buf *out);
+/* Add the authorized_keys lines of file (each checked) to name's keys;
+ * *added gets how many. */
+int users_key_add(const char *path, const char *name, const char *file,
+    int *added);
+/* Remove name's key number index (1-based, as users_key_list shows). */
+int users_key_del(const char *path, const char *name, int index);
+/* Append name's keys, "N TYPE FINGERPRINT COMMENT\n" each, to out. */
+int users_key_list(const char *path, const char *name, struct buf *out);
+
+#endif

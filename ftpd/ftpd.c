@@ -1,0 +1,464 @@
+/* ftpd.c: nodebak-ftpd's listener process: binds the configured listeners
+ * as root, accepts, enforces the total and per-address session limits,
+ * and forks one session process per connection, which gives up its
+ * privileges after login (docs/ftpd.md). Signals: SIGHUP reloads, SIGTERM
+ * lets sessions finish up to shutdown_timeout. */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/securebits.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+
+#include "conf.h"
+#include "err.h"
+#include "ftpd.h"
+#include "log.h"
+#include "sshd.h"
+#include "users.h"
+#include "xmalloc.h"
+#include "banned.h"
+
+#define MAX_LISTENERS 16
+
+enum lkind { L_SFTP };
+
+struct listener {
+	int fd;
+	enum lkind kind;
+	char name[80];
+};
+
+struct child {
+	pid_t pid;
+	char addr[INET6_ADDRSTRLEN];
+};
+
+static struct listener listeners[MAX_LISTENERS];
+static int nlisteners;
+static struct child *children;
+static long nchildren, children_cap;
+
+/* "ADDR:PORT" or "[ADDR]:PORT" -> bound, listening socket. */
+static int bind_one(const char *spec, enum lkind kind)
+{
+	char host[INET6_ADDRSTRLEN + 2], port[8];
+	struct addrinfo hints, *ai = NULL;
+	const char *colon = strrchr(spec, ':');
+	size_t hl;
+	int fd = -1, one = 1, r;
+
+	if (colon == NULL || nlisteners == MAX_LISTENERS)
+		return err_set(ERR_INVAL, "%s: expected ADDRESS:PORT", spec);
+	hl = (size_t)(colon - spec);
+	if (spec[0] == '[' && hl >= 2 && spec[hl - 1] == ']') {
+		spec++;
+		hl -= 2;
+	}
+	if (hl == 0 || hl >= sizeof host || strlen(colon + 1) >= sizeof port)
+		return err_set(ERR_INVAL, "%s: expected ADDRESS:PORT", spec);
+	memcpy(host, spec, hl);
+	host[hl] = '\0';
+	snprintf(port, sizeof port, "%s", colon + 1);
+	memset(&hints, 0, sizeof hints);
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV | AI_PASSIVE;
+	if ((r = getaddrinfo(host, port, &hints, &ai)) != 0)
+		return err_set(ERR_INVAL, "%s: %s", spec, gai_strerror(r));
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		r = err_sys("socket for %s", spec);
+		goto out;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	if (ai->ai_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 128) != 0) {
+		r = err_sys("listen on %s", spec);
+		close(fd);
+		goto out;
+	}
+	listeners[nlisteners].fd = fd;
+	listeners[nlisteners].kind = kind;
+	snprintf(listeners[nlisteners].name, sizeof listeners[0].name, "%s", spec);
+	nlisteners++;
+	r = 0;
+out:
+	freeaddrinfo(ai);
+	return r;
+}
+
+static int bind_list(const char *list, enum lkind kind)
+{
+	char *copy, *save = NULL, *w;
+	int r = 0;
+
+	if (list == NULL || *list == '\0')
+		return 0;
+	copy = xstrdup(list);
+	for (w = strtok_r(copy, " ", &save); w && r == 0; w = strtok_r(NULL, " ", &save))
+		r = bind_one(w, kind);
+	free(copy);
+	return r;
+}
+
+/* Who sessions become after login (docs/ftpd.md, "Privileges"). */
+static int resolve_user(struct ftpd_ctx *ctx)
+{
+	const char *name = ctx->conf->ftpd.run_as;
+	struct stat st;
+	struct passwd *pw;
+
+	ctx->switch_user = 0;
+	if (name && *name) {
+		if ((pw = getpwnam(name)) == NULL)
+			return err_set(ERR_INVAL, "run_as %s: no such user", name);
+		ctx->uid = pw->pw_uid;
+		ctx->gid = pw->pw_gid;
+	} else {
+		if (stat(ctx->conf->files_dir, &st) != 0)
+			return err_sys("%s", ctx->conf->files_dir);
+		ctx->uid = st.st_uid;
+		ctx->gid = st.st_gid;
+	}
+	ctx->switch_user = ctx->uid != 0;
+	if (geteuid() != 0 && ctx->switch_user && ctx->uid != geteuid())
+		return err_set(ERR_DENIED, "cannot switch to uid %ld without root",
+		    (long)ctx->uid);
+	return 0;
+}
+
+int ftpd_drop_privileges(const struct ftpd_ctx *ctx)
+{
+	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
+	struct __user_cap_data_struct data[2];
+
+	if (geteuid() == 0 && ctx->switch_user) {
+		if (setgroups(0, NULL) != 0 || setgid(ctx->gid) != 0 ||
+		    setuid(ctx->uid) != 0)
+			return err_sys("switch to uid %ld", (long)ctx->uid);
+		if (setuid(0) == 0)
+			return err_set(ERR_DENIED, "could regain root after dropping it");
+	}
+	if (geteuid() == 0) {
+		/* The files root belongs to root: stay uid 0 for file ownership,
+		 * but without any capability, now or after exec. */
+		for (int cap = 0; cap <= 63; cap++)
+			if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
+				return err_sys("drop capability %d", cap);
+		if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED |
+		    SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED |
+		    SECBIT_KEEP_CAPS_LOCKED, 0, 0, 0) != 0)
+			return err_sys("securebits");
+		memset(data, 0, sizeof data);
+		if (syscall(SYS_capset, &hdr, data) != 0)
+			return err_sys("capset");
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+		return err_sys("no_new_privs");
+	return 0;
+}
+
+static void xferlog_line(const struct ftpd_ctx *ctx, const char *line)
+{
+	const char *path = ctx->conf->ftpd.xferlog;
+	int fd;
+
+	if (path == NULL || *path == '\0')
+		return;
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640)) < 0)
+		return;
+	if (write(fd, line, strlen(line)) < 0)
+		log_warn("xferlog %s: %s", path, strerror(errno));
+	close(fd);
+}
+
+void ftpd_log_login(const struct ftpd_ctx *ctx, const char *proto,
+    const char *user, const char *peer, const char *method, int ok)
+{
+	(void)ctx;
+	log_info("%s login %s: user %s from %s by %s", proto,
+	    ok ? "ok" : "FAILED", user, peer, method);
+}
+
+void ftpd_log_xfer(const struct ftpd_ctx *ctx, const char *proto,
+    const char *user, const char *peer, const char *vpath, int upload,
+    unsigned long long bytes, double seconds, int complete)
+{
+	char when[32], line[2048], name[1024];
+	time_t now = time(NULL);
+	struct tm tm;
+	size_t i;
+
+	/* xferlog(5): one field per word, so spaces in names become '_'. */
+	for (i = 0; vpath[i] && i < sizeof name - 1; i++)
+		name[i] = (vpath[i] <= ' ' || vpath[i] == 0x7f) ? '_' : vpath[i];
+	name[i] = '\0';
+	log_info("%s %s %s: user %s from %s, %llu bytes in %.3f s, %s", proto,
+	    upload ? "upload" : "download", name, user, peer, bytes, seconds,
+	    complete ? "complete" : "INCOMPLETE");
+	localtime_r(&now, &tm);
+	strftime(when, sizeof when, "%a %b %e %H:%M:%S %Y", &tm);
+	snprintf(line, sizeof line, "%s %ld %s %llu %s b _ %c r %s %s 0 * %c\n",
+	    when, (long)(seconds + 0.5), peer, bytes, name, upload ? 'i' : 'o',
+	    user, proto, complete ? 'c' : 'i');
+	xferlog_line(ctx, line);
+}
+
+static long count_from(const char *addr)
+{
+	long n = 0;
+
+	for (long i = 0; i < nchildren; i++)
+		if (!strcmp(children[i].addr, addr))
+			n++;
+	return n;
+}
+
+static void reap(void)
+{
+	pid_t pid;
+	int st;
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
+		for (long i = 0; i < nchildren; i++)
+			if (children[i].pid == pid) {
+				children[i] = children[--nchildren];
+				break;
+			}
+}
+
+static void peer_name(const struct sockaddr_storage *ss, char *out,
+    size_t outsz)
+{
+	if (ss->ss_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr,
+		    out, (socklen_t)outsz);
+	else if (ss->ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr,
+		    out, (socklen_t)outsz);
+	else
+		snprintf(out, outsz, "?");
+}
+
+static void session(struct ftpd_ctx *ctx, const struct listener *l, int fd,
+    const sigset_t *mask)
+{
+	int r = 0;
+
+	for (int i = 0; i < nlisteners; i++)
+		close(listeners[i].fd);
+	signal(SIGCHLD, SIG_DFL);
+	signal(SIGPIPE, SIG_IGN);
+	sigprocmask(SIG_UNBLOCK, mask, NULL);
+	if (l->kind == L_SFTP)
+		r = sshd_session(fd, ctx);
+	_exit(r ? 1 : 0);
+}
+
+static void accept_one(struct ftpd_ctx *ctx, const struct listener *l,
+    const sigset_t *mask)
+{
+	const struct conf_ftpd *f = &ctx->conf->ftpd;
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof ss;
+	char addr[INET6_ADDRSTRLEN];
+	pid_t pid;
+	int fd;
+
+	if ((fd = accept4(l->fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC)) < 0)
+		return;
+	peer_name(&ss, addr, sizeof addr);
+	if (nchildren >= f->max_clients || nchildren >= children_cap) {
+		log_warn("%s: refused %s: %ld sessions (max_clients)", l->name, addr,
+		    nchildren);
+		close(fd);
+		return;
+	}
+	if (count_from(addr) >= f->max_per_address) {
+		log_warn("%s: refused %s: %ld sessions from it (max_per_address)",
+		    l->name, addr, count_from(addr));
+		close(fd);
+		return;
+	}
+	if ((pid = fork()) < 0) {
+		log_err("fork: %s", strerror(errno));
+		close(fd);
+		return;
+	}
+	if (pid == 0)
+		session(ctx, l, fd, mask);
+	close(fd);
+	children[nchildren].pid = pid;
+	snprintf(children[nchildren].addr, sizeof children[0].addr, "%s", addr);
+	nchildren++;
+}
+
+static int load(struct ftpd_ctx *ctx, const char *path)
+{
+	struct conf *c;
+	struct users *u;
+	int r;
+
+	if ((r = conf_load(path, &c)) != 0)
+		return r;
+	if ((r = users_load(c->ftpd.users, &u)) != 0) {
+		conf_free(c);
+		return r;
+	}
+	conf_free(ctx->conf);
+	users_free(ctx->users);
+	ctx->conf = c;
+	ctx->users = u;
+	return 0;
+}
+
+static void reload(struct ftpd_ctx *ctx)
+{
+	struct conf *old = ctx->conf;
+	char files[4096];
+
+	snprintf(files, sizeof files, "%s", old->files_dir);
+	if (load(ctx, ctx->conf_path) != 0) {
+		log_err("reload: %s (keeping the running configuration)", err_msg());
+		return;
+	}
+	if (strcmp(files, ctx->conf->files_dir))
+		log_warn("reload: files_dir changed; new sessions use %s",
+		    ctx->conf->files_dir);
+	if (resolve_user(ctx) != 0 || sshd_init(ctx) != 0)
+		log_err("reload: %s", err_msg());
+	log_info("reloaded %s: users, limits and host key", ctx->conf_path);
+}
+
+/* SIGTERM: no new sessions; running ones get shutdown_timeout seconds. */
+static void shut_down(struct ftpd_ctx *ctx)
+{
+	time_t end = time(NULL) + ctx->conf->ftpd.shutdown_timeout;
+
+	for (int i = 0; i < nlisteners; i++)
+		close(listeners[i].fd);
+	log_info("stopping: %ld sessions to finish (at most %ld s)", nchildren,
+	    ctx->conf->ftpd.shutdown_timeout);
+	while (nchildren > 0 && time(NULL) < end) {
+		usleep(100000);
+		reap();
+	}
+	for (long i = 0; i < nchildren; i++)
+		kill(children[i].pid, SIGTERM);
+	for (int i = 0; i < 20 && nchildren > 0; i++) {
+		usleep(100000);
+		reap();
+	}
+	for (long i = 0; i < nchildren; i++)
+		kill(children[i].pid, SIGKILL);
+	reap();
+}
+
+static int serve(struct ftpd_ctx *ctx)
+{
+	struct pollfd pfd[MAX_LISTENERS + 1];
+	sigset_t mask;
+	int sfd;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	if ((sfd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0)
+		return err_sys("signalfd");
+	for (;;) {
+		struct signalfd_siginfo si;
+		for (int i = 0; i < nlisteners; i++) {
+			pfd[i].fd = listeners[i].fd;
+			pfd[i].events = POLLIN;
+		}
+		pfd[nlisteners].fd = sfd;
+		pfd[nlisteners].events = POLLIN;
+		if (poll(pfd, (nfds_t)nlisteners + 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return err_sys("poll");
+		}
+		if (pfd[nlisteners].revents & POLLIN &&
+		    read(sfd, &si, sizeof si) == sizeof si) {
+			if (si.ssi_signo == SIGCHLD)
+				reap();
+			else if (si.ssi_signo == SIGHUP)
+				reload(ctx);
+			else {
+				shut_down(ctx);
+				close(sfd);
+				return 0;
+			}
+		}
+		for (int i = 0; i < nlisteners; i++)
+			if (pfd[i].revents & POLLIN)
+				accept_one(ctx, &listeners[i], &mask);
+	}
+}
+
+int ftpd_run(const char *conf_path, int foreground, int verbose)
+{
+	struct ftpd_ctx ctx;
+	int r;
+
+	memset(&ctx, 0, sizeof ctx);
+	ctx.conf_path = conf_path;
+	signal(SIGPIPE, SIG_IGN);
+	log_open("nodebak-ftpd", 1, verbose);
+	if ((r = load(&ctx, conf_path)) != 0 || (r = resolve_user(&ctx)) != 0 ||
+	    (r = sshd_init(&ctx)) != 0 ||
+	    (r = bind_list(ctx.conf->ftpd.sftp_listen, L_SFTP)) != 0) {
+		fprintf(stderr, "nodebak-ftpd: %s\n", err_msg());
+		return 1;
+	}
+	if (ctx.conf->ftpd.ftp_listen && *ctx.conf->ftpd.ftp_listen)
+		log_warn("ftp_listen %s: the FTP server is not in this build "
+		    "(SFTP only); not listening", ctx.conf->ftpd.ftp_listen);
+	if (nlisteners == 0) {
+		fprintf(stderr, "nodebak-ftpd: no listener configured (sftp_listen)\n");
+		return 1;
+	}
+	/* Room for the configured maximum; a reload can lower it, not raise it
+	 * past this. */
+	children_cap = ctx.conf->ftpd.max_clients;
+	children = xcalloc((size_t)children_cap + 1, sizeof *children);
+	if (!ctx.switch_user)
+		log_warn("the files root belongs to root: sessions keep uid 0 "
+		    "without any capability (set run_as, or give %s to a service "
+		    "user)", ctx.conf->files_dir);
+	for (int i = 0; i < nlisteners; i++)
+		log_info("sftp listening on %s", listeners[i].name);
+	if (!foreground) {
+		if (daemon(0, 0) != 0) {
+			perror("nodebak-ftpd: daemon");
+			return 1;
+		}
+		log_open("nodebak-ftpd", 0, verbose);
+	}
+	if ((r = serve(&ctx)) != 0) {
+		log_err("%s", err_msg());
+		return 1;
+	}
+	log_info("exiting");
+	return 0;
+}

@@ -1,0 +1,87 @@
+/* sshd_ctx.c: the SSH server's ties to the daemon: its options from the
+ * ftpd context, logins against the users file, privilege drop and logging
+ * (the SSH protocol itself is sshd.c). */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "conf.h"
+#include "err.h"
+#include "ftpd.h"
+#include "sshd.h"
+#include "users.h"
+#include "banned.h"
+
+static int check_password(void *arg, const char *user, const char *password,
+    int *readonly)
+{
+	const struct ftpd_ctx *ctx = arg;
+	enum role role;
+	int r;
+
+	if ((r = users_check_password(ctx->users, user, password, &role)) != 0)
+		return r;
+	*readonly = role != ROLE_ADMIN;
+	return 0;
+}
+
+static int check_pubkey(void *arg, const char *user, const char *type,
+    const char *blob_b64, int *readonly)
+{
+	const struct ftpd_ctx *ctx = arg;
+	enum role role;
+	int r;
+
+	if ((r = users_key_allowed(ctx->users, user, type, blob_b64)) != 0 ||
+	    (r = users_role(ctx->users, user, &role)) != 0)
+		return r;
+	*readonly = role != ROLE_ADMIN;
+	return 0;
+}
+
+static int drop(void *arg)
+{
+	return ftpd_drop_privileges(arg);
+}
+
+static void login_log(void *arg, const char *user, const char *peer,
+    const char *method, int ok)
+{
+	ftpd_log_login(arg, "sftp", user, peer, method, ok);
+}
+
+static void xfer_log(void *arg, const char *user, const char *peer,
+    const char *vpath, int upload, unsigned long long bytes, double seconds,
+    int complete)
+{
+	ftpd_log_xfer(arg, "sftp", user, peer, vpath, upload, bytes, seconds,
+	    complete);
+}
+
+int sshd_init(struct ftpd_ctx *ctx)
+{
+	return sshd_host_key(ctx->conf->ftpd.host_key);
+}
+
+int sshd_session(int fd, const struct ftpd_ctx *ctx)
+{
+	const struct conf *c = ctx->conf;
+	struct sshd_opts o;
+
+	memset(&o, 0, sizeof o);
+	o.host_key = c->ftpd.host_key;
+	o.files_dir = c->files_dir;
+	o.conf_file = c->file;
+	o.console = NULL;
+	o.login_timeout = c->ftpd.login_timeout;
+	o.idle_timeout = c->ftpd.idle_timeout;
+	o.max_login_attempts = c->ftpd.max_login_attempts;
+	o.max_handles = c->ftpd.max_handles;
+	o.password = check_password;
+	o.pubkey = check_pubkey;
+	o.drop = drop;
+	o.login_log = login_log;
+	o.xfer_log = xfer_log;
+	o.arg = (void *)(uintptr_t)ctx;
+	return sshd_serve(fd, &o);
+}
