@@ -55,6 +55,8 @@ INSERT INTO node_meta(key, value) VALUES ('deployment', 'demo');
 SQL
 	sh "$top/scripts/mkcerts.sh" "$demo/files" expired
 	printf 'nodebak demo licence\nfeatures: callbridge webadmin\n' > "$demo/files/cms.lic"
+	printf 'demo-admin-pass\n' | "$top/bin/nodebak" -c "$conf" user add admin admin \
+		--password-stdin >/dev/null
 fi
 
 cat <<HINT
@@ -71,8 +73,16 @@ In another terminal, try the reference procedure's first steps:
   bin/nodebak backup rollback jaihanuman.bak
   bin/nodebak                                # interactive console
 
-Files root (what FTP/SFTP serve): $demo/files; backups in $demo/files/backups
+Files root (what SFTP serves): $demo/files; backups in $demo/files/backups
+Pull a backup off the box (user admin, password demo-admin-pass):
+  sftp -P 2222 -o StrictHostKeyChecking=no admin@127.0.0.1
+  ssh -p 2222 -o StrictHostKeyChecking=no admin@127.0.0.1   # the console over SSH
 Stop the node with Ctrl-C.
 
 HINT
-exec "$top/bin/nodebak-snapshotd" -f -c "$conf"
+# The file server in the background, the snapshot daemon in the foreground;
+# Ctrl-C stops both.
+"$top/bin/nodebak-ftpd" -f -c "$conf" 2>>"$demo/ftpd.log" &
+ftpd=$!
+trap 'kill $ftpd 2>/dev/null; wait $ftpd 2>/dev/null' EXIT INT TERM
+"$top/bin/nodebak-snapshotd" -f -c "$conf"
