@@ -14,7 +14,7 @@ import sys
 import tempfile
 import time
 
-from node import Node, BIN, TOP
+from node import Node, BIN
 
 PASSWORDS = {"admin": "admin-Pass-1", "ro": "ro-Pass-1"}
 
@@ -32,50 +32,14 @@ def need_paramiko():
         os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
 
 
-STANDIN_SRC = ["tests/tools/sshd_standin.c", "ftpd/sshd.c", "ftpd/sftp.c",
-               "ftpd/sftp_fs.c", "ftpd/rconsole.c"]
-
-
 def ftpd_path():
     return os.environ.get("NODEBAK_FTPD", os.path.join(BIN, "nodebak-ftpd"))
 
 
-def standin_path():
-    """tests/bin/sshd-standin (see tests/tools/sshd_standin.c), built when
-    missing or older than its sources; None when it cannot be built."""
-    out = os.path.join(TOP, "tests", "bin", "sshd-standin")
-    srcs = [os.path.join(TOP, x) for x in STANDIN_SRC]
-    lib = os.path.join(TOP, "common", "libnodebak.a")
-    if os.path.exists(out) and all(os.path.getmtime(x) <= os.path.getmtime(out)
-                                   for x in srcs + [lib] if os.path.exists(x)):
-        return out
-    if not all(os.path.exists(x) for x in srcs + [lib]):
-        return None
-    libs = subprocess.run(["pkg-config", "--libs", "libssh", "openssl", "zlib", "libarchive",
-                           "sqlite3"], capture_output=True, text=True).stdout.split()
-    os.makedirs(os.path.dirname(out), exist_ok=True)
-    p = subprocess.run(["cc", "-std=c11", "-D_GNU_SOURCE", "-O2", "-g",
-                        "-I" + os.path.join(TOP, "common"), "-I" + os.path.join(TOP, "ftpd"),
-                        "-o", out] + srcs + [lib] + libs + ["-lpthread"],
-                       capture_output=True, text=True)
-    return out if p.returncode == 0 else None
-
-
-def use_standin():
-    """True when the tests run the SSH code under the stand-in listener
-    because bin/nodebak-ftpd has not been built."""
-    return not os.access(ftpd_path(), os.X_OK)
-
-
 def require_ftpd(t):
-    """Skip the whole test when neither the daemon nor the stand-in can run;
-    say so when the stand-in is used."""
-    if not use_standin():
-        return
-    if not standin_path():
-        t.skip_all(f"{ftpd_path()} not built and the stand-in does not build")
-    t.diag(f"{ftpd_path()} not built: using tests/tools/sshd_standin.c "
-           "(real SSH/SFTP code, test users file, no connection limits)")
+    """Skip the whole test when the daemon has not been built."""
+    if not os.access(ftpd_path(), os.X_OK):
+        t.skip_all(f"{ftpd_path()} not built")
 
 
 class SshNode(Node):
@@ -84,7 +48,6 @@ class SshNode(Node):
         self.home = tempfile.mkdtemp(prefix="nodebak-sshhome-", dir=self.root)
         os.makedirs(os.path.join(self.files, "backups"), exist_ok=True)
         self.keys = {}
-        self.standin = use_standin()
         for user in PASSWORDS:
             key = os.path.join(self.home, f"id_{user}")
             subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "",
@@ -99,15 +62,7 @@ class SshNode(Node):
             self.askpass[user] = path
 
     def setup_users(self):
-        """Add admin and ro with passwords and keys through the console
-        (for the stand-in: into its test users file)."""
-        if self.standin:
-            with open(self.path("standin-users"), "w") as f:
-                for user, role in (("admin", "admin"), ("ro", "readonly")):
-                    f.write(f"{user} {role} {PASSWORDS[user]}\n")
-                    f.write(f"{user} key " + " ".join(
-                        open(self.keys[user] + ".pub").read().split()[:2]) + "\n")
-            return
+        """Add admin and ro with passwords and keys through the console."""
         for user, role in (("admin", "admin"), ("ro", "readonly")):
             pw = PASSWORDS[user]
             rc, out, err = self.nb("user", "add", user, role,
@@ -122,10 +77,8 @@ class SshNode(Node):
     def start_all(self):
         self.start()
         self.setup_users()
-        argv = ([standin_path(), self.conf, self.path("standin-users"),
-                 os.path.join(BIN, "nodebak")] if self.standin
-                else [ftpd_path(), "-f", "-c", self.conf])
-        self.start("ftpd", argv, wait_for=(self.addr, self.sftp_port))
+        self.start("ftpd", [ftpd_path(), "-f", "-c", self.conf],
+                   wait_for=(self.addr, self.sftp_port))
 
     def ssh_opts(self, user="admin", key=True, cipher=None):
         o = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
