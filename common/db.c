@@ -81,6 +81,11 @@ int db_cluster_nodes(const struct conf *c, const char *me,
 	return is_pg(c) ? pg_cluster_nodes(c, me, master, out) : no_cluster(c);
 }
 
+int db_restore_ready(const struct conf *c)
+{
+	return is_pg(c) ? pg_restore_ready(c) : 0;
+}
+
 int db_check_live(const struct conf *c)
 {
 	return is_pg(c) ? pg_check_live(c) : db_check_file(c, c->db_path);

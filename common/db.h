@@ -43,6 +43,9 @@ char *db_restore_target(const struct conf *c);
 /* PostgreSQL: restore a pending dump (one transaction) and remove it.
  * SQLite, or nothing pending: 0. */
 int db_restore_pending(const struct conf *c);
+/* The live database can take a restore: PostgreSQL, the server is not a
+ * replica (ERR_REFUSED naming what to do). SQLite: 0. */
+int db_restore_ready(const struct conf *c);
 /* The live database passes its check (SQLite: integrity_check; PostgreSQL:
  * it answers with its schema version). */
 int db_check_live(const struct conf *c);

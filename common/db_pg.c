@@ -637,6 +637,21 @@ int pg_restore_pending(const struct conf *c)
 	return r;
 }
 
+int pg_restore_ready(const struct conf *c)
+{
+	PGconn *h = NULL;
+	long rec = 0;
+	int r;
+
+	if ((r = conn_open(c, "postgres", &h)) == 0 &&
+	    (r = get_long(h, "SELECT pg_is_in_recovery()::int", &rec)) == 0 && rec)
+		r = err_set(ERR_REFUSED, "this node's database server is a replica "
+		    "of another node (read-only); run database cluster remove "
+		    "first");
+	PQfinish(h);
+	return r;
+}
+
 int pg_check_live(const struct conf *c)
 {
 	struct pg_conn *d;

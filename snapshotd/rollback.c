@@ -242,6 +242,12 @@ static int refuse_if_clustered(struct session *s)
 		    "  Disable clustering on this node first\n");
 		return -1;
 	}
+	/* A server still following a master (after a failed join, say) is
+	 * read-only: the restore would fail after the commit point. */
+	if (db_restore_ready(s->node->conf) != 0) {
+		sess_err(s, "backup rollback: %s\n", err_msg());
+		return -1;
+	}
 	return 0;
 }
 

@@ -152,6 +152,20 @@ def main(t):
         out = wait_for(lambda: (lambda o: o if all(w in o for w in want) else None)(status(r1)))
         t.ok(out, "a replica's status: the master and every replica, itself marked (me)", status(r1))
 
+        # A snapshot on a replica (pg_dump on a hot standby); its rollback is
+        # refused while the server still follows a master, even when the
+        # settings say Error rather than Enabled.
+        rc, out, err = r1.nb("backup", "snapshot", "on-replica")
+        t.eq((rc, out), (0, "on-replica.bak ready for download\n"), "backup snapshot on a replica")
+        p = r1.path("state", "cluster.conf")
+        saved = open(p).read()
+        open(p, "w").write(re.sub(r"(?m)^status = .*$", "status = Error", saved))
+        rc, out, err = r1.nb("backup", "rollback", "on-replica.bak", "--yes")
+        t.ok(rc == 1 and "this node's database server is a replica of another node (read-only); run database cluster remove first" in err
+             and not os.path.exists(r1.path("state", "pg-restore.pgdump")),
+             "rollback refused on a server that is still a replica, before anything changed", err)
+        open(p, "w").write(saved)
+
         # Remove on a replica: its data becomes the local database.
         rc, out, err = r2.nb("database", "cluster", "remove", input="Y\n")
         t.ok(rc == 0 and "Are you sure you wish to remove this node from the current cluster? (Y/n)" in out + err and
