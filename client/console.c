@@ -15,6 +15,7 @@
 #include "ctl.h"
 #include "err.h"
 #include "fsutil.h"
+#include "hostkey.h"
 #include "user.h"
 #include "xmalloc.h"
 #include "banned.h"
@@ -192,6 +193,8 @@ static int run_one(const struct conf *c, struct conn *k, int argc, char **argv)
 {
 	if (!strcmp(argv[0], "user"))
 		return cmd_user(c, argc, argv);
+	if (!strcmp(argv[0], "ssh"))
+		return cmd_ssh(c, argc, argv);
 	return run_remote(k, argc, argv);
 }
 
@@ -203,6 +206,8 @@ int console_main(const struct conf *c, const char *role, int argc,
 	struct conn k;
 	int status = 0, n, got;
 
+	if (argc > 0 && !strcmp(argv[0], "ssh"))
+		return cmd_ssh(c, argc, argv);
 	if (argc > 0 && !strcmp(argv[0], "user")) {
 		if (role && strcmp(role, "admin"))
 			return fprintf(stderr, "user: not allowed for a readonly user\n"),

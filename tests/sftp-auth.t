@@ -31,6 +31,8 @@ def main(t):
         p = subprocess.run(["ssh-keygen", "-l", "-f", hk], capture_output=True, text=True)
         fp = p.stdout.split()[1] if p.returncode == 0 else "?"
         t.ok(fp.startswith("SHA256:") and fp in n.log("ftpd"), "fingerprint logged as OpenSSH prints it", fp)
+        rc, out, err = n.nb("ssh", "fingerprint")
+        t.ok(rc == 0 and fp in out, "nodebak ssh fingerprint prints the same fingerprint", out + err)
         p = subprocess.run(["ssh-keyscan", "-p", str(n.sftp_port), "-t", "ed25519", n.addr],
                            capture_output=True, text=True, timeout=30)
         t.ok("ssh-ed25519" in p.stdout and open(hk + ".pub").read().split()[1] in p.stdout

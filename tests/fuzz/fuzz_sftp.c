@@ -1,12 +1,8 @@
 /* fuzz_sftp.c: libFuzzer target for the SFTP server (sftp_serve): the
  * input is the client's byte stream after INIT, served against a scratch
  * files root made once per process (admin role, so every request type is
- * reached). Not in `make fuzz` yet (it links only common/); build with:
- *   clang -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
- *     -Icommon -Iftpd -o tests/bin/fuzz_sftp tests/fuzz/fuzz_sftp.c \
- *     ftpd/sftp.c ftpd/sftp_fs.c common/buf.c common/err.c \
- *     common/xmalloc.c common/log.c
- * and run: tests/bin/fuzz_sftp -max_len=2048 tests/fuzz/corpus/sftp */
+ * reached). Built by `make fuzz`; run:
+ *   tests/bin/fuzz_sftp -max_len=2048 tests/fuzz/corpus/sftp */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
