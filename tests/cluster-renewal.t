@@ -11,8 +11,8 @@ wrong master loses its database, and backup rollback of the snapshot
 brings it back; re-initialise and re-join complete the cluster with no
 data lost.
 
-The .bak files are pulled by copying them: bin/nodebak-ftpd is not part
-of this build yet (NEEDSWORK: pull them with sftp once it is)."""
+The .bak and .json files are pulled off every node with OpenSSH's sftp
+from the node's nodebak-ftpd."""
 import hashlib
 import json
 import os
@@ -23,6 +23,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from node import Node  # noqa: E402
+from sftp_util import SshNode, ftpd_path, require_ftpd  # noqa: E402
 from tap import run  # noqa: E402
 from clusterlib import common_port, make_certs, status, wait_done, wait_for, status_has  # noqa: E402
 
@@ -40,10 +41,12 @@ def names(n):
 
 
 def main(t):
+    require_ftpd(t)
     port = common_port(ADDRS)
     nodes = []
     for i, a in enumerate(ADDRS):
-        n = Node(f"rn{i + 1}", addr=a, engine="postgresql")
+        cls = SshNode if i < 3 else Node
+        n = cls(f"rn{i + 1}", addr=a, engine="postgresql")
         n.pg_port = port
         n.write_conf()
         os.makedirs(n.files, exist_ok=True)
@@ -56,6 +59,8 @@ def main(t):
         for n in (m, r1, r2):
             upload(n, os.path.join(work, "old"))
             n.start(timeout=120)
+            n.setup_users()
+            n.start("ftpd", [ftpd_path(), "-f", "-c", n.conf], wait_for=(n.addr, n.sftp_port))
             rc, out, err = n.nb("database", "cluster", "certs", *CERTS)
             t.eq((rc, out), (0, "Certificates updated\n"), f"{n.addr}: certificates (valid for 45 s)")
         m.psql("INSERT INTO spaces(name, uri) VALUES ('old-1', 'o1@x'), ('old-2', 'o2@x')")
@@ -101,8 +106,9 @@ def main(t):
             t.eq((rc, out), (0, "before-renewal.bak ready for download\n"), f"{n.addr}: backup snapshot")
             d = os.path.join(pulled, n.name)
             os.makedirs(d)
-            for f in ("before-renewal.bak", "before-renewal.json"):
-                shutil.copy(n.path("files", "backups", f), os.path.join(d, f))
+            rc, out, err = n.sftp(f"lcd {d}\ncd backups\nget before-renewal.bak\nget before-renewal.json\n")
+            t.ok(rc == 0 and all(os.path.isfile(os.path.join(d, f)) for f in ("before-renewal.bak", "before-renewal.json")),
+                 f"{n.addr}: .bak and .json pulled with sftp", out + err)
             meta = json.load(open(os.path.join(d, "before-renewal.json")))
             data = open(os.path.join(d, "before-renewal.bak"), "rb").read()
             t.ok(meta["sha256"] == hashlib.sha256(data).hexdigest() and meta["engine"] == "postgresql" and

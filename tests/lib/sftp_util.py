@@ -43,8 +43,8 @@ def require_ftpd(t):
 
 
 class SshNode(Node):
-    def __init__(self, name, extra_conf=""):
-        super().__init__(name, extra_conf=extra_conf)
+    def __init__(self, name, extra_conf="", **kw):
+        super().__init__(name, extra_conf=extra_conf, **kw)
         self.home = tempfile.mkdtemp(prefix="nodebak-sshhome-", dir=self.root)
         os.makedirs(os.path.join(self.files, "backups"), exist_ok=True)
         self.keys = {}
