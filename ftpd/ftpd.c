@@ -50,6 +50,14 @@ struct child {
 	char addr[INET6_ADDRSTRLEN];
 };
 
+/* Addresses locked out after a session hit the login attempt limit. */
+#define MAX_LOCKS 1024
+struct lock {
+	char addr[INET6_ADDRSTRLEN];
+	time_t until;
+};
+static struct lock locks[MAX_LOCKS];
+
 static struct listener listeners[MAX_LISTENERS];
 static int nlisteners;
 static struct child *children;
@@ -231,7 +239,35 @@ static long count_from(const char *addr)
 	return n;
 }
 
-static void reap(void)
+static void lock_out(const char *addr, long seconds)
+{
+	size_t oldest = 0;
+
+	if (seconds <= 0)
+		return;
+	for (size_t i = 0; i < MAX_LOCKS; i++) {
+		if (!strcmp(locks[i].addr, addr) || locks[i].until < time(NULL)) {
+			oldest = i;
+			break;
+		}
+		if (locks[i].until < locks[oldest].until)
+			oldest = i;
+	}
+	snprintf(locks[oldest].addr, sizeof locks[0].addr, "%s", addr);
+	locks[oldest].until = time(NULL) + seconds;
+	log_warn("%s: locked out for %ld s after too many failed logins", addr,
+	    seconds);
+}
+
+static int locked_out(const char *addr)
+{
+	for (size_t i = 0; i < MAX_LOCKS; i++)
+		if (locks[i].until >= time(NULL) && !strcmp(locks[i].addr, addr))
+			return 1;
+	return 0;
+}
+
+static void reap(long lockout_seconds)
 {
 	pid_t pid;
 	int st;
@@ -239,6 +275,8 @@ static void reap(void)
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0)
 		for (long i = 0; i < nchildren; i++)
 			if (children[i].pid == pid) {
+				if (WIFEXITED(st) && WEXITSTATUS(st) == FTPD_EXIT_LOCKOUT)
+					lock_out(children[i].addr, lockout_seconds);
 				children[i] = children[--nchildren];
 				break;
 			}
@@ -269,7 +307,7 @@ static void session(struct ftpd_ctx *ctx, const struct listener *l, int fd,
 	sigprocmask(SIG_UNBLOCK, mask, NULL);
 	if (l->kind == L_SFTP)
 		r = sshd_session(fd, ctx);
-	_exit(r ? 1 : 0);
+	_exit(r == ERR_DENIED ? FTPD_EXIT_LOCKOUT : r ? 1 : 0);
 }
 
 static void accept_one(struct ftpd_ctx *ctx, const struct listener *l,
@@ -288,6 +326,12 @@ static void accept_one(struct ftpd_ctx *ctx, const struct listener *l,
 	if (nchildren >= f->max_clients || nchildren >= children_cap) {
 		log_warn("%s: refused %s: %ld sessions (max_clients)", l->name, addr,
 		    nchildren);
+		close(fd);
+		return;
+	}
+	if (locked_out(addr)) {
+		log_warn("%s: refused %s: locked out after failed logins", l->name,
+		    addr);
 		close(fd);
 		return;
 	}
@@ -358,17 +402,17 @@ static void shut_down(struct ftpd_ctx *ctx)
 	    ctx->conf->ftpd.shutdown_timeout);
 	while (nchildren > 0 && time(NULL) < end) {
 		usleep(100000);
-		reap();
+		reap(0);
 	}
 	for (long i = 0; i < nchildren; i++)
 		kill(children[i].pid, SIGTERM);
 	for (int i = 0; i < 20 && nchildren > 0; i++) {
 		usleep(100000);
-		reap();
+		reap(0);
 	}
 	for (long i = 0; i < nchildren; i++)
 		kill(children[i].pid, SIGKILL);
-	reap();
+	reap(0);
 }
 
 static int serve(struct ftpd_ctx *ctx)
@@ -401,7 +445,7 @@ static int serve(struct ftpd_ctx *ctx)
 		if (pfd[nlisteners].revents & POLLIN &&
 		    read(sfd, &si, sizeof si) == sizeof si) {
 			if (si.ssi_signo == SIGCHLD)
-				reap();
+				reap(ctx->conf->ftpd.lockout_seconds);
 			else if (si.ssi_signo == SIGHUP)
 				reload(ctx);
 			else {

@@ -18,6 +18,10 @@ struct ftpd_ctx {
 	gid_t gid;
 };
 
+/* A session process's exit status when it ended at the login attempt
+ * limit: the listener then refuses its address for lockout_seconds. */
+#define FTPD_EXIT_LOCKOUT 3
+
 /* Load the configuration, bind every listener, serve until SIGTERM
  * (sessions get shutdown_timeout seconds to finish); SIGHUP reloads the
  * users file, the configuration's limits and the host key. foreground: log

@@ -39,6 +39,9 @@ static int check_pubkey(void *arg, const char *user, const char *type,
 	return 0;
 }
 
+/* Failed logins of this session (each session is its own process). */
+static long failed_logins;
+
 static int drop(void *arg)
 {
 	return ftpd_drop_privileges(arg);
@@ -47,6 +50,8 @@ static int drop(void *arg)
 static void login_log(void *arg, const char *user, const char *peer,
     const char *method, int ok)
 {
+	if (!ok)
+		failed_logins++;
 	ftpd_log_login(arg, "sftp", user, peer, method, ok);
 }
 
@@ -67,6 +72,7 @@ int sshd_session(int fd, const struct ftpd_ctx *ctx)
 {
 	const struct conf *c = ctx->conf;
 	struct sshd_opts o;
+	int r;
 
 	memset(&o, 0, sizeof o);
 	o.host_key = c->ftpd.host_key;
@@ -83,5 +89,9 @@ int sshd_session(int fd, const struct ftpd_ctx *ctx)
 	o.login_log = login_log;
 	o.xfer_log = xfer_log;
 	o.arg = (void *)(uintptr_t)ctx;
-	return sshd_serve(fd, &o);
+	r = sshd_serve(fd, &o);
+	/* Cut off at the attempt limit: the listener locks the address out. */
+	if (failed_logins >= c->ftpd.max_login_attempts)
+		return ERR_DENIED;
+	return r;
 }

@@ -1,0 +1,56 @@
+#!/usr/bin/env python3
+"""sftp-lockout.t: a connection cut off at max_login_attempts locks its
+address out for lockout_seconds (the listener refuses it at once); after
+the lockout the address gets in again."""
+import os
+import socket
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from sftp_util import need_paramiko  # noqa: E402
+need_paramiko()
+from sftp_util import SshNode, PASSWORDS  # noqa: E402
+from tap import run  # noqa: E402
+
+
+def banner(addr, port):
+    s = socket.create_connection((addr, port), timeout=10)
+    s.settimeout(10)
+    try:
+        return s.recv(64)
+    except OSError:
+        return b""
+    finally:
+        s.close()
+
+
+def main(t):
+    import paramiko
+    n = SshNode("lockout1", extra_conf="max_login_attempts = 2\nlockout_seconds = 4\n")
+    n.start_all()
+    try:
+        t.ok(banner(n.addr, n.sftp_port).startswith(b"SSH-2.0-"), "served before any failure")
+        tr = paramiko.Transport((n.addr, n.sftp_port))
+        tr.start_client(timeout=20)
+        for i in range(3):
+            try:
+                tr.auth_password("admin", f"wrong-{i}")
+            except Exception:
+                pass
+        tr.close()
+        deadline = time.time() + 10
+        while "locked out for 4 s" not in n.log("ftpd") and time.time() < deadline:
+            time.sleep(0.05)
+        t.ok("127.0.0.1: locked out for 4 s" in n.log("ftpd"), "the lockout is logged")
+        t.eq(banner(n.addr, n.sftp_port), b"", "a new connection from the address is refused at once")
+        time.sleep(4.5)
+        c = n.paramiko_client("admin", key=False)
+        t.ok(c.open_sftp().listdir("/") is not None, "after lockout_seconds the right password gets in")
+        c.close()
+        t.ok(PASSWORDS["admin"] not in n.log("ftpd"), "no password in the log")
+    finally:
+        n.cleanup()
+
+
+run(main)
