@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -152,6 +153,19 @@ int node_open(struct conf *conf, struct node **out)
 			goto fail;
 	} else if ((r = cluster_load(n->cluster_path, &cl)) != 0)
 		goto fail;
+	/* A cluster command that was running when the daemon stopped will
+	 * never finish: say so instead of refusing every command after it. */
+	if (cl.last_ok == 2 || cl.status == CS_DISABLING) {
+		snprintf(cl.error, sizeof cl.error, "'%.150s' was interrupted "
+		    "(nodebak-snapshotd stopped); check the node and run it again",
+		    cl.last_command);
+		cl.status = CS_ERROR;
+		cl.last_ok = 0;
+		cl.since = time(NULL);
+		if ((r = cluster_save(n->cluster_path, &cl)) != 0)
+			goto fail;
+		log_err("database cluster: %s", cl.error);
+	}
 	/* The database exists from the first start on (with its schema); a
 	 * PostgreSQL server listens on the cluster interface's address. */
 	if ((r = db_server_start(conf, conf_iface(conf, cl.interface))) != 0)

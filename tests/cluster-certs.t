@@ -160,6 +160,28 @@ def main(t):
             t.eq((rc, err), (1, "ERROR: Cannot change the interface when clustering enabled.\n  Disable clustering on this node first\n"),
                  f"localnode refused while {st}")
             t.eq(open(n.path("state", "cluster.conf")).read(), before, "and nothing changed")
+        # A cluster command cut off by a stop of the daemon is reported,
+        # not left running for ever.
+        p = n.path("state", "cluster.conf")
+        text = open(p).read()
+        text = re.sub(r"(?m)^last_command = .*$", "last_command = database cluster join 127.0.0.99", text)
+        text = re.sub(r"(?m)^last_result = .*$", "last_result = Running", text)
+        open(p, "w").write(re.sub(r"(?m)^status = .*$", "status = Disabled", text))
+        rc, out, err = n.nb("database", "cluster", "status")
+        t.ok("'database cluster join 127.0.0.99' (In progress, started" in out, "a running command shows In progress", out)
+        n.kill("snapshotd")
+        n.start(timeout=120)
+        rc, out, err = n.nb("database", "cluster", "status")
+        t.ok(out.startswith("ERROR : 'database cluster join 127.0.0.99' was interrupted (nodebak-snapshotd stopped)") and
+             "Status                   : Error" in out and "'database cluster join 127.0.0.99' (Failed)" in out,
+             "after a restart it is reported as interrupted: Error, Failed", out)
+        rc, out, err = n.nb("database", "cluster", "clear", "error")
+        t.eq((rc, out), (0, "Error cleared\n"), "clear error")
+        set_status(n, "Disabling")
+        n.kill("snapshotd")
+        n.start(timeout=120)
+        t.ok("Status                   : Error" in n.nb("database", "cluster", "status")[1], "so is a remove cut off while Disabling")
+        n.nb("database", "cluster", "clear", "error")
         set_status(n, "Disabled")
         rc, out, err = n.nb("--role", "readonly", "database", "cluster", "certs", "dbclusterserver.key", "dbclusterserver.cer",
                             "dbclusterclient.key", "dbclusterclient.cer", "CA.cer")
