@@ -28,6 +28,7 @@
 
 #include "conf.h"
 #include "err.h"
+#include "ftp.h"
 #include "ftpd.h"
 #include "log.h"
 #include "sshd.h"
@@ -37,7 +38,7 @@
 
 #define MAX_LISTENERS 16
 
-enum lkind { L_SFTP };
+enum lkind { L_SFTP, L_FTP };
 
 struct listener {
 	int fd;
@@ -307,6 +308,8 @@ static void session(struct ftpd_ctx *ctx, const struct listener *l, int fd,
 	sigprocmask(SIG_UNBLOCK, mask, NULL);
 	if (l->kind == L_SFTP)
 		r = sshd_session(fd, ctx);
+	else
+		r = ftp_session(fd, ctx);
 	_exit(r == ERR_DENIED ? FTPD_EXIT_LOCKOUT : r ? 1 : 0);
 }
 
@@ -471,15 +474,17 @@ int ftpd_run(const char *conf_path, int foreground, int verbose)
 	log_open("nodebak-ftpd", 1, verbose);
 	if ((r = load(&ctx, conf_path)) != 0 || (r = resolve_user(&ctx)) != 0 ||
 	    (r = sshd_init(&ctx)) != 0 ||
-	    (r = bind_list(ctx.conf->ftpd.sftp_listen, L_SFTP)) != 0) {
+	    (r = bind_list(ctx.conf->ftpd.sftp_listen, L_SFTP)) != 0 ||
+	    (r = bind_list(ctx.conf->ftpd.ftp_listen, L_FTP)) != 0) {
 		fprintf(stderr, "nodebak-ftpd: %s\n", err_msg());
 		return 1;
 	}
-	if (ctx.conf->ftpd.ftp_listen && *ctx.conf->ftpd.ftp_listen)
-		log_warn("ftp_listen %s: the FTP server is not in this build "
-		    "(SFTP only); not listening", ctx.conf->ftpd.ftp_listen);
+	if (ctx.conf->ftpd.ftps_implicit_listen &&
+	    *ctx.conf->ftpd.ftps_implicit_listen)
+		log_warn("ftps_implicit_listen %s: FTPS is not in this build; "
+		    "not listening", ctx.conf->ftpd.ftps_implicit_listen);
 	if (nlisteners == 0) {
-		fprintf(stderr, "nodebak-ftpd: no listener configured (sftp_listen)\n");
+		fprintf(stderr, "nodebak-ftpd: no listener configured (sftp_listen, ftp_listen)\n");
 		return 1;
 	}
 	/* Room for the configured maximum; a reload can lower it, not raise it
@@ -491,7 +496,8 @@ int ftpd_run(const char *conf_path, int foreground, int verbose)
 		    "without any capability (set run_as, or give %s to a service "
 		    "user)", ctx.conf->files_dir);
 	for (int i = 0; i < nlisteners; i++)
-		log_info("sftp listening on %s", listeners[i].name);
+		log_info("%s listening on %s",
+		    listeners[i].kind == L_SFTP ? "sftp" : "ftp", listeners[i].name);
 	if (!foreground) {
 		if (daemon(0, 0) != 0) {
 			perror("nodebak-ftpd: daemon");
