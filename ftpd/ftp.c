@@ -24,6 +24,7 @@
 #include "err.h"
 #include "ftp.h"
 #include "ftpd.h"
+#include "tls.h"
 #include "users.h"
 #include "banned.h"
 
@@ -43,7 +44,33 @@ struct sess {
 	char rnfr[VPATH_MAX];
 	long long rest;
 	int quit;
+	struct tls_server *tls;		/* NULL when tls = off */
+	struct tls_conn *ctl;		/* after AUTH TLS */
+	int prot_p, pbsz;
 };
+
+/* A data connection, with TLS when PROT P. */
+struct data {
+	int fd;
+	struct tls_conn *t;
+};
+
+static int tls_required(const struct sess *s)
+{
+	return !strcmp(s->f->tls, "required");
+}
+
+static int write_all(int fd, struct tls_conn *t, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = t ? tls_write(t, p, n) : write(fd, p, n);
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
 
 static void reply(struct sess *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -62,7 +89,7 @@ static void reply(struct sess *s, const char *fmt, ...)
 		n = (int)sizeof line - 3;
 	line[n++] = '\r';
 	line[n++] = '\n';
-	(void)!write(s->fd, line, (size_t)n);
+	(void)write_all(s->fd, s->ctl, line, (size_t)n);
 }
 
 static int sys_openat2(int dirfd, const char *path, int flags, mode_t mode)
@@ -226,8 +253,10 @@ static int pasv_open(struct sess *s, int extended)
 	return 0;
 }
 
-/* Accept the data connection from the control connection's peer only. */
-static int data_accept(struct sess *s)
+/* Accept the data connection from the control connection's peer only;
+ * with PROT P, its TLS session must resume the control connection's
+ * (vsftpd's require_ssl_reuse: proof that the same client opened it). */
+static int data_accept(struct sess *s, struct data *d)
 {
 	struct pollfd p = { s->pasvfd, POLLIN, 0 };
 	struct sockaddr_storage a;
@@ -235,8 +264,14 @@ static int data_accept(struct sess *s)
 	char who[INET6_ADDRSTRLEN];
 	int fd;
 
+	d->fd = -1;
+	d->t = NULL;
 	if (s->pasvfd < 0) {
 		reply(s, "425 Use PASV or EPSV first");
+		return -1;
+	}
+	if (tls_required(s) && !s->prot_p) {
+		reply(s, "521 Data connections must be protected: PBSZ 0, PROT P");
 		return -1;
 	}
 	reply(s, "150 Opening data connection");
@@ -259,9 +294,36 @@ static int data_accept(struct sess *s)
 	}
 	close(s->pasvfd);
 	s->pasvfd = -1;
-	if (fd < 0)
+	if (fd < 0) {
 		reply(s, "425 No data connection");
+		return -1;
+	}
+	if (s->prot_p) {
+		if (tls_accept(s->tls, fd, (int)s->f->data_timeout, &d->t) != 0) {
+			close(fd);
+			reply(s, "425 TLS handshake on the data connection failed");
+			return -1;
+		}
+		if (!tls_resumed(d->t)) {
+			tls_close(d->t);
+			d->t = NULL;
+			close(fd);
+			reply(s, "522 Data connection must reuse the control "
+			    "connection's TLS session");
+			return -1;
+		}
+	}
+	d->fd = fd;
 	return fd;
+}
+
+static void data_close(struct data *d)
+{
+	tls_close(d->t);
+	d->t = NULL;
+	if (d->fd >= 0)
+		close(d->fd);
+	d->fd = -1;
 }
 
 static void list_entry(struct buf *b, int dfd, const char *name, int longf)
@@ -290,7 +352,8 @@ static void cmd_list(struct sess *s, const char *arg, int longf)
 	struct buf b = BUF_INIT(64u << 20);
 	DIR *d;
 	struct dirent *de;
-	int dfd, cfd;
+	struct data dc;
+	int dfd;
 
 	if (arg && arg[0] == '-')	/* "LIST -la": options are ignored */
 		arg = strchr(arg, ' ') ? strchr(arg, ' ') + 1 : "";
@@ -319,12 +382,28 @@ static void cmd_list(struct sess *s, const char *arg, int longf)
 		list_entry(&b, dirfd(d), de->d_name, longf);
 	}
 	closedir(d);
-	if ((cfd = data_accept(s)) >= 0) {
-		(void)!write(cfd, b.p ? b.p : "", b.len);
-		close(cfd);
-		reply(s, "226 Transfer complete");
+	if (data_accept(s, &dc) >= 0) {
+		int w = write_all(dc.fd, dc.t, buf_cstr(&b), b.len);
+		data_close(&dc);
+		reply(s, w == 0 ? "226 Transfer complete" : "426 Transfer aborted");
 	}
 	buf_free(&b);
+}
+
+/* FTPS downloads: full 16 KiB TLS records from 256 KiB reads. */
+static int send_tls(struct data *dc, int fd, off_t off, off_t size,
+    unsigned long long *sent)
+{
+	static char chunk[256 * 1024];
+
+	while (off < size) {
+		ssize_t n = pread(fd, chunk, sizeof chunk, off);
+		if (n <= 0 || write_all(dc->fd, dc->t, chunk, (size_t)n) != 0)
+			return 0;
+		off += n;
+		*sent += (unsigned long long)n;
+	}
+	return 1;
 }
 
 static void cmd_retr(struct sess *s, const char *arg)
@@ -334,7 +413,8 @@ static void cmd_retr(struct sess *s, const char *arg)
 	struct timespec t0, t1;
 	off_t off;
 	unsigned long long sent = 0;
-	int fd, cfd, ok = 1;
+	struct data dc;
+	int fd, ok = 1;
 
 	if (vpath(s, arg, vp) != 0 || !allowed(s, vp, 0) ||
 	    (fd = vopen(s, vp, O_RDONLY, 0)) < 0) {
@@ -349,21 +429,24 @@ static void cmd_retr(struct sess *s, const char *arg)
 	}
 	off = (off_t)s->rest;
 	s->rest = 0;
-	if ((cfd = data_accept(s)) < 0) {
+	if (data_accept(s, &dc) < 0) {
 		close(fd);
 		return;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	while (off < st.st_size) {
-		ssize_t n = sendfile(cfd, fd, &off, 1u << 20);
-		if (n <= 0) {
-			ok = 0;
-			break;
+	if (dc.t)
+		ok = send_tls(&dc, fd, off, st.st_size, &sent);
+	else
+		while (off < st.st_size) {
+			ssize_t n = sendfile(dc.fd, fd, &off, 1u << 20);
+			if (n <= 0) {
+				ok = 0;
+				break;
+			}
+			sent += (unsigned long long)n;
 		}
-		sent += (unsigned long long)n;
-	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
-	close(cfd);
+	data_close(&dc);
 	close(fd);
 	ftpd_log_xfer(s->ctx, "ftp", s->user, s->peer, vp, 0, sent,
 	    (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9, ok);
@@ -392,7 +475,8 @@ static void cmd_stor(struct sess *s, const char *arg)
 	const char *base;
 	struct timespec t0, t1;
 	unsigned long long got = 0;
-	int dfd, fd = -1, cfd, ok = 1;
+	struct data dc;
+	int dfd, fd = -1, ok = 1;
 
 	if (vpath(s, arg, vp) != 0 || !allowed(s, vp, 1) ||
 	    (dfd = parent_fd(s, vp, &base)) < 0) {
@@ -410,7 +494,7 @@ static void cmd_stor(struct sess *s, const char *arg)
 		reply(s, "553 Cannot create file");
 		return;
 	}
-	if ((cfd = data_accept(s)) < 0) {
+	if (data_accept(s, &dc) < 0) {
 		close(fd);
 		unlinkat(dfd, tmp, 0);
 		close(dfd);
@@ -418,13 +502,13 @@ static void cmd_stor(struct sess *s, const char *arg)
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
-		struct pollfd p = { cfd, POLLIN, 0 };
+		struct pollfd p = { dc.fd, POLLIN, 0 };
 		ssize_t n;
 		if (poll(&p, 1, (int)s->f->data_timeout * 1000) <= 0) {
 			ok = 0;
 			break;
 		}
-		n = read(cfd, data, sizeof data);
+		n = dc.t ? tls_read(dc.t, data, sizeof data) : read(dc.fd, data, sizeof data);
 		if (n == 0)
 			break;
 		if (n < 0 || write(fd, data, (size_t)n) != n) {
@@ -433,7 +517,7 @@ static void cmd_stor(struct sess *s, const char *arg)
 		}
 		got += (unsigned long long)n;
 	}
-	close(cfd);
+	data_close(&dc);
 	if (ok && fsync(fd) != 0)
 		ok = 0;
 	close(fd);
@@ -490,9 +574,8 @@ static void cmd_user(struct sess *s, const char *arg)
 		return;
 	}
 	snprintf(s->user, sizeof s->user, "%s", arg);
-	if (!strcmp(s->f->tls, "required"))
-		reply(s, "530 TLS is required (tls = required) and this build has "
-		    "no FTPS; use SFTP or set tls = off");
+	if (tls_required(s) && s->ctl == NULL)
+		reply(s, "530 TLS is required: send AUTH TLS first");
 	else
 		reply(s, "331 Password required");
 }
@@ -501,7 +584,7 @@ static int cmd_pass(struct sess *s, const char *arg)
 {
 	enum role role = ROLE_NONE;
 
-	if (!s->user[0] || s->logged_in || !strcmp(s->f->tls, "required")) {
+	if (!s->user[0] || s->logged_in || (tls_required(s) && s->ctl == NULL)) {
 		reply(s, "503 Send USER first");
 		return 0;
 	}
@@ -567,6 +650,44 @@ static void cmd_cwd(struct sess *s, const char *arg)
 	reply(s, "250 Directory is now \"%s\"", vp);
 }
 
+/* AUTH TLS: whatever the client pipelined after it in clear is dropped,
+ * never executed (CVE-2011-0411 class). */
+static int cmd_auth(struct sess *s, const char *arg)
+{
+	if (s->tls == NULL) {
+		reply(s, "502 TLS is off on this server");
+		return 0;
+	}
+	if (s->ctl) {
+		reply(s, "503 TLS is already on");
+		return 0;
+	}
+	if (strcasecmp(arg, "TLS") && strcasecmp(arg, "SSL") &&
+	    strcasecmp(arg, "TLS-C")) {
+		reply(s, "504 AUTH TLS only");
+		return 0;
+	}
+	reply(s, "234 Proceed with TLS");
+	buf_reset(&s->in);
+	if (tls_accept(s->tls, s->fd, (int)s->f->login_timeout, &s->ctl) != 0)
+		return ERR_PROTO;
+	return 0;
+}
+
+static void cmd_prot(struct sess *s, const char *arg)
+{
+	if (s->ctl == NULL)
+		reply(s, "503 AUTH TLS first");
+	else if (!strcasecmp(arg, "P")) {
+		s->prot_p = 1;
+		reply(s, "200 PROT P");
+	} else if (!strcasecmp(arg, "C") && !tls_required(s)) {
+		s->prot_p = 0;
+		reply(s, "200 PROT C");
+	} else
+		reply(s, "536 Only PROT P here");
+}
+
 /* Each command's needs, as in sftp-server.c's handlers[]. */
 enum { NEED_ARG = 1, NEED_LOGIN = 2 };
 static const struct cmd {
@@ -586,7 +707,7 @@ static const struct cmd {
 	{ "STOR", NEED_LOGIN | NEED_ARG }, { "DELE", NEED_LOGIN | NEED_ARG },
 	{ "MKD", NEED_LOGIN | NEED_ARG }, { "RMD", NEED_LOGIN | NEED_ARG },
 	{ "RNFR", NEED_LOGIN | NEED_ARG }, { "RNTO", NEED_LOGIN | NEED_ARG },
-	{ "ABOR", NEED_LOGIN },
+	{ "ABOR", NEED_LOGIN }, { "PBSZ", NEED_ARG }, { "PROT", NEED_ARG },
 };
 
 static int dispatch(struct sess *s, char *line)
@@ -627,14 +748,19 @@ static int dispatch(struct sess *s, char *line)
 	} else if (!strcmp(line, "SYST"))
 		reply(s, "215 UNIX Type: L8");
 	else if (!strcmp(line, "FEAT")) {
-		reply(s, "211-Features:\r\n EPSV\r\n PASV\r\n SIZE\r\n MDTM\r\n"
-		    " REST STREAM\r\n UTF8\r\n211 End");
+		reply(s, "211-Features:\r\n%s EPSV\r\n PASV\r\n SIZE\r\n MDTM\r\n"
+		    " REST STREAM\r\n UTF8\r\n211 End", s->tls ?
+		    " AUTH TLS\r\n PBSZ\r\n PROT\r\n" : "");
 	} else if (!strcmp(line, "NOOP") || !strcmp(line, "OPTS"))
 		reply(s, "200 OK");
 	else if (!strcmp(line, "HELP"))
 		reply(s, "214 See docs/ftpd.md");
 	else if (!strcmp(line, "AUTH"))
-		reply(s, "502 FTPS is not in this build");
+		return cmd_auth(s, arg);
+	else if (!strcmp(line, "PBSZ"))
+		reply(s, s->ctl ? "200 PBSZ=0" : "503 AUTH TLS first");
+	else if (!strcmp(line, "PROT"))
+		cmd_prot(s, arg);
 	else if (!strcmp(line, "PWD") || !strcmp(line, "XPWD"))
 		reply(s, "257 \"%s\" is the current directory", s->cwd);
 	else if (!strcmp(line, "CWD"))
@@ -709,11 +835,15 @@ static int read_line(struct sess *s, char **linep)
 				(*linep)[l - 1] = '\0';
 			return 0;
 		}
-		if (poll(&p, 1, tmo * 1000) <= 0) {
+		if (!(s->ctl && tls_pending(s->ctl)) && poll(&p, 1, tmo * 1000) <= 0) {
 			reply(s, "421 Timeout");
 			return -1;
 		}
-		if ((n = read(s->fd, chunk, sizeof chunk)) <= 0)
+		if (s->ctl)
+			n = tls_read(s->ctl, chunk, sizeof chunk);
+		else
+			n = read(s->fd, chunk, sizeof chunk);
+		if (n <= 0)
 			return -1;
 		if (buf_add(&s->in, chunk, (size_t)n) != 0) {
 			reply(s, "500 Line too long; closing");
@@ -722,7 +852,7 @@ static int read_line(struct sess *s, char **linep)
 	}
 }
 
-int ftp_session(int fd, const struct ftpd_ctx *ctx)
+int ftp_session(int fd, const struct ftpd_ctx *ctx, int implicit)
 {
 	struct sess s;
 	socklen_t len = sizeof s.local;
@@ -749,6 +879,18 @@ int ftp_session(int fd, const struct ftpd_ctx *ctx)
 		reply(&s, "421 Files root unavailable");
 		return ERR_SYS;
 	}
+	if (strcmp(s.f->tls, "off") != 0 &&
+	    tls_server_new(s.f->tls_cert, s.f->tls_key, &s.tls) != 0) {
+		reply(&s, "421 TLS unavailable: %s", err_msg());
+		close(s.rootfd);
+		return ERR_CRYPTO;
+	}
+	if (implicit) {
+		if (s.tls == NULL || tls_accept(s.tls, fd, (int)s.f->login_timeout,
+		    &s.ctl) != 0)
+			goto out;
+		s.prot_p = 1;
+	}
 	reply(&s, "220 nodebak-ftpd ready");
 	while (!s.quit && r == 0) {
 		char *line = NULL;
@@ -757,6 +899,9 @@ int ftp_session(int fd, const struct ftpd_ctx *ctx)
 		r = dispatch(&s, line);
 		free(line);
 	}
+out:
+	tls_close(s.ctl);
+	tls_server_free(s.tls);
 	if (s.pasvfd >= 0)
 		close(s.pasvfd);
 	close(s.rootfd);

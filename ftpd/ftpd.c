@@ -32,13 +32,14 @@
 #include "ftpd.h"
 #include "log.h"
 #include "sshd.h"
+#include "tls.h"
 #include "users.h"
 #include "xmalloc.h"
 #include "banned.h"
 
 #define MAX_LISTENERS 16
 
-enum lkind { L_SFTP, L_FTP };
+enum lkind { L_SFTP, L_FTP, L_FTPS };
 
 struct listener {
 	int fd;
@@ -309,7 +310,7 @@ static void session(struct ftpd_ctx *ctx, const struct listener *l, int fd,
 	if (l->kind == L_SFTP)
 		r = sshd_session(fd, ctx);
 	else
-		r = ftp_session(fd, ctx);
+		r = ftp_session(fd, ctx, l->kind == L_FTPS);
 	_exit(r == ERR_DENIED ? FTPD_EXIT_LOCKOUT : r ? 1 : 0);
 }
 
@@ -463,6 +464,25 @@ static int serve(struct ftpd_ctx *ctx)
 	}
 }
 
+/* FTPS: make the self-signed pair at first start (as root, before any
+ * session) and check that the configured pair loads. */
+static int tls_first_start(struct ftpd_ctx *ctx)
+{
+	const struct conf_ftpd *f = &ctx->conf->ftpd;
+	struct tls_server *srv = NULL;
+	int r;
+
+	if (!strcmp(f->tls, "off"))
+		return 0;
+	if ((!f->ftp_listen || !*f->ftp_listen) &&
+	    (!f->ftps_implicit_listen || !*f->ftps_implicit_listen))
+		return 0;
+	if ((r = tls_server_new(f->tls_cert, f->tls_key, &srv)) != 0)
+		return r;
+	tls_server_free(srv);
+	return 0;
+}
+
 int ftpd_run(const char *conf_path, int foreground, int verbose)
 {
 	struct ftpd_ctx ctx;
@@ -475,14 +495,12 @@ int ftpd_run(const char *conf_path, int foreground, int verbose)
 	if ((r = load(&ctx, conf_path)) != 0 || (r = resolve_user(&ctx)) != 0 ||
 	    (r = sshd_init(&ctx)) != 0 ||
 	    (r = bind_list(ctx.conf->ftpd.sftp_listen, L_SFTP)) != 0 ||
-	    (r = bind_list(ctx.conf->ftpd.ftp_listen, L_FTP)) != 0) {
+	    (r = bind_list(ctx.conf->ftpd.ftp_listen, L_FTP)) != 0 ||
+	    (r = bind_list(ctx.conf->ftpd.ftps_implicit_listen, L_FTPS)) != 0 ||
+	    (r = tls_first_start(&ctx)) != 0) {
 		fprintf(stderr, "nodebak-ftpd: %s\n", err_msg());
 		return 1;
 	}
-	if (ctx.conf->ftpd.ftps_implicit_listen &&
-	    *ctx.conf->ftpd.ftps_implicit_listen)
-		log_warn("ftps_implicit_listen %s: FTPS is not in this build; "
-		    "not listening", ctx.conf->ftpd.ftps_implicit_listen);
 	if (nlisteners == 0) {
 		fprintf(stderr, "nodebak-ftpd: no listener configured (sftp_listen, ftp_listen)\n");
 		return 1;
@@ -497,7 +515,8 @@ int ftpd_run(const char *conf_path, int foreground, int verbose)
 		    "user)", ctx.conf->files_dir);
 	for (int i = 0; i < nlisteners; i++)
 		log_info("%s listening on %s",
-		    listeners[i].kind == L_SFTP ? "sftp" : "ftp", listeners[i].name);
+		    listeners[i].kind == L_SFTP ? "sftp" : listeners[i].kind == L_FTP ?
+		    "ftp" : "ftps (implicit)", listeners[i].name);
 	if (!foreground) {
 		if (daemon(0, 0) != 0) {
 			perror("nodebak-ftpd: daemon");

@@ -1,0 +1,31 @@
+/* tls.h: the TLS side of FTPS, the only module that includes OpenSSL's TLS
+ * headers. TLS 1.2 and later only. */
+#ifndef NODEBAK_TLS_H
+#define NODEBAK_TLS_H
+#include <sys/types.h>
+
+struct tls_server;
+struct tls_conn;
+
+/* Load cert_path and key_path; when both are missing, make a self-signed
+ * P-256 pair first (key mode 0600). *out owns the server context.
+ * 0 or an ERR_* code with err_msg() naming the file. */
+int tls_server_new(const char *cert_path, const char *key_path,
+    struct tls_server **out);
+void tls_server_free(struct tls_server *srv);
+
+/* Handshake on fd within timeout_sec. *out owns the connection (which does
+ * not own fd). 0 or ERR_PROTO. */
+int tls_accept(struct tls_server *srv, int fd, int timeout_sec,
+    struct tls_conn **out);
+/* 1 when the handshake resumed an earlier session of this server. */
+int tls_resumed(const struct tls_conn *c);
+/* As read(2)/write(2): bytes, 0 at a clean end, -1 on error. */
+ssize_t tls_read(struct tls_conn *c, void *p, size_t n);
+ssize_t tls_write(struct tls_conn *c, const void *p, size_t n);
+/* 1 when decrypted bytes wait inside the TLS layer (poll cannot see them). */
+int tls_pending(const struct tls_conn *c);
+/* Send close_notify and free. */
+void tls_close(struct tls_conn *c);
+
+#endif

@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""ftp-tls.t: explicit and implicit FTPS (tls = required, the default)
+against the real nodebak-ftpd: the self-signed pair made at first start;
+no login in clear; curl --ssl-reqd (listing, download, resume, upload),
+ftplib FTP_TLS with prot_p and session reuse, lftp; a data connection
+that does not resume the control session is refused; plaintext pipelined
+after AUTH TLS is never executed."""
+import ftplib
+import hashlib
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from node import Node, BIN, free_port  # noqa: E402
+from tap import run  # noqa: E402
+
+
+def sha(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+class ReuseFTP_TLS(ftplib.FTP_TLS):
+    """ftplib does not resume the control session on data connections."""
+    def ntransfercmd(self, cmd, rest=None):
+        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
+        if self._prot_p:
+            conn = self.context.wrap_socket(conn, server_hostname=self.host,
+                                            session=self.sock.session)
+        return conn, size
+
+
+def main(t):
+    ftpd = os.path.join(BIN, "nodebak-ftpd")
+    if not os.path.exists(ftpd):
+        t.skip_all("bin/nodebak-ftpd not built")
+    n = Node("ftps1")
+    iport = free_port()
+    n.write_conf(f"ftps_implicit_listen = {n.addr}:{iport}\nmax_login_attempts = 5\n")
+    try:
+        files = n.files
+        os.makedirs(os.path.join(files, "backups"), exist_ok=True)
+        big = os.path.join(files, "backups", "nightly.bak")
+        with open(big, "wb") as f:
+            f.write(os.urandom(2 * 1024 * 1024 + 5))
+        for name, role in (("admin", "admin"), ("ro", "readonly")):
+            rc, out, err = n.nb("user", "add", name, role, "--password-stdin",
+                                input=f"pw-{name}-secret\n")
+            t.ok(rc == 0, f"user add {name}", out + err)
+        n.start("ftpd", [ftpd, "-f", "-c", n.conf], wait_for=(n.addr, n.ftp_port))
+        key = n.path("state", "ftpd.key")
+        t.ok(os.path.exists(n.path("state", "ftpd.crt")) and (os.stat(key).st_mode & 0o777) == 0o600,
+             "self-signed pair made at first start, key mode 0600")
+        url = f"ftp://{n.addr}:{n.ftp_port}"
+        tmp = os.path.join(n.root, "dl")
+        os.makedirs(tmp)
+
+        p = subprocess.run(["curl", "-sS", "--max-time", "20", "-u", "ro:pw-ro-secret", url + "/backups/"],
+                           capture_output=True, text=True)
+        t.ok(p.returncode != 0, "curl without TLS: login refused (tls = required)", p.stderr)
+        ssl_ = ["curl", "-sS", "--max-time", "30", "--ssl-reqd", "-k"]
+        p = subprocess.run(ssl_ + ["-u", "ro:pw-ro-secret", url + "/backups/"], capture_output=True, text=True)
+        t.ok(p.returncode == 0 and "nightly.bak" in p.stdout, "curl --ssl-reqd: listing", p.stderr)
+        dst = os.path.join(tmp, "c.bak")
+        p = subprocess.run(ssl_ + ["-u", "ro:pw-ro-secret", "-o", dst, url + "/backups/nightly.bak"],
+                           capture_output=True, text=True)
+        t.ok(p.returncode == 0 and sha(dst) == sha(big), "curl --ssl-reqd: download byte-identical", p.stderr)
+        with open(dst, "r+b") as f:
+            f.truncate(12345)
+        p = subprocess.run(ssl_ + ["-u", "ro:pw-ro-secret", "-C", "-", "-o", dst, url + "/backups/nightly.bak"],
+                           capture_output=True, text=True)
+        t.ok(p.returncode == 0 and sha(dst) == sha(big), "curl --ssl-reqd -C -: resume", p.stderr)
+        p = subprocess.run(ssl_ + ["-u", "admin:pw-admin-secret", "-T", big, url + "/backups/up.bak"],
+                           capture_output=True, text=True)
+        up = os.path.join(files, "backups", "up.bak")
+        t.ok(p.returncode == 0 and os.path.exists(up) and sha(up) == sha(big), "curl --ssl-reqd -T: upload", p.stderr)
+        p = subprocess.run(["curl", "-sS", "--max-time", "30", "-k", "-u", "ro:pw-ro-secret", "-o", dst,
+                            f"ftps://{n.addr}:{iport}/backups/nightly.bak"], capture_output=True, text=True)
+        t.ok(p.returncode == 0 and sha(dst) == sha(big), "curl ftps:// (implicit listener): download", p.stderr)
+
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        f = ReuseFTP_TLS(context=ctx)
+        f.connect(n.addr, n.ftp_port, timeout=20)
+        f.auth()
+        f.login("ro", "pw-ro-secret")
+        f.prot_p()
+        got = bytearray()
+        f.retrbinary("RETR backups/nightly.bak", got.extend)
+        t.ok(hashlib.sha256(got).hexdigest() == sha(big), "ftplib FTP_TLS prot_p with session reuse: RETR")
+        f.quit()
+
+        g = ftplib.FTP_TLS(context=ctx)   # plain ftplib: new TLS session on data
+        g.connect(n.addr, n.ftp_port, timeout=20)
+        g.auth()
+        g.login("ro", "pw-ro-secret")
+        g.prot_p()
+        try:
+            g.retrbinary("RETR backups/nightly.bak", lambda b: None)
+            t.ok(False, "data connection without session reuse: refused")
+        except (ftplib.error_perm, ftplib.error_temp, ssl.SSLError, OSError) as e:
+            t.ok(True, "data connection without session reuse: refused", str(e))
+        try:
+            g.close()
+        except Exception:
+            pass
+
+        mir = os.path.join(tmp, "mirror")
+        p = subprocess.run(["timeout", "60", "lftp", "-u", "ro,pw-ro-secret", "-p", str(n.ftp_port), "-e",
+                            "set ssl:verify-certificate no; set ftp:ssl-force yes; set ftp:ssl-protect-data yes; "
+                            f"set net:max-retries 1; mirror backups {mir}; quit", n.addr],
+                           capture_output=True, text=True)
+        t.ok(p.returncode == 0 and os.path.exists(os.path.join(mir, "nightly.bak"))
+             and sha(os.path.join(mir, "nightly.bak")) == sha(big), "lftp over FTPS: mirror", p.stderr)
+
+        # Plaintext pipelined after AUTH TLS is dropped.
+        s = socket.create_connection((n.addr, n.ftp_port), timeout=10)
+        s.recv(1024)
+        s.sendall(b"AUTH TLS\r\nUSER ro\r\nPASS pw-ro-secret\r\nDELE backups/nightly.bak\r\n")
+        time.sleep(0.5)
+        r = s.recv(4096)
+        t.ok(r.startswith(b"234") and b"331" not in r and b"230" not in r, "pipelined plaintext after AUTH TLS not executed", r)
+        s.close()
+        t.ok(os.path.exists(big), "nightly.bak untouched")
+    finally:
+        n.cleanup()
+
+
+run(main)
