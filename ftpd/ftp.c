@@ -47,6 +47,8 @@ struct sess {
 	struct tls_server *tls;		/* NULL when tls = off */
 	struct tls_conn *ctl;		/* after AUTH TLS */
 	int prot_p, pbsz;
+	struct sockaddr_storage port_to;	/* after PORT/EPRT */
+	int port_set;
 };
 
 /* A data connection, with TLS when PROT P. */
@@ -216,6 +218,7 @@ static int pasv_open(struct sess *s, int extended)
 	if (s->pasvfd >= 0)
 		close(s->pasvfd);
 	s->pasvfd = -1;
+	s->port_set = 0;
 	if (s->f->pasv_ports && *s->f->pasv_ports)
 		sscanf(s->f->pasv_ports, "%ld-%ld", &lo, &hi);
 	if (lo < 1024 || hi > 65535 || lo > hi)
@@ -253,6 +256,89 @@ static int pasv_open(struct sess *s, int extended)
 	return 0;
 }
 
+/* PORT h1,h2,h3,h4,p1,p2 and EPRT |af|addr|port|: only to the control
+ * connection's own address and to ports >= 1024 (no FTP bounce). */
+static void cmd_port(struct sess *s, const char *cmd, const char *arg)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	unsigned h[6], port = 0;
+	struct sockaddr_storage a;
+	int af = 0;
+
+	memset(&a, 0, sizeof a);
+	if (!strcmp(cmd, "PORT")) {
+		if (sscanf(arg, "%3u,%3u,%3u,%3u,%3u,%3u", &h[0], &h[1], &h[2], &h[3],
+		    &h[4], &h[5]) != 6 || h[0] > 255 || h[1] > 255 || h[2] > 255 ||
+		    h[3] > 255 || h[4] > 255 || h[5] > 255) {
+			reply(s, "501 Bad PORT argument");
+			return;
+		}
+		snprintf(host, sizeof host, "%u.%u.%u.%u", h[0], h[1], h[2], h[3]);
+		port = h[4] * 256 + h[5];
+		af = AF_INET;
+	} else {
+		char d = arg[0];
+		const char *p1, *p2, *p3;
+		if (!d || (p1 = strchr(arg + 1, d)) == NULL ||
+		    (p2 = strchr(p1 + 1, d)) == NULL || (p3 = strchr(p2 + 1, d)) == NULL ||
+		    (size_t)(p2 - p1 - 1) >= sizeof host) {
+			reply(s, "501 Bad EPRT argument");
+			return;
+		}
+		af = arg[1] == '1' ? AF_INET : arg[1] == '2' ? AF_INET6 : 0;
+		snprintf(host, sizeof host, "%.*s", (int)(p2 - p1 - 1), p1 + 1);
+		if (sscanf(p2 + 1, "%5u", &port) != 1 || port > 65535)
+			af = 0;
+	}
+	if (af == 0 || strcmp(host, s->peer) != 0 || port < 1024) {
+		reply(s, "500 Illegal %s: only to your own address, port >= 1024", cmd);
+		return;
+	}
+	a.ss_family = (sa_family_t)af;
+	if (af == AF_INET) {
+		inet_pton(AF_INET, host, &((struct sockaddr_in *)&a)->sin_addr);
+		((struct sockaddr_in *)&a)->sin_port = htons((uint16_t)port);
+	} else {
+		inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&a)->sin6_addr);
+		((struct sockaddr_in6 *)&a)->sin6_port = htons((uint16_t)port);
+	}
+	if (s->pasvfd >= 0)
+		close(s->pasvfd);
+	s->pasvfd = -1;
+	s->port_to = a;
+	s->port_set = 1;
+	reply(s, "200 %s command successful", cmd);
+}
+
+/* Active mode: connect to the PORT address within data_timeout. */
+static int port_connect(struct sess *s)
+{
+	int fd = socket(s->port_to.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	socklen_t len = s->port_to.ss_family == AF_INET ?
+	    sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+	struct pollfd p;
+	int e = 0;
+	socklen_t el = sizeof e;
+
+	s->port_set = 0;
+	if (fd < 0)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&s->port_to, len) != 0 &&
+	    errno != EINPROGRESS)
+		goto fail;
+	p.fd = fd;
+	p.events = POLLOUT;
+	if (poll(&p, 1, (int)s->f->data_timeout * 1000) <= 0 ||
+	    getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) != 0 || e != 0)
+		goto fail;
+	if (fcntl(fd, F_SETFL, 0) != 0)
+		goto fail;
+	return fd;
+fail:
+	close(fd);
+	return -1;
+}
+
 /* Accept the data connection from the control connection's peer only;
  * with PROT P, its TLS session must resume the control connection's
  * (vsftpd's require_ssl_reuse: proof that the same client opened it). */
@@ -266,8 +352,8 @@ static int data_accept(struct sess *s, struct data *d)
 
 	d->fd = -1;
 	d->t = NULL;
-	if (s->pasvfd < 0) {
-		reply(s, "425 Use PASV or EPSV first");
+	if (s->pasvfd < 0 && !s->port_set) {
+		reply(s, "425 Use PASV, EPSV, PORT or EPRT first");
 		return -1;
 	}
 	if (tls_required(s) && !s->prot_p) {
@@ -275,6 +361,10 @@ static int data_accept(struct sess *s, struct data *d)
 		return -1;
 	}
 	reply(s, "150 Opening data connection");
+	if (s->port_set) {
+		fd = port_connect(s);
+		goto connected;
+	}
 	for (;;) {
 		if (poll(&p, 1, (int)s->f->data_timeout * 1000) <= 0) {
 			fd = -1;
@@ -294,6 +384,7 @@ static int data_accept(struct sess *s, struct data *d)
 	}
 	close(s->pasvfd);
 	s->pasvfd = -1;
+connected:
 	if (fd < 0) {
 		reply(s, "425 No data connection");
 		return -1;
@@ -779,7 +870,7 @@ static int dispatch(struct sess *s, char *line)
 	else if (!strcmp(line, "EPSV"))
 		pasv_open(s, 1);
 	else if (!strcmp(line, "PORT") || !strcmp(line, "EPRT"))
-		reply(s, "502 Active mode is not in this build; use PASV/EPSV");
+		cmd_port(s, line, arg);
 	else if (!strcmp(line, "LIST"))
 		cmd_list(s, arg, 1);
 	else if (!strcmp(line, "NLST"))

@@ -105,7 +105,7 @@ def main(t):
              "curl -T as readonly: refused, nothing stored")
         p = subprocess.run(["curl", "-sS", "--max-time", "20", "-u", "ro:pw-ro-secret", "-P", "127.0.0.1",
                             "-o", dst, url + "/backups/nightly.bak"], capture_output=True, text=True)
-        t.ok(p.returncode != 0, "curl -P (active mode): refused in this build (not implemented)", p.stderr)
+        t.ok(p.returncode == 0 and sha(dst) == sha(big), "curl -P 127.0.0.1 (active mode): download", p.stderr)
 
         # ftplib
         f = ftplib.FTP()
@@ -191,6 +191,13 @@ def main(t):
                            capture_output=True, text=True)
         tn = os.path.join(tmp, "tnftp.bak")
         t.ok(os.path.exists(tn) and sha(tn) == sha(big), "tnftp: get", p.stdout + p.stderr)
+
+        # hostile: FTP bounce
+        out = raw(n, [b"USER ro\r\n", b"PASS pw-ro-secret\r\n", b"PORT 10,1,2,3,4,5\r\n",
+                      b"PORT 127,0,0,1,0,25\r\n", b"EPRT |1|192.0.2.1|2000|\r\n", b"EPRT |1|127.0.0.1|80|\r\n",
+                      b"EPRT |1|127.0.0.1|40000|\r\n", b"QUIT\r\n"], timeout=15)
+        t.eq(out.count("500 Illegal"), 4, "PORT/EPRT to another address or a port < 1024: 500")
+        t.ok("200 EPRT command successful" in out, "EPRT to own address, high port: 200", out)
 
         # hostile: before login, overlong line, wrong passwords
         out = raw(n, [b"RETR backups/nightly.bak\r\n", b"LIST\r\n", b"CWD /\r\n"])
