@@ -688,10 +688,6 @@ static int cmd_pass(struct sess *s, const char *arg)
 			return ERR_DENIED;
 		return 0;
 	}
-	if (ftpd_drop_privileges(s->ctx) != 0) {
-		reply(s, "421 Cannot drop privileges");
-		return ERR_SYS;
-	}
 	ftpd_log_login(s->ctx, "ftp", s->user, s->peer, "password", 1);
 	s->role = role;
 	s->logged_in = 1;
@@ -975,6 +971,13 @@ int ftp_session(int fd, const struct ftpd_ctx *ctx, int implicit)
 		reply(&s, "421 TLS unavailable: %s", err_msg());
 		close(s.rootfd);
 		return ERR_CRYPTO;
+	}
+	/* Everything root was needed for is open (files root, TLS key, users
+	 * in memory): drop before the first byte from the network is read. */
+	if (ftpd_drop_privileges(ctx) != 0) {
+		reply(&s, "421 Cannot drop privileges");
+		r = ERR_SYS;
+		goto out;
 	}
 	if (implicit) {
 		if (s.tls == NULL || tls_accept(s.tls, fd, (int)s.f->login_timeout,
