@@ -49,6 +49,7 @@ struct sess {
 	int prot_p, pbsz;
 	struct sockaddr_storage port_to;	/* after PORT/EPRT */
 	int port_set;
+	time_t login_deadline;
 };
 
 /* A data connection, with TLS when PROT P. */
@@ -904,7 +905,8 @@ static int dispatch(struct sess *s, char *line)
 static int read_line(struct sess *s, char **linep)
 {
 	char *nl;
-	int tmo = (int)(s->logged_in ? s->f->idle_timeout : s->f->login_timeout);
+	int tmo = (int)(s->logged_in ? s->f->idle_timeout :
+	    s->login_deadline - time(NULL));
 
 	for (;;) {
 		char chunk[512];
@@ -922,7 +924,8 @@ static int read_line(struct sess *s, char **linep)
 				(*linep)[l - 1] = '\0';
 			return 0;
 		}
-		if (!(s->ctl && tls_pending(s->ctl)) && poll(&p, 1, tmo * 1000) <= 0) {
+		if (!(s->ctl && tls_pending(s->ctl)) &&
+		    (tmo <= 0 || poll(&p, 1, tmo * 1000) <= 0)) {
 			reply(s, "421 Timeout");
 			return -1;
 		}
@@ -952,6 +955,7 @@ int ftp_session(int fd, const struct ftpd_ctx *ctx, int implicit)
 	s.f = &ctx->conf->ftpd;
 	s.fd = fd;
 	s.pasvfd = -1;
+	s.login_deadline = time(NULL) + s.f->login_timeout;
 	buf_init(&s.in, (size_t)s.f->max_line + 2);
 	snprintf(s.cwd, sizeof s.cwd, "/");
 	srandom((unsigned)getpid() ^ (unsigned)time(NULL));

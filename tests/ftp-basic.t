@@ -48,7 +48,7 @@ def main(t):
     if not os.path.exists(ftpd):
         t.skip_all("bin/nodebak-ftpd not built")
     n = Node("ftp1", extra_conf="tls = off\nmax_login_attempts = 3\n"
-             "max_line = 512\nlogin_timeout = 3\nxferlog = state/xferlog\n")
+             "max_line = 512\nlogin_timeout = 10\nxferlog = state/xferlog\n")
     try:
         files = n.files
         os.makedirs(os.path.join(files, "backups"), exist_ok=True)
@@ -191,6 +191,23 @@ def main(t):
                            capture_output=True, text=True)
         tn = os.path.join(tmp, "tnftp.bak")
         t.ok(os.path.exists(tn) and sha(tn) == sha(big), "tnftp: get", p.stdout + p.stderr)
+
+        # hostile: a client that never finishes its line is cut at login_timeout
+        s = socket.create_connection((n.addr, n.ftp_port), timeout=20)
+        t0 = time.time()
+        s.recv(100)
+        s.sendall(b"USER r")
+        got = b""
+        try:
+            while True:
+                c = s.recv(100)
+                if not c:
+                    break
+                got += c
+        except OSError:
+            pass
+        s.close()
+        t.ok(b"421" in got and time.time() - t0 < 15, "slow client: 421 and closed at login_timeout", got)
 
         # hostile: FTP bounce
         out = raw(n, [b"USER ro\r\n", b"PASS pw-ro-secret\r\n", b"PORT 10,1,2,3,4,5\r\n",
