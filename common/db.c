@@ -70,9 +70,10 @@ int db_cluster_join(const struct conf *c, const char *listen,
 	return is_pg(c) ? pg_cluster_join(c, listen, t, master) : no_cluster(c);
 }
 
-int db_cluster_leave(const struct conf *c, const char *listen)
+int db_cluster_leave(const struct conf *c, const char *listen,
+    const char *master)
 {
-	return is_pg(c) ? pg_cluster_leave(c, listen) : no_cluster(c);
+	return is_pg(c) ? pg_cluster_leave(c, listen, master) : no_cluster(c);
 }
 
 int db_cluster_nodes(const struct conf *c, const char *me,

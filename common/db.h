@@ -72,9 +72,11 @@ int db_cluster_master(const struct conf *c, const char *listen,
  * pair). When the copy fails, the node keeps its old database and server. */
 int db_cluster_join(const struct conf *c, const char *listen,
     const struct db_tls *t, const char *master);
-/* Out of the cluster: a replica is promoted (its data becomes the local
- * database); TLS and the replication rules are removed. */
-int db_cluster_leave(const struct conf *c, const char *listen);
+/* Out of the cluster: a replica drops its slot on master when it can
+ * reach it and is promoted (its data becomes the local database); TLS and
+ * the replication rules are removed; a master forgets its replicas. */
+int db_cluster_leave(const struct conf *c, const char *listen,
+    const char *master);
 /* The `Nodes:` lines of database cluster status, from the servers
  * (pg_stat_replication, pg_stat_wal_receiver), appended to out. */
 int db_cluster_nodes(const struct conf *c, const char *me,

@@ -316,7 +316,8 @@ static int write_settings(const struct conf *c, const char *data,
 	if (r == 0) r = add_quoted(&b, "unix_socket_directories", run);
 	if (r == 0) r = buf_adds(&b, "unix_socket_permissions = 0700\n"
 	    "wal_level = replica\nmax_wal_senders = 10\nhot_standby = on\n"
-	    "wal_keep_size = 256MB\nfsync = on\n");
+	    "wal_keep_size = 256MB\nmax_slot_wal_keep_size = 1GB\n"
+	    "fsync = on\n");
 	if (r == 0 && clustered(c))
 		r = ssl_settings(c, &b);
 	if (r == 0)
@@ -757,6 +758,91 @@ static int restart(const struct conf *c, const char *listen)
 	return r ? r : pg_server_start(c, listen);
 }
 
+/* Each replica has a physical replication slot on its master, named after
+ * its address: the master then knows a replica that is not connected
+ * (status: Unreachable), and keeps the WAL it needs (at most
+ * max_slot_wal_keep_size). */
+static void slot_name(const char *addr, char *out, size_t outsz)
+{
+	size_t i = 0;
+
+	snprintf(out, outsz, "nodebak_%s", addr);
+	for (i = 8; out[i]; i++)
+		if (!(out[i] >= '0' && out[i] <= '9') &&
+		    !(out[i] >= 'a' && out[i] <= 'z'))
+			out[i] = '_';
+}
+
+/* Drop the inactive slots named like ours (one: name; all: NULL). */
+static int drop_slots(PGconn *h, const char *name)
+{
+	const char *sql = name ?
+	    "SELECT count(pg_drop_replication_slot(slot_name)) FROM "
+	    "pg_replication_slots WHERE slot_name = $1 AND NOT active" :
+	    "SELECT count(pg_drop_replication_slot(slot_name)) FROM "
+	    "pg_replication_slots WHERE slot_name LIKE 'nodebak\\_%' AND "
+	    "NOT active";
+	const char *params[1] = { name };
+	PGresult *res = PQexecParams(h, sql, name ? 1 : 0, NULL, params, NULL,
+	    NULL, 0);
+	int r = 0;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		char msg[512];
+		chomp_err(h, msg, sizeof msg);
+		r = err_set(ERR_DB, "postgresql: dropping replication slots: %s", msg);
+	}
+	PQclear(res);
+	return r;
+}
+
+static int drop_local_slots(const struct conf *c)
+{
+	PGconn *h = NULL;
+	int r;
+
+	if ((r = conn_open(c, "postgres", &h)) == 0)
+		r = drop_slots(h, NULL);
+	PQfinish(h);
+	return r;
+}
+
+static int master_conninfo(const struct conf *c, const char *master,
+    const char *dbname, const char *me, struct buf *b);
+
+/* Best effort: a node that leaves or rejoins drops its slot on the master
+ * when it can reach it (not with expired certificates). */
+static void drop_my_slot(const struct conf *c, const char *master,
+    const char *me)
+{
+	struct buf ci = BUF_INIT(8192);
+	char slot[80];
+	PGconn *m;
+
+	if (!master || !*master || !me || master_conninfo(c, master, "postgres",
+	    NULL, &ci) != 0) {
+		buf_free(&ci);
+		return;
+	}
+	slot_name(me, slot, sizeof slot);
+	m = PQconnectdb(buf_cstr(&ci));
+	/* The master's walsender for us may take a moment to end. */
+	for (int i = 0; m && PQstatus(m) == CONNECTION_OK && i < 30; i++) {
+		PGresult *res = PQexecParams(m, "SELECT count(*) FROM "
+		    "pg_replication_slots WHERE slot_name = $1",
+		    1, NULL, (const char *const[]){ slot }, NULL, NULL, 0);
+		int left = PQresultStatus(res) == PGRES_TUPLES_OK &&
+		    strcmp(PQgetvalue(res, 0, 0), "0");
+		PQclear(res);
+		if (!left)
+			break;
+		drop_slots(m, slot);
+		usleep(100000);
+	}
+	PQfinish(m);
+	buf_free(&ci);
+}
+
 int pg_cluster_master(const struct conf *c, const char *listen,
     const struct db_tls *t)
 {
@@ -767,9 +853,10 @@ int pg_cluster_master(const struct conf *c, const char *listen,
 		    "certificate and the CA certificate (database cluster certs)");
 	if (is_standby(c) && (r = promote(c)) != 0)
 		return r;
-	if ((r = install_tls(c, t)) != 0)
+	if ((r = install_tls(c, t)) != 0 || (r = restart(c, listen)) != 0)
 		return r;
-	return restart(c, listen);
+	/* A new cluster: no knowledge of the old one's replicas. */
+	return drop_local_slots(c);
 }
 
 /* A conninfo value, single-quoted with \ and ' escaped. */
@@ -843,9 +930,10 @@ int pg_cluster_join(const struct conf *c, const char *listen,
 {
 	struct buf ci = BUF_INIT(8192), why = BUF_INIT(1024);
 	char *data = pg_data_dir(c), *run = pg_run_dir(c), *old = NULL;
-	char *prog = bin("pg_basebackup");
+	char *prog = bin("pg_basebackup"), slot[80];
 	int r, r2;
 
+	slot_name(listen ? listen : "", slot, sizeof slot);
 	old = xmalloc(strlen(data) + 16);
 	snprintf(old, strlen(data) + 16, "%s.before-join", data);
 	if (!t->client_key[0] || !t->client_cert[0] || !t->ca_cert[0]) {
@@ -863,7 +951,9 @@ int pg_cluster_join(const struct conf *c, const char *listen,
 	}
 	if ((r = prepare_dirs(c, data, run)) == 0) {
 		const char *argv[] = { prog, "-D", data, "-d", buf_cstr(&ci), "-R",
-			"-X", "stream", "-c", "fast", "--no-password", NULL };
+			"-X", "stream", "-c", "fast", "--no-password", "-C", "-S",
+			slot, NULL };
+		drop_my_slot(c, master, listen);
 		r = pg_run(argv, 1, NULL);
 	}
 	if (r != 0) {
@@ -897,15 +987,20 @@ out:
 	return r;
 }
 
-int pg_cluster_leave(const struct conf *c, const char *listen)
+int pg_cluster_leave(const struct conf *c, const char *listen,
+    const char *master)
 {
-	int r;
+	int standby = is_standby(c), r;
 
-	if (is_standby(c) && (r = promote(c)) != 0)
+	if (standby && (r = promote(c)) != 0)
 		return r;
-	if ((r = remove_tls(c)) != 0)
+	/* Promoted, this node no longer streams: its slot is inactive. */
+	if (standby)
+		drop_my_slot(c, master, listen);
+	if ((r = remove_tls(c)) != 0 || (r = restart(c, listen)) != 0)
 		return r;
-	return restart(c, listen);
+	/* Replicas cannot connect any more: forget them. */
+	return drop_local_slots(c);
 }
 
 static int node_line(struct buf *out, const char *addr, int me,
@@ -922,10 +1017,13 @@ static int node_line(struct buf *out, const char *addr, int me,
  * of its addresses). */
 static int replica_lines(PGconn *h, const char *me, struct buf *out)
 {
+	/* NEEDSWORK: slot names map back to IPv4 addresses only. */
 	PGresult *res = PQexec(h, "SELECT coalesce(nullif(application_name, ''), "
 	    "host(client_addr)) AS node, state, "
 	    "coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn), -1)::bigint "
-	    "FROM pg_stat_replication ORDER BY node");
+	    "FROM pg_stat_replication UNION ALL SELECT replace(substr(slot_name, "
+	    "9), '_', '.'), 'unreachable', -1 FROM pg_replication_slots WHERE "
+	    "slot_name LIKE 'nodebak\\_%' AND NOT active ORDER BY 1");
 	int r = 0;
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -938,7 +1036,10 @@ static int replica_lines(PGconn *h, const char *me, struct buf *out)
 		const char *addr = PQgetvalue(res, i, 0), *st = PQgetvalue(res, i, 1);
 		long long lag = strtoll(PQgetvalue(res, i, 2), NULL, 10);
 		char what[128];
-		if (strcmp(st, "streaming"))
+		if (!strcmp(st, "unreachable"))
+			snprintf(what, sizeof what, "Unreachable ( known to the master, "
+			    "not connected )");
+		else if (strcmp(st, "streaming"))
 			snprintf(what, sizeof what, "Connected Slave ( Catching up: %s )",
 			    st);
 		else if (lag == 0)

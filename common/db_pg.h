@@ -42,7 +42,8 @@ int pg_cluster_master(const struct conf *c, const char *listen,
     const struct db_tls *t);
 int pg_cluster_join(const struct conf *c, const char *listen,
     const struct db_tls *t, const char *master);
-int pg_cluster_leave(const struct conf *c, const char *listen);
+int pg_cluster_leave(const struct conf *c, const char *listen,
+    const char *master);
 int pg_cluster_nodes(const struct conf *c, const char *me,
     const char *master, struct buf *out);
 

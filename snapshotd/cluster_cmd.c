@@ -232,7 +232,7 @@ static void *job_run(void *arg)
 		else if (j->kind == JOB_JOIN)
 			r = db_cluster_join(c, me, &t, j->master);
 		else
-			r = db_cluster_leave(c, me);
+			r = db_cluster_leave(c, me, cl.master);
 		job_finish(j, r, me ? me : "");
 	}
 	free(j);
