@@ -34,8 +34,10 @@ while not os.path.exists(stop) and time.time() < deadline:
     db.execute("COMMIT")
     count += 1
     if count %% 50 == 0:
-        with open(sys.argv[3], "w") as f:
+        # Atomic, so the test never reads a half-written count.
+        with open(sys.argv[3] + ".tmp", "w") as f:
             f.write(str(count))
+        os.replace(sys.argv[3] + ".tmp", sys.argv[3])
 print(count)
 """ % (ACCOUNTS + 1)
 
