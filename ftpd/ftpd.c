@@ -264,7 +264,7 @@ static void lock_out(const char *addr, long seconds)
 static int locked_out(const char *addr)
 {
 	for (size_t i = 0; i < MAX_LOCKS; i++)
-		if (locks[i].until >= time(NULL) && !strcmp(locks[i].addr, addr))
+		if (locks[i].until > time(NULL) && !strcmp(locks[i].addr, addr))
 			return 1;
 	return 0;
 }
