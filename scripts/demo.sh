@@ -73,9 +73,10 @@ In another terminal, try the reference procedure's first steps:
   bin/nodebak backup rollback jaihanuman.bak
   bin/nodebak                                # interactive console
 
-Files root (what SFTP serves): $demo/files; backups in $demo/files/backups
+Files root (what FTP/SFTP serve): $demo/files; backups in $demo/files/backups
 Pull a backup off the box (user admin, password demo-admin-pass):
   sftp -P 2222 -o StrictHostKeyChecking=no admin@127.0.0.1
+  curl --ssl-reqd -k -u admin:demo-admin-pass ftp://127.0.0.1:2121/backups/
   ssh -p 2222 -o StrictHostKeyChecking=no admin@127.0.0.1   # the console over SSH
 Stop the node with Ctrl-C.
 
