@@ -9,35 +9,16 @@ own database."""
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from clusterlib import common_port, status, wait_done, wait_for  # noqa: E402
 from node import Node, TOP  # noqa: E402
 from tap import run  # noqa: E402
 
 MKCERTS = os.path.join(TOP, "scripts", "mkcerts.sh")
 ADDRS = ["127.0.0.11", "127.0.0.12", "127.0.0.13"]
-
-
-def common_port():
-    """A port free on all three addresses."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind((ADDRS[0], 0))
-            port = s.getsockname()[1]
-        ok = True
-        for a in ADDRS[1:]:
-            with socket.socket() as s:
-                try:
-                    s.bind((a, port))
-                except OSError:
-                    ok = False
-        if ok:
-            return port
-    raise RuntimeError("no common free port")
 
 
 def certset(dest, mode, prefix=""):
@@ -48,34 +29,8 @@ def certset(dest, mode, prefix=""):
     shutil.rmtree(tmp)
 
 
-def status(n):
-    return n.nb("database", "cluster", "status")[1]
-
-
-def wait_done(n, cmd, timeout=90):
-    """Poll status until the last command is no longer in progress."""
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        out = status(n)
-        m = re.search(r"Last command\s+: '(.*)' \((Success|Failed)\)", out)
-        if m and m.group(1) == cmd:
-            return out
-        time.sleep(0.3)
-    return status(n)
-
-
-def wait_for(fn, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = fn()
-        if v:
-            return v
-        time.sleep(0.2)
-    return fn()
-
-
 def main(t):
-    port = common_port()
+    port = common_port(ADDRS)
     nodes = []
     for i, a in enumerate(ADDRS):
         n = Node(f"cl{i + 1}", addr=a, engine="postgresql")
