@@ -1,7 +1,9 @@
 /* ftp.c: an FTP session process: reads commands from the control
  * connection through a capped buffer, dispatches through a table that
  * carries each command's needs, and reaches files only through openat2()
- * with RESOLVE_IN_ROOT on the files root (docs/ftpd.md). */
+ * with RESOLVE_IN_ROOT on the files root (docs/ftpd.md). Transfers run on
+ * a non-blocking data connection while the control connection is watched
+ * for ABOR and STAT. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -9,9 +11,11 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -30,6 +34,21 @@
 #include "banned.h"
 
 #define VPATH_MAX 1024
+#define LISTING_MAX (64u << 20)
+
+/* MLST facts (RFC 3659 section 7), in FEAT and output order. */
+enum { F_TYPE = 1, F_SIZE = 2, F_MODIFY = 4, F_PERM = 8, F_ALL = 15 };
+static const struct {
+	const char *name;
+	unsigned bit;
+} facts_known[] = {
+	{ "type", F_TYPE }, { "size", F_SIZE }, { "modify", F_MODIFY },
+	{ "perm", F_PERM },
+};
+
+/* Listing forms: LIST, NLST, MLSD, and STAT PATH (on the control
+ * connection). */
+enum lform { L_LONG, L_NAMES, L_MLSD, L_STAT };
 
 struct sess {
 	const struct ftpd_ctx *ctx;
@@ -37,7 +56,7 @@ struct sess {
 	int fd, rootfd, pasvfd;
 	struct buf in;
 	char peer[INET6_ADDRSTRLEN];
-	struct sockaddr_storage local;
+	struct sockaddr_storage peer_sa, local;
 	char user[64];
 	enum role role;
 	int logged_in, attempts;
@@ -50,7 +69,15 @@ struct sess {
 	int prot_p, pbsz;
 	struct sockaddr_storage port_to;	/* after PORT/EPRT */
 	int port_set;
+	int epsv_all;			/* RFC 2428: only EPSV from now on */
+	int type_ascii;
+	unsigned facts;			/* OPTS MLST */
 	time_t login_deadline;
+	/* The running transfer (for STAT and ABOR). */
+	const char *xfer_path;
+	unsigned long long xfer_done, xfer_size;
+	int aborted;			/* ABOR arrived during it */
+	int ctl_wait;			/* another command waits: stop watching */
 };
 
 /* A data connection, with TLS when PROT P. */
@@ -58,6 +85,15 @@ struct data {
 	int fd;
 	struct tls_conn *t;
 };
+
+/* Set by FTPD_SIG_DRAIN (the listener got SIGTERM). */
+static volatile sig_atomic_t draining;
+
+static void on_drain(int sig)
+{
+	(void)sig;
+	draining = 1;
+}
 
 static int tls_required(const struct sess *s)
 {
@@ -96,7 +132,43 @@ static void reply(struct sess *s, const char *fmt, ...)
 	(void)write_all(s->fd, s->ctl, line, (size_t)n);
 }
 
-static int sys_openat2(int dirfd, const char *path, int flags, mode_t mode)
+static double since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0->tv_sec) + (t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void addr_text(const struct sockaddr_storage *a, char *out, size_t n)
+{
+	if (a->ss_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)a)->sin_addr, out, (socklen_t)n);
+	else
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)a)->sin6_addr, out, (socklen_t)n);
+}
+
+/* Same host (family and address; ports are not compared). */
+static int same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return 0;
+	if (a->ss_family == AF_INET)
+		return !memcmp(&((const struct sockaddr_in *)a)->sin_addr,
+		    &((const struct sockaddr_in *)b)->sin_addr, sizeof(struct in_addr));
+	return !memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+	    &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr));
+}
+
+/* RFC 2428's protocol number of the control connection: 1 or 2. */
+static int net_prt(const struct sess *s)
+{
+	return s->local.ss_family == AF_INET ? 1 : 2;
+}
+
+/* Readonly sessions follow no symlinks at all (as on the SFTP side). */
+static int sys_openat2(const struct sess *s, int dirfd, const char *path,
+    int flags, mode_t mode)
 {
 	struct open_how how;
 
@@ -104,9 +176,10 @@ static int sys_openat2(int dirfd, const char *path, int flags, mode_t mode)
 	how.flags = (unsigned long long)flags | O_CLOEXEC;
 	how.mode = (flags & O_CREAT) ? mode : 0;
 	how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+	if (s->role != ROLE_ADMIN)
+		how.resolve |= RESOLVE_NO_SYMLINKS;
 	return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
 }
-
 /* Resolve arg against cwd into a normalised virtual path ("/a/b").
  * Refuses control bytes and internal (.nodebak*) names. */
 static int vpath(const struct sess *s, const char *arg, char *out)
@@ -180,7 +253,7 @@ static int vopen(const struct sess *s, const char *vp, int flags, mode_t mode)
 {
 	const char *rel = vp[1] ? vp + 1 : ".";
 
-	return sys_openat2(s->rootfd, rel, flags, mode);
+	return sys_openat2(s, s->rootfd, rel, flags, mode);
 }
 
 /* A file whose content starts with a PEM private key header. */
@@ -195,25 +268,13 @@ static int is_private_key(int fd)
 	return !strncmp(head, "-----BEGIN", 10) && strstr(head, "PRIVATE KEY");
 }
 
-/* Readonly users do not see what they may not download. */
-static int hidden_key(const struct sess *s, int dfd, const char *name)
-{
-	int fd, r;
-
-	if (s->role == ROLE_ADMIN)
-		return 0;
-	if ((fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)) < 0)
-		return 0;
-	r = is_private_key(fd);
-	close(fd);
-	return r;
-}
-
-/* Data connection: passive only in this build. */
-static int pasv_open(struct sess *s, int extended)
+/* PASV and EPSV: listen on a random port of pasv_ports on the control
+ * connection's own address. */
+static void pasv_open(struct sess *s, int extended)
 {
 	struct sockaddr_storage a = s->local;
-	socklen_t len = sizeof a;
+	socklen_t len = a.ss_family == AF_INET ? sizeof(struct sockaddr_in) :
+	    sizeof(struct sockaddr_in6);
 	long lo = 1024, hi = 65535;
 	unsigned port;
 
@@ -242,20 +303,42 @@ static int pasv_open(struct sess *s, int extended)
 	}
 	if (s->pasvfd < 0) {
 		reply(s, "425 Cannot open a passive port");
-		return -1;
+		return;
 	}
 	port = (a.ss_family == AF_INET) ?
 	    ntohs(((struct sockaddr_in *)&a)->sin_port) :
 	    ntohs(((struct sockaddr_in6 *)&a)->sin6_port);
 	if (extended)
 		reply(s, "229 Entering Extended Passive Mode (|||%u|)", port);
-	else if (a.ss_family == AF_INET) {
+	else {
 		unsigned char *ip = (unsigned char *)&((struct sockaddr_in *)&a)->sin_addr;
 		reply(s, "227 Entering Passive Mode (%u,%u,%u,%u,%u,%u)", ip[0],
 		    ip[1], ip[2], ip[3], port >> 8, port & 255);
-	} else
-		reply(s, "522 Use EPSV on IPv6 (2)");
-	return 0;
+	}
+}
+
+static void cmd_pasv(struct sess *s)
+{
+	if (s->epsv_all)
+		reply(s, "501 EPSV ALL is in effect: use EPSV");
+	else if (s->local.ss_family != AF_INET)
+		reply(s, "425 PASV is IPv4 only: use EPSV");
+	else
+		pasv_open(s, 0);
+}
+
+/* EPSV, EPSV 1|2, EPSV ALL (RFC 2428 section 3). */
+static void cmd_epsv(struct sess *s, const char *arg)
+{
+	if (!strcasecmp(arg, "ALL")) {
+		s->epsv_all = 1;
+		reply(s, "200 EPSV ALL ok: only EPSV from now on");
+	} else if (*arg && strcmp(arg, "1") && strcmp(arg, "2"))
+		reply(s, "522 Network protocol not supported, use (%d)", net_prt(s));
+	else if (*arg && arg[0] - '0' != net_prt(s))
+		reply(s, "522 Network protocol not supported, use (%d)", net_prt(s));
+	else
+		pasv_open(s, 1);
 }
 
 /* PORT h1,h2,h3,h4,p1,p2 and EPRT |af|addr|port|: only to the control
@@ -265,8 +348,12 @@ static void cmd_port(struct sess *s, const char *cmd, const char *arg)
 	char host[INET6_ADDRSTRLEN + 1];
 	unsigned h[6], port = 0;
 	struct sockaddr_storage a;
-	int af = 0;
+	int af = 0, ok;
 
+	if (s->epsv_all) {
+		reply(s, "501 EPSV ALL is in effect: use EPSV");
+		return;
+	}
 	memset(&a, 0, sizeof a);
 	if (!strcmp(cmd, "PORT")) {
 		if (sscanf(arg, "%3u,%3u,%3u,%3u,%3u,%3u", &h[0], &h[1], &h[2], &h[3],
@@ -287,22 +374,26 @@ static void cmd_port(struct sess *s, const char *cmd, const char *arg)
 			reply(s, "501 Bad EPRT argument");
 			return;
 		}
-		af = arg[1] == '1' ? AF_INET : arg[1] == '2' ? AF_INET6 : 0;
+		if (p1 != arg + 2 || (arg[1] != '1' && arg[1] != '2')) {
+			reply(s, "522 Network protocol not supported, use (%d)", net_prt(s));
+			return;
+		}
+		af = arg[1] == '1' ? AF_INET : AF_INET6;
 		snprintf(host, sizeof host, "%.*s", (int)(p2 - p1 - 1), p1 + 1);
 		if (sscanf(p2 + 1, "%5u", &port) != 1 || port > 65535)
 			af = 0;
 	}
-	if (af == 0 || strcmp(host, s->peer) != 0 || port < 1024) {
-		reply(s, "500 Illegal %s: only to your own address, port >= 1024", cmd);
-		return;
-	}
 	a.ss_family = (sa_family_t)af;
 	if (af == AF_INET) {
-		inet_pton(AF_INET, host, &((struct sockaddr_in *)&a)->sin_addr);
+		ok = inet_pton(AF_INET, host, &((struct sockaddr_in *)&a)->sin_addr) == 1;
 		((struct sockaddr_in *)&a)->sin_port = htons((uint16_t)port);
 	} else {
-		inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&a)->sin6_addr);
+		ok = af && inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&a)->sin6_addr) == 1;
 		((struct sockaddr_in6 *)&a)->sin6_port = htons((uint16_t)port);
+	}
+	if (!ok || !same_host(&a, &s->peer_sa) || port < 1024) {
+		reply(s, "500 Illegal %s: only to your own address, port >= 1024", cmd);
+		return;
 	}
 	if (s->pasvfd >= 0)
 		close(s->pasvfd);
@@ -341,15 +432,24 @@ fail:
 	return -1;
 }
 
+/* Blocking calls on fd (a TLS handshake, a reply) give up after sec. */
+static void io_timeouts(int fd, long sec)
+{
+	struct timeval tv = { sec > 0 ? sec : 1, 0 };
+
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
 /* Accept the data connection from the control connection's peer only;
  * with PROT P, its TLS session must resume the control connection's
- * (vsftpd's require_ssl_reuse: proof that the same client opened it). */
-static int data_accept(struct sess *s, struct data *d)
+ * (vsftpd's require_ssl_reuse: proof that the same client opened it).
+ * what is the 150 reply's text. The connection is left non-blocking. */
+static int data_accept(struct sess *s, struct data *d, const char *what)
 {
 	struct pollfd p = { s->pasvfd, POLLIN, 0 };
 	struct sockaddr_storage a;
 	socklen_t len = sizeof a;
-	char who[INET6_ADDRSTRLEN];
 	int fd;
 
 	d->fd = -1;
@@ -362,7 +462,7 @@ static int data_accept(struct sess *s, struct data *d)
 		reply(s, "521 Data connections must be protected: PBSZ 0, PROT P");
 		return -1;
 	}
-	reply(s, "150 Opening data connection");
+	reply(s, "150 %s", what);
 	if (s->port_set) {
 		fd = port_connect(s);
 		goto connected;
@@ -376,11 +476,7 @@ static int data_accept(struct sess *s, struct data *d)
 		fd = accept4(s->pasvfd, (struct sockaddr *)&a, &len, SOCK_CLOEXEC);
 		if (fd < 0)
 			break;
-		if (a.ss_family == AF_INET)
-			inet_ntop(AF_INET, &((struct sockaddr_in *)&a)->sin_addr, who, sizeof who);
-		else
-			inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&a)->sin6_addr, who, sizeof who);
-		if (!strcmp(who, s->peer))
+		if (same_host(&a, &s->peer_sa))
 			break;
 		close(fd);	/* a stranger: keep waiting */
 	}
@@ -391,6 +487,7 @@ connected:
 		reply(s, "425 No data connection");
 		return -1;
 	}
+	io_timeouts(fd, s->f->data_timeout);
 	if (s->prot_p) {
 		if (tls_accept(s->tls, fd, (int)s->f->data_timeout, &d->t) != 0) {
 			close(fd);
@@ -406,12 +503,15 @@ connected:
 			return -1;
 		}
 	}
+	fcntl(fd, F_SETFL, O_NONBLOCK);
 	d->fd = fd;
 	return fd;
 }
 
 static void data_close(struct data *d)
 {
+	if (d->fd >= 0)
+		fcntl(d->fd, F_SETFL, 0);	/* close_notify is a blocking write */
 	tls_close(d->t);
 	d->t = NULL;
 	if (d->fd >= 0)
@@ -419,96 +519,428 @@ static void data_close(struct data *d)
 	d->fd = -1;
 }
 
-static void list_entry(struct buf *b, int dfd, const char *name, int longf)
+/* One complete line from the input buffer: CR dropped, Telnet commands
+ * (IAC IP, IAC DM, ... as clients send before ABOR) removed, IAC IAC kept
+ * as one 0xff. 1: *linep set; 0: no complete line yet; -1: out of memory;
+ * -2: the line held a NUL (consumed, refused). */
+static int take_line(struct sess *s, char **linep)
+{
+	char *nl = s->in.len ? memchr(s->in.p, '\n', s->in.len) : NULL;
+	size_t l, r, w;
+	char *line;
+
+	if (nl == NULL)
+		return 0;
+	l = (size_t)(nl - s->in.p);
+	if (memchr(s->in.p, '\0', l)) {
+		buf_consume(&s->in, l + 1);
+		return -2;
+	}
+	if ((line = strndup(s->in.p, l)) == NULL)
+		return -1;
+	buf_consume(&s->in, l + 1);
+	for (r = w = 0; r < l; ) {
+		unsigned char c = (unsigned char)line[r];
+		if (c != 0xff) {
+			line[w++] = line[r++];
+			continue;
+		}
+		c = r + 1 < l ? (unsigned char)line[r + 1] : 0;
+		if (c == 0xff) {
+			line[w++] = (char)0xff;
+			r += 2;
+		} else if (c >= 0xfb && c <= 0xfe)	/* WILL WONT DO DONT opt */
+			r += 3;
+		else
+			r += 2;
+	}
+	line[w] = '\0';
+	if (w && line[w - 1] == '\r')
+		line[w - 1] = '\0';
+	*linep = line;
+	return 1;
+}
+
+/* During a transfer: read what the control connection has and answer
+ * ABOR and STAT at once (RFC 959 section 4.1.3); anything else waits for
+ * the end of the transfer. -1: stop the transfer (ABOR, the control
+ * connection closed, or an overlong line). */
+static int ctl_during_xfer(struct sess *s)
+{
+	char chunk[512], *line;
+	int fl = fcntl(s->fd, F_GETFL), r;
+	ssize_t n;
+
+	fcntl(s->fd, F_SETFL, fl | O_NONBLOCK);
+	n = s->ctl ? tls_read(s->ctl, chunk, sizeof chunk) : read(s->fd, chunk, sizeof chunk);
+	fcntl(s->fd, F_SETFL, fl);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+		s->quit = 1;
+		return -1;
+	}
+	if (n > 0 && buf_add(&s->in, chunk, (size_t)n) != 0) {
+		reply(s, "500 Line too long; closing");
+		s->quit = 1;
+		return -1;
+	}
+	while ((r = take_line(s, &line)) != 0) {
+		if (r < 0) {
+			if (r == -2)
+				reply(s, "501 NUL in command line");
+			continue;
+		}
+		if (!strcasecmp(line, "ABOR")) {
+			free(line);
+			s->aborted = 1;
+			return -1;
+		}
+		if (!strcasecmp(line, "STAT")) {
+			reply(s, "213 Transferring %s: %llu of %llu bytes", s->xfer_path,
+			    s->xfer_done, s->xfer_size);
+			free(line);
+			continue;
+		}
+		/* Put it back: it runs after the transfer. */
+		{
+			struct buf b = BUF_INIT(s->in.max);
+			(void)!buf_adds(&b, line);
+			(void)!buf_addch(&b, '\n');
+			(void)!buf_add(&b, s->in.p, s->in.len);
+			buf_free(&s->in);
+			s->in = b;
+		}
+		free(line);
+		s->ctl_wait = 1;
+		break;
+	}
+	return 0;
+}
+
+/* 1 when the control connection has something to read now. */
+static int ctl_ready(struct sess *s)
+{
+	struct pollfd p = { s->fd, POLLIN, 0 };
+
+	if (s->ctl_wait)
+		return 0;
+	return (s->ctl && tls_pending(s->ctl)) || poll(&p, 1, 0) > 0;
+}
+
+/* Wait until the data connection is ready for ev, watching the control
+ * connection. 1: ready; 0: nothing for data_timeout seconds; -1: stop. */
+static int xfer_wait(struct sess *s, struct data *d, short ev)
+{
+	struct timespec t0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct pollfd p[2] = { { d->fd, ev, 0 }, { s->fd, POLLIN, 0 } };
+		double left = (double)s->f->data_timeout - since(&t0);
+		int n;
+
+		if (left <= 0)
+			return 0;
+		if (ctl_ready(s) && ctl_during_xfer(s) < 0)
+			return -1;
+		n = poll(p, s->ctl_wait ? 1 : 2, (int)(left * 1000) + 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (p[0].revents)
+			return 1;
+	}
+}
+
+/* Send [off, end) of file fd, or of mem when fd < 0. sendfile(2) on plain
+ * connections; on TLS, 256 KiB reads written as full 16 KiB records.
+ * 1: all sent; 0: failed, timed out or aborted (s->aborted). */
+static int xfer_send(struct sess *s, struct data *d, int fd, const char *mem,
+    off_t off, off_t end)
+{
+	static char chunk[256 * 1024];
+	size_t have = 0, pos = 0;	/* chunk[pos, have) is still to go */
+
+	s->xfer_done = 0;
+	s->xfer_size = (unsigned long long)(end - off);
+	while (off < end || pos < have) {
+		ssize_t w;
+		int r;
+
+		if (ctl_ready(s) && ctl_during_xfer(s) < 0)
+			return 0;
+		if (d->t && fd >= 0) {
+			if (pos == have) {
+				size_t want = (size_t)(end - off) < sizeof chunk ?
+				    (size_t)(end - off) : sizeof chunk;
+				ssize_t n = pread(fd, chunk, want, off);
+				if (n <= 0)
+					return 0;
+				pos = 0;
+				have = (size_t)n;
+				off += n;
+			}
+			w = tls_write(d->t, chunk + pos, have - pos);
+			if (w > 0)
+				pos += (size_t)w;
+		} else if (d->t)
+			w = tls_write(d->t, mem + off, (size_t)(end - off));
+		else if (fd >= 0) {
+			w = sendfile(d->fd, fd, &off, (size_t)(end - off) < (1u << 20) ?
+			    (size_t)(end - off) : (1u << 20));
+			if (w == 0)
+				return 0;	/* the file shrank */
+		} else
+			w = write(d->fd, mem + off, (size_t)(end - off));
+		if (w > 0) {
+			if (fd < 0)
+				off += w;
+			s->xfer_done += (unsigned long long)w;
+			continue;
+		}
+		if (w < 0 && errno == EAGAIN) {
+			r = xfer_wait(s, d, d->t ? (short)tls_want(d->t) : POLLOUT);
+			if (r <= 0)
+				return 0;
+			continue;
+		}
+		return 0;
+	}
+	return 1;
+}
+
+/* Receive until the client's clean end into fd. 1: complete; 0: failed,
+ * timed out or aborted. A TLS upload must end with close_notify: a bare
+ * TCP FIN could be a truncation. */
+static int xfer_recv(struct sess *s, struct data *d, int fd)
+{
+	static char chunk[256 * 1024];
+
+	s->xfer_done = 0;
+	s->xfer_size = 0;
+	for (;;) {
+		ssize_t n;
+
+		if (ctl_ready(s) && ctl_during_xfer(s) < 0)
+			return 0;
+		n = d->t ? tls_read(d->t, chunk, sizeof chunk) : read(d->fd, chunk, sizeof chunk);
+		if (n == 0)
+			return 1;
+		if (n > 0) {
+			for (ssize_t o = 0; o < n; ) {
+				ssize_t w = write(fd, chunk + o, (size_t)(n - o));
+				if (w <= 0)
+					return 0;
+				o += w;
+			}
+			s->xfer_done += (unsigned long long)n;
+			continue;
+		}
+		if (errno == EAGAIN) {
+			if (xfer_wait(s, d, d->t ? (short)tls_want(d->t) : POLLIN) <= 0)
+				return 0;
+			continue;
+		}
+		return 0;
+	}
+}
+
+/* The transfer's last reply: RFC 959 wants 426 for the transfer and then
+ * 226 for the ABOR itself. */
+static void xfer_reply(struct sess *s, int ok, const char *fail)
+{
+	if (ok)
+		reply(s, "226 Transfer complete");
+	else if (s->aborted) {
+		reply(s, "426 Transfer aborted");
+		reply(s, "226 ABOR successful");
+	} else
+		reply(s, "%s", fail);
+	s->aborted = 0;
+	s->xfer_path = NULL;
+}
+
+/* What the session may know about vp: its stat, through the root, with
+ * the role's rules (readonly never sees a private key). 0 or -1. */
+static int vstat(const struct sess *s, const char *vp, struct stat *st)
+{
+	int fd, hide = 0;
+
+	if (!allowed(s, vp, 0) || (fd = vopen(s, vp, O_PATH, 0)) < 0)
+		return -1;
+	if (fstat(fd, st) != 0) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	if (s->role != ROLE_ADMIN && S_ISREG(st->st_mode)) {
+		if ((fd = vopen(s, vp, O_RDONLY | O_NONBLOCK, 0)) < 0)
+			return -1;
+		hide = is_private_key(fd);
+		close(fd);
+	}
+	return hide || !(S_ISREG(st->st_mode) || S_ISDIR(st->st_mode)) ? -1 : 0;
+}
+
+/* RFC 3659 facts of st, as selected by OPTS MLST. */
+static void add_facts(const struct sess *s, struct buf *b, const struct stat *st)
+{
+	int dir = S_ISDIR(st->st_mode), admin = s->role == ROLE_ADMIN;
+	char when[32];
+	struct tm tm;
+
+	if (s->facts & F_TYPE)
+		buf_addf(b, "type=%s;", dir ? "dir" : "file");
+	if ((s->facts & F_SIZE) && !dir)
+		buf_addf(b, "size=%lld;", (long long)st->st_size);
+	if (s->facts & F_MODIFY) {
+		gmtime_r(&st->st_mtime, &tm);
+		strftime(when, sizeof when, "%Y%m%d%H%M%S", &tm);
+		buf_addf(b, "modify=%s;", when);
+	}
+	if (s->facts & F_PERM)
+		buf_addf(b, "perm=%s;", admin ? (dir ? "cdeflmp" : "adfrw") :
+		    (dir ? "el" : "r"));
+}
+
+/* One entry of a listing. Symlinks are shown as what they lead to inside
+ * the root (and not at all when that is nothing). */
+static int list_entry(const struct sess *s, struct buf *b, const char *vp,
+    const char *name, enum lform form)
 {
 	struct stat st;
 	char when[32];
 	struct tm tm;
 
-	if (!longf) {
-		buf_addf(b, "%s\r\n", name);
-		return;
+	if (form == L_NAMES)
+		return buf_addf(b, "%s\r\n", name);
+	if (vstat(s, vp, &st) != 0)
+		return 0;
+	if (form == L_MLSD) {
+		add_facts(s, b, &st);
+		return buf_addf(b, " %s\r\n", name);
 	}
-	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-		return;
 	gmtime_r(&st.st_mtime, &tm);
-	strftime(when, sizeof when, "%b %e %H:%M", &tm);
-	buf_addf(b, "%c%s 1 ftp ftp %13lld %s %s\r\n",
-	    S_ISDIR(st.st_mode) ? 'd' : S_ISLNK(st.st_mode) ? 'l' : '-',
+	if (st.st_mtime > time(NULL) - 180 * 86400 && st.st_mtime <= time(NULL) + 3600)
+		strftime(when, sizeof when, "%b %e %H:%M", &tm);
+	else
+		strftime(when, sizeof when, "%b %e  %Y", &tm);
+	return buf_addf(b, "%c%s 1 ftp ftp %13lld %s %s\r\n",
+	    S_ISDIR(st.st_mode) ? 'd' : '-',
 	    S_ISDIR(st.st_mode) ? "rwxr-xr-x" : "rw-r--r--",
 	    (long long)st.st_size, when, name);
 }
 
-static void cmd_list(struct sess *s, const char *arg, int longf)
+/* The listing of vp (a folder's entries, or the one file) into b.
+ * 0, or a reply code to send instead. */
+static int build_listing(struct sess *s, const char *vp, const char *arg,
+    enum lform form, struct buf *b)
 {
-	char vp[VPATH_MAX];
-	struct buf b = BUF_INIT(64u << 20);
-	DIR *d;
 	struct dirent *de;
-	struct data dc;
+	struct stat st;
+	DIR *d;
 	int dfd;
 
-	if (arg && arg[0] == '-')	/* "LIST -la": options are ignored */
-		arg = strchr(arg, ' ') ? strchr(arg, ' ') + 1 : "";
-	if (vpath(s, arg && *arg ? arg : ".", vp) != 0 || !allowed(s, vp, 0) ||
-	    (dfd = vopen(s, vp, O_RDONLY | O_DIRECTORY, 0)) < 0) {
-		reply(s, "550 No such directory");
-		return;
+	if (vstat(s, vp, &st) != 0)
+		return 550;
+	if (!S_ISDIR(st.st_mode)) {
+		const char *base = strrchr(vp, '/') + 1;
+		if (form == L_MLSD)
+			return 501;
+		return list_entry(s, b, vp, form == L_NAMES ? arg : base, form) ? 451 : 0;
 	}
-	if ((d = fdopendir(dfd)) == NULL) {
-		close(dfd);
-		reply(s, "550 Cannot read directory");
-		return;
+	if ((dfd = vopen(s, vp, O_RDONLY | O_DIRECTORY, 0)) < 0 ||
+	    (d = fdopendir(dfd)) == NULL) {
+		if (dfd >= 0)
+			close(dfd);
+		return 550;
 	}
 	while ((de = readdir(d)) != NULL) {
 		char child[VPATH_MAX];
+		int n;
 		if (de->d_name[0] == '.' && (!de->d_name[1] ||
 		    !strcmp(de->d_name, "..") || !strncmp(de->d_name, ".nodebak", 8)))
 			continue;
-		if (strlen(vp) + strlen(de->d_name) + 2 > sizeof child)
+		n = snprintf(child, sizeof child, "%s/%s", strcmp(vp, "/") ? vp : "",
+		    de->d_name);
+		if (n < 0 || (size_t)n >= sizeof child || strpbrk(de->d_name, "\r\n"))
 			continue;
-		memcpy(child, strcmp(vp, "/") ? vp : "", strcmp(vp, "/") ? strlen(vp) + 1 : 1);
-		(void)!snprintf(child + strlen(child), sizeof child - strlen(child),
-		    "/%s", de->d_name);
-		if (!allowed(s, child, 0) || hidden_key(s, dirfd(d), de->d_name))
-			continue;
-		list_entry(&b, dirfd(d), de->d_name, longf);
+		if (list_entry(s, b, child, de->d_name, form) != 0) {
+			closedir(d);
+			return 451;
+		}
 	}
 	closedir(d);
-	if (data_accept(s, &dc) >= 0) {
-		int w = write_all(dc.fd, dc.t, buf_cstr(&b), b.len);
+	return 0;
+}
+
+/* LIST, NLST, MLSD on the data connection; STAT PATH on the control one. */
+static void cmd_list(struct sess *s, const char *arg, enum lform form)
+{
+	static const char *const what[] = { "LIST", "NLST", "MLSD", "STAT" };
+	char vp[VPATH_MAX];
+	struct buf b = BUF_INIT(LISTING_MAX);
+	struct data dc;
+	int code;
+
+	/* "LIST -la": ls options are ignored (clients send them) */
+	if (form != L_MLSD && arg && arg[0] == '-')
+		arg = strchr(arg, ' ') ? strchr(arg, ' ') + 1 : "";
+	if (vpath(s, arg && *arg ? arg : ".", vp) != 0)
+		code = 550;
+	else
+		code = build_listing(s, vp, arg && *arg ? arg : ".", form, &b);
+	if (code == 550)
+		reply(s, "550 No such file or directory");
+	else if (code == 501)
+		reply(s, "501 Not a directory: %s", vp);
+	else if (code == 451)
+		reply(s, "451 Listing too long");
+	else if (form == L_STAT) {
+		struct buf r = BUF_INIT(LISTING_MAX + 256);
+		if (buf_addf(&r, "213-Status of %s:\r\n%s213 End of status\r\n", vp,
+		    buf_cstr(&b)) == 0)
+			(void)write_all(s->fd, s->ctl, r.p, r.len);
+		else
+			reply(s, "451 Listing too long");
+		buf_free(&r);
+	} else if (data_accept(s, &dc, form == L_NAMES ? "Here comes the name list" :
+	    "Here comes the directory listing") >= 0) {
+		s->xfer_path = what[form];
+		code = xfer_send(s, &dc, -1, buf_cstr(&b), 0, (off_t)b.len);
 		data_close(&dc);
-		reply(s, w == 0 ? "226 Transfer complete" : "426 Transfer aborted");
+		xfer_reply(s, code, "426 Listing aborted");
 	}
 	buf_free(&b);
 }
 
-/* FTPS downloads: full 16 KiB TLS records from 256 KiB reads. */
-static int send_tls(struct data *dc, int fd, off_t off, off_t size,
-    unsigned long long *sent)
+/* MLST: the facts of one path, on the control connection. */
+static void cmd_mlst(struct sess *s, const char *arg)
 {
-	static char chunk[256 * 1024];
+	char vp[VPATH_MAX];
+	struct buf b = BUF_INIT(4096);
+	struct stat st;
 
-	while (off < size) {
-		ssize_t n = pread(fd, chunk, sizeof chunk, off);
-		if (n <= 0 || write_all(dc->fd, dc->t, chunk, (size_t)n) != 0)
-			return 0;
-		off += n;
-		*sent += (unsigned long long)n;
+	if (vpath(s, *arg ? arg : ".", vp) != 0 || vstat(s, vp, &st) != 0) {
+		reply(s, "550 No such file or directory");
+		return;
 	}
-	return 1;
+	add_facts(s, &b, &st);
+	reply(s, "250-Listing %s\r\n %s %s\r\n250 End", vp, buf_cstr(&b), vp);
+	buf_free(&b);
 }
 
 static void cmd_retr(struct sess *s, const char *arg)
 {
-	char vp[VPATH_MAX];
+	char vp[VPATH_MAX], what[VPATH_MAX + 80];
 	struct stat st;
-	struct timespec t0, t1;
+	struct timespec t0;
 	off_t off;
-	unsigned long long sent = 0;
 	struct data dc;
-	int fd, ok = 1;
+	int fd, ok;
 
+	off = (off_t)s->rest;
+	s->rest = 0;
 	if (vpath(s, arg, vp) != 0 || !allowed(s, vp, 0) ||
 	    (fd = vopen(s, vp, O_RDONLY, 0)) < 0) {
 		reply(s, "550 No such file");
@@ -520,30 +952,26 @@ static void cmd_retr(struct sess *s, const char *arg)
 		reply(s, "550 Not a plain file or not allowed");
 		return;
 	}
-	off = (off_t)s->rest;
-	s->rest = 0;
-	if (data_accept(s, &dc) < 0) {
+	if (off > st.st_size) {
+		close(fd);
+		reply(s, "554 Restart offset %lld is past the end of %s (%lld bytes)",
+		    (long long)off, vp, (long long)st.st_size);
+		return;
+	}
+	snprintf(what, sizeof what, "Opening BINARY mode data connection for %s "
+	    "(%lld bytes)", vp, (long long)(st.st_size - off));
+	if (data_accept(s, &dc, what) < 0) {
 		close(fd);
 		return;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (dc.t)
-		ok = send_tls(&dc, fd, off, st.st_size, &sent);
-	else
-		while (off < st.st_size) {
-			ssize_t n = sendfile(dc.fd, fd, &off, 1u << 20);
-			if (n <= 0) {
-				ok = 0;
-				break;
-			}
-			sent += (unsigned long long)n;
-		}
-	clock_gettime(CLOCK_MONOTONIC, &t1);
+	s->xfer_path = vp;
+	ok = xfer_send(s, &dc, fd, NULL, off, st.st_size);
 	data_close(&dc);
 	close(fd);
-	ftpd_log_xfer(s->ctx, "ftp", s->user, s->peer, vp, 0, sent,
-	    (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9, ok);
-	reply(s, ok ? "226 Transfer complete" : "426 Transfer aborted");
+	ftpd_log_xfer(s->ctx, "ftp", s->user, s->peer, vp, 0, s->xfer_done,
+	    since(&t0), ok);
+	xfer_reply(s, ok, "426 Transfer failed or timed out");
 }
 
 /* The folder holding vp, opened inside the root, and vp's last name:
@@ -561,20 +989,68 @@ static int parent_fd(const struct sess *s, const char *vp, const char **base)
 	return vopen(s, dir[0] ? dir : "/", O_PATH | O_DIRECTORY, 0);
 }
 
-/* Upload to .nodebak-upload-XXXXXX beside the target, rename when done. */
-static void cmd_stor(struct sess *s, const char *arg)
+/* The first n bytes of src into dst (both at their file positions). */
+static int copy_prefix(int src, int dst, off_t n)
 {
-	char vp[VPATH_MAX], tmp[32], data[65536];
-	const char *base;
-	struct timespec t0, t1;
-	unsigned long long got = 0;
-	struct data dc;
-	int dfd, fd = -1, ok = 1;
+	char b[65536];
 
+	while (n > 0) {
+		ssize_t c = copy_file_range(src, NULL, dst, NULL, (size_t)n, 0);
+		if (c < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL ||
+		    errno == EOPNOTSUPP)) {
+			c = read(src, b, (size_t)n < sizeof b ? (size_t)n : sizeof b);
+			if (c > 0 && write(dst, b, (size_t)c) != c)
+				return -1;
+		}
+		if (c <= 0)
+			return -1;
+		n -= c;
+	}
+	return 0;
+}
+
+/* STOR, APPE, and STOR after REST: the upload goes to
+ * .nodebak-upload-XXXXXX beside the target (after a copy of the part of
+ * the old file that is kept) and is renamed over it only when complete:
+ * the target is always either wholly old or wholly new. */
+static void cmd_stor(struct sess *s, const char *arg, int append)
+{
+	char vp[VPATH_MAX], tmp[32];
+	const char *base;
+	struct timespec t0;
+	struct stat st;
+	struct data dc;
+	off_t keep = (off_t)s->rest;
+	int dfd, src = -1, fd = -1, ok;
+
+	s->rest = 0;
 	if (vpath(s, arg, vp) != 0 || !allowed(s, vp, 1) ||
 	    (dfd = parent_fd(s, vp, &base)) < 0) {
 		reply(s, "553 Permission denied or no such folder");
 		return;
+	}
+	if (append || keep > 0) {
+		src = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (src >= 0 && (fstat(src, &st) != 0 || !S_ISREG(st.st_mode))) {
+			close(src);
+			close(dfd);
+			reply(s, "553 Not a plain file: %s", vp);
+			return;
+		}
+		if (src < 0 && (errno != ENOENT || keep > 0)) {
+			close(dfd);
+			reply(s, "554 Cannot resume %s: %s", vp, strerror(errno));
+			return;
+		}
+		if (append)
+			keep = src >= 0 ? st.st_size : 0;
+		if (src >= 0 && keep > st.st_size) {
+			close(src);
+			close(dfd);
+			reply(s, "554 Restart offset %lld is past the end of %s (%lld bytes)",
+			    (long long)keep, vp, (long long)st.st_size);
+			return;
+		}
 	}
 	for (int i = 0; i < 16 && fd < 0; i++) {
 		snprintf(tmp, sizeof tmp, ".nodebak-upload-%06lx",
@@ -582,34 +1058,31 @@ static void cmd_stor(struct sess *s, const char *arg)
 		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 		    O_CLOEXEC, 0644);
 	}
-	if (fd < 0) {
+	if (fd < 0 || (src >= 0 && (fchmod(fd, st.st_mode & 0777) != 0 ||
+	    copy_prefix(src, fd, keep) != 0))) {
+		reply(s, fd < 0 ? "553 Cannot create file" :
+		    "451 Cannot copy the part of the old file to keep: %s",
+		    strerror(errno));
+		if (fd >= 0) {
+			close(fd);
+			unlinkat(dfd, tmp, 0);
+		}
+		if (src >= 0)
+			close(src);
 		close(dfd);
-		reply(s, "553 Cannot create file");
 		return;
 	}
-	if (data_accept(s, &dc) < 0) {
+	if (src >= 0)
+		close(src);
+	if (data_accept(s, &dc, "Ok to send data") < 0) {
 		close(fd);
 		unlinkat(dfd, tmp, 0);
 		close(dfd);
 		return;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		struct pollfd p = { dc.fd, POLLIN, 0 };
-		ssize_t n;
-		if (poll(&p, 1, (int)s->f->data_timeout * 1000) <= 0) {
-			ok = 0;
-			break;
-		}
-		n = dc.t ? tls_read(dc.t, data, sizeof data) : read(dc.fd, data, sizeof data);
-		if (n == 0)
-			break;
-		if (n < 0 || write(fd, data, (size_t)n) != n) {
-			ok = 0;
-			break;
-		}
-		got += (unsigned long long)n;
-	}
+	s->xfer_path = vp;
+	ok = xfer_recv(s, &dc, fd);
 	data_close(&dc);
 	if (ok && fsync(fd) != 0)
 		ok = 0;
@@ -619,10 +1092,9 @@ static void cmd_stor(struct sess *s, const char *arg)
 	if (!ok)
 		unlinkat(dfd, tmp, 0);
 	close(dfd);
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	ftpd_log_xfer(s->ctx, "ftp", s->user, s->peer, vp, 1, got,
-	    (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9, ok);
-	reply(s, ok ? "226 Transfer complete" : "451 Upload failed; nothing stored");
+	ftpd_log_xfer(s->ctx, "ftp", s->user, s->peer, vp, 1, s->xfer_done,
+	    since(&t0), ok);
+	xfer_reply(s, ok, "451 Upload failed; nothing stored");
 }
 
 /* DELE, RMD, MKD, RNTO: one change relative to the parent's descriptor. */
@@ -647,7 +1119,8 @@ static void cmd_change(struct sess *s, const char *cmd, const char *arg)
 		snprintf(from, sizeof from, "%s", s->rnfr);
 		if ((ffd = parent_fd(s, from, &fbase)) >= 0)
 			r = renameat(ffd, fbase, dfd, base);
-	}
+	} else
+		errno = EINVAL;
 	if (ffd >= 0)
 		close(ffd);
 	close(dfd);
@@ -702,19 +1175,15 @@ static void cmd_size_mdtm(struct sess *s, const char *cmd, const char *arg)
 	char vp[VPATH_MAX], when[32];
 	struct stat st;
 	struct tm tm;
-	int fd;
 
-	if (vpath(s, arg, vp) != 0 || !allowed(s, vp, 0) ||
-	    (fd = vopen(s, vp, O_PATH, 0)) < 0) {
+	if (vpath(s, arg, vp) != 0 || vstat(s, vp, &st) != 0) {
 		reply(s, "550 No such file");
 		return;
 	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
+	if (!S_ISREG(st.st_mode)) {
 		reply(s, "550 Not a plain file");
 		return;
 	}
-	close(fd);
 	if (!strcmp(cmd, "SIZE")) {
 		reply(s, "213 %lld", (long long)st.st_size);
 		return;
@@ -727,14 +1196,12 @@ static void cmd_size_mdtm(struct sess *s, const char *cmd, const char *arg)
 static void cmd_cwd(struct sess *s, const char *arg)
 {
 	char vp[VPATH_MAX];
-	int fd;
+	struct stat st;
 
-	if (vpath(s, arg, vp) != 0 || !allowed(s, vp, 0) ||
-	    (fd = vopen(s, vp, O_PATH | O_DIRECTORY, 0)) < 0) {
+	if (vpath(s, arg, vp) != 0 || vstat(s, vp, &st) != 0 || !S_ISDIR(st.st_mode)) {
 		reply(s, "550 No such directory");
 		return;
 	}
-	close(fd);
 	snprintf(s->cwd, sizeof s->cwd, "%s", vp);
 	reply(s, "250 Directory is now \"%s\"", vp);
 }
@@ -777,6 +1244,58 @@ static void cmd_prot(struct sess *s, const char *arg)
 		reply(s, "536 Only PROT P here");
 }
 
+static void facts_text(const struct sess *s, char *out, size_t n, int stars)
+{
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < sizeof facts_known / sizeof facts_known[0]; i++) {
+		int on = (s->facts & facts_known[i].bit) != 0;
+		if (!stars && !on)
+			continue;
+		o += (size_t)snprintf(out + o, n - o, "%s%s;", facts_known[i].name,
+		    stars && on ? "*" : "");
+		if (o >= n)
+			break;
+	}
+}
+
+/* OPTS UTF8 ON (names are bytes, shown as they are) and OPTS MLST. */
+static void cmd_opts(struct sess *s, const char *arg)
+{
+	char list[128];
+
+	if (!strncasecmp(arg, "UTF8", 4) && (arg[4] == ' ' || !arg[4]))
+		reply(s, "200 UTF8 is always on");
+	else if (!strncasecmp(arg, "MLST", 4) && (arg[4] == ' ' || !arg[4])) {
+		char want[256], *tok, *save = NULL;
+		s->facts = 0;
+		snprintf(want, sizeof want, "%s", arg[4] ? arg + 5 : "");
+		for (tok = strtok_r(want, ";", &save); tok; tok = strtok_r(NULL, ";", &save))
+			for (size_t i = 0; i < sizeof facts_known / sizeof facts_known[0]; i++)
+				if (!strcasecmp(tok, facts_known[i].name))
+					s->facts |= facts_known[i].bit;
+		facts_text(s, list, sizeof list, 0);
+		reply(s, "200 MLST OPTS %s", list);
+	} else
+		reply(s, "501 Option not understood");
+}
+
+/* STAT without an argument: the session's state (RFC 959: 211). */
+static void cmd_stat(struct sess *s)
+{
+	reply(s, "211-nodebak-ftpd status:\r\n"
+	    " Connected from %s\r\n"
+	    " Logged in as %s (%s)\r\n"
+	    " TYPE: %s; STRUcture: File; transfer MODE: Stream\r\n"
+	    " Control connection: %s; data connections: %s\r\n"
+	    " Idle timeout %ld s, data timeout %ld s\r\n"
+	    "211 End of status", s->peer, s->user, role_name(s->role),
+	    s->type_ascii ? "ASCII (sent unchanged)" : "BINARY",
+	    s->ctl ? "TLS" : "plain", s->prot_p ? "TLS (PROT P)" : "plain (PROT C)",
+	    s->f->idle_timeout, s->f->data_timeout);
+}
+
 /* Each command's needs, as in sftp-server.c's handlers[]. */
 enum { NEED_ARG = 1, NEED_LOGIN = 2 };
 static const struct cmd {
@@ -784,20 +1303,48 @@ static const struct cmd {
 	int needs;
 } cmds[] = {
 	{ "USER", NEED_ARG }, { "PASS", 0 }, { "QUIT", 0 }, { "SYST", 0 },
-	{ "FEAT", 0 }, { "NOOP", 0 }, { "OPTS", 0 }, { "HELP", 0 },
-	{ "AUTH", 0 }, { "PWD", NEED_LOGIN }, { "XPWD", NEED_LOGIN },
-	{ "CWD", NEED_LOGIN | NEED_ARG }, { "CDUP", NEED_LOGIN },
+	{ "FEAT", 0 }, { "NOOP", 0 }, { "OPTS", NEED_ARG }, { "HELP", 0 },
+	{ "AUTH", NEED_ARG }, { "PBSZ", NEED_ARG }, { "PROT", NEED_ARG },
+	{ "PWD", NEED_LOGIN }, { "XPWD", NEED_LOGIN },
+	{ "CWD", NEED_LOGIN | NEED_ARG }, { "XCWD", NEED_LOGIN | NEED_ARG },
+	{ "CDUP", NEED_LOGIN }, { "XCUP", NEED_LOGIN },
 	{ "TYPE", NEED_LOGIN | NEED_ARG }, { "MODE", NEED_LOGIN | NEED_ARG },
 	{ "STRU", NEED_LOGIN | NEED_ARG }, { "PASV", NEED_LOGIN },
-	{ "EPSV", NEED_LOGIN }, { "PORT", NEED_LOGIN }, { "EPRT", NEED_LOGIN },
-	{ "LIST", NEED_LOGIN }, { "NLST", NEED_LOGIN },
+	{ "EPSV", NEED_LOGIN }, { "PORT", NEED_LOGIN | NEED_ARG },
+	{ "EPRT", NEED_LOGIN | NEED_ARG },
+	{ "LIST", NEED_LOGIN }, { "NLST", NEED_LOGIN }, { "MLSD", NEED_LOGIN },
+	{ "MLST", NEED_LOGIN }, { "STAT", NEED_LOGIN },
 	{ "SIZE", NEED_LOGIN | NEED_ARG }, { "MDTM", NEED_LOGIN | NEED_ARG },
 	{ "REST", NEED_LOGIN | NEED_ARG }, { "RETR", NEED_LOGIN | NEED_ARG },
-	{ "STOR", NEED_LOGIN | NEED_ARG }, { "DELE", NEED_LOGIN | NEED_ARG },
-	{ "MKD", NEED_LOGIN | NEED_ARG }, { "RMD", NEED_LOGIN | NEED_ARG },
+	{ "STOR", NEED_LOGIN | NEED_ARG }, { "APPE", NEED_LOGIN | NEED_ARG },
+	{ "DELE", NEED_LOGIN | NEED_ARG }, { "MKD", NEED_LOGIN | NEED_ARG },
+	{ "XMKD", NEED_LOGIN | NEED_ARG }, { "RMD", NEED_LOGIN | NEED_ARG },
+	{ "XRMD", NEED_LOGIN | NEED_ARG },
 	{ "RNFR", NEED_LOGIN | NEED_ARG }, { "RNTO", NEED_LOGIN | NEED_ARG },
-	{ "ABOR", NEED_LOGIN }, { "PBSZ", NEED_ARG }, { "PROT", NEED_ARG },
+	{ "ABOR", NEED_LOGIN },
 };
+
+static void cmd_feat(struct sess *s)
+{
+	char list[128];
+
+	facts_text(s, list, sizeof list, 1);
+	reply(s, "211-Features:\r\n%s EPRT\r\n EPSV\r\n MDTM\r\n MLST %s\r\n"
+	    " PASV\r\n REST STREAM\r\n SIZE\r\n TVFS\r\n UTF8\r\n211 End",
+	    s->tls ? " AUTH TLS\r\n PBSZ\r\n PROT\r\n" : "", list);
+}
+
+static void cmd_help(struct sess *s)
+{
+	char list[512];
+	size_t o = 0;
+
+	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0] && o < sizeof list; i++)
+		o += (size_t)snprintf(list + o, sizeof list - o, "%s%s",
+		    i % 8 == 0 ? "\r\n " : " ", cmds[i].name);
+	reply(s, "214-The following commands are recognized:%s\r\n214 Help OK",
+	    list);
+}
 
 static int dispatch(struct sess *s, char *line)
 {
@@ -827,6 +1374,8 @@ static int dispatch(struct sess *s, char *line)
 		reply(s, "501 %s needs an argument", c->name);
 		return 0;
 	}
+	if (line[0] == 'X' && strcmp(line, "XPWD") != 0)	/* RFC 775 aliases */
+		memmove(line, line + 1, strlen(line));
 	if (!strcmp(line, "USER"))
 		cmd_user(s, arg);
 	else if (!strcmp(line, "PASS"))
@@ -836,14 +1385,14 @@ static int dispatch(struct sess *s, char *line)
 		s->quit = 1;
 	} else if (!strcmp(line, "SYST"))
 		reply(s, "215 UNIX Type: L8");
-	else if (!strcmp(line, "FEAT")) {
-		reply(s, "211-Features:\r\n%s EPSV\r\n PASV\r\n SIZE\r\n MDTM\r\n"
-		    " REST STREAM\r\n UTF8\r\n211 End", s->tls ?
-		    " AUTH TLS\r\n PBSZ\r\n PROT\r\n" : "");
-	} else if (!strcmp(line, "NOOP") || !strcmp(line, "OPTS"))
+	else if (!strcmp(line, "FEAT"))
+		cmd_feat(s);
+	else if (!strcmp(line, "NOOP"))
 		reply(s, "200 OK");
+	else if (!strcmp(line, "OPTS"))
+		cmd_opts(s, arg);
 	else if (!strcmp(line, "HELP"))
-		reply(s, "214 See docs/ftpd.md");
+		cmd_help(s);
 	else if (!strcmp(line, "AUTH"))
 		return cmd_auth(s, arg);
 	else if (!strcmp(line, "PBSZ"))
@@ -854,31 +1403,46 @@ static int dispatch(struct sess *s, char *line)
 		reply(s, "257 \"%s\" is the current directory", s->cwd);
 	else if (!strcmp(line, "CWD"))
 		cmd_cwd(s, arg);
-	else if (!strcmp(line, "CDUP"))
+	else if (!strcmp(line, "CDUP") || !strcmp(line, "CUP"))
 		cmd_cwd(s, "..");
-	else if (!strcmp(line, "TYPE"))
-		reply(s, (arg[0] == 'I' || arg[0] == 'A' || arg[0] == 'i' ||
-		    arg[0] == 'a') ? "200 Type set" : "504 Type not supported");
-	else if (!strcmp(line, "MODE"))
-		reply(s, (arg[0] == 'S' || arg[0] == 's') ? "200 Mode S" : "504 Only mode S");
+	else if (!strcmp(line, "TYPE")) {
+		if (!strcasecmp(arg, "I") || !strcasecmp(arg, "L 8") ||
+		    !strcasecmp(arg, "A") || !strcasecmp(arg, "A N")) {
+			s->type_ascii = arg[0] == 'A' || arg[0] == 'a';
+			reply(s, "200 Type set to %s", s->type_ascii ? "A" : "I");
+		} else
+			reply(s, "504 Type not supported");
+	} else if (!strcmp(line, "MODE"))
+		reply(s, !strcasecmp(arg, "S") ? "200 Mode S" : "504 Only mode S");
 	else if (!strcmp(line, "STRU"))
-		reply(s, (arg[0] == 'F' || arg[0] == 'f') ? "200 Structure F" : "504 Only F");
+		reply(s, !strcasecmp(arg, "F") ? "200 Structure F" : "504 Only F");
 	else if (!strcmp(line, "PASV"))
-		pasv_open(s, 0);
+		cmd_pasv(s);
 	else if (!strcmp(line, "EPSV"))
-		pasv_open(s, 1);
+		cmd_epsv(s, arg);
 	else if (!strcmp(line, "PORT") || !strcmp(line, "EPRT"))
 		cmd_port(s, line, arg);
 	else if (!strcmp(line, "LIST"))
-		cmd_list(s, arg, 1);
+		cmd_list(s, arg, L_LONG);
 	else if (!strcmp(line, "NLST"))
-		cmd_list(s, arg, 0);
-	else if (!strcmp(line, "SIZE") || !strcmp(line, "MDTM"))
+		cmd_list(s, arg, L_NAMES);
+	else if (!strcmp(line, "MLSD"))
+		cmd_list(s, arg, L_MLSD);
+	else if (!strcmp(line, "MLST"))
+		cmd_mlst(s, arg);
+	else if (!strcmp(line, "STAT")) {
+		if (*arg)
+			cmd_list(s, arg, L_STAT);
+		else
+			cmd_stat(s);
+	} else if (!strcmp(line, "SIZE") || !strcmp(line, "MDTM"))
 		cmd_size_mdtm(s, line, arg);
 	else if (!strcmp(line, "REST")) {
 		char *e;
-		long long v = strtoll(arg, &e, 10);
-		if (*e || v < 0)
+		long long v;
+		errno = 0;
+		v = strtoll(arg, &e, 10);
+		if (*e || v < 0 || errno)
 			reply(s, "501 Bad offset");
 		else {
 			s->rest = v;
@@ -886,8 +1450,8 @@ static int dispatch(struct sess *s, char *line)
 		}
 	} else if (!strcmp(line, "RETR"))
 		cmd_retr(s, arg);
-	else if (!strcmp(line, "STOR"))
-		cmd_stor(s, arg);
+	else if (!strcmp(line, "STOR") || !strcmp(line, "APPE"))
+		cmd_stor(s, arg, line[0] == 'A');
 	else if (!strcmp(line, "RNFR")) {
 		if (vpath(s, arg, vp) != 0 || !allowed(s, vp, 1))
 			reply(s, "550 Permission denied");
@@ -895,45 +1459,61 @@ static int dispatch(struct sess *s, char *line)
 			snprintf(s->rnfr, sizeof s->rnfr, "%s", vp);
 			reply(s, "350 Ready for RNTO");
 		}
-	} else if (!strcmp(line, "ABOR"))
-		reply(s, "226 Nothing to abort");
-	else
+	} else if (!strcmp(line, "ABOR")) {
+		if (s->pasvfd >= 0)
+			close(s->pasvfd);
+		s->pasvfd = -1;
+		s->port_set = 0;
+		reply(s, "225 No transfer to abort");
+	} else
 		cmd_change(s, line, arg);
 	return 0;
 }
 
-/* One line, CRLF or LF ended, at most max_line bytes; -1 on timeout/EOF. */
+/* One line, CRLF or LF ended, at most max_line bytes; -1 on timeout, EOF
+ * or shutdown (421 sent). */
 static int read_line(struct sess *s, char **linep)
 {
-	char *nl;
-	int tmo = (int)(s->logged_in ? s->f->idle_timeout :
+	time_t end = time(NULL) + (s->logged_in ? s->f->idle_timeout :
 	    s->login_deadline - time(NULL));
 
 	for (;;) {
 		char chunk[512];
 		struct pollfd p = { s->fd, POLLIN, 0 };
+		time_t left = end - time(NULL);
 		ssize_t n;
+		int r;
 
-		if (s->in.len && (nl = memchr(s->in.p, '\n', s->in.len)) != NULL) {
-			size_t l = (size_t)(nl - s->in.p);
-			*linep = strndup(s->in.p, l);
-			buf_consume(&s->in, l + 1);
-			if (*linep == NULL)
-				return -1;
-			l = strlen(*linep);
-			if (l && (*linep)[l - 1] == '\r')
-				(*linep)[l - 1] = '\0';
-			return 0;
-		}
-		if (!(s->ctl && tls_pending(s->ctl)) &&
-		    (tmo <= 0 || poll(&p, 1, tmo * 1000) <= 0)) {
-			reply(s, "421 Timeout");
+		if (draining) {
+			reply(s, "421 Server shutting down");
 			return -1;
+		}
+		if ((r = take_line(s, linep)) == 1)
+			return 0;
+		if (r == -1)
+			return -1;
+		if (r == -2) {
+			reply(s, "501 NUL in command line");
+			continue;
+		}
+		if (!(s->ctl && tls_pending(s->ctl))) {
+			if (left <= 0) {
+				reply(s, "421 Timeout");
+				return -1;
+			}
+			/* in slices, so that a drain request is seen soon */
+			n = poll(&p, 1, (int)(left < 1 ? left : 1) * 1000);
+			if (n == 0 || (n < 0 && errno == EINTR))
+				continue;
+			if (n < 0)
+				return -1;
 		}
 		if (s->ctl)
 			n = tls_read(s->ctl, chunk, sizeof chunk);
 		else
 			n = read(s->fd, chunk, sizeof chunk);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
 		if (n <= 0)
 			return -1;
 		if (buf_add(&s->in, chunk, (size_t)n) != 0) {
@@ -947,8 +1527,8 @@ int ftp_session(int fd, const struct ftpd_ctx *ctx, int implicit)
 {
 	struct sess s;
 	socklen_t len = sizeof s.local;
-	struct sockaddr_storage peer;
-	socklen_t plen = sizeof peer;
+	socklen_t plen = sizeof s.peer_sa;
+	struct sigaction sa;
 	int r = 0;
 
 	memset(&s, 0, sizeof s);
@@ -956,19 +1536,23 @@ int ftp_session(int fd, const struct ftpd_ctx *ctx, int implicit)
 	s.f = &ctx->conf->ftpd;
 	s.fd = fd;
 	s.pasvfd = -1;
+	s.facts = F_ALL;
 	s.login_deadline = time(NULL) + s.f->login_timeout;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_drain;	/* no SA_RESTART: poll returns EINTR */
+	sigaction(FTPD_SIG_DRAIN, &sa, NULL);
 	/* Replies are small writes answered by the client's next command:
 	 * without this, Nagle and delayed ACKs add 40 ms per file. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
+	/* ABOR sent as urgent data (Python's ftplib, lftp) stays in line. */
+	setsockopt(fd, SOL_SOCKET, SO_OOBINLINE, &(int){ 1 }, sizeof(int));
+	io_timeouts(fd, s.f->idle_timeout);
 	buf_init(&s.in, (size_t)s.f->max_line + 2);
 	snprintf(s.cwd, sizeof s.cwd, "/");
 	srandom((unsigned)getpid() ^ (unsigned)time(NULL));
 	getsockname(fd, (struct sockaddr *)&s.local, &len);
-	getpeername(fd, (struct sockaddr *)&peer, &plen);
-	if (peer.ss_family == AF_INET)
-		inet_ntop(AF_INET, &((struct sockaddr_in *)&peer)->sin_addr, s.peer, sizeof s.peer);
-	else
-		inet_ntop(AF_INET6, &((struct sockaddr_in6 *)&peer)->sin6_addr, s.peer, sizeof s.peer);
+	getpeername(fd, (struct sockaddr *)&s.peer_sa, &plen);
+	addr_text(&s.peer_sa, s.peer, sizeof s.peer);
 	s.rootfd = open(ctx->conf->files_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (s.rootfd < 0) {
 		reply(&s, "421 Files root unavailable");
@@ -999,6 +1583,7 @@ int ftp_session(int fd, const struct ftpd_ctx *ctx, int implicit)
 		if (read_line(&s, &line) != 0)
 			break;
 		r = dispatch(&s, line);
+		s.ctl_wait = 0;
 		free(line);
 	}
 out:

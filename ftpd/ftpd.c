@@ -404,6 +404,10 @@ static void shut_down(struct ftpd_ctx *ctx)
 		close(listeners[i].fd);
 	log_info("stopping: %ld sessions to finish (at most %ld s)", nchildren,
 	    ctx->conf->ftpd.shutdown_timeout);
+	/* FTP sessions finish the running transfer, then answer 421 and
+	 * exit; idle ones exit at once. SSH sessions ignore it. */
+	for (long i = 0; i < nchildren; i++)
+		kill(children[i].pid, FTPD_SIG_DRAIN);
 	while (nchildren > 0 && time(NULL) < end) {
 		usleep(100000);
 		reap(0);
@@ -491,6 +495,7 @@ int ftpd_run(const char *conf_path, int foreground, int verbose)
 	memset(&ctx, 0, sizeof ctx);
 	ctx.conf_path = conf_path;
 	signal(SIGPIPE, SIG_IGN);
+	signal(FTPD_SIG_DRAIN, SIG_IGN);	/* until an FTP session wants it */
 	log_open("nodebak-ftpd", 1, verbose);
 	if ((r = load(&ctx, conf_path)) != 0 || (r = resolve_user(&ctx)) != 0 ||
 	    (r = sshd_init(&ctx)) != 0 ||

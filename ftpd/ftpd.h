@@ -3,6 +3,7 @@
 #ifndef NODEBAK_FTPD_H
 #define NODEBAK_FTPD_H
 #include <sys/types.h>
+#include <signal.h>
 
 struct conf;
 struct users;
@@ -31,6 +32,10 @@ int ftpd_run(const char *conf_path, int foreground, int verbose);
 /* In a session process after login: give up every privilege the session
  * does not need (see docs/ftpd.md, "Privileges"). 0 or an ERR_* code. */
 int ftpd_drop_privileges(const struct ftpd_ctx *ctx);
+
+/* Sent by the listener to every session on SIGTERM: an FTP session ends
+ * after its running transfer (421); ignored by SSH sessions. */
+#define FTPD_SIG_DRAIN SIGUSR1
 
 /* One log line per login and per transfer, also appended in xferlog
  * format to [ftpd] xferlog when it is set. */

@@ -29,6 +29,7 @@ struct tls_server {
 
 struct tls_conn {
 	SSL *ssl;
+	int want;	/* POLLIN or POLLOUT after EAGAIN */
 };
 
 static int ssl_err(const char *what)
@@ -104,6 +105,10 @@ int tls_server_new(const char *cert_path, const char *key_path,
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE);
 	SSL_CTX_set_session_id_context(ctx, sid, sizeof sid - 1);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
+	/* Data connections are non-blocking: a write may stop after any
+	 * record and is retried from where it stopped. */
+	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
+	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert_path) != 1) {
 		SSL_CTX_free(ctx);
 		return ssl_err(cert_path);
@@ -169,6 +174,26 @@ int tls_pending(const struct tls_conn *c)
 	return SSL_pending(c->ssl) > 0;
 }
 
+/* -1 with errno EAGAIN (and c->want set) when a non-blocking socket
+ * must become readable or writable first; -1 with EIO on an error. */
+static ssize_t would_block(struct tls_conn *c, int r)
+{
+	int e = SSL_get_error(c->ssl, r);
+
+	ERR_clear_error();
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		c->want = e == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
+		errno = EAGAIN;
+	} else if (e != SSL_ERROR_SYSCALL || errno == 0 || errno == EAGAIN)
+		errno = EIO;
+	return -1;
+}
+
+int tls_want(const struct tls_conn *c)
+{
+	return c->want;
+}
+
 ssize_t tls_read(struct tls_conn *c, void *p, size_t n)
 {
 	int r = SSL_read(c->ssl, p, n > 1u << 30 ? 1 << 30 : (int)n);
@@ -177,8 +202,7 @@ ssize_t tls_read(struct tls_conn *c, void *p, size_t n)
 		return r;
 	if (SSL_get_error(c->ssl, r) == SSL_ERROR_ZERO_RETURN)
 		return 0;
-	ERR_clear_error();
-	return -1;
+	return would_block(c, r);
 }
 
 ssize_t tls_write(struct tls_conn *c, const void *p, size_t n)
@@ -187,8 +211,7 @@ ssize_t tls_write(struct tls_conn *c, const void *p, size_t n)
 
 	if (r > 0)
 		return r;
-	ERR_clear_error();
-	return -1;
+	return would_block(c, r);
 }
 
 void tls_close(struct tls_conn *c)

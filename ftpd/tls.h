@@ -20,9 +20,12 @@ int tls_accept(struct tls_server *srv, int fd, int timeout_sec,
     struct tls_conn **out);
 /* 1 when the handshake resumed an earlier session of this server. */
 int tls_resumed(const struct tls_conn *c);
-/* As read(2)/write(2): bytes, 0 at a clean end, -1 on error. */
+/* As read(2)/write(2): bytes, 0 at a clean end, -1 on error. On a
+ * non-blocking socket, -1 with errno EAGAIN: wait for tls_want(c) (POLLIN
+ * or POLLOUT) and call again with the same arguments. */
 ssize_t tls_read(struct tls_conn *c, void *p, size_t n);
 ssize_t tls_write(struct tls_conn *c, const void *p, size_t n);
+int tls_want(const struct tls_conn *c);
 /* 1 when decrypted bytes wait inside the TLS layer (poll cannot see them). */
 int tls_pending(const struct tls_conn *c);
 /* Send close_notify and free. */
