@@ -421,7 +421,10 @@ static int port_connect(struct sess *s)
 		goto fail;
 	p.fd = fd;
 	p.events = POLLOUT;
-	if (poll(&p, 1, (int)s->f->data_timeout * 1000) <= 0 ||
+	while ((e = poll(&p, 1, (int)s->f->data_timeout * 1000)) < 0 && errno == EINTR)
+		;
+	e = e > 0 ? 0 : -1;
+	if (e != 0 ||
 	    getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &el) != 0 || e != 0)
 		goto fail;
 	if (fcntl(fd, F_SETFL, 0) != 0)
@@ -468,7 +471,10 @@ static int data_accept(struct sess *s, struct data *d, const char *what)
 		goto connected;
 	}
 	for (;;) {
-		if (poll(&p, 1, (int)s->f->data_timeout * 1000) <= 0) {
+		int n = poll(&p, 1, (int)s->f->data_timeout * 1000);
+		if (n < 0 && errno == EINTR)
+			continue;	/* a drain request: the transfer still runs */
+		if (n <= 0) {
 			fd = -1;
 			break;
 		}
@@ -698,8 +704,9 @@ static int xfer_send(struct sess *s, struct data *d, int fd, const char *mem,
 			s->xfer_done += (unsigned long long)w;
 			continue;
 		}
-		if (w < 0 && errno == EAGAIN) {
-			r = xfer_wait(s, d, d->t ? (short)tls_want(d->t) : POLLOUT);
+		if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
+			r = xfer_wait(s, d, d->t && errno == EAGAIN ? (short)tls_want(d->t) :
+			    POLLOUT);
 			if (r <= 0)
 				return 0;
 			continue;
@@ -736,8 +743,9 @@ static int xfer_recv(struct sess *s, struct data *d, int fd)
 			s->xfer_done += (unsigned long long)n;
 			continue;
 		}
-		if (errno == EAGAIN) {
-			if (xfer_wait(s, d, d->t ? (short)tls_want(d->t) : POLLIN) <= 0)
+		if (errno == EAGAIN || errno == EINTR) {
+			if (xfer_wait(s, d, d->t && errno == EAGAIN ?
+			    (short)tls_want(d->t) : POLLIN) <= 0)
 				return 0;
 			continue;
 		}

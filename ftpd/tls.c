@@ -149,7 +149,10 @@ int tls_accept(struct tls_server *srv, int fd, int timeout_sec,
 	/* The fd is blocking; poll first so a silent peer cannot hold us. */
 	for (;;) {
 		struct pollfd p = { fd, POLLIN, 0 };
-		if (poll(&p, 1, (int)(end - time(NULL)) * 1000) <= 0)
+		int n = poll(&p, 1, (int)(end - time(NULL)) * 1000);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
 			break;
 		if ((r = SSL_accept(c->ssl)) == 1) {
 			*out = c;
