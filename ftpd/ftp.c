@@ -1028,7 +1028,7 @@ static void cmd_stor(struct sess *s, const char *arg, int append)
 	struct timespec t0;
 	struct stat st;
 	struct data dc;
-	off_t keep = (off_t)s->rest;
+	off_t keep = append ? 0 : (off_t)s->rest;	/* APPE ignores REST */
 	int dfd, src = -1, fd = -1, ok;
 
 	s->rest = 0;
