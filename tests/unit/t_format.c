@@ -151,6 +151,7 @@ void t_crypto(void)
 	sig[5] ^= 1;
 	ok(k2 && sigkey_verify(k2, "manifest", 8, sig) == ERR_SIG,
 	    "ed25519: another key fails");
+	sigkey_free(k2);
 	ok(sigkey_sign(kp, "x", 1, sig) != 0, "ed25519: public key cannot sign");
 	ok(sigkey_parse_public("junk", 4, &k2) == ERR_FORMAT,
 	    "ed25519: junk is not a key");
