@@ -291,6 +291,11 @@ static void pasv_open(struct sess *s, int extended)
 		int fd = socket(a.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0)
 			break;
+		/* Each finished download leaves its port in TIME_WAIT on our
+		 * side for a minute: without this, a client fetching many small
+		 * files runs out of pasv_ports (a port with a listener on it is
+		 * still refused). */
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &(int){ 1 }, sizeof(int));
 		if (a.ss_family == AF_INET)
 			((struct sockaddr_in *)&a)->sin_port = htons((uint16_t)p);
 		else

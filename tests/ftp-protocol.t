@@ -878,6 +878,48 @@ def ftps_cases(t):
         n.cleanup()
 
 
+def pasv_range(width):
+    """LOW-HIGH of width free ports above the ephemeral range."""
+    import random
+    for _ in range(50):
+        lo = random.randrange(61000, 65000 - width)
+        try:
+            for p in range(lo, lo + width):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", p))
+            return f"{lo}-{lo + width - 1}"
+        except OSError:
+            continue
+    raise RuntimeError("no free port range")
+
+
+def pasv_reuse_case(t):
+    """More downloads in one session than pasv_ports has ports: each one
+    leaves its port in TIME_WAIT on the server's side for a minute, and
+    the passive listener must still be able to take it again."""
+    n = new_node("ftpr", f"tls = off\npasv_ports = {pasv_range(5)}\n")
+    try:
+        files = {f"f{i}.bin": os.urandom(4096 + i) for i in range(25)}
+        for name, data in files.items():
+            write(os.path.join(n.files, "backups", "many", name), data)
+        start(n)
+        c = ftp(n, "admin")
+        got, errs = {}, []
+        for name in files:
+            b = io.BytesIO()
+            try:
+                c.retrbinary(f"RETR backups/many/{name}", b.write)
+                got[name] = b.getvalue()
+            except ftplib.all_errors as e:
+                errs.append(f"{name}: {e}")
+        c.quit()
+        t.ok(not errs and got == files,
+             "25 downloads through 5 passive ports in one session, byte-identical",
+             "; ".join(errs[:3]))
+    finally:
+        n.cleanup()
+
+
 def group(t, fn, *args):
     """Run one case group; an exception fails it without hiding the rest."""
     try:
@@ -910,6 +952,7 @@ def main(t):
 
     group(t, ftps_cases)
     group(t, ipv6_cases)
+    group(t, pasv_reuse_case)
 
     # Short data timeout, and SIGTERM last: it ends the daemon.
     n = new_node("ftpt", "tls = off\ndata_timeout = 3\nshutdown_timeout = 20\nxferlog = state/xferlog\n")
