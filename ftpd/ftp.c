@@ -595,9 +595,12 @@ static int ctl_during_xfer(struct sess *s)
 		return -1;
 	}
 	while ((r = take_line(s, &line)) != 0) {
-		if (r < 0) {
-			if (r == -2)
-				reply(s, "501 NUL in command line");
+		if (r == -1) {
+			s->quit = 1;
+			return -1;
+		}
+		if (r == -2) {
+			reply(s, "501 NUL in command line");
 			continue;
 		}
 		if (!strcasecmp(line, "ABOR")) {

@@ -96,6 +96,7 @@ static void child(const struct rconsole_spec *spec, char **argv, int in,
 
 	signal(SIGPIPE, SIG_DFL);
 	signal(SIGALRM, SIG_DFL);
+	signal(SIGUSR1, SIG_DFL);	/* the listener's drain signal, ignored */
 	if (slave >= 0) {
 		setsid();
 		ioctl(slave, TIOCSCTTY, 0);

@@ -5,6 +5,7 @@ wget, lftp (mirror, put) and tnftp; roles; path escapes; internal names;
 commands before login; overlong lines; wrong passwords to the limit."""
 import ftplib
 import hashlib
+import io
 import os
 import shutil
 import socket
@@ -154,6 +155,27 @@ def main(t):
                 t.ok(False, f"admin {cmd}: refused")
             except ftplib.error_perm as e:
                 t.ok(str(e)[:1] == "5", f"admin {cmd}: refused ({str(e)[:3]})")
+        # The commands that take a path and came later (RFC 3659, APPE,
+        # STAT, RNFR/RNTO): the same escapes, refused or resolved inside.
+        for cmd in ("MLST ../outside.txt", "MLST backups/escape.bak",
+                    "MLST rootlink/etc/hostname", "MDTM ../outside.txt",
+                    "STAT ../outside.txt", "STAT rootlink/etc", "MLSD rootlink/etc",
+                    "NLST rootlink/etc", "LIST /../../etc", "APPE backups/escape.bak",
+                    "APPE rootlink/etc/hostname", "RNFR ../outside.txt"):
+            try:
+                if cmd.startswith("APPE"):
+                    a.storbinary(cmd, io.BytesIO(b"appended\n"))
+                elif cmd.startswith("RNFR"):
+                    a.rename(cmd[5:], "stolen.txt")
+                else:
+                    a.sendcmd(cmd)
+                t.ok(False, f"admin {cmd}: refused")
+            except ftplib.error_perm as e:
+                t.ok(str(e)[:1] == "5", f"admin {cmd}: refused ({str(e)[:3]})")
+        t.ok(open(outside).read() == "outside the root\n" and
+             not os.path.exists(os.path.join(files, "stolen.txt")) and
+             os.readlink(os.path.join(files, "backups", "escape.bak")) == outside,
+             "the file outside the root and the symlink are unchanged")
         r = a.sendcmd("MKD ../evil")
         t.ok(r.startswith("257") and os.path.isdir(os.path.join(files, "evil")), "admin MKD ../evil: made inside the root")
         a.rmd("/evil")

@@ -873,6 +873,36 @@ def ftps_cases(t):
              "FTPS: MLST on the protected control connection", r)
         f.storbinary("APPE work/log.txt", io.BytesIO(b"new\n"))
         t.eq(read(os.path.join(n.files, "work", "log.txt")), b"old\nnew\n", "FTPS: APPE appends")
+
+        # A new certificate and SIGHUP: new sessions present it, the
+        # running one goes on with its own (data connections still resume).
+        old_der = f.sock.getpeercert(True)
+        crt, key = n.path("state", "ftpd.crt"), n.path("state", "ftpd.key")
+        r = subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                            "ec_paramgen_curve:P-256", "-nodes", "-days", "30",
+                            "-subj", "/CN=renewed-ftpd", "-keyout", key + ".new",
+                            "-out", crt + ".new"], capture_output=True, timeout=60)
+        os.chmod(key + ".new", 0o600)
+        os.replace(key + ".new", key)
+        os.replace(crt + ".new", crt)
+        with open(crt) as fh:
+            new_der = ssl.PEM_cert_to_DER_cert(fh.read())
+        before = n.log("ftpd").count("reloaded")
+        os.kill(n.procs["ftpd"].pid, signal.SIGHUP)
+        wait_reload(n, before + 1)
+        g = ReuseFTP_TLS(context=ctx)
+        g.connect(n.addr, n.ftp_port, timeout=20)
+        g.auth()
+        t.ok(r.returncode == 0 and g.sock.getpeercert(True) == new_der != old_der,
+             "FTPS: after a new certificate and SIGHUP, a new session presents it")
+        g.login("admin", PW["admin"])
+        g.prot_p()
+        t.ok(g.nlst("backups") == ["a.bak"], "FTPS: the new session logs in and lists")
+        g.quit()
+        b = io.BytesIO()
+        f.retrbinary("RETR backups/a.bak", b.write)
+        t.ok(f.voidcmd("NOOP").startswith("200") and len(b.getvalue()) == 500000,
+             "FTPS: the session from before the reload goes on (RETR, NOOP)")
         f.quit()
     finally:
         n.cleanup()
