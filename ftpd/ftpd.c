@@ -99,7 +99,9 @@ static int bind_one(const char *spec, enum lkind kind)
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
 	if (ai->ai_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 128) != 0) {
+	/* A burst of clients (200 curls at once) must queue in the kernel,
+	 * not have its SYNs dropped and retried a second later. */
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, SOMAXCONN) != 0) {
 		r = err_sys("listen on %s", spec);
 		close(fd);
 		goto out;
@@ -314,7 +316,8 @@ static void session(struct ftpd_ctx *ctx, const struct listener *l, int fd,
 	_exit(r == ERR_DENIED ? FTPD_EXIT_LOCKOUT : r ? 1 : 0);
 }
 
-static void accept_one(struct ftpd_ctx *ctx, const struct listener *l,
+/* 0 when a connection was taken (served or refused), -1 when none waits. */
+static int accept_one(struct ftpd_ctx *ctx, const struct listener *l,
     const sigset_t *mask)
 {
 	const struct conf_ftpd *f = &ctx->conf->ftpd;
@@ -325,30 +328,30 @@ static void accept_one(struct ftpd_ctx *ctx, const struct listener *l,
 	int fd;
 
 	if ((fd = accept4(l->fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC)) < 0)
-		return;
+		return -1;
 	peer_name(&ss, addr, sizeof addr);
 	if (nchildren >= f->max_clients || nchildren >= children_cap) {
 		log_warn("%s: refused %s: %ld sessions (max_clients)", l->name, addr,
 		    nchildren);
 		close(fd);
-		return;
+		return 0;
 	}
 	if (locked_out(addr)) {
 		log_warn("%s: refused %s: locked out after failed logins", l->name,
 		    addr);
 		close(fd);
-		return;
+		return 0;
 	}
 	if (count_from(addr) >= f->max_per_address) {
 		log_warn("%s: refused %s: %ld sessions from it (max_per_address)",
 		    l->name, addr, count_from(addr));
 		close(fd);
-		return;
+		return 0;
 	}
 	if ((pid = fork()) < 0) {
 		log_err("fork: %s", strerror(errno));
 		close(fd);
-		return;
+		return 0;
 	}
 	if (pid == 0)
 		session(ctx, l, fd, mask);
@@ -356,6 +359,7 @@ static void accept_one(struct ftpd_ctx *ctx, const struct listener *l,
 	children[nchildren].pid = pid;
 	snprintf(children[nchildren].addr, sizeof children[0].addr, "%s", addr);
 	nchildren++;
+	return 0;
 }
 
 static int load(struct ftpd_ctx *ctx, const char *path)
@@ -463,8 +467,9 @@ static int serve(struct ftpd_ctx *ctx)
 			}
 		}
 		for (int i = 0; i < nlisteners; i++)
-			if (pfd[i].revents & POLLIN)
-				accept_one(ctx, &listeners[i], &mask);
+			for (int k = 0; k < 32 && (pfd[i].revents & POLLIN); k++)
+				if (accept_one(ctx, &listeners[i], &mask) != 0)
+					break;
 	}
 }
 
