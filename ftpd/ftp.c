@@ -28,12 +28,12 @@
 #include "conf.h"
 #include "err.h"
 #include "ftp.h"
+#include "ftp_parse.h"
 #include "ftpd.h"
 #include "tls.h"
 #include "users.h"
 #include "banned.h"
 
-#define VPATH_MAX 1024
 #define LISTING_MAX (64u << 20)
 
 /* MLST facts (RFC 3659 section 7), in FEAT and output order. */
@@ -60,8 +60,8 @@ struct sess {
 	char user[64];
 	enum role role;
 	int logged_in, attempts;
-	char cwd[VPATH_MAX];		/* virtual, "/" based */
-	char rnfr[VPATH_MAX];
+	char cwd[FTP_VPATH_MAX];	/* virtual, "/" based */
+	char rnfr[FTP_VPATH_MAX];
 	long long rest;
 	int quit;
 	struct tls_server *tls;		/* NULL when tls = off */
@@ -180,55 +180,11 @@ static int sys_openat2(const struct sess *s, int dirfd, const char *path,
 		how.resolve |= RESOLVE_NO_SYMLINKS;
 	return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
 }
-/* Resolve arg against cwd into a normalised virtual path ("/a/b").
- * Refuses control bytes and internal (.nodebak*) names. */
+/* The client's path arg as a virtual path from the session's cwd
+ * (ftp_vpath(): no control bytes, no .nodebak* names, never above "/"). */
 static int vpath(const struct sess *s, const char *arg, char *out)
 {
-	char tmp[VPATH_MAX * 2];
-	size_t o = 0;
-	const char *p;
-
-	for (p = arg; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
-			return ERR_INVAL;
-	if (arg[0] == '/')
-		snprintf(tmp, sizeof tmp, "%s", arg);
-	else
-		snprintf(tmp, sizeof tmp, "%s/%s", s->cwd, arg);
-	out[0] = '\0';
-	for (p = tmp; *p;) {
-		const char *e;
-		size_t n;
-
-		while (*p == '/')
-			p++;
-		if (!*p)
-			break;
-		e = strchr(p, '/');
-		n = e ? (size_t)(e - p) : strlen(p);
-		if (n == 1 && p[0] == '.') {
-		} else if (n == 2 && p[0] == '.' && p[1] == '.') {
-			while (o > 0 && out[o - 1] != '/')
-				o--;
-			if (o > 0)
-				o--;
-		} else {
-			if (n >= 8 && !strncmp(p, ".nodebak", 8))
-				return ERR_NOTFOUND;
-			if (o + n + 2 >= VPATH_MAX)
-				return ERR_TOOBIG;
-			out[o++] = '/';
-			memcpy(out + o, p, n);
-			o += n;
-		}
-		out[o] = '\0';
-		p += n;
-	}
-	if (o == 0) {
-		out[0] = '/';
-		out[1] = '\0';
-	}
-	return 0;
+	return ftp_vpath(s->cwd, arg, out, FTP_VPATH_MAX);
 }
 
 /* Role policy (docs/ftpd.md): readonly sees backups/ only, never keys. */
@@ -335,12 +291,12 @@ static void cmd_pasv(struct sess *s)
 /* EPSV, EPSV 1|2, EPSV ALL (RFC 2428 section 3). */
 static void cmd_epsv(struct sess *s, const char *arg)
 {
-	if (!strcasecmp(arg, "ALL")) {
+	int prt = ftp_parse_epsv(arg);
+
+	if (prt == FTP_EPSV_ALL) {
 		s->epsv_all = 1;
 		reply(s, "200 EPSV ALL ok: only EPSV from now on");
-	} else if (*arg && strcmp(arg, "1") && strcmp(arg, "2"))
-		reply(s, "522 Network protocol not supported, use (%d)", net_prt(s));
-	else if (*arg && arg[0] - '0' != net_prt(s))
+	} else if (prt < 0 || (prt != 0 && prt != net_prt(s)))
 		reply(s, "522 Network protocol not supported, use (%d)", net_prt(s));
 	else
 		pasv_open(s, 1);
@@ -350,53 +306,27 @@ static void cmd_epsv(struct sess *s, const char *arg)
  * connection's own address and to ports >= 1024 (no FTP bounce). */
 static void cmd_port(struct sess *s, const char *cmd, const char *arg)
 {
-	char host[INET6_ADDRSTRLEN + 1];
-	unsigned h[6], port = 0;
 	struct sockaddr_storage a;
-	int af = 0, ok;
+	unsigned port;
+	int r;
 
 	if (s->epsv_all) {
 		reply(s, "501 EPSV ALL is in effect: use EPSV");
 		return;
 	}
-	memset(&a, 0, sizeof a);
-	if (!strcmp(cmd, "PORT")) {
-		if (sscanf(arg, "%3u,%3u,%3u,%3u,%3u,%3u", &h[0], &h[1], &h[2], &h[3],
-		    &h[4], &h[5]) != 6 || h[0] > 255 || h[1] > 255 || h[2] > 255 ||
-		    h[3] > 255 || h[4] > 255 || h[5] > 255) {
-			reply(s, "501 Bad PORT argument");
-			return;
-		}
-		snprintf(host, sizeof host, "%u.%u.%u.%u", h[0], h[1], h[2], h[3]);
-		port = h[4] * 256 + h[5];
-		af = AF_INET;
-	} else {
-		char d = arg[0];
-		const char *p1, *p2, *p3;
-		if (!d || (p1 = strchr(arg + 1, d)) == NULL ||
-		    (p2 = strchr(p1 + 1, d)) == NULL || (p3 = strchr(p2 + 1, d)) == NULL ||
-		    (size_t)(p2 - p1 - 1) >= sizeof host) {
-			reply(s, "501 Bad EPRT argument");
-			return;
-		}
-		if (p1 != arg + 2 || (arg[1] != '1' && arg[1] != '2')) {
-			reply(s, "522 Network protocol not supported, use (%d)", net_prt(s));
-			return;
-		}
-		af = arg[1] == '1' ? AF_INET : AF_INET6;
-		snprintf(host, sizeof host, "%.*s", (int)(p2 - p1 - 1), p1 + 1);
-		if (sscanf(p2 + 1, "%5u", &port) != 1 || port > 65535)
-			af = 0;
+	r = !strcmp(cmd, "PORT") ? ftp_parse_port(arg, &a) : ftp_parse_eprt(arg, &a);
+	if (r == ERR_FORMAT) {
+		reply(s, "501 Bad %s argument", cmd);
+		return;
 	}
-	a.ss_family = (sa_family_t)af;
-	if (af == AF_INET) {
-		ok = inet_pton(AF_INET, host, &((struct sockaddr_in *)&a)->sin_addr) == 1;
-		((struct sockaddr_in *)&a)->sin_port = htons((uint16_t)port);
-	} else {
-		ok = af && inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)&a)->sin6_addr) == 1;
-		((struct sockaddr_in6 *)&a)->sin6_port = htons((uint16_t)port);
+	if (r == ERR_PROTO) {
+		reply(s, "522 Network protocol not supported, use (%d)", net_prt(s));
+		return;
 	}
-	if (!ok || !same_host(&a, &s->peer_sa) || port < 1024) {
+	port = a.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&a)->sin_port) :
+	    ntohs(((struct sockaddr_in6 *)&a)->sin6_port);
+	/* a bad address or port gets the same answer as a refused one */
+	if (r != 0 || !same_host(&a, &s->peer_sa) || port < 1024) {
 		reply(s, "500 Illegal %s: only to your own address, port >= 1024", cmd);
 		return;
 	}
@@ -530,48 +460,6 @@ static void data_close(struct data *d)
 	d->fd = -1;
 }
 
-/* One complete line from the input buffer: CR dropped, Telnet commands
- * (IAC IP, IAC DM, ... as clients send before ABOR) removed, IAC IAC kept
- * as one 0xff. 1: *linep set; 0: no complete line yet; -1: out of memory;
- * -2: the line held a NUL (consumed, refused). */
-static int take_line(struct sess *s, char **linep)
-{
-	char *nl = s->in.len ? memchr(s->in.p, '\n', s->in.len) : NULL;
-	size_t l, r, w;
-	char *line;
-
-	if (nl == NULL)
-		return 0;
-	l = (size_t)(nl - s->in.p);
-	if (memchr(s->in.p, '\0', l)) {
-		buf_consume(&s->in, l + 1);
-		return -2;
-	}
-	if ((line = strndup(s->in.p, l)) == NULL)
-		return -1;
-	buf_consume(&s->in, l + 1);
-	for (r = w = 0; r < l; ) {
-		unsigned char c = (unsigned char)line[r];
-		if (c != 0xff) {
-			line[w++] = line[r++];
-			continue;
-		}
-		c = r + 1 < l ? (unsigned char)line[r + 1] : 0;
-		if (c == 0xff) {
-			line[w++] = (char)0xff;
-			r += 2;
-		} else if (c >= 0xfb && c <= 0xfe)	/* WILL WONT DO DONT opt */
-			r += 3;
-		else
-			r += 2;
-	}
-	line[w] = '\0';
-	if (w && line[w - 1] == '\r')
-		line[w - 1] = '\0';
-	*linep = line;
-	return 1;
-}
-
 /* During a transfer: read what the control connection has and answer
  * ABOR and STAT at once (RFC 959 section 4.1.3); anything else waits for
  * the end of the transfer. -1: stop the transfer (ABOR, the control
@@ -594,7 +482,7 @@ static int ctl_during_xfer(struct sess *s)
 		s->quit = 1;
 		return -1;
 	}
-	while ((r = take_line(s, &line)) != 0) {
+	while ((r = ftp_take_line(&s->in, &line)) != 0) {
 		if (r == -1) {
 			s->quit = 1;
 			return -1;
@@ -872,7 +760,7 @@ static int build_listing(struct sess *s, const char *vp, const char *arg,
 		return 550;
 	}
 	while ((de = readdir(d)) != NULL) {
-		char child[VPATH_MAX];
+		char child[FTP_VPATH_MAX];
 		int n;
 		if (de->d_name[0] == '.' && (!de->d_name[1] ||
 		    !strcmp(de->d_name, "..") || !strncmp(de->d_name, ".nodebak", 8)))
@@ -894,7 +782,7 @@ static int build_listing(struct sess *s, const char *vp, const char *arg,
 static void cmd_list(struct sess *s, const char *arg, enum lform form)
 {
 	static const char *const what[] = { "LIST", "NLST", "MLSD", "STAT" };
-	char vp[VPATH_MAX];
+	char vp[FTP_VPATH_MAX];
 	struct buf b = BUF_INIT(LISTING_MAX);
 	struct data dc;
 	int code;
@@ -933,7 +821,7 @@ static void cmd_list(struct sess *s, const char *arg, enum lform form)
 /* MLST: the facts of one path, on the control connection. */
 static void cmd_mlst(struct sess *s, const char *arg)
 {
-	char vp[VPATH_MAX];
+	char vp[FTP_VPATH_MAX];
 	struct buf b = BUF_INIT(4096);
 	struct stat st;
 
@@ -948,7 +836,7 @@ static void cmd_mlst(struct sess *s, const char *arg)
 
 static void cmd_retr(struct sess *s, const char *arg)
 {
-	char vp[VPATH_MAX], what[VPATH_MAX + 80];
+	char vp[FTP_VPATH_MAX], what[FTP_VPATH_MAX + 80];
 	struct stat st;
 	struct timespec t0;
 	off_t off;
@@ -995,7 +883,7 @@ static void cmd_retr(struct sess *s, const char *arg)
  * path can be a symlink leading out. */
 static int parent_fd(const struct sess *s, const char *vp, const char **base)
 {
-	char dir[VPATH_MAX];
+	char dir[FTP_VPATH_MAX];
 	const char *slash = strrchr(vp, '/');
 
 	if (!strcmp(vp, "/"))
@@ -1031,7 +919,7 @@ static int copy_prefix(int src, int dst, off_t n)
  * the target is always either wholly old or wholly new. */
 static void cmd_stor(struct sess *s, const char *arg, int append)
 {
-	char vp[VPATH_MAX], tmp[32];
+	char vp[FTP_VPATH_MAX], tmp[32];
 	const char *base;
 	struct timespec t0;
 	struct stat st;
@@ -1116,7 +1004,7 @@ static void cmd_stor(struct sess *s, const char *arg, int append)
 /* DELE, RMD, MKD, RNTO: one change relative to the parent's descriptor. */
 static void cmd_change(struct sess *s, const char *cmd, const char *arg)
 {
-	char vp[VPATH_MAX], from[VPATH_MAX];
+	char vp[FTP_VPATH_MAX], from[FTP_VPATH_MAX];
 	const char *base, *fbase;
 	int dfd, ffd = -1, r = -1;
 
@@ -1188,7 +1076,7 @@ static int cmd_pass(struct sess *s, const char *arg)
 
 static void cmd_size_mdtm(struct sess *s, const char *cmd, const char *arg)
 {
-	char vp[VPATH_MAX], when[32];
+	char vp[FTP_VPATH_MAX], when[32];
 	struct stat st;
 	struct tm tm;
 
@@ -1211,7 +1099,7 @@ static void cmd_size_mdtm(struct sess *s, const char *cmd, const char *arg)
 
 static void cmd_cwd(struct sess *s, const char *arg)
 {
-	char vp[VPATH_MAX];
+	char vp[FTP_VPATH_MAX];
 	struct stat st;
 
 	if (vpath(s, arg, vp) != 0 || vstat(s, vp, &st) != 0 || !S_ISDIR(st.st_mode)) {
@@ -1366,7 +1254,7 @@ static int dispatch(struct sess *s, char *line)
 {
 	char *arg = strchr(line, ' ');
 	const struct cmd *c = NULL;
-	char vp[VPATH_MAX];
+	char vp[FTP_VPATH_MAX];
 
 	if (arg)
 		*arg++ = '\0';
@@ -1504,7 +1392,7 @@ static int read_line(struct sess *s, char **linep)
 			reply(s, "421 Server shutting down");
 			return -1;
 		}
-		if ((r = take_line(s, linep)) == 1)
+		if ((r = ftp_take_line(&s->in, linep)) == 1)
 			return 0;
 		if (r == -1)
 			return -1;
