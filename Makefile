@@ -55,9 +55,12 @@ common/fault-test.o: common/fault.c
 	$(CC) $(ALL_CFLAGS) -DNODEBAK_FAULT_INJECTION -c -o $@ $<
 
 UNIT_SRCS := $(wildcard tests/unit/t_*.c)
-tests/bin/unit: tests/unit/main.c $(UNIT_SRCS) $(SNAPSHOTD_OBJS) common/libnodebak.a | tests/bin
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -Itests/unit -Isnapshotd -o $@ \
-		tests/unit/main.c $(UNIT_SRCS) $(SNAPSHOTD_OBJS) common/libnodebak.a $(LIBS)
+UNIT_FTPD_OBJS := ftpd/ftp_parse.o
+tests/bin/unit: tests/unit/main.c $(UNIT_SRCS) $(SNAPSHOTD_OBJS) $(UNIT_FTPD_OBJS) \
+		common/libnodebak.a | tests/bin
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -Itests/unit -Isnapshotd -Iftpd -o $@ \
+		tests/unit/main.c $(UNIT_SRCS) $(SNAPSHOTD_OBJS) $(UNIT_FTPD_OBJS) \
+		common/libnodebak.a $(LIBS)
 
 # Sanitised fuzz targets (clang, libFuzzer): see tests/fuzz/README.md.
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -DNODEBAK_VERSION='"$(VERSION)"' -g -O1 \
