@@ -104,16 +104,37 @@ int ftp_vpath(const char *cwd, const char *arg, char *out, size_t outsz)
 	return 0;
 }
 
+/* A decimal number of 1 to maxdig digits at *pp, at most max; *pp moves
+ * past it. Digits only: sscanf's %u also took blanks and a sign, and
+ * stopped quietly at its width ("2089" was read as 208). */
+static int decimal(const char **pp, int maxdig, unsigned max, unsigned *v)
+{
+	const char *p = *pp;
+	unsigned n = 0;
+	int i;
+
+	for (i = 0; i < maxdig && p[i] >= '0' && p[i] <= '9'; i++)
+		n = n * 10 + (unsigned)(p[i] - '0');
+	if (i == 0 || (p[i] >= '0' && p[i] <= '9') || n > max)
+		return -1;
+	*pp = p + i;
+	*v = n;
+	return 0;
+}
+
 int ftp_parse_port(const char *arg, struct sockaddr_storage *a)
 {
 	struct sockaddr_in *sin = (struct sockaddr_in *)a;
+	const char *p = arg;
 	unsigned h[6];
 
 	memset(a, 0, sizeof *a);
-	if (sscanf(arg, "%3u,%3u,%3u,%3u,%3u,%3u", &h[0], &h[1], &h[2], &h[3],
-	    &h[4], &h[5]) != 6 || h[0] > 255 || h[1] > 255 || h[2] > 255 ||
-	    h[3] > 255 || h[4] > 255 || h[5] > 255)
-		return ERR_FORMAT;
+	for (int i = 0; i < 6; i++) {
+		if (decimal(&p, 3, 255, &h[i]) != 0 || *p != (i < 5 ? ',' : '\0'))
+			return ERR_FORMAT;
+		if (i < 5)
+			p++;
+	}
 	sin->sin_family = AF_INET;
 	sin->sin_addr.s_addr = htonl((uint32_t)h[0] << 24 | h[1] << 16 |
 	    h[2] << 8 | h[3]);
