@@ -145,7 +145,7 @@ int ftp_parse_port(const char *arg, struct sockaddr_storage *a)
 int ftp_parse_eprt(const char *arg, struct sockaddr_storage *a)
 {
 	char host[INET6_ADDRSTRLEN + 1];
-	const char *p1, *p2, *p3;
+	const char *p1, *p2, *p3, *q;
 	char d = arg[0];
 	unsigned port;
 	int af;
@@ -153,13 +153,15 @@ int ftp_parse_eprt(const char *arg, struct sockaddr_storage *a)
 	memset(a, 0, sizeof *a);
 	if (!d || (p1 = strchr(arg + 1, d)) == NULL ||
 	    (p2 = strchr(p1 + 1, d)) == NULL || (p3 = strchr(p2 + 1, d)) == NULL ||
-	    (size_t)(p2 - p1 - 1) >= sizeof host)
+	    p3[1] != '\0' || (size_t)(p2 - p1 - 1) >= sizeof host)
 		return ERR_FORMAT;
 	if (p1 != arg + 2 || (arg[1] != '1' && arg[1] != '2'))
 		return ERR_PROTO;
 	af = arg[1] == '1' ? AF_INET : AF_INET6;
 	snprintf(host, sizeof host, "%.*s", (int)(p2 - p1 - 1), p1 + 1);
-	if (sscanf(p2 + 1, "%5u", &port) != 1 || port > 65535)
+	/* the whole field, or the client meant another port */
+	q = p2 + 1;
+	if (decimal(&q, 5, 65535, &port) != 0 || q != p3)
 		return ERR_INVAL;
 	a->ss_family = (sa_family_t)af;
 	if (af == AF_INET) {

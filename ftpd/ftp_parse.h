@@ -27,12 +27,14 @@ int ftp_take_line(struct buf *in, char **linep);
  * outsz - 2 bytes. out's contents are unspecified on failure. */
 int ftp_vpath(const char *cwd, const char *arg, char *out, size_t outsz);
 
-/* PORT h1,h2,h3,h4,p1,p2 into *a (AF_INET, port in network order).
+/* PORT h1,h2,h3,h4,p1,p2 (six numbers of 1 to 3 digits, 0 to 255, and
+ * nothing else) into *a (AF_INET, port in network order).
  * Returns 0, or ERR_FORMAT (bad syntax: 501); *a is zeroed first. */
 int ftp_parse_port(const char *arg, struct sockaddr_storage *a);
 
-/* EPRT |af|addr|port| (RFC 2428, any delimiter) into *a (AF_INET or
- * AF_INET6). Returns 0; ERR_FORMAT for bad syntax (501); ERR_PROTO for a
+/* EPRT |af|addr|port| (RFC 2428, any delimiter, nothing after the last
+ * one; the port 1 to 5 digits) into *a (AF_INET or AF_INET6). Returns 0;
+ * ERR_FORMAT for bad syntax (501); ERR_PROTO for a
  * network protocol other than 1 or 2 (522); ERR_INVAL when the address or
  * the port is not valid for it (ftp.c answers as for a refused address).
  * *a is zeroed first. */
