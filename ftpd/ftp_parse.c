@@ -58,6 +58,7 @@ int ftp_vpath(const char *cwd, const char *arg, char *out, size_t outsz)
 	char tmp[FTP_VPATH_MAX * 2];
 	size_t o = 0;
 	const char *p;
+	int len;
 
 	if (outsz < 2)		/* room for "/" */
 		return ERR_TOOBIG;
@@ -65,9 +66,13 @@ int ftp_vpath(const char *cwd, const char *arg, char *out, size_t outsz)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)
 			return ERR_INVAL;
 	if (arg[0] == '/')
-		snprintf(tmp, sizeof tmp, "%s", arg);
+		len = snprintf(tmp, sizeof tmp, "%s", arg);
 	else
-		snprintf(tmp, sizeof tmp, "%s/%s", cwd, arg);
+		len = snprintf(tmp, sizeof tmp, "%s/%s", cwd, arg);
+	/* A cut path names another file ("a/./././.../b" became "/a"): with
+	 * max_line above about 1,000 a command line can be that long. */
+	if (len < 0 || (size_t)len >= sizeof tmp)
+		return ERR_TOOBIG;
 	out[0] = '\0';
 	for (p = tmp; *p;) {
 		const char *e;

@@ -97,6 +97,29 @@ static int vp_err(const char *cwd, const char *arg)
 	return ftp_vpath(cwd, arg, out, sizeof out);
 }
 
+/* "x/" and "./" dots times, then "y": "/x/y" when it fits the joining. */
+static void long_dots(int want, size_t dots, char *out, size_t outsz)
+{
+	size_t n = 2 + 2 * dots + 2, o = 0;
+	char *arg = malloc(n);
+	int r;
+
+	if (arg == NULL)
+		return;
+	arg[o++] = 'x';
+	arg[o++] = '/';
+	for (size_t i = 0; i < dots; i++) {
+		arg[o++] = '.';
+		arg[o++] = '/';
+	}
+	arg[o++] = 'y';
+	arg[o] = '\0';
+	r = ftp_vpath("/", arg, out, outsz);
+	ok(r == want && (r != 0 || !strcmp(out, "/x/y")), "vpath: x/./.../y of %zu "
+	    "bytes: %s", o, want ? "too big (not /x)" : "/x/y");
+	free(arg);
+}
+
 static void t_vpath(void)
 {
 	static const char *ctl[] = { "a\tb", "a\nb", "a\rb", "\x01", "x\x1f",
@@ -143,6 +166,15 @@ static void t_vpath(void)
 	    "vpath: the limit follows outsz");
 	ok(ftp_vpath("/", "/a/b/../cd", out, 7) == 0 && !strcmp(out, "/a/cd") &&
 	    ftp_vpath("/", "/a/b/cd", out, 7) == ERR_TOOBIG, "vpath: .. frees room");
+	/* cwd/arg longer than the joining buffer: refused, not cut short */
+	memset(big, 'a', sizeof big);
+	for (size_t i = 0; i + 1 < sizeof big; i += 2)
+		big[i + 1] = '/';
+	big[sizeof big - 1] = '\0';
+	ok(ftp_vpath("/", big, out, sizeof out) == ERR_TOOBIG,
+	    "vpath: a/a/a/... of %zu bytes: its steps are too long", strlen(big));
+	long_dots(ERR_TOOBIG, 1100, out, sizeof out);
+	long_dots(0, 1000, out, sizeof out);
 	ok(ftp_vpath("/", "..", out, 2) == 0 && !strcmp(out, "/") &&
 	    ftp_vpath("/", "/", out, 1) == ERR_TOOBIG, "vpath: tiny outsz");
 }
