@@ -1225,7 +1225,7 @@ static const struct cmd {
 	{ "XMKD", NEED_LOGIN | NEED_ARG }, { "RMD", NEED_LOGIN | NEED_ARG },
 	{ "XRMD", NEED_LOGIN | NEED_ARG },
 	{ "RNFR", NEED_LOGIN | NEED_ARG }, { "RNTO", NEED_LOGIN | NEED_ARG },
-	{ "ABOR", NEED_LOGIN },
+	{ "ABOR", NEED_LOGIN }, { "ALLO", NEED_LOGIN }, { "ACCT", NEED_ARG },
 };
 
 static void cmd_feat(struct sess *s)
@@ -1293,6 +1293,8 @@ static int dispatch(struct sess *s, char *line)
 		cmd_feat(s);
 	else if (!strcmp(line, "NOOP"))
 		reply(s, "200 OK");
+	else if (!strcmp(line, "ALLO") || !strcmp(line, "ACCT"))	/* RFC 959 */
+		reply(s, "202 %s not needed here", line);
 	else if (!strcmp(line, "OPTS"))
 		cmd_opts(s, arg);
 	else if (!strcmp(line, "HELP"))

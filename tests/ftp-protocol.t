@@ -908,6 +908,17 @@ def ftps_cases(t):
         n.cleanup()
 
 
+def allo_case(t, n):
+    """ALLO before STOR (RFC 959; some clients send it) is 202 and the
+    upload goes on."""
+    c = ftp(n, "admin")
+    r = c.sendcmd("ALLO 12")
+    c.storbinary("STOR work/allo.txt", io.BytesIO(b"twelve bytes"))
+    t.ok(r.startswith("202") and read(os.path.join(n.files, "work", "allo.txt")) == b"twelve bytes",
+         "ALLO: 202, then STOR stores", r)
+    c.quit()
+
+
 def pasv_range(width):
     """LOW-HIGH of width free ports above the ephemeral range."""
     import random
@@ -977,6 +988,7 @@ def main(t):
         group(t, abor_cases, n)
         group(t, stat_during_retr, n)
         group(t, sighup_case, n)
+        group(t, allo_case, n)
     finally:
         n.cleanup()
 
