@@ -73,6 +73,7 @@ struct sess {
 	int type_ascii;
 	unsigned facts;			/* OPTS MLST */
 	time_t login_deadline;
+	sigset_t waitmask;		/* while waiting for a command */
 	/* The running transfer (for STAT and ABOR). */
 	const char *xfer_path;
 	unsigned long long xfer_done, xfer_size;
@@ -408,7 +409,7 @@ static int data_accept(struct sess *s, struct data *d, const char *what)
 	for (;;) {
 		int n = poll(&p, 1, (int)s->f->data_timeout * 1000);
 		if (n < 0 && errno == EINTR)
-			continue;	/* a drain request: the transfer still runs */
+			continue;
 		if (n <= 0) {
 			fd = -1;
 			break;
@@ -466,7 +467,7 @@ static void data_close(struct data *d)
  * connection closed, or an overlong line). */
 static int ctl_during_xfer(struct sess *s)
 {
-	char chunk[512], *line;
+	char chunk[512], *line = NULL, *nl;
 	int fl = fcntl(s->fd, F_GETFL), r;
 	ssize_t n;
 
@@ -482,38 +483,36 @@ static int ctl_during_xfer(struct sess *s)
 		s->quit = 1;
 		return -1;
 	}
-	while ((r = ftp_take_line(&s->in, &line)) != 0) {
+	/* Look at each complete line in a copy: ABOR and STAT are taken
+	 * out of the input, any other command stays where it is. */
+	while (s->in.len && (nl = memchr(s->in.p, '\n', s->in.len)) != NULL) {
+		size_t l = (size_t)(nl - s->in.p) + 1;
+		struct buf one = BUF_INIT(l);
+		int act;
+
+		r = buf_add(&one, s->in.p, l) == 0 ? ftp_take_line(&one, &line) : -1;
+		buf_free(&one);
 		if (r == -1) {
 			s->quit = 1;
 			return -1;
 		}
-		if (r == -2) {
-			reply(s, "501 NUL in command line");
-			continue;
+		act = r == -2 || !strcasecmp(line, "ABOR") || !strcasecmp(line, "STAT");
+		if (!act) {
+			free(line);
+			s->ctl_wait = 1;	/* it runs after the transfer */
+			break;
 		}
-		if (!strcasecmp(line, "ABOR")) {
+		buf_consume(&s->in, l);
+		if (r == -2)
+			reply(s, "501 NUL in command line");
+		else if (!strcasecmp(line, "ABOR")) {
 			free(line);
 			s->aborted = 1;
 			return -1;
-		}
-		if (!strcasecmp(line, "STAT")) {
+		} else
 			reply(s, "213 Transferring %s: %llu of %llu bytes", s->xfer_path,
 			    s->xfer_done, s->xfer_size);
-			free(line);
-			continue;
-		}
-		/* Put it back: it runs after the transfer. */
-		{
-			struct buf b = BUF_INIT(s->in.max);
-			(void)!buf_adds(&b, line);
-			(void)!buf_addch(&b, '\n');
-			(void)!buf_add(&b, s->in.p, s->in.len);
-			buf_free(&s->in);
-			s->in = b;
-		}
 		free(line);
-		s->ctl_wait = 1;
-		break;
 	}
 	return 0;
 }
@@ -569,7 +568,9 @@ static int xfer_send(struct sess *s, struct data *d, int fd, const char *mem,
 		ssize_t w;
 		int r;
 
-		if (ctl_ready(s) && ctl_during_xfer(s) < 0)
+		/* A look at the control connection per sendfile(2) call or per
+		 * 256 KiB chunk, not per 16 KiB TLS record. */
+		if (pos == have && ctl_ready(s) && ctl_during_xfer(s) < 0)
 			return 0;
 		if (d->t && fd >= 0) {
 			if (pos == have) {
@@ -622,30 +623,32 @@ static int xfer_recv(struct sess *s, struct data *d, int fd)
 	s->xfer_done = 0;
 	s->xfer_size = 0;
 	for (;;) {
-		ssize_t n;
+		size_t have = 0;
+		ssize_t n = 1;
+		int e;
 
 		if (ctl_ready(s) && ctl_during_xfer(s) < 0)
 			return 0;
-		n = d->t ? tls_read(d->t, chunk, sizeof chunk) : read(d->fd, chunk, sizeof chunk);
+		/* Fill the chunk first (TLS reads return one 16 KiB record):
+		 * one write(2) and one look at the control connection per
+		 * 256 KiB. */
+		while (have < sizeof chunk && (n = d->t ?
+		    tls_read(d->t, chunk + have, sizeof chunk - have) :
+		    read(d->fd, chunk + have, sizeof chunk - have)) > 0)
+			have += (size_t)n;
+		e = errno;
+		if (have && write_all(fd, NULL, chunk, have) != 0)
+			return 0;
+		s->xfer_done += have;
 		if (n == 0)
 			return 1;
-		if (n > 0) {
-			for (ssize_t o = 0; o < n; ) {
-				ssize_t w = write(fd, chunk + o, (size_t)(n - o));
-				if (w <= 0)
-					return 0;
-				o += w;
-			}
-			s->xfer_done += (unsigned long long)n;
+		if (n > 0)
 			continue;
-		}
-		if (errno == EAGAIN || errno == EINTR) {
-			if (xfer_wait(s, d, d->t && errno == EAGAIN ?
-			    (short)tls_want(d->t) : POLLIN) <= 0)
-				return 0;
-			continue;
-		}
-		return 0;
+		if (e != EAGAIN && e != EINTR)
+			return 0;
+		if (xfer_wait(s, d, d->t && e == EAGAIN ? (short)tls_want(d->t) :
+		    POLLIN) <= 0)
+			return 0;
 	}
 }
 
@@ -1403,12 +1406,14 @@ static int read_line(struct sess *s, char **linep)
 			continue;
 		}
 		if (!(s->ctl && tls_pending(s->ctl))) {
+			struct timespec ts = { left > 0 ? left : 0, 0 };
 			if (left <= 0) {
 				reply(s, "421 Timeout");
 				return -1;
 			}
-			/* in slices, so that a drain request is seen soon */
-			n = poll(&p, 1, (int)(left < 1 ? left : 1) * 1000);
+			/* The drain signal is blocked except inside this wait, so
+			 * it cannot slip in between the check above and the wait. */
+			n = ppoll(&p, 1, &ts, &s->waitmask);
 			if (n == 0 || (n < 0 && errno == EINTR))
 				continue;
 			if (n < 0)
@@ -1435,6 +1440,7 @@ int ftp_session(int fd, const struct ftpd_ctx *ctx, int implicit)
 	socklen_t len = sizeof s.local;
 	socklen_t plen = sizeof s.peer_sa;
 	struct sigaction sa;
+	sigset_t drain;
 	int r = 0;
 
 	memset(&s, 0, sizeof s);
@@ -1445,8 +1451,14 @@ int ftp_session(int fd, const struct ftpd_ctx *ctx, int implicit)
 	s.facts = F_ALL;
 	s.login_deadline = time(NULL) + s.f->login_timeout;
 	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = on_drain;	/* no SA_RESTART: poll returns EINTR */
+	sa.sa_handler = on_drain;
 	sigaction(FTPD_SIG_DRAIN, &sa, NULL);
+	/* Delivered only while waiting for a command (read_line's ppoll): a
+	 * transfer, a handshake or a login delay is never interrupted. */
+	sigemptyset(&drain);
+	sigaddset(&drain, FTPD_SIG_DRAIN);
+	sigprocmask(SIG_BLOCK, &drain, &s.waitmask);
+	sigdelset(&s.waitmask, FTPD_SIG_DRAIN);
 	/* Replies are small writes answered by the client's next command:
 	 * without this, Nagle and delayed ACKs add 40 ms per file. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
