@@ -3,16 +3,15 @@
 with curl, lftp, wget and ftplib is byte-identical and `nodebak backup
 verify` passes on it; the archive uploaded back under a new name over
 FTPS verifies and the node rolls back from it."""
-import ftplib
 import hashlib
 import os
-import ssl
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from node import Node, BIN  # noqa: E402
 from tap import run  # noqa: E402
+from ftp_util import ReuseFTP_TLS, insecure_context  # noqa: E402
 
 
 def sha(path):
@@ -54,16 +53,9 @@ def main(t):
         m = os.path.join(mir, "good.bak")
         t.ok(p.returncode == 0 and os.path.exists(m) and sha(m) == sha(good)
              and os.path.exists(os.path.join(mir, "good.json")), "lftp FTPS mirror: good.bak and good.json", p.stderr)
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
+        ctx = insecure_context()
 
-        class F(ftplib.FTP_TLS):
-            def ntransfercmd(self, cmd, rest=None):
-                conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
-                conn = self.context.wrap_socket(conn, server_hostname=self.host, session=self.sock.session)
-                return conn, size
-        f = F(context=ctx)
+        f = ReuseFTP_TLS(context=ctx)
         f.connect(n.addr, n.ftp_port, timeout=30)
         f.auth()
         f.login("admin", "pw-admin-secret")

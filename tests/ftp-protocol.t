@@ -25,6 +25,7 @@ import traceback
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from node import Node, BIN, free_port  # noqa: E402
 from tap import run  # noqa: E402
+from ftp_util import ReuseFTP_TLS, insecure_context  # noqa: E402
 
 FTPD = os.path.join(BIN, "nodebak-ftpd")
 MTIME = 1700000000                      # 2023-11-14 22:13:20 UTC
@@ -168,17 +169,6 @@ class LoopFTP(ftplib.FTP):
             self.sendeprt(host, port)
         sock.settimeout(self.timeout)
         return sock
-
-
-class ReuseFTP_TLS(ftplib.FTP_TLS):
-    """ftplib does not resume the control session on data connections."""
-
-    def ntransfercmd(self, cmd, rest=None):
-        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
-        if self._prot_p:
-            conn = self.context.wrap_socket(conn, server_hostname=self.host,
-                                            session=self.sock.session)
-        return conn, size
 
 
 def ftp(n, user, cls=LoopFTP):
@@ -857,9 +847,7 @@ def ftps_cases(t):
         write(os.path.join(n.files, "work", "log.txt"), b"old\n")
         start(n)
         feat_cases(t, n, True)
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
+        ctx = insecure_context()
         f = ReuseFTP_TLS(context=ctx)
         f.connect(n.addr, n.ftp_port, timeout=20)
         f.auth()

@@ -17,21 +17,12 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from node import Node, BIN, free_port  # noqa: E402
 from tap import run  # noqa: E402
+from ftp_util import ReuseFTP_TLS, insecure_context  # noqa: E402
 
 
 def sha(path):
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
-
-
-class ReuseFTP_TLS(ftplib.FTP_TLS):
-    """ftplib does not resume the control session on data connections."""
-    def ntransfercmd(self, cmd, rest=None):
-        conn, size = ftplib.FTP.ntransfercmd(self, cmd, rest)
-        if self._prot_p:
-            conn = self.context.wrap_socket(conn, server_hostname=self.host,
-                                            session=self.sock.session)
-        return conn, size
 
 
 def main(t):
@@ -82,9 +73,7 @@ def main(t):
                             f"ftps://{n.addr}:{iport}/backups/nightly.bak"], capture_output=True, text=True)
         t.ok(p.returncode == 0 and sha(dst) == sha(big), "curl ftps:// (implicit listener): download", p.stderr)
 
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
+        ctx = insecure_context()
         f = ReuseFTP_TLS(context=ctx)
         f.connect(n.addr, n.ftp_port, timeout=20)
         f.auth()
