@@ -7,6 +7,7 @@
 #include "buf.h"
 #include "conf.h"
 #include "err.h"
+#include "esc.h"
 #include "names.h"
 #include "tap.h"
 
@@ -44,6 +45,19 @@ void t_names(void)
 	    "name_from_bak wants .bak");
 	ok(name_from_bak(".x.bak", out, sizeof out) == ERR_INVAL,
 	    "name_from_bak refuses hidden names");
+	ok(!strcmp(esc("files/a b.cer"), "files/a b.cer"), "esc keeps printable");
+	ok(!strcmp(esc("a\nb\x1b[2J\\\t\r\x7f\xc3\xa9"),
+	    "a\\nb\\x1b[2J\\\\\\t\\r\\x7f\\xc3\\xa9"),
+	    "esc: newline, ESC, backslash, tab, CR, DEL and high bytes escaped");
+	{
+		char big[2000];
+		memset(big, '\n', sizeof big - 1);
+		big[sizeof big - 1] = '\0';
+		const char *e = esc(big);
+		ok(strlen(e) <= 403 && !strcmp(e + strlen(e) - 3, "..."),
+		    "esc cuts a long name with ...");
+	}
+	ok(!strcmp(esc(NULL), ""), "esc(NULL) is empty");
 }
 
 static int conf_text(const char *text, struct conf **c)
