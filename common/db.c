@@ -1,5 +1,6 @@
 /* db.c: the SQLite engine for the node database (see db.h). */
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "db.h"
 #include "db_pg.h"
 #include "err.h"
+#include "esc.h"
 #include "fsutil.h"
 #include "xmalloc.h"
 #include "banned.h"
@@ -45,6 +47,73 @@ int db_server_stop(const struct conf *c)
 char *db_restore_target(const struct conf *c)
 {
 	return is_pg(c) ? pg_pending_path(c) : xstrdup(c->db_path);
+}
+
+void db_file_ids(const struct conf *c, struct fs_fileid *ids, size_t *n)
+{
+	char wal[PATH_MAX], shm[PATH_MAX];
+	const char *paths[3] = { c->db_path, wal, shm };
+
+	*n = 0;
+	if (is_pg(c))
+		return;
+	snprintf(wal, sizeof wal, "%s-wal", c->db_path);
+	snprintf(shm, sizeof shm, "%s-shm", c->db_path);
+	fs_fileids(paths, 3, ids, n);
+}
+
+/* A lock on path held by another process (SQLite takes POSIX locks on the
+ * database file and on its -shm): its pid, or 0. */
+static long locked_by(const char *path)
+{
+	struct flock fl;
+	int fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	long pid = 0;
+
+	if (fd < 0)
+		return 0;
+	memset(&fl, 0, sizeof fl);
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	if (fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK)
+		pid = fl.l_pid > 0 ? fl.l_pid : -1;
+	close(fd);
+	return pid;
+}
+
+int db_in_use(const struct conf *c)
+{
+	struct fs_fileid ids[3];
+	char shm[PATH_MAX], comm[64];
+	size_t n;
+	pid_t pid;
+	long lk;
+
+	if (is_pg(c))
+		return pg_in_use(c);
+	db_file_ids(c, ids, &n);
+	if (fs_open_elsewhere(ids, n, &pid, comm, sizeof comm))
+		return err_set(ERR_BUSY, "the database %s is open in another "
+		    "process (pid %ld, %s)", c->db_path, (long)pid, esc(comm));
+	snprintf(shm, sizeof shm, "%s-shm", c->db_path);
+	if ((lk = locked_by(c->db_path)) != 0 || (lk = locked_by(shm)) != 0)
+		return err_set(ERR_BUSY, "the database %s is locked by another "
+		    "process (%s%ld)", c->db_path, lk > 0 ? "pid " : "", lk > 0 ?
+		    lk : 0L);
+	return 0;
+}
+
+int db_restore_is_pending(const struct conf *c)
+{
+	char *p;
+	int pending;
+
+	if (!is_pg(c))
+		return 0;
+	p = pg_pending_path(c);
+	pending = fs_exists(p);
+	free(p);
+	return pending;
 }
 
 int db_restore_pending(const struct conf *c)

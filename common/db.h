@@ -4,6 +4,7 @@
  * PostgreSQL server (db_pg.c, the only file that includes libpq-fe.h). */
 #ifndef NODEBAK_DB_H
 #define NODEBAK_DB_H
+#include <stddef.h>
 
 struct conf;
 struct db;
@@ -43,6 +44,22 @@ char *db_restore_target(const struct conf *c);
 /* PostgreSQL: restore a pending dump (one transaction) and remove it.
  * SQLite, or nothing pending: 0. */
 int db_restore_pending(const struct conf *c);
+/* ERR_BUSY, naming it, when another process uses the live database:
+ * SQLite, one has the database, its -wal or -shm open (any descriptor,
+ * seen through /proc) or holds a lock on it; PostgreSQL, a client other
+ * than nodebak-snapshotd is connected to the node database. A rollback
+ * that swapped the database under such a writer would lose its commits
+ * silently (docs/crash-safety.md). */
+int db_in_use(const struct conf *c);
+/* SQLite: the identities of the database, -wal and -shm files that exist
+ * (ids has room for 3)
+ * (to find, after a swap, who still has the replaced ones open).
+ * PostgreSQL: none. */
+struct fs_fileid;
+void db_file_ids(const struct conf *c, struct fs_fileid *ids, size_t *n);
+/* 1 when a restore is pending (PostgreSQL: the dump a rollback put in
+ * place has not been restored yet). SQLite: 0. */
+int db_restore_is_pending(const struct conf *c);
 /* The live database can take a restore: PostgreSQL, the server is not a
  * replica (ERR_REFUSED naming what to do). SQLite: 0. */
 int db_restore_ready(const struct conf *c);

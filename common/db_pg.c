@@ -22,6 +22,7 @@
 #include "db.h"
 #include "db_pg.h"
 #include "err.h"
+#include "esc.h"
 #include "fsutil.h"
 #include "xmalloc.h"
 #include "banned.h"
@@ -649,6 +650,33 @@ int pg_restore_ready(const struct conf *c)
 		r = err_set(ERR_REFUSED, "this node's database server is a replica "
 		    "of another node (read-only); run database cluster remove "
 		    "first");
+	PQfinish(h);
+	return r;
+}
+
+int pg_in_use(const struct conf *c)
+{
+	static const char sql[] = "SELECT pid, coalesce(application_name, ''), "
+	    "coalesce(host(client_addr), 'the local socket') FROM "
+	    "pg_stat_activity WHERE datname = '" PG_DBNAME "' AND backend_type "
+	    "= 'client backend' AND pid <> pg_backend_pid() ORDER BY pid LIMIT 1";
+	PGconn *h = NULL;
+	PGresult *res;
+	int r;
+
+	if ((r = conn_open(c, "postgres", &h)) != 0)
+		return r;
+	res = PQexec(h, sql);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		char msg[512];
+		chomp_err(h, msg, sizeof msg);
+		r = err_set(ERR_DB, "postgresql: %s", msg);
+	} else if (PQntuples(res) > 0)
+		r = err_set(ERR_BUSY, "database " PG_DBNAME " has another client "
+		    "connected (PostgreSQL backend pid %s, application '%s', from "
+		    "%s)", esc(PQgetvalue(res, 0, 0)), esc(PQgetvalue(res, 0, 1)),
+		    esc(PQgetvalue(res, 0, 2)));
+	PQclear(res);
 	PQfinish(h);
 	return r;
 }

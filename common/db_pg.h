@@ -32,6 +32,9 @@ int pg_file_schema(const char *path, long *out);
 /* Restore pg_pending_path() into the live database, in one transaction,
  * then remove it. No pending file: 0. */
 int pg_restore_pending(const struct conf *c);
+/* ERR_BUSY naming one when a client other than nodebak-snapshotd is
+ * connected to the node database. */
+int pg_in_use(const struct conf *c);
 /* The server is not in recovery (not a replica): 0; else ERR_REFUSED. */
 int pg_restore_ready(const struct conf *c);
 /* The live database answers with its schema version: 0. */

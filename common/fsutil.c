@@ -264,3 +264,76 @@ void fs_list_free(char **names, size_t count)
 		free(names[i]);
 	free(names);
 }
+
+void fs_fileids(const char *const *paths, size_t npaths,
+    struct fs_fileid *ids, size_t *nids)
+{
+	struct stat st;
+
+	*nids = 0;
+	for (size_t i = 0; i < npaths; i++)
+		if (stat(paths[i], &st) == 0) {
+			ids[*nids].dev = st.st_dev;
+			ids[*nids].ino = st.st_ino;
+			(*nids)++;
+		}
+}
+
+static int pid_has_open(const char *pid, const struct fs_fileid *ids,
+    size_t nids)
+{
+	char dir[300], fd[600];
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int found = 0;
+
+	snprintf(dir, sizeof dir, "/proc/%s/fd", pid);
+	if ((d = opendir(dir)) == NULL)
+		return 0;		/* gone, or not ours to see */
+	while (!found && (de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(fd, sizeof fd, "%s/%s", dir, de->d_name);
+		if (stat(fd, &st) != 0)
+			continue;
+		for (size_t i = 0; i < nids; i++)
+			if (st.st_dev == ids[i].dev && st.st_ino == ids[i].ino)
+				found = 1;
+	}
+	closedir(d);
+	return found;
+}
+
+int fs_open_elsewhere(const struct fs_fileid *ids, size_t nids, pid_t *pid,
+    char *comm, size_t commsz)
+{
+	struct dirent *de;
+	DIR *d;
+	pid_t self = getpid();
+	int found = 0;
+
+	if (nids == 0 || (d = opendir("/proc")) == NULL)
+		return 0;
+	while (!found && (de = readdir(d)) != NULL) {
+		char *end;
+		long p = strtol(de->d_name, &end, 10);
+		if (*end || p <= 0 || (pid_t)p == self)
+			continue;
+		if (pid_has_open(de->d_name, ids, nids)) {
+			char path[64];
+			struct buf b = BUF_INIT(64);
+			found = 1;
+			*pid = (pid_t)p;
+			snprintf(path, sizeof path, "/proc/%ld/comm", p);
+			snprintf(comm, commsz, "?");
+			if (fs_read_file(path, 64, &b) == 0 && b.len > 0) {
+				b.p[b.len - 1] = '\0';	/* its newline */
+				snprintf(comm, commsz, "%s", b.p);
+			}
+			buf_free(&b);
+		}
+	}
+	closedir(d);
+	return found;
+}

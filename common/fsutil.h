@@ -35,6 +35,21 @@ int fs_exists(const char *path);
 int fs_list_sorted(const char *dir, int (*keep)(const char *name),
     char ***names, size_t *count);
 void fs_list_free(char **names, size_t count);
+/* The identity of a file (st_dev, st_ino), to find who has it open. */
+struct fs_fileid {
+	dev_t dev;
+	ino_t ino;
+};
+/* Fill ids[] with the identities of the paths that exist (*nids of them;
+ * paths that do not exist are skipped). */
+void fs_fileids(const char *const *paths, size_t npaths,
+    struct fs_fileid *ids, size_t *nids);
+/* 1 when a process other than this one has one of the files open (any
+ * of its file descriptors): *pid and comm (its name) say which; 0 when
+ * none does. Looks through /proc, so it sees every process as root and
+ * this user's otherwise. */
+int fs_open_elsewhere(const struct fs_fileid *ids, size_t nids, pid_t *pid,
+    char *comm, size_t commsz);
 /* Join a and b with one '/' into a new string (caller frees). */
 char *fs_join(const char *a, const char *b);
 

@@ -505,6 +505,16 @@ int commands_run(struct session *s, int argc, char **argv)
 			    nwords < argc ? argv[nwords] : "");
 			if (node_begin(s->node, what) != 0)
 				return fail(s, c->usage);
+			/* A committed rollback is completed before anything else
+			 * changes the node; until it is, nothing else may. */
+			if (node_rollback_pending(s->node) &&
+			    rollback_resume(s) != 0) {
+				node_end(s->node);
+				sess_err(s, "%s%s%s%s%s: refused: %s\n", c->w1,
+				    c->w2 ? " " : "", c->w2 ? c->w2 : "", c->w3 ? " " : "",
+				    c->w3 ? c->w3 : "", err_msg());
+				return EXIT_FAIL;
+			}
 		}
 		r = c->fn(s, nargs, argv + nwords);
 		if (c->flags & F_MUTATES)

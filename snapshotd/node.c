@@ -13,6 +13,7 @@
 #include "db.h"
 #include "err.h"
 #include "fsutil.h"
+#include "journal.h"
 #include "log.h"
 #include "node.h"
 #include "recovery.h"
@@ -252,4 +253,13 @@ void node_end(struct node *n)
 	n->op_name[0] = '\0';
 	pthread_mutex_unlock(&n->state_lock);
 	pthread_mutex_unlock(&n->op_lock);
+}
+
+int node_rollback_pending(const struct node *n)
+{
+	char *j = fs_join(n->conf->state_dir, JOURNAL_FILE);
+	int pending = fs_exists(j) || db_restore_is_pending(n->conf);
+
+	free(j);
+	return pending;
 }

@@ -51,5 +51,9 @@ char *node_backup_path(const struct node *n, const char *file);
  * message naming the running one. */
 int node_begin(struct node *n, const char *what);
 void node_end(struct node *n);
+/* 1 when a rollback is committed but not complete: its journal exists,
+ * or (PostgreSQL) its dump is not restored yet. The node is part
+ * restored and nothing else may change it (rollback_resume()). */
+int node_rollback_pending(const struct node *n);
 
 #endif

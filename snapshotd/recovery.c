@@ -7,6 +7,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "esc.h"
 #include "fsutil.h"
 #include "journal.h"
 #include "log.h"
@@ -96,10 +97,42 @@ static int clean_tmp(const char *dir, const char *only, struct buf *name)
 	return intent;
 }
 
+/* Remove the staging folders in work: called when no journal is pending,
+ * so none belongs to one. */
+static void clean_stages(const char *work)
+{
+	static const char pfx[] = JOURNAL_STAGE_PREFIX;
+	struct dirent *de;
+	DIR *d = opendir(work);
+
+	while (d && (de = readdir(d)) != NULL)
+		if (!strncmp(de->d_name, pfx, sizeof pfx - 1)) {
+			char *p = fs_join(work, de->d_name);
+			fs_rm_rf(p);
+			free(p);
+		}
+	if (d)
+		closedir(d);
+}
+
+/* 1 when work holds a staging folder. */
+static int has_stage(const char *work)
+{
+	static const char pfx[] = JOURNAL_STAGE_PREFIX;
+	struct dirent *de;
+	DIR *d = opendir(work);
+	int found = 0;
+
+	while (d && !found && (de = readdir(d)) != NULL)
+		found = !strncmp(de->d_name, pfx, sizeof pfx - 1);
+	if (d)
+		closedir(d);
+	return found;
+}
+
 int recovery_run(struct node *n)
 {
 	char *work = fs_join(n->conf->state_dir, NODE_WORK_DIR);
-	char *stage = fs_join(work, JOURNAL_STAGE);
 	char *intent = fs_join(work, JOURNAL_INTENT);
 	char *jpath = fs_join(n->conf->state_dir, JOURNAL_FILE);
 	char *done = fs_join(work, JOURNAL_DONE);
@@ -107,7 +140,7 @@ int recovery_run(struct node *n)
 	struct journal j;
 	int r = 0, interrupted = 0, tmp_intent;
 
-	journal_init(&j, "");
+	journal_init(&j, "", "");
 	/* The work folder is this daemon's alone; in state_dir, only the
 	 * journal's temporary file is (others there may belong to ftpd). */
 	tmp_intent = clean_tmp(work, NULL, &name);
@@ -120,36 +153,34 @@ int recovery_run(struct node *n)
 		fs_read_file(done, 255, &name);
 	}
 	if (fs_exists(jpath)) {
-		/* Committed: finish it. */
+		/* Committed: finish it, installing only what the journal's
+		 * hashes vouch for. */
 		interrupted = 1;
 		if ((r = journal_read(jpath, &j)) != 0 ||
-		    (r = journal_apply(&j)) != 0) {
-			r = err_prefix(r, "recovery of an interrupted rollback");
-			goto out;
-		}
-		if ((r = fs_write_atomic(done, j.bak, strlen(j.bak), 0600)) != 0)
-			goto out;
-		if (unlink(jpath) != 0 || fs_fsync_parent(jpath) != 0) {
-			r = err_sys("%s", jpath);
+		    (r = journal_complete(&j, jpath, done, intent)) != 0) {
+			r = err_prefix(r, "recovery of an interrupted rollback%s%s "
+			    "(the node is part restored; the daemon does not start "
+			    "until it is completed)", j.bak[0] ? " from " : "",
+			    esc(j.bak));
 			goto out;
 		}
 		note(n, "the rollback from %s was interrupted after its commit "
 		    "point and has been completed: the node is in the restored "
-		    "(new) state", j.bak);
+		    "(new) state", esc(j.bak));
 	} else if (fs_exists(done)) {
 		/* Applied and the journal removed; the end was not reached. */
 		interrupted = 1;
 		note(n, "the rollback from %s was interrupted after it had been "
 		    "applied: the node is in the restored (new) state",
-		    name.len ? buf_cstr(&name) : "an archive");
-	} else if (fs_exists(stage) || fs_exists(intent) || tmp_intent) {
+		    name.len ? esc(buf_cstr(&name)) : "an archive");
+	} else if (has_stage(work) || fs_exists(intent) || tmp_intent) {
 		interrupted = 1;
 		note(n, "the rollback from %s was interrupted before its commit "
 		    "point: nothing was changed, the node is in its previous (old) "
-		    "state", name.len ? buf_cstr(&name) : "an archive");
+		    "state", name.len ? esc(buf_cstr(&name)) : "an archive");
 	}
-	if ((r = fs_rm_rf(stage)) != 0)
-		goto out;
+	/* No journal is pending now: no staging folder belongs to one. */
+	clean_stages(work);
 	unlink(intent);
 	/* Snapshot work folders and partial archives. */
 	if (fs_exists(work)) {
@@ -175,7 +206,6 @@ out:
 	journal_free(&j);
 	buf_free(&name);
 	free(work);
-	free(stage);
 	free(intent);
 	free(jpath);
 	free(done);

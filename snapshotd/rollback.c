@@ -16,9 +16,11 @@
 #include "bak.h"
 #include "buf.h"
 #include "cluster.h"
+#include "crypto.h"
 #include "commands.h"
 #include "db.h"
 #include "err.h"
+#include "esc.h"
 #include "fault.h"
 #include "fsutil.h"
 #include "journal.h"
@@ -200,8 +202,17 @@ static int plan(struct node *n, const char *stage, const struct manifest *mf,
 			journal_add(j, JOP_MKDIR, NULL, dst, m->mode);
 		else if (chmod(src, m->mode) != 0)
 			r = err_sys("chmod %s", src);
-		else
-			journal_add(j, JOP_REPLACE, src, dst, 0);
+		else {
+			/* Verified against the signed MANIFEST as it was staged;
+			 * the cluster settings were rewritten since (marked out of
+			 * the cluster) and are hashed as they are now. */
+			struct jstep *st = journal_add(j, JOP_REPLACE, src, dst, 0);
+			if (strcmp(m->path, CLUSTER_MEMBER)) {
+				memcpy(st->sha, m->sha256, sizeof st->sha);
+				st->size = m->size;
+			} else
+				r = sha256_file(src, st->sha, &st->size);
+		}
 		free(src);
 		free(dst);
 		if (r)
@@ -330,8 +341,6 @@ static int stage_archive(struct node *n, const char *path, const char *stage,
 	long schema = 0;
 	int fd, r;
 
-	if ((r = fs_rm_rf(stage)) != 0 || (r = fs_mkdir_p(stage, 0700)) != 0)
-		return r;
 	if ((fd = open(stage, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return err_sys("%s", stage);
 	node_limits(n, &lim);
@@ -399,20 +408,152 @@ static void report(struct session *s, const struct manifest *mf,
 	    "cluster initialize' or 'database cluster join <master>'.\n");
 }
 
+/* A new, empty staging folder of this rollback's own, in work. */
+static char *new_stage(const char *work)
+{
+	char *tmpl = fs_join(work, JOURNAL_STAGE_PREFIX "-XXXXXX");
+
+	if (mkdtemp(tmpl) == NULL) {
+		err_sys("%s", tmpl);
+		free(tmpl);
+		return NULL;
+	}
+	return tmpl;
+}
+
+/* Who could write into the database after the swap: nobody may. */
+static int refuse_if_db_in_use(struct node *n)
+{
+	if (db_in_use(n->conf) == 0)
+		return 0;
+	return err_prefix(ERR_BUSY, "%s; the rollback would replace the database "
+	    "under it and lose what it commits. Stop it first%s", err_msg(),
+	    n->conf->service_stop && *n->conf->service_stop ? " (service_stop "
+	    "did not)" : ", or set [snapshotd] service_stop and service_start so "
+	    "that the rollback stops the node's services and starts them again");
+}
+
+/* After the swap: a process that opened the old database between the
+ * check and the swap still has it; say so loudly. */
+static void warn_if_old_db_open(struct session *s, const struct fs_fileid *ids,
+    size_t nids)
+{
+	char comm[64];
+	pid_t pid;
+
+	if (!fs_open_elsewhere(ids, nids, &pid, comm, sizeof comm))
+		return;
+	log_err("rollback: process %ld (%s) still has the replaced database "
+	    "open; what it writes now is lost: restart it", (long)pid, esc(comm));
+	if (s)
+		sess_err(s, "WARNING: process %ld (%s) still has the replaced "
+		    "database open; what it writes now is lost: restart it\n",
+		    (long)pid, esc(comm));
+}
+
+/* The end of a rollback whose journal is complete: restore a pending
+ * PostgreSQL dump, start the services, load the restored configuration,
+ * check the live database. 1 when the database checks out. */
+static int finish(struct session *s, const char *file)
+{
+	struct node *n = s->node;
+	int dbok;
+
+	/* PostgreSQL: the journal put the dump in place; restore it into the
+	 * server now (the next start does it if this is cut off). */
+	dbok = db_restore_pending(n->conf) == 0;
+	if (!dbok) {
+		log_err("rollback %s: %s", file, err_msg());
+		sess_err(s, "backup rollback: %s\n", err_msg());
+		return 0;
+	}
+	if (rollback_hook(n, "service_start", n->conf->service_start) != 0)
+		sess_err(s, "backup rollback: %s\n", err_msg());
+	fault_point("rollback-services-started");
+	reload_conf(n);
+	dbok = db_check_live(n->conf) == 0;
+	if (!dbok)
+		log_err("rollback %s: %s", file, err_msg());
+	return dbok;
+}
+
+static int paths_init(struct node *n, char **work, char **intent,
+    char **jpath, char **done)
+{
+	*work = fs_join(n->conf->state_dir, NODE_WORK_DIR);
+	*intent = fs_join(*work, JOURNAL_INTENT);
+	*jpath = fs_join(n->conf->state_dir, JOURNAL_FILE);
+	*done = fs_join(*work, JOURNAL_DONE);
+	return 0;
+}
+
+int rollback_resume(struct session *s)
+{
+	struct node *n = s->node;
+	struct journal j;
+	char *work, *intent, *jpath, *done, bak[sizeof j.bak];
+	int r = 0;
+
+	paths_init(n, &work, &intent, &jpath, &done);
+	journal_init(&j, "", "");
+	if (fs_exists(jpath)) {
+		if ((r = journal_read(jpath, &j)) != 0 ||
+		    (r = journal_complete(&j, jpath, done, intent)) != 0)
+			goto out;
+	} else {
+		struct buf b = BUF_INIT(sizeof j.bak - 1);
+		if (fs_read_file(done, sizeof j.bak - 1, &b) == 0)
+			snprintf(j.bak, sizeof j.bak, "%s", buf_cstr(&b));
+		buf_free(&b);
+	}
+	snprintf(bak, sizeof bak, "%s", j.bak[0] ? j.bak : "an archive");
+	if (db_restore_pending(n->conf) != 0) {
+		r = -1;
+		goto out;
+	}
+	finish(s, bak);
+	unlink(done);
+	log_info("rollback %s: completed; node restored", bak);
+	sess_out(s, "The interrupted rollback from %s has been completed: the "
+	    "node is in the restored state.\n", esc(bak));
+	pthread_mutex_lock(&n->state_lock);
+	snprintf(n->recovery, sizeof n->recovery, "the rollback from %s was "
+	    "completed after a failure past its commit point", bak);
+	pthread_mutex_unlock(&n->state_lock);
+out:
+	if (r != 0) {
+		char why[512];
+		snprintf(why, sizeof why, "%s", err_msg());
+		r = err_set(ERR_REFUSED, "the rollback from %s is committed but "
+		    "not complete (%s); the node is part restored and nothing else "
+		    "may change it until the rollback is completed: fix the cause, "
+		    "then run the command again or restart nodebak-snapshotd",
+		    j.bak[0] ? esc(j.bak) : "an archive", why);
+	}
+	journal_free(&j);
+	free(work);
+	free(intent);
+	free(jpath);
+	free(done);
+	return r;
+}
+
 int cmd_rollback(struct session *s, int argc, char **argv)
 {
 	struct node *n = s->node;
 	struct manifest mf;
 	struct journal j;
 	struct opts o;
+	struct fs_fileid old_db[3];
+	size_t nold = 0;
 	char base[NAME_MAX_LEN + 1], safety[NAME_MAX_LEN + 1] = "", ts[32];
 	char *path = NULL, *work = NULL, *stage = NULL, *intent = NULL;
 	char *jpath = NULL, *done = NULL;
-	int r = EXIT_FAIL, dbok, hooks_stopped = 0;
+	int r = EXIT_FAIL, dbok, hooks_stopped = 0, committed = 0;
 	time_t now;
 
 	manifest_init(&mf);
-	journal_init(&j, "");
+	journal_init(&j, "", "");
 	if (parse_opts(s, argc, argv, &o) != 0)
 		return EXIT_USAGE;
 	if (name_from_bak(o.file, base, sizeof base) != 0) {
@@ -432,17 +573,15 @@ int cmd_rollback(struct session *s, int argc, char **argv)
 		r = EXIT_FAIL;
 		goto out;
 	}
-	work = fs_join(n->conf->state_dir, NODE_WORK_DIR);
-	stage = fs_join(work, JOURNAL_STAGE);
-	intent = fs_join(work, JOURNAL_INTENT);
-	jpath = fs_join(n->conf->state_dir, JOURNAL_FILE);
-	done = fs_join(work, JOURNAL_DONE);
-	/* 1. Verify everything into staging; the node is not touched. */
+	paths_init(n, &work, &intent, &jpath, &done);
+	/* 1. Verify everything into a staging folder of this rollback's own;
+	 * the node is not touched. */
 	if (fs_mkdir_p(work, 0700) != 0 ||
 	    fs_write_atomic(intent, o.file, strlen(o.file), 0600) != 0)
 		goto fail;
 	fault_point("rollback-intent");
-	if (stage_archive(n, path, stage, &mf) != 0 ||
+	if ((stage = new_stage(work)) == NULL ||
+	    stage_archive(n, path, stage, &mf) != 0 ||
 	    check_origin(n, &mf, o.force) != 0)
 		goto fail;
 	/* 2. A safety snapshot of the current state. */
@@ -459,10 +598,12 @@ int cmd_rollback(struct session *s, int argc, char **argv)
 		}
 		sess_out(s, "Safety snapshot %s.bak taken\n", safety);
 	}
-	/* 3. Plan, stop the services, commit. */
+	/* 3. Plan, stop the services, make sure nobody else writes into the
+	 * database, commit. */
 	if (mark_out_of_cluster(stage, o.file) != 0)
 		goto fail;
-	journal_init(&j, o.file);
+	journal_free(&j);
+	journal_init(&j, o.file, stage);
 	if (plan(n, stage, &mf, &j) != 0)
 		goto fail;
 	if (rollback_hook(n, "service_stop", n->conf->service_stop) != 0) {
@@ -474,44 +615,32 @@ int cmd_rollback(struct session *s, int argc, char **argv)
 	}
 	hooks_stopped = 1;
 	fault_point("rollback-services-stopped");
-	if (journal_write(&j, jpath) != 0)
+	if (refuse_if_db_in_use(n) != 0)
 		goto fail;
+	db_file_ids(n->conf, old_db, &nold);
+	/* A journal that reached its name but failed its last fsync is
+	 * committed all the same: its staging folder must stay. */
+	if (journal_write(&j, jpath) != 0 && !fs_exists(jpath))
+		goto fail;
+	committed = 1;
 	log_info("rollback %s: committed (%zu steps)", o.file, j.n);
 	fault_point("rollback-committed");
-	/* 4. From here the rollback completes, now or at the next start. */
-	if (journal_apply(&j) != 0) {
-		log_err("rollback %s: %s; it will be completed at the next start",
-		    o.file, err_msg());
+	/* 4. From here the rollback completes: now, or before anything else
+	 * changes the node (rollback_resume), or at the next start. */
+	if (journal_complete(&j, jpath, done, intent) != 0) {
+		log_err("rollback %s: %s; the node is part restored until the "
+		    "rollback is completed", o.file, err_msg());
 		sess_err(s, "backup rollback: %s: %s\n  The rollback is committed "
-		    "and will be completed when nodebak-snapshotd restarts.\n",
+		    "but not complete: the node is part restored, and no other "
+		    "operation may change it until the rollback is completed. Fix "
+		    "the cause, then run any backup, key, pki or database cluster "
+		    "command, or restart nodebak-snapshotd: either completes it.\n",
 		    o.file, err_msg());
 		goto out;
 	}
-	/* Applied. The done marker tells recovery so (and that the services
-	 * may need starting) once the journal, intent and staging are gone. */
-	if (fs_write_atomic(done, o.file, strlen(o.file), 0600) != 0)
-		goto fail;
-	if (unlink(jpath) != 0 || fs_fsync_parent(jpath) != 0) {
-		err_sys("%s", jpath);
-		goto fail;
-	}
-	fault_point("rollback-journal-removed");
-	fs_rm_rf(stage);
-	unlink(intent);
-	/* PostgreSQL: the journal put the dump in place; restore it into the
-	 * server now (db_server_start does it at the next start if this is
-	 * cut off). */
-	dbok = db_restore_pending(n->conf) == 0;
-	if (!dbok)
-		sess_err(s, "backup rollback: %s\n", err_msg());
 	hooks_stopped = 0;
-	if (rollback_hook(n, "service_start", n->conf->service_start) != 0)
-		sess_err(s, "backup rollback: %s\n", err_msg());
-	fault_point("rollback-services-started");
-	reload_conf(n);
-	dbok = dbok && db_check_live(n->conf) == 0;
-	if (!dbok)
-		log_err("rollback %s: %s", o.file, err_msg());
+	dbok = finish(s, o.file);
+	warn_if_old_db_open(s, old_db, nold);
 	log_info("rollback %s: done; node restored to snapshot %s", o.file,
 	    mf.snapshot);
 	pthread_mutex_lock(&n->state_lock);
@@ -524,8 +653,10 @@ int cmd_rollback(struct session *s, int argc, char **argv)
 	goto out;
 fail:
 	sess_err(s, "backup rollback: %s\n", err_msg());
-	if (!fs_exists(jpath) && !fs_exists(done)) {
-		fs_rm_rf(stage);
+	if (!committed) {
+		/* Only this rollback's own staging folder: never another's. */
+		if (stage)
+			fs_rm_rf(stage);
 		if (intent)
 			unlink(intent);
 		sess_err(s, "  The node was not changed.\n");

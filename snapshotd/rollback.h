@@ -9,6 +9,13 @@ struct node;
  * [--force node|version|schema]...: the console command. */
 int cmd_rollback(struct session *s, int argc, char **argv);
 
+/* Complete a rollback that was committed but not completed (its journal
+ * exists, or its PostgreSQL dump is not restored yet; see
+ * node_rollback_pending()): called with the operation lock held before
+ * any other operation changes the node. 0 when the node is now wholly in
+ * the restored state; else ERR_REFUSED saying why and what to do. */
+int rollback_resume(struct session *s);
+
 /* Run a configured service hook command (service_stop/service_start);
  * 0 when it is unset or exits 0. */
 int rollback_hook(struct node *n, const char *what, const char *cmd);

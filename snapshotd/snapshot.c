@@ -298,6 +298,14 @@ int snapshot_create(struct node *n, const char *name)
 	bak = node_backup_path(n, file);
 	json = node_backup_path(n, jsonname);
 	tmp = node_backup_path(n, tmpname);
+	/* A node with a pending rollback is part restored: signing it would
+	 * make an archive of a state that never existed. */
+	if (node_rollback_pending(n)) {
+		r = err_set(ERR_REFUSED, "a rollback is committed but not "
+		    "complete; this node is part restored and is not snapshotted "
+		    "until it is");
+		goto out;
+	}
 	if (fs_exists(bak) || fs_exists(json)) {
 		r = err_set(ERR_EXISTS, "%s already exists; delete it first or "
 		    "choose another name", fs_exists(bak) ? file : jsonname);

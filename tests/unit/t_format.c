@@ -278,22 +278,61 @@ void t_ctl(void)
 	buf_free(&p);
 }
 
+static void put(const char *path, const char *text)
+{
+	fs_write_atomic(path, text, strlen(text), 0644);
+}
+
+static int holds_text(const char *path, const char *text)
+{
+	struct buf b = BUF_INIT(1 << 16);
+	int same = fs_read_file(path, 1 << 16, &b) == 0 && b.len == strlen(text) &&
+	    !memcmp(b.p, text, b.len);
+
+	buf_free(&b);
+	return same;
+}
+
+/* One replace step from a staged file src (holding good) to dst. */
+static void one_replace(struct journal *j, const char *src, const char *dst,
+    const char *good)
+{
+	struct jstep *st;
+	struct sha256 *h = sha256_new();
+
+	journal_init(j, "a.bak", "/stage");
+	st = journal_add(j, JOP_REPLACE, src, dst, 0);
+	sha256_update(h, good, strlen(good));
+	sha256_final_hex(h, st->sha);
+	st->size = strlen(good);
+}
+
 void t_journal(void)
 {
 	struct journal j, back;
-	char *p = tpath("journal");
+	char *p = tpath("journal"), *src = tpath("staged"), *dst = tpath("live");
 	struct buf b = BUF_INIT(1 << 20);
+	struct jstep *st;
+	static const char v1[] = "nodebak-rollback-journal 1\nbak a.bak\n"
+	    "steps 0\nend 0000000000000000000000000000000000000000000000000000000"
+	    "000000000\n";
 
-	journal_init(&j, "nightly.bak");
+	journal_init(&j, "nightly.bak", "/st/stage-x y");
 	journal_add(&j, JOP_REMOVE, NULL, "/srv/files/extra key.pem", 0);
 	journal_add(&j, JOP_MKDIR, NULL, "/srv/files/certs", 0755);
-	journal_add(&j, JOP_REPLACE, "/st/stage/db/node.db", "/db/node.db", 0);
+	st = journal_add(&j, JOP_REPLACE, "/st/stage/db/node.db", "/db/node.db",
+	    0);
+	memset(st->sha, 'a', SHA256_HEX_LEN);
+	st->sha[SHA256_HEX_LEN] = '\0';
+	st->size = 12345678901ULL;
 	ok(journal_write(&j, p) == 0, "journal: write");
 	ok(journal_read(p, &back) == 0 && back.n == 3 &&
 	    back.s[1].mode == 0755 && !strcmp(back.s[0].dst,
 	    "/srv/files/extra key.pem") && !strcmp(back.s[2].src,
-	    "/st/stage/db/node.db") && !strcmp(back.bak, "nightly.bak"),
-	    "journal: read back the same steps");
+	    "/st/stage/db/node.db") && !strcmp(back.bak, "nightly.bak") &&
+	    !strcmp(back.stage, "/st/stage-x y") &&
+	    !strcmp(back.s[2].sha, st->sha) && back.s[2].size == 12345678901ULL,
+	    "journal: read back the same steps, staging folder, hash and size");
 	journal_free(&back);
 	fs_read_file(p, 1 << 20, &b);
 	b.p[40] ^= 1;
@@ -301,8 +340,37 @@ void t_journal(void)
 	ok(journal_read(p, &back) == ERR_FORMAT, "journal: damage detected (%s)",
 	    err_msg());
 	journal_free(&j);
+	fs_write_atomic(p, v1, sizeof v1 - 1, 0600);
+	ok(journal_read(p, &back) == ERR_FORMAT &&
+	    strstr(err_msg(), "not replayed unverified") != NULL,
+	    "journal: a format 1 journal (no hashes) is not replayed (%s)",
+	    err_msg());
+
+	/* Replay installs only what the journal's hashes vouch for. */
+	put(dst, "live content\n");
+	put(src, "ALTERED staged content\n");
+	one_replace(&j, src, dst, "staged content\n");
+	ok(journal_apply(&j) == ERR_MISMATCH && holds_text(dst, "live content\n")
+	    && holds_text(src, "ALTERED staged content\n"),
+	    "journal: an altered staged file is refused, not installed (%s)",
+	    err_msg());
+	unlink(src);
+	ok(journal_apply(&j) == ERR_MISMATCH &&
+	    strstr(err_msg(), "is missing") != NULL &&
+	    holds_text(dst, "live content\n"),
+	    "journal: a missing staged file is a failure, not done (%s)",
+	    err_msg());
+	put(src, "staged content\n");
+	ok(journal_apply(&j) == 0 && holds_text(dst, "staged content\n") &&
+	    !fs_exists(src), "journal: a matching staged file is installed");
+	ok(journal_apply(&j) == 0 && holds_text(dst, "staged content\n"),
+	    "journal: replayed, the done step is recognised by its content");
+	journal_free(&j);
+	unlink(dst);
 	buf_free(&b);
 	free(p);
+	free(src);
+	free(dst);
 }
 
 static const struct sigkey *the_key;
