@@ -115,10 +115,17 @@ static int cmd_list(struct session *s, int argc, char **argv)
 	fs_list_free(names, count);
 	if (count == 0)
 		sess_out(s, "No backups.\n");
-	pthread_mutex_lock(&n->state_lock);
-	if (n->recovery[0])
-		sess_out(s, "Node state: %s\n", n->recovery);
-	pthread_mutex_unlock(&n->state_lock);
+	if (node_rollback_pending(n))
+		sess_out(s, "Node state: a rollback is committed but not complete; "
+		    "the node is part restored. Any backup, key, pki or database "
+		    "cluster command completes it first (or a restart of "
+		    "nodebak-snapshotd)\n");
+	else {
+		pthread_mutex_lock(&n->state_lock);
+		if (n->recovery[0])
+			sess_out(s, "Node state: %s\n", n->recovery);
+		pthread_mutex_unlock(&n->state_lock);
+	}
 	return EXIT_OK;
 }
 
