@@ -424,13 +424,16 @@ static char *new_stage(const char *work)
 /* Who could write into the database after the swap: nobody may. */
 static int refuse_if_db_in_use(struct node *n)
 {
+	char who[512];
+
 	if (db_in_use(n->conf) == 0)
 		return 0;
-	return err_prefix(ERR_BUSY, "%s; the rollback would replace the database "
-	    "under it and lose what it commits. Stop it first%s", err_msg(),
+	snprintf(who, sizeof who, "%s", err_msg());
+	return err_set(ERR_BUSY, "%s: the rollback would replace the database "
+	    "under it and lose what it writes. Stop it first%s", who,
 	    n->conf->service_stop && *n->conf->service_stop ? " (service_stop "
-	    "did not)" : ", or set [snapshotd] service_stop and service_start so "
-	    "that the rollback stops the node's services and starts them again");
+	    "did not)" : ", or set [snapshotd] service_stop and service_start "
+	    "to stop the node's services for the rollback");
 }
 
 /* After the swap: a process that opened the old database between the
