@@ -13,6 +13,7 @@ without backups/, the database folder and nodebak.conf) and nothing appears
 at the targets the archive aims at. A control archive built the same way
 with nothing hostile is accepted, so the refusals are the content's."""
 import bz2
+import copy
 import hashlib
 import lzma
 import os
@@ -148,9 +149,11 @@ def main(t):
             a.fmt = tarfile.GNU_FORMAT
             return a
         def case_pax(a):
-            a.fmt = tarfile.PAX_FORMAT
+            # The writer's headers, with a pax record before a member.
             info, data = a.entries[0]
+            info = copy.copy(info)	# not the shared TarInfo of `members`
             info.pax_headers = {"comment": "pax extended header"}
+            a.entries[0] = (info, data)
             return a
 
         # Names the writer never produces (docs/bak-format.md: the files
