@@ -182,6 +182,58 @@ static int gz_roundtrip(const char *path, const char *data, size_t len,
 	return e;
 }
 
+/* The 10 header bytes are the writer's (XFL by level, OS 3), and the
+ * reader takes no others. */
+static void gz_header_bytes(void)
+{
+	static const struct { int level; unsigned char xfl; } lv[] = {
+		{ 1, 4 }, { 6, 0 }, { 9, 2 },
+	};
+	char *p = tpath("h.gz");
+	struct buf f = BUF_INIT(1 << 20), out = BUF_INIT(1 << 20);
+	struct gz_writer *w;
+	int fd, as_spec = 1, named = 1;
+
+	for (size_t i = 0; i < sizeof lv / sizeof lv[0]; i++) {
+		fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		gz_writer_new(fd, lv[i].level, p, &w);
+		gz_write(w, "header", 6);
+		gz_finish(w);
+		gz_writer_free(w);
+		close(fd);
+		buf_reset(&f);
+		ok(fs_read_file(p, 1 << 20, &f) == 0 && f.len > 10 &&
+		    !memcmp(f.p, "\x1f\x8b\x08\0\0\0\0\0", 8) &&
+		    (unsigned char)f.p[8] == lv[i].xfl && f.p[9] == 3,
+		    "gz: level %d header is 1f 8b 08 00 00000000 %02x 03",
+		    lv[i].level, lv[i].xfl);
+	}
+	/* Every value of XFL, then of OS, on the level-9 file. */
+	for (int k = 8; k <= 9; k++) {
+		unsigned char keep = (unsigned char)f.p[k];
+		for (int v = 0; v < 256; v++) {
+			int r;
+			f.p[k] = (char)v;
+			fs_write_atomic(p, f.p, f.len, 0600);
+			buf_reset(&out);
+			r = gz_roundtrip(p, NULL, 0, &out);
+			if ((r == 0) != (k == 8 ? v == 0 || v == 2 || v == 4 :
+			    v == 3))
+				as_spec = 0;
+			if (r != 0 && !strstr(err_msg(), k == 8 ? "field XFL" :
+			    "field OS"))
+				named = 0;
+		}
+		f.p[k] = (char)keep;
+	}
+	ok(as_spec, "gz: of all 256 values the reader takes XFL 0, 2 and 4 and "
+	    "OS 3 only");
+	ok(named, "gz: and names the field it refuses");
+	buf_free(&f);
+	buf_free(&out);
+	free(p);
+}
+
 void t_gz(void)
 {
 	char *p = tpath("x.gz");
@@ -202,6 +254,7 @@ void t_gz(void)
 	ok(read(fd, hdr, 10) == 10 && hdr[3] == 0 && !hdr[4] && !hdr[5] &&
 	    !hdr[6] && !hdr[7], "gz: header has no flags and no timestamp");
 	close(fd);
+	gz_header_bytes();
 	ok(gz_roundtrip(p, data, sizeof data, &out) == 0 && out.len == sizeof data &&
 	    !memcmp(out.p, data, sizeof data), "gz: read back equal");
 	{
