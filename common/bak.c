@@ -18,6 +18,7 @@
 #include "fault.h"
 #include "fsutil.h"
 #include "gz.h"
+#include "ustar.h"
 #include "xmalloc.h"
 #include "banned.h"
 
@@ -250,10 +251,25 @@ struct reader {
 	const char *path;
 	int fd;
 	char *in;		/* decompressed tar bytes handed to libarchive */
+	struct ustar_stream us;	/* checks them first */
 	int err;
 	char errmsg[512];
 	char *chunk;
 };
+
+/* The next decompressed bytes into rd->in, checked against the tar stream
+ * the writer produces before anything parses them (libarchive would take
+ * GNU and pax records, types 7 and NUL, loose numbers and ignore unused
+ * fields and padding). *got = 0 at the end of the stream. */
+static int next_bytes(struct reader *rd, size_t *got)
+{
+	int r;
+
+	if ((r = gz_read(rd->gz, rd->in, IO_CHUNK, got)) != 0)
+		return r;
+	return *got ? ustar_stream_feed(&rd->us, rd->in, *got) :
+	    ustar_stream_end(&rd->us);
+}
 
 static la_ssize_t read_cb(struct archive *a, void *arg, const void **p)
 {
@@ -262,7 +278,7 @@ static la_ssize_t read_cb(struct archive *a, void *arg, const void **p)
 	int r;
 
 	(void)a;
-	if ((r = gz_read(rd->gz, rd->in, IO_CHUNK, &got)) != 0) {
+	if ((r = next_bytes(rd, &got)) != 0) {
 		rd->err = r;
 		snprintf(rd->errmsg, sizeof rd->errmsg, "%s", err_msg());
 		return -1;
@@ -286,6 +302,7 @@ static int reader_open(struct reader *rd, const char *path)
 
 	memset(rd, 0, sizeof *rd);
 	rd->path = path;
+	ustar_stream_init(&rd->us, path);
 	if ((rd->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
 		return err_sys("%s", path);
 	if ((r = gz_reader_new(rd->fd, path, &rd->gz)) != 0)
@@ -540,29 +557,19 @@ static uint64_t tar_size(uint64_t size)
 	return 512 + ((size + 511) / 512) * 512;
 }
 
-/* After the end of the tar stream: only zero bytes may follow, and the
- * whole stream must be as long as the members make it. */
+/* After the end of the tar stream: next_bytes() refuses any byte after
+ * the end-of-archive marker (zeros too: a few MiB of gzip can inflate to
+ * gigabytes of them) and an end without one; the stream must also be as
+ * long as the MANIFEST's members make it. */
 static int check_tail(struct reader *rd, uint64_t expect)
 {
 	size_t got;
 	int r;
 
-	for (;;) {
-		if ((r = gz_read(rd->gz, rd->in, IO_CHUNK, &got)) != 0)
+	do
+		if ((r = next_bytes(rd, &got)) != 0)
 			return r;
-		if (got == 0)
-			break;
-		for (size_t i = 0; i < got; i++)
-			if (rd->in[i] != 0)
-				return err_set(ERR_FORMAT, "%s: trailing data after "
-				    "the last member", rd->path);
-		/* Counted as they come: a few MiB of gzip can inflate to
-		 * gigabytes of zeros. */
-		if (gz_total_out(rd->gz) > expect)
-			return err_set(ERR_FORMAT, "%s: archive is longer "
-			    "uncompressed than the %llu bytes its members make",
-			    rd->path, (unsigned long long)expect);
-	}
+	while (got != 0);
 	if (gz_total_out(rd->gz) != expect)
 		return err_set(ERR_FORMAT, "%s: archive is %llu bytes long "
 		    "uncompressed, its members make %llu", rd->path,

@@ -216,8 +216,8 @@ def main(t):
             ("trailing-garbage", case_control, lambda tar: gz(tar) + b"garbage", "trailing data"),
             ("trailing-zeros", case_control, lambda tar: gz(tar) + b"\0" * 64, "trailing data"),
             ("tar-trailing-garbage", case_control, lambda tar: gz(tar + b"x" * 512),
-             "members make"),
-            ("zero-bomb", case_control, zero_bomb, "members make"),
+             "bytes after the end-of-archive marker"),
+            ("zero-bomb", case_control, zero_bomb, "bytes after the end-of-archive marker"),
             ("bzip2", case_control, lambda tar: bz2.compress(tar), "not a gzip-compressed"),
             ("xz", case_control, lambda tar: lzma.compress(tar), "not a gzip-compressed"),
             ("uncompressed", case_control, lambda tar: tar, "not a gzip-compressed"),
@@ -225,8 +225,8 @@ def main(t):
             ("second-gzip-member", case_control,
              lambda tar: gz(tar[:len(tar) // 2]) + gz(tar[len(tar) // 2:]), "trailing data"),
             ("empty-second-gzip-member", case_control, lambda tar: gz(tar) + gz(b""), "trailing data"),
-            ("gnu-tar", case_gnu, gzipped, "tar variant"),
-            ("pax-tar", case_pax, gzipped, "tar variant"),
+            ("gnu-tar", case_gnu, gzipped, "tar header field mode is not as nodebak writes it"),
+            ("pax-tar", case_pax, gzipped, "is a pax extended header"),
         ]
 
         # The control: the builder's own output with nothing hostile.
