@@ -102,6 +102,10 @@ void t_manifest(void)
 	}
 	ok(manifest_add(&mf, "files/certs/a b.cer", 0, 0644, 0, H1) == ERR_INVAL,
 	    "manifest: duplicate add refused");
+	ok(manifest_add(&mf, "files/x\n\x1b[2J", 0, 0644, 0, H1) == ERR_INVAL &&
+	    !strchr(err_msg(), '\n') && !strchr(err_msg(), 0x1b) &&
+	    strstr(err_msg(), "files/x\\n\\x1b[2J: not an acceptable"),
+	    "manifest: a hostile path is escaped in the message (%s)", err_msg());
 	ok(manifest_add(&mf, "files/zz", 0, 0644, (uint64_t)1 << 34, H1) ==
 	    ERR_INVAL, "manifest: member over the ustar size limit refused");
 	manifest_free(&mf);
