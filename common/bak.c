@@ -15,9 +15,11 @@
 #include "bak.h"
 #include "buf.h"
 #include "err.h"
+#include "esc.h"
 #include "fault.h"
 #include "fsutil.h"
 #include "gz.h"
+#include "ustar.h"
 #include "xmalloc.h"
 #include "banned.h"
 
@@ -250,10 +252,25 @@ struct reader {
 	const char *path;
 	int fd;
 	char *in;		/* decompressed tar bytes handed to libarchive */
+	struct ustar_stream us;	/* checks them first */
 	int err;
 	char errmsg[512];
 	char *chunk;
 };
+
+/* The next decompressed bytes into rd->in, checked against the tar stream
+ * the writer produces before anything parses them (libarchive would take
+ * GNU and pax records, types 7 and NUL, loose numbers and ignore unused
+ * fields and padding). *got = 0 at the end of the stream. */
+static int next_bytes(struct reader *rd, size_t *got)
+{
+	int r;
+
+	if ((r = gz_read(rd->gz, rd->in, IO_CHUNK, got)) != 0)
+		return r;
+	return *got ? ustar_stream_feed(&rd->us, rd->in, *got) :
+	    ustar_stream_end(&rd->us);
+}
 
 static la_ssize_t read_cb(struct archive *a, void *arg, const void **p)
 {
@@ -262,7 +279,7 @@ static la_ssize_t read_cb(struct archive *a, void *arg, const void **p)
 	int r;
 
 	(void)a;
-	if ((r = gz_read(rd->gz, rd->in, IO_CHUNK, &got)) != 0) {
+	if ((r = next_bytes(rd, &got)) != 0) {
 		rd->err = r;
 		snprintf(rd->errmsg, sizeof rd->errmsg, "%s", err_msg());
 		return -1;
@@ -275,8 +292,8 @@ static int rerr(struct reader *rd, const char *what)
 {
 	if (rd->err)
 		return err_set(rd->err, "%s", rd->errmsg);
-	return err_set(ERR_FORMAT, "%s: %s: %s", rd->path, what,
-	    archive_error_string(rd->a) ? archive_error_string(rd->a) :
+	return err_set(ERR_FORMAT, "%s: %s: %s", rd->path, esc(what),
+	    archive_error_string(rd->a) ? esc(archive_error_string(rd->a)) :
 	    "unreadable archive");
 }
 
@@ -286,6 +303,7 @@ static int reader_open(struct reader *rd, const char *path)
 
 	memset(rd, 0, sizeof *rd);
 	rd->path = path;
+	ustar_stream_init(&rd->us, path);
 	if ((rd->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
 		return err_sys("%s", path);
 	if ((r = gz_reader_new(rd->fd, path, &rd->gz)) != 0)
@@ -351,18 +369,18 @@ static int next_header(struct reader *rd, struct archive_entry **ep,
 	memcpy(path, p, n + 1);
 	if (archive_entry_hardlink(*ep) != NULL)
 		return err_set(ERR_FORMAT, "%s: member %s is a hard link", rd->path,
-		    path);
+		    esc(path));
 	if (archive_entry_filetype(*ep) == AE_IFDIR && n > 1 && path[n - 1] == '/')
 		path[n - 1] = '\0';
 	if (archive_entry_filetype(*ep) != AE_IFREG &&
 	    archive_entry_filetype(*ep) != AE_IFDIR)
-		return err_set(ERR_FORMAT, "%s: member %s is %s", rd->path, path,
+		return err_set(ERR_FORMAT, "%s: member %s is %s", rd->path, esc(path),
 		    type_name(archive_entry_filetype(*ep)));
 	if (archive_entry_uid(*ep) != 0 || archive_entry_gid(*ep) != 0 ||
 	    (archive_entry_uname(*ep) && *archive_entry_uname(*ep)) ||
 	    (archive_entry_gname(*ep) && *archive_entry_gname(*ep)))
 		return err_set(ERR_FORMAT, "%s: member %s has an owner nodebak "
-		    "never writes", rd->path, path);
+		    "never writes", rd->path, esc(path));
 	return 0;
 }
 
@@ -455,11 +473,11 @@ static int check_layout(const struct manifest *mf, const char *path)
 
 		if (!top_ok(p) || slash == NULL)
 			return err_set(ERR_FORMAT, "%s: member %s is outside the "
-			    "node layout (db/, config/, cluster/, files/)", path, p);
+			    "node layout (db/, config/, cluster/, files/)", path, esc(p));
 		if (!strncmp(p, "files/", 6) && !files_member_ok(p))
 			return err_set(ERR_FORMAT, "%s: member %s is a name nodebak never "
 			    "writes (the backups folder, dot-files and .bak archives "
-			    "stay out of archives)", path, p);
+			    "stay out of archives)", path, esc(p));
 		memcpy(parent, p, (size_t)(slash - p));
 		parent[slash - p] = '\0';
 		if (strchr(parent, '/') == NULL)
@@ -467,7 +485,7 @@ static int check_layout(const struct manifest *mf, const char *path)
 		j = manifest_find(mf, parent);
 		if (j < 0 || !mf->m[j].is_dir)
 			return err_set(ERR_FORMAT, "%s: member %s has no folder %s "
-			    "listed", path, p, parent);
+			    "listed", path, esc(p), esc(parent));
 	}
 	return 0;
 }
@@ -483,12 +501,12 @@ static int read_member(struct reader *rd, const struct mf_member *m,
 
 	if (m->is_dir) {
 		if (stage_fd >= 0 && mkdirat(stage_fd, m->path, 0700) != 0)
-			return err_sys("staging: mkdir %s", m->path);
+			return err_sys("staging: mkdir %s", esc(m->path));
 		return 0;
 	}
 	if (stage_fd >= 0 && (fd = open_beneath(stage_fd, m->path,
 	    O_WRONLY | O_CREAT | O_EXCL, 0600)) < 0)
-		return err_sys("staging: create %s", m->path);
+		return err_sys("staging: create %s", esc(m->path));
 	if ((h = sha256_new()) == NULL) {
 		r = err_set(ERR_CRYPTO, "SHA-256 unavailable");
 		goto out;
@@ -497,7 +515,7 @@ static int read_member(struct reader *rd, const struct mf_member *m,
 		done += (uint64_t)n;
 		if (done > m->size) {
 			r = err_set(ERR_MISMATCH, "%s: member %s is larger than the "
-			    "MANIFEST says", rd->path, m->path);
+			    "MANIFEST says", rd->path, esc(m->path));
 			goto out;
 		}
 		sha256_update(h, rd->chunk, (size_t)n);
@@ -511,7 +529,7 @@ static int read_member(struct reader *rd, const struct mf_member *m,
 	}
 	if (done != m->size) {
 		r = err_set(ERR_MISMATCH, "%s: member %s is %llu bytes, the MANIFEST "
-		    "says %llu", rd->path, m->path, (unsigned long long)done,
+		    "says %llu", rd->path, esc(m->path), (unsigned long long)done,
 		    (unsigned long long)m->size);
 		goto out;
 	}
@@ -519,13 +537,13 @@ static int read_member(struct reader *rd, const struct mf_member *m,
 	h = NULL;
 	if (strcmp(hex, m->sha256)) {
 		r = err_set(ERR_MISMATCH, "%s: member %s: SHA-256 does not match "
-		    "the MANIFEST", rd->path, m->path);
+		    "the MANIFEST", rd->path, esc(m->path));
 		goto out;
 	}
 	if (fd >= 0) {
 		fault_point("stage-member");
 		if (fsync(fd) != 0)
-			r = err_sys("fsync %s", m->path);
+			r = err_sys("fsync %s", esc(m->path));
 	}
 out:
 	if (h)
@@ -540,29 +558,19 @@ static uint64_t tar_size(uint64_t size)
 	return 512 + ((size + 511) / 512) * 512;
 }
 
-/* After the end of the tar stream: only zero bytes may follow, and the
- * whole stream must be as long as the members make it. */
+/* After the end of the tar stream: next_bytes() refuses any byte after
+ * the end-of-archive marker (zeros too: a few MiB of gzip can inflate to
+ * gigabytes of them) and an end without one; the stream must also be as
+ * long as the MANIFEST's members make it. */
 static int check_tail(struct reader *rd, uint64_t expect)
 {
 	size_t got;
 	int r;
 
-	for (;;) {
-		if ((r = gz_read(rd->gz, rd->in, IO_CHUNK, &got)) != 0)
+	do
+		if ((r = next_bytes(rd, &got)) != 0)
 			return r;
-		if (got == 0)
-			break;
-		for (size_t i = 0; i < got; i++)
-			if (rd->in[i] != 0)
-				return err_set(ERR_FORMAT, "%s: trailing data after "
-				    "the last member", rd->path);
-		/* Counted as they come: a few MiB of gzip can inflate to
-		 * gigabytes of zeros. */
-		if (gz_total_out(rd->gz) > expect)
-			return err_set(ERR_FORMAT, "%s: archive is longer "
-			    "uncompressed than the %llu bytes its members make",
-			    rd->path, (unsigned long long)expect);
-	}
+	while (got != 0);
 	if (gz_total_out(rd->gz) != expect)
 		return err_set(ERR_FORMAT, "%s: archive is %llu bytes long "
 		    "uncompressed, its members make %llu", rd->path,
@@ -653,7 +661,7 @@ int bak_read(const char *path, bak_keylookup lookup, void *arg,
 			break;
 		m = i < mf->n ? &mf->m[i] : NULL;
 		if (m == NULL || strcmp(name, m->path)) {
-			r = err_set(ERR_FORMAT, "%s: member %s %s", path, name,
+			r = err_set(ERR_FORMAT, "%s: member %s %s", path, esc(name),
 			    manifest_find(mf, name) < 0 ? "is not in the MANIFEST" :
 			    "is repeated or out of order");
 			goto out;
@@ -663,7 +671,7 @@ int bak_read(const char *path, bak_keylookup lookup, void *arg,
 		    archive_entry_mtime(e) != mf->created ||
 		    (uint64_t)archive_entry_size(e) != m->size) {
 			r = err_set(ERR_MISMATCH, "%s: member %s: type, mode, time or "
-			    "size differs from the MANIFEST", path, name);
+			    "size differs from the MANIFEST", path, esc(name));
 			goto out;
 		}
 		if ((r = read_member(&rd, m, stage_fd)) != 0)
@@ -673,7 +681,7 @@ int bak_read(const char *path, bak_keylookup lookup, void *arg,
 	}
 	if (i != mf->n) {
 		r = err_set(ERR_FORMAT, "%s: member %s is missing (archive "
-		    "truncated?)", path, mf->m[i].path);
+		    "truncated?)", path, esc(mf->m[i].path));
 		goto out;
 	}
 	if ((r = check_tail(&rd, expect)) != 0)

@@ -116,6 +116,14 @@ static void *worker(void *arg)
 	return NULL;
 }
 
+/* The gzip header (docs/bak-format.md): deflate, no flags, no time; XFL
+ * and OS as zlib's own gzip wrapper writes them, XFL by the level. */
+#define GZ_OS_UNIX 3
+static unsigned char gz_xfl(int level)
+{
+	return level == 9 ? 2 : level == 1 ? 4 : 0;
+}
+
 static int nthreads(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -154,11 +162,9 @@ int gz_writer_new(int fd, int level, const char *what, struct gz_writer **out)
 			return err_set(ERR_NOMEM, "cannot start compression threads");
 		}
 	*out = w;
-	/* The gzip header: deflate, no flags, no time; XFL and OS as zlib's
-	 * own gzip wrapper writes them. */
 	{
 		unsigned char hdr[10] = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0,
-			(unsigned char)(level == 9 ? 2 : level == 1 ? 4 : 0), 3 };
+			gz_xfl(level), GZ_OS_UNIX };
 		r = fs_write_all(fd, hdr, sizeof hdr, what);
 	}
 	return r;
@@ -314,17 +320,27 @@ static int fill(struct gz_reader *r)
 	return 0;
 }
 
-/* The writer's header: magic, deflate, no flags, zero mtime. */
+/* Exactly the writer's 10 header bytes. Nothing records the level, so XFL
+ * may be what any level gives (0, 2 or 4). */
 static int check_header(struct gz_reader *r)
 {
-	static const unsigned char want[8] = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0 };
+	static const struct { const char *name; size_t off, len; } f[] = {
+		{ "CM", 2, 1 }, { "FLG", 3, 1 }, { "MTIME", 4, 4 },
+		{ "XFL", 8, 1 }, { "OS", 9, 1 },
+	};
+	unsigned char want[10] = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, GZ_OS_UNIX };
+	const unsigned char *h = r->z.next_in;
 
-	if (r->z.avail_in < 10 || memcmp(r->z.next_in, want, 2))
+	if (r->z.avail_in < 10 || memcmp(h, want, 2))
 		return err_set(ERR_FORMAT, "%s: not a gzip-compressed nodebak "
 		    "archive", r->what);
-	if (memcmp(r->z.next_in, want, 8))
-		return err_set(ERR_FORMAT, "%s: gzip header has a name, comment, "
-		    "extra field or timestamp that nodebak never writes", r->what);
+	for (int level = 1; level <= 9; level++)
+		if (h[8] == gz_xfl(level))
+			want[8] = h[8];
+	for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+		if (memcmp(h + f[i].off, want + f[i].off, f[i].len))
+			return err_set(ERR_FORMAT, "%s: gzip header field %s is not "
+			    "as nodebak writes it", r->what, f[i].name);
 	r->header_checked = 1;
 	return 0;
 }

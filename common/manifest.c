@@ -6,6 +6,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "esc.h"
 #include "manifest.h"
 #include "names.h"
 #include "xmalloc.h"
@@ -73,14 +74,15 @@ int manifest_add(struct manifest *mf, const char *path, int is_dir,
 
 	if (!manifest_path_ok(path))
 		return err_set(ERR_INVAL, "%s: not an acceptable member path",
-		    path);
+		    esc(path));
 	if (!mode_ok(is_dir, mode))
-		return err_set(ERR_INVAL, "%s: mode %04o not allowed", path, mode);
+		return err_set(ERR_INVAL, "%s: mode %04o not allowed", esc(path),
+		    mode);
 	if (mf->n && strcmp(mf->m[mf->n - 1].path, path) >= 0)
 		return err_set(ERR_INVAL, "%s: members out of order or repeated",
-		    path);
+		    esc(path));
 	if (!is_dir && (size > MANIFEST_SIZE_MAX || !sha_ok(sha256)))
-		return err_set(ERR_INVAL, "%s: bad size or hash", path);
+		return err_set(ERR_INVAL, "%s: bad size or hash", esc(path));
 	if (mf->n == mf->cap) {
 		mf->cap = mf->cap ? mf->cap * 2 : 16;
 		mf->m = xreallocarray(mf->m, mf->cap, sizeof *mf->m);
@@ -273,7 +275,7 @@ int manifest_parse(const char *text, size_t len, size_t max_members,
 		goto out;
 	if (strcmp(ver, "1")) {
 		r = err_set(ERR_FORMAT, "MANIFEST format version %s is not supported",
-		    ver);
+		    esc(ver));
 		goto out;
 	}
 	if ((r = field(&c, "node-name", mf->node_name, sizeof mf->node_name)) ||

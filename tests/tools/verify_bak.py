@@ -1,16 +1,16 @@
 #!/usr/bin/env python3
 """verify_bak.py ARCHIVE PUBKEY.pem: an independent verifier of the .bak
-format written from docs/bak-format.md alone (Python's gzip and tarfile,
-openssl(1) for Ed25519), to show the document is enough. Exit 0 and "OK",
-or exit 1 and the first problem."""
-import gzip
+format written from docs/bak-format.md alone (zlib, its own reading of the
+ustar headers, openssl(1) for Ed25519), to show the document is enough.
+Exit 0 and "OK", or exit 1 and the first problem."""
+import calendar
 import hashlib
 import os
 import re
 import subprocess
 import sys
-import tarfile
 import tempfile
+import time
 import zlib
 
 
@@ -25,21 +25,100 @@ def keyid(pub_pem):
     return hashlib.sha256(der[-32:]).hexdigest()[:16]
 
 
-def main(path, pubfile):
-    raw = open(path, "rb").read()
-    if raw[:8] != b"\x1f\x8b\x08\x00\x00\x00\x00\x00":
+def gunzip(raw):
+    """The tar stream: the 10 header bytes of the doc's table, one member."""
+    if raw[:8] != b"\x1f\x8b\x08\x00\x00\x00\x00\x00" or len(raw) < 10:
         fail("gzip header")
+    if raw[8] not in (0, 2, 4):
+        fail("gzip header XFL")
+    if raw[9] != 3:
+        fail("gzip header OS")
     d = zlib.decompressobj(16 + 15)
     tar = d.decompress(raw) + d.flush()
     if not d.eof or d.unused_data:
         fail("not exactly one gzip member")
-    import io
-    tf = tarfile.open(fileobj=io.BytesIO(tar), mode="r:")
-    members = tf.getmembers()
-    if [m.name for m in members[:2]] != ["MANIFEST", "MANIFEST.sig"]:
+    return tar
+
+
+def number(field, digits, tail, what):
+    """digits octal digits with leading zeros, then tail."""
+    if len(field) != digits + len(tail) or field[digits:] != tail or \
+            any(c not in b"01234567" for c in field[:digits]):
+        fail(f"{what}: not written as nodebak writes it")
+    return int(field[:digits], 8)
+
+
+def text(field, what):
+    """A NUL-padded text field: its bytes up to the first NUL, only NULs after."""
+    s = field.split(b"\0", 1)[0]
+    if any(field[len(s):]):
+        fail(f"{what}: bytes after its NUL")
+    return s
+
+
+def header(h):
+    """(path, is_dir, mode, size, mtime) of a 512-byte header, checked field
+    by field against the doc's table."""
+    name, prefix = text(h[0:100], "name"), text(h[345:500], "prefix")
+    path = (prefix + b"/" + name if prefix else name).decode("utf-8", "replace")
+    where = f"header of {path!r}"
+    if h[156:157] not in (b"0", b"5"):
+        fail(f"{where}: type {h[156:157]!r} is not 0 or 5")
+    is_dir = h[156:157] == b"5"
+    full = prefix + b"/" + name if prefix else name
+    if prefix and (len(full) != 101 or not is_dir or b"/" in prefix):
+        fail(f"{where}: prefix used for a path that fits in name")
+    if not name or (is_dir and not full.endswith(b"/")) or len(full) > 101:
+        fail(f"{where}: name")
+    mode = number(h[100:108], 6, b" \0", f"{where}: mode")
+    if mode > 0o7777:
+        fail(f"{where}: mode")
+    for what, field in (("uid", h[108:116]), ("gid", h[116:124]),
+                        ("devmajor", h[329:337]), ("devminor", h[337:345])):
+        if number(field, 6, b" \0", f"{where}: {what}") != 0:
+            fail(f"{where}: {what} is not 0")
+    size = number(h[124:136], 11, b" ", f"{where}: size")
+    mtime = number(h[136:148], 11, b" ", f"{where}: mtime")
+    if is_dir and size:
+        fail(f"{where}: folder with a size")
+    s = sum(h[:148]) + 8 * 32 + sum(h[156:])
+    if h[148:156] != b"%06o\0 " % s:
+        fail(f"{where}: checksum")
+    if any(h[157:257]) or any(h[265:329]) or any(h[500:512]):
+        fail(f"{where}: link name, owner names or padding not NUL")
+    if h[257:265] != b"ustar\x0000":
+        fail(f"{where}: magic or version")
+    return path.rstrip("/") if is_dir else path, is_dir, mode, size, mtime
+
+
+def entries(tar):
+    """[(path, is_dir, mode, size, mtime, data)] of the whole stream: each
+    header, its data, NUL padding to 512, two zero blocks, then nothing."""
+    out, off = [], 0
+    while True:
+        h = tar[off:off + 512]
+        if len(h) < 512:
+            fail("tar stream ends without its end-of-archive marker")
+        if not any(h):
+            if tar[off + 512:] != bytes(512):
+                fail("tar stream: not exactly two zero blocks at its end")
+            return out
+        path, is_dir, mode, size, mtime = header(h)
+        data = tar[off + 512:off + 512 + size]
+        pad = tar[off + 512 + size:off + 512 + (size + 511) // 512 * 512]
+        if len(data) != size or any(pad) or len(pad) != -size % 512:
+            fail(f"{path}: data cut short or padding not NUL")
+        out.append((path, is_dir, mode, size, mtime, data))
+        off += 512 + (size + 511) // 512 * 512
+
+
+def main(path, pubfile):
+    members = entries(gunzip(open(path, "rb").read()))
+    if [m[0] for m in members[:2]] != ["MANIFEST", "MANIFEST.sig"] or \
+            members[0][1] or members[1][1]:
         fail("first members")
-    mtext = tf.extractfile(members[0]).read()
-    stext = tf.extractfile(members[1]).read().decode()
+    mtext = members[0][5]
+    stext = members[1][5].decode()
     m = re.fullmatch(r"nodebak-signature 1\nkey-id ([0-9a-f]{16})\nalgorithm ed25519\n"
                      r"signature ([0-9a-f]{128})\n", stext)
     if not m:
@@ -79,27 +158,22 @@ def main(path, pubfile):
     rest = members[2:]
     if len(rest) != len(listed):
         fail("member set")
-    import calendar
-    import time
     when = calendar.timegm(time.strptime(created, "%Y-%m-%dT%H:%M:%SZ"))
-    expect = 1024
-    for info, f in zip([members[0], members[1]] + rest, [None, None] + listed):
-        expect += 512 + (info.size + 511) // 512 * 512
-        if info.uid or info.gid or info.uname or info.gname or info.mtime != when:
-            fail(f"{info.name}: owner or time")
+    for (name, is_dir, mode, size, mtime, data), f in zip(members, [None, None] + listed):
+        if mtime != when:
+            fail(f"{name}: time")
         if f is None:
+            if mode != 0o644:
+                fail(f"{name}: mode")
             continue
-        if info.name.rstrip("/") != f[-1]:
-            fail(f"{info.name}: not the listed member {f[-1]}")
+        if name != f[-1]:
+            fail(f"{name}: not the listed member {f[-1]}")
         if f[0] == "file":
-            data = tf.extractfile(info).read()
-            if not info.isfile() or len(data) != int(f[2]) or \
-                    hashlib.sha256(data).hexdigest() != f[1] or info.mode != int(f[3], 8):
-                fail(f"{info.name}: content")
-        elif not info.isdir() or info.mode != int(f[1], 8):
-            fail(f"{info.name}: folder")
-    if len(tar) != expect or any(tar[tf.offset:]):
-        fail("tar length")
+            if is_dir or size != int(f[2]) or hashlib.sha256(data).hexdigest() != f[1] or \
+                    mode != int(f[3], 8):
+                fail(f"{name}: content")
+        elif not is_dir or mode != int(f[1], 8):
+            fail(f"{name}: folder")
     print("OK")
 
 

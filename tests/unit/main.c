@@ -16,6 +16,7 @@ int main(void)
 	t_ctl();
 	t_journal();
 	t_bak();
+	t_ustar();
 	t_ftp_parse();
 	printf("1..%d\n", tap_n);
 	return tap_failed ? 1 : 0;

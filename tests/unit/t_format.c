@@ -18,6 +18,7 @@
 #include "journal.h"
 #include "manifest.h"
 #include "tap.h"
+#include "ustar.h"
 
 static const char *H1 =
 	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
@@ -101,6 +102,10 @@ void t_manifest(void)
 	}
 	ok(manifest_add(&mf, "files/certs/a b.cer", 0, 0644, 0, H1) == ERR_INVAL,
 	    "manifest: duplicate add refused");
+	ok(manifest_add(&mf, "files/x\n\x1b[2J", 0, 0644, 0, H1) == ERR_INVAL &&
+	    !strchr(err_msg(), '\n') && !strchr(err_msg(), 0x1b) &&
+	    strstr(err_msg(), "files/x\\n\\x1b[2J: not an acceptable"),
+	    "manifest: a hostile path is escaped in the message (%s)", err_msg());
 	ok(manifest_add(&mf, "files/zz", 0, 0644, (uint64_t)1 << 34, H1) ==
 	    ERR_INVAL, "manifest: member over the ustar size limit refused");
 	manifest_free(&mf);
@@ -182,6 +187,58 @@ static int gz_roundtrip(const char *path, const char *data, size_t len,
 	return e;
 }
 
+/* The 10 header bytes are the writer's (XFL by level, OS 3), and the
+ * reader takes no others. */
+static void gz_header_bytes(void)
+{
+	static const struct { int level; unsigned char xfl; } lv[] = {
+		{ 1, 4 }, { 6, 0 }, { 9, 2 },
+	};
+	char *p = tpath("h.gz");
+	struct buf f = BUF_INIT(1 << 20), out = BUF_INIT(1 << 20);
+	struct gz_writer *w;
+	int fd, as_spec = 1, named = 1;
+
+	for (size_t i = 0; i < sizeof lv / sizeof lv[0]; i++) {
+		fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		gz_writer_new(fd, lv[i].level, p, &w);
+		gz_write(w, "header", 6);
+		gz_finish(w);
+		gz_writer_free(w);
+		close(fd);
+		buf_reset(&f);
+		ok(fs_read_file(p, 1 << 20, &f) == 0 && f.len > 10 &&
+		    !memcmp(f.p, "\x1f\x8b\x08\0\0\0\0\0", 8) &&
+		    (unsigned char)f.p[8] == lv[i].xfl && f.p[9] == 3,
+		    "gz: level %d header is 1f 8b 08 00 00000000 %02x 03",
+		    lv[i].level, lv[i].xfl);
+	}
+	/* Every value of XFL, then of OS, on the level-9 file. */
+	for (int k = 8; k <= 9; k++) {
+		unsigned char keep = (unsigned char)f.p[k];
+		for (int v = 0; v < 256; v++) {
+			int r;
+			f.p[k] = (char)v;
+			fs_write_atomic(p, f.p, f.len, 0600);
+			buf_reset(&out);
+			r = gz_roundtrip(p, NULL, 0, &out);
+			if ((r == 0) != (k == 8 ? v == 0 || v == 2 || v == 4 :
+			    v == 3))
+				as_spec = 0;
+			if (r != 0 && !strstr(err_msg(), k == 8 ? "field XFL" :
+			    "field OS"))
+				named = 0;
+		}
+		f.p[k] = (char)keep;
+	}
+	ok(as_spec, "gz: of all 256 values the reader takes XFL 0, 2 and 4 and "
+	    "OS 3 only");
+	ok(named, "gz: and names the field it refuses");
+	buf_free(&f);
+	buf_free(&out);
+	free(p);
+}
+
 void t_gz(void)
 {
 	char *p = tpath("x.gz");
@@ -202,6 +259,7 @@ void t_gz(void)
 	ok(read(fd, hdr, 10) == 10 && hdr[3] == 0 && !hdr[4] && !hdr[5] &&
 	    !hdr[6] && !hdr[7], "gz: header has no flags and no timestamp");
 	close(fd);
+	gz_header_bytes();
 	ok(gz_roundtrip(p, data, sizeof data, &out) == 0 && out.len == sizeof data &&
 	    !memcmp(out.p, data, sizeof data), "gz: read back equal");
 	{
@@ -444,6 +502,240 @@ void t_bak(void)
 	free(pub);
 	free(p);
 	free(src);
+}
+
+/* A canonical header for files/cms.lic, 8 bytes, mode 0644. */
+static void lic_header(unsigned char h[USTAR_BLOCK])
+{
+	ustar_format(h, "files/cms.lic", 0, 0644, 8, 1764316800);
+}
+
+static void fix_sum(unsigned char h[USTAR_BLOCK])
+{
+	unsigned s = 0;
+
+	for (int i = 0; i < USTAR_BLOCK; i++)
+		s += i >= 148 && i < 156 ? ' ' : h[i];
+	snprintf((char *)h + 148, 8, "%06o", s);
+	h[155] = ' ';
+}
+
+/* What libarchive's writer makes, through bak_writer, is what
+ * ustar_format() makes and ustar_check() takes, header by header. */
+static void ustar_writer_agrees(void)
+{
+	static const struct { const char *path; int is_dir; unsigned mode;
+	    size_t size; } m[] = {
+		{ "MANIFEST", 0, 0644, 6 },
+		{ "files/d", 1, 0755, 0 },
+		{ "files/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 0, 0600, 0 },	/* 100 bytes */
+		{ "files/bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+		  "bbbbbbbbbbbbbbbbbbbbbbbbbbbbb", 1, 0700, 0 },	/* 99 + '/' */
+		{ "files/cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+		  "cccccccccccccccccccccccccccccc", 1, 0755, 0 },	/* split */
+		{ "files/e", 0, 0644, 512 },
+		{ "files/f", 0, 0600, 513 },
+	};
+	static char data[1024];
+	char *p = tpath("w.bak");
+	struct buf tar = BUF_INIT(1 << 20);
+	struct bak_writer *w;
+	struct ustar_stream us;
+	size_t off = 0, i, n = sizeof m / sizeof m[0];
+	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600), same = 1;
+
+	memset(data, 'x', sizeof data);
+	ok(bak_writer_new(fd, 6, 1764316800, p, &w) == 0, "ustar: writer");
+	for (i = 0; i < n; i++)
+		if ((m[i].is_dir ? bak_writer_add_dir(w, m[i].path, m[i].mode) :
+		    bak_writer_add_data(w, m[i].path, m[i].mode, data,
+		    m[i].size)) != 0)
+			break;
+	ok(i == n && bak_writer_finish(w) == 0, "ustar: write %zu members "
+	    "(100-byte names, a split folder, sizes 512 and 513)", n);
+	bak_writer_free(w);
+	close(fd);
+	ok(gz_roundtrip(p, NULL, 0, &tar) == 0, "ustar: decompress");
+	for (i = 0; i < n && off + USTAR_BLOCK <= tar.len; i++) {
+		const unsigned char *h = (const unsigned char *)tar.p + off;
+		unsigned char want[USTAR_BLOCK];
+		struct ustar_hdr hd;
+		const char *why = ustar_check(h, &hd);
+		ok(why == NULL && !strcmp(hd.path, m[i].path) &&
+		    hd.is_dir == m[i].is_dir && hd.mode == m[i].mode &&
+		    hd.size == m[i].size && hd.mtime == 1764316800,
+		    "ustar: header of %.20s... checked (%s)", m[i].path,
+		    why ? why : "ok");
+		ustar_format(want, m[i].path, m[i].is_dir, m[i].mode, m[i].size,
+		    1764316800);
+		if (memcmp(want, h, USTAR_BLOCK))
+			same = 0;
+		off += USTAR_BLOCK + (m[i].size + 511) / 512 * 512;
+	}
+	ok(same, "ustar: ustar_format() makes libarchive's headers byte for byte");
+	ok(i == n && off + 1024 == tar.len, "ustar: two zero blocks end the "
+	    "stream, nothing after (%zu bytes)", tar.len);
+	ustar_stream_init(&us, "w.bak");
+	for (i = 0; i < tar.len; i++)
+		if (ustar_stream_feed(&us, tar.p + i, 1) != 0)
+			break;
+	ok(i == tar.len && ustar_stream_end(&us) == 0,
+	    "ustar: the stream checker takes it fed byte by byte (%s)",
+	    i == tar.len ? "ok" : err_msg());
+	ustar_stream_init(&us, "w.bak");
+	ok(ustar_stream_feed(&us, tar.p, tar.len) == 0 &&
+	    ustar_stream_end(&us) == 0, "ustar: and whole");
+	buf_free(&tar);
+	free(p);
+}
+
+/* One changed construct per case, checksum made right again unless the
+ * case is about the checksum. */
+static void ustar_check_refuses(void)
+{
+	static const struct { size_t off; const char *bytes; size_t len;
+	    int sum; const char *why; } bad[] = {
+		{ 156, "7", 1, 1, "(tar type 7)" },
+		{ 156, "", 1, 1, "(tar type NUL)" },
+		{ 156, "L", 1, 1, "GNU long-name record" },
+		{ 156, "K", 1, 1, "GNU long-link record" },
+		{ 156, "x", 1, 1, "pax extended header" },
+		{ 156, "g", 1, 1, "pax global header" },
+		{ 156, "1", 1, 1, "hard link" },
+		{ 156, "2", 1, 1, "symbolic link" },
+		{ 156, "S", 1, 1, "tar type other than" },
+		{ 0, "files/cms.lic\0x", 15, 1, "field name " },
+		{ 100, "   644 ", 8, 1, "field mode " },
+		{ 100, "0000644", 8, 1, "field mode " },
+		{ 100, "100644 ", 8, 1, "field mode " },
+		{ 100, "000644  ", 8, 1, "field mode " },
+		{ 108, "0000000", 8, 1, "field uid " },
+		{ 116, "000001 ", 8, 1, "field gid " },
+		{ 124, "        10 ", 12, 1, "field size " },
+		{ 124, "00000000010", 12, 1, "field size " },
+		{ 136, "15112253200", 12, 1, "field mtime " },
+		{ 148, "0004223", 8, 0, "field chksum " },
+		{ 148, "000000\0 ", 8, 0, "field chksum " },
+		{ 157, "/etc/passwd", 11, 1, "field linkname " },
+		{ 257, "ustar  ", 8, 1, "field magic " },
+		{ 263, "\0\0", 2, 1, "field version " },
+		{ 265, "root", 4, 1, "field uname " },
+		{ 297, "root", 4, 1, "field gname " },
+		{ 329, "000001 ", 8, 1, "field devmajor " },
+		{ 337, "000001 ", 8, 1, "field devminor " },
+		/* files/files/cms.lic would all go into name */
+		{ 345, "files", 5, 1, "field name " },
+		{ 511, "x", 1, 1, "field pad " },
+	};
+	unsigned char h[USTAR_BLOCK];
+	struct ustar_hdr hd;
+	const char *why;
+
+	lic_header(h);
+	ok(ustar_check(h, &hd) == NULL && !strcmp(hd.path, "files/cms.lic") &&
+	    hd.size == 8 && hd.mode == 0644, "ustar: canonical header taken");
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		lic_header(h);
+		memcpy(h + bad[i].off, bad[i].bytes, bad[i].len);
+		if (bad[i].sum)
+			fix_sum(h);
+		why = ustar_check(h, &hd);
+		ok(why && strstr(why, bad[i].why), "ustar: refuses %.*s at %zu "
+		    "(files/cms.lic%s)", (int)strcspn(bad[i].bytes, "\n"),
+		    bad[i].bytes, bad[i].off, why ? why : " taken");
+	}
+	/* Folders: name ends in '/', size 0; the prefix only for a path that
+	 * does not fit. */
+	ustar_format(h, "files/d", 1, 0755, 0, 1764316800);
+	ok(ustar_check(h, &hd) == NULL && hd.is_dir && !strcmp(hd.path,
+	    "files/d"), "ustar: folder taken");
+	h[7] = '\0';
+	fix_sum(h);
+	ok((why = ustar_check(h, &hd)) && strstr(why, "field name "),
+	    "ustar: folder name without its '/' refused");
+	ustar_format(h, "files/d", 1, 0755, 0, 1764316800);
+	memcpy(h + 124, "00000000001", 11);
+	fix_sum(h);
+	ok((why = ustar_check(h, &hd)) && strstr(why, "field size "),
+	    "ustar: folder with a size refused");
+	memset(h, 0, sizeof h);
+	memcpy(h, "d/", 2);
+	memcpy(h + 345, "files", 5);
+	memcpy(h + 100, "000755 \0" "000000 \0" "000000 \0" "00000000000 "
+	    "15112253200 " "        5", 57);
+	memcpy(h + 257, "ustar\0" "00", 8);
+	memcpy(h + 329, "000000 \0" "000000 \0", 16);
+	fix_sum(h);
+	/* The writer would put all of files/d/ into name. */
+	ok((why = ustar_check(h, &hd)) && strstr(why, "field name ") &&
+	    !strcmp(hd.path, "files/d"), "ustar: prefix for a short path "
+	    "refused (files/d%s)", why ? why : " taken");
+	ok(ustar_format(h, "", 0, 0644, 0, 0) == -1 &&
+	    ustar_format(h, "files/x", 0, 0644, (uint64_t)1 << 33, 0) == -1 &&
+	    ustar_format(h, "files/x", 0, 010000, 0, 0) == -1,
+	    "ustar: format refuses what the writer never stores");
+}
+
+/* The stream: padding, end marker, nothing after it. */
+static void ustar_stream_refuses(void)
+{
+	unsigned char s[5 * USTAR_BLOCK];
+	struct ustar_stream us;
+
+	memset(s, 0, sizeof s);
+	lic_header(s);
+	memcpy(s + USTAR_BLOCK, "licence\n", 8);
+	/* s: header, data block, two zero blocks, one more zero block */
+	ustar_stream_init(&us, "t.bak");
+	ok(ustar_stream_feed(&us, s, 4 * USTAR_BLOCK) == 0 &&
+	    ustar_stream_end(&us) == 0, "ustar stream: member and end marker");
+	ustar_stream_init(&us, "t.bak");
+	ok(ustar_stream_feed(&us, s, 4 * USTAR_BLOCK + 1) == ERR_FORMAT &&
+	    strstr(err_msg(), "after the end-of-archive marker"),
+	    "ustar stream: a zero byte after the end refused (%s)", err_msg());
+	ok(ustar_stream_feed(&us, s, 1) == ERR_FORMAT,
+	    "ustar stream: and stays refused");
+	ustar_stream_init(&us, "t.bak");
+	ok(ustar_stream_feed(&us, s, 3 * USTAR_BLOCK) == 0 &&
+	    ustar_stream_end(&us) == ERR_FORMAT && strstr(err_msg(),
+	    "without its end-of-archive marker"),
+	    "ustar stream: one zero block is not an end (%s)", err_msg());
+	ustar_stream_init(&us, "t.bak");
+	ok(ustar_stream_feed(&us, s, USTAR_BLOCK + 4) == 0 &&
+	    ustar_stream_end(&us) == ERR_FORMAT && strstr(err_msg(),
+	    "files/cms.lic is cut short"), "ustar stream: data cut short (%s)",
+	    err_msg());
+	s[USTAR_BLOCK + 511] = 1;
+	ustar_stream_init(&us, "t.bak");
+	ok(ustar_stream_feed(&us, s, 4 * USTAR_BLOCK) == ERR_FORMAT &&
+	    strstr(err_msg(), "t.bak: member files/cms.lic: padding after the "
+	    "data is not all NUL bytes"), "ustar stream: padding refused (%s)",
+	    err_msg());
+	s[USTAR_BLOCK + 511] = 0;
+	lic_header(s + 3 * USTAR_BLOCK);
+	ustar_stream_init(&us, "t.bak");
+	ok(ustar_stream_feed(&us, s, sizeof s) == ERR_FORMAT &&
+	    strstr(err_msg(), "lone zero block"),
+	    "ustar stream: a header after one zero block refused (%s)",
+	    err_msg());
+	lic_header(s);
+	memset(s, 0, 100);
+	memcpy(s, "files/\n\x1b[2J", 11);
+	s[156] = '2';
+	fix_sum(s);
+	ustar_stream_init(&us, "t.bak");
+	ok(ustar_stream_feed(&us, s, USTAR_BLOCK) == ERR_FORMAT &&
+	    !strchr(err_msg(), '\n') && !strchr(err_msg(), 0x1b) &&
+	    strstr(err_msg(), "member files/\\n\\x1b[2J is a symbolic link"),
+	    "ustar stream: a hostile name is escaped (%s)", err_msg());
+}
+
+void t_ustar(void)
+{
+	ustar_writer_agrees();
+	ustar_check_refuses();
+	ustar_stream_refuses();
 }
 
 __attribute__((constructor)) static void mk_tmp(void)

@@ -24,6 +24,7 @@ void t_gz(void);
 void t_ctl(void);
 void t_journal(void);
 void t_bak(void);
+void t_ustar(void);
 void t_ftp_parse(void);
 
 #endif
