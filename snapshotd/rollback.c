@@ -197,7 +197,7 @@ static int plan(struct node *n, const char *stage, const struct manifest *mf,
 			dst = xstrdup(c->file);
 		if (dst == NULL)
 			r = err_set(ERR_FORMAT, "%s: member %s has no place on a node",
-			    j->bak, m->path);
+			    j->bak, esc(m->path));
 		else if (m->is_dir)
 			journal_add(j, JOP_MKDIR, NULL, dst, m->mode);
 		else if (chmod(src, m->mode) != 0)
