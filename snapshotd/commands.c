@@ -38,6 +38,8 @@ struct command {
 	const char *usage;		/* its line in the group's Usage: */
 };
 
+static void usage(struct session *s, const char *group);
+
 static int fail(struct session *s, const char *what)
 {
 	sess_err(s, "%s: %s\n", what, err_msg());
@@ -153,7 +155,8 @@ static int cmd_verify(struct session *s, int argc, char **argv)
 		return r;
 	node_limits(s->node, &lim);
 	r = bak_read(path, node_lookup_key, s->node, &lim, -1, &mf);
-	if (r == 0 && (r = snapshot_check_sidecar(path)) != 0)
+	if (r == 0 && ((r = node_check_claim(s->node, &mf, argv[0])) != 0 ||
+	    (r = snapshot_check_sidecar(path)) != 0))
 		manifest_free(&mf);
 	free(path);
 	if (r != 0) {
@@ -276,69 +279,65 @@ static int cmd_key_show(struct session *s, int argc, char **argv)
 
 static int cmd_key_list(struct session *s, int argc, char **argv)
 {
+	const struct trust *t = node_trust(s->node);
+
 	(void)argc;
 	(void)argv;
-	sess_out(s, "%s  this node\n", sigkey_id(s->node->key));
-	for (size_t i = 0; i < s->node->ntrusted; i++)
-		sess_out(s, "%s  trusted\n", sigkey_id(s->node->trusted[i]));
+	sess_out(s, "%s  this node: %s (%s)\n", sigkey_id(s->node->key),
+	    s->node->conf->node_name, s->node->id);
+	for (size_t i = 0; i < t->n; i++) {
+		const struct trusted_key *tk = &t->keys[i];
+		sess_out(s, "%s  trusted", sigkey_id(tk->key));
+		if (tk->nnodes == 0)
+			sess_out(s, ", no node recorded: its archives are refused; "
+			    "trust it again (key show on its node, then key trust)");
+		for (size_t j = 0; j < tk->nnodes; j++)
+			sess_out(s, "%s %s%s%s%s", j ? "," : " for node",
+			    tk->nodes[j].name, tk->nodes[j].name[0] ? " (" : "",
+			    tk->nodes[j].id, tk->nodes[j].name[0] ? ")" : "");
+		sess_out(s, "\n");
+	}
 	return EXIT_OK;
 }
 
-/* The key comes with the command (the console read the operator's file)
- * or is a file in the files root (uploaded over FTP/SFTP). */
+/* key trust FILE [--node ID]. The key comes with the command (the console
+ * read the operator's file) or is a file in the files root (uploaded over
+ * FTP/SFTP); the node it is trusted for is FILE's Node line (key show's
+ * output) or --node. */
 static int cmd_key_trust(struct session *s, int argc, char **argv)
 {
-	struct buf pem = BUF_INIT(16384), out = BUF_INIT(16384);
-	struct sigkey *k = NULL;
-	char *dir = NULL, *path = NULL, fname[KEYID_HEX_LEN + 8];
+	struct buf pem = BUF_INIT(1 << 20);	/* pki_read()'s limit */
+	struct trusted_node tn;
+	char what[420], keyid[KEYID_HEX_LEN + 1];
+	const char *node_arg = NULL;
 	int r = EXIT_FAIL;
 
-	(void)argc;
+	if (argc == 3 && !strcmp(argv[1], "--node"))
+		node_arg = argv[2];
+	else if (argc != 1) {
+		usage(s, "key");
+		return EXIT_USAGE;
+	}
+	snprintf(what, sizeof what, "%s", argv[0]);
 	if (s->has_data) {
 		if (buf_add(&pem, s->data.p, s->data.len) != 0)
 			goto err;
-	} else {
-		char *p;
-		if (!pki_name_ok(argv[0])) {
-			err_set(ERR_INVAL, "%s: no such file", argv[0]);
-			goto err;
-		}
-		p = fs_join(s->node->conf->files_dir, argv[0]);
-		if (fs_read_file(p, 16384, &pem) != 0) {
-			free(p);
-			goto err;
-		}
-		free(p);
-	}
-	if (sigkey_parse_public(buf_cstr(&pem), pem.len, &k) != 0) {
-		err_prefix(ERR_FORMAT, "%s", argv[0]);
+	} else if (pki_read(s->node, argv[0], &pem) != 0)
 		goto err;
-	}
-	if (k == NULL || !strcmp(sigkey_id(k), sigkey_id(s->node->key))) {
-		err_set(ERR_INVAL, "%s is this node's own key", argv[0]);
+	if (node_trust_key(s->node, buf_cstr(&pem), pem.len, node_arg, what, &tn,
+	    keyid) != 0)
 		goto err;
-	}
-	if (sigkey_public_pem(k, &out) != 0)
-		goto err;
-	snprintf(fname, sizeof fname, "%s.pub", sigkey_id(k));
-	dir = fs_join(s->node->conf->state_dir, NODE_TRUSTED_DIR);
-	path = fs_join(dir, fname);
-	if (fs_write_atomic(path, out.p, out.len, 0644) != 0 ||
-	    node_load_trusted(s->node) != 0)
-		goto err;
-	log_info("trusted key %s from %s", sigkey_id(k), argv[0]);
-	sess_out(s, "Key %s trusted: archives it signed are now accepted\n",
-	    sigkey_id(k));
+	log_info("trusted key %s for node %s (%s) from %s", keyid, tn.name, tn.id,
+	    what);
+	sess_out(s, "Key %s trusted for node %s%s%s%s: its archives that name "
+	    "that node are accepted (a rollback still needs --force node)\n",
+	    keyid, tn.name, tn.name[0] ? " (" : "", tn.id, tn.name[0] ? ")" : "");
 	r = EXIT_OK;
 	goto out;
 err:
 	r = fail(s, "key trust");
 out:
-	sigkey_free(k);
 	buf_free(&pem);
-	buf_free(&out);
-	free(dir);
-	free(path);
 	return r;
 }
 
@@ -415,8 +414,8 @@ static const struct command commands[] = {
 	{ "pki", "match", NULL, 2, 2, 0, cmd_pki_match, "pki match <key> <cert>" },
 	{ "key", "show", NULL, 0, 0, 0, cmd_key_show, "key show" },
 	{ "key", "list", NULL, 0, 0, 0, cmd_key_list, "key list" },
-	{ "key", "trust", NULL, 1, 1, F_ADMIN | F_MUTATES, cmd_key_trust,
-	  "key trust <public key file>" },
+	{ "key", "trust", NULL, 1, 3, F_ADMIN | F_MUTATES, cmd_key_trust,
+	  "key trust <key show output of the node> [--node <node id>]" },
 	{ "database", "cluster", "status", 0, 0, 0, cmd_cluster_status,
 	  "database cluster status" },
 	{ "database", "cluster", "initialize", 0, 0, F_ADMIN | F_MUTATES,

@@ -101,26 +101,32 @@ int rollback_hook(struct node *n, const char *what, const char *cmd)
 	return 0;
 }
 
-/* The archive must come from this node, this version and this schema,
- * unless --force names the difference. */
+/* The archive's key must be allowed to sign for the node it names (never
+ * overridden: otherwise it is a forgery), and it must come from this
+ * node, this version and this schema, unless --force names the
+ * difference. */
 static int check_origin(struct node *n, const struct manifest *mf,
-    unsigned force)
+    unsigned force, const char *file)
 {
+	int r;
+
+	if ((r = node_check_claim(n, mf, file)) != 0)
+		return r;
 	if (strcmp(mf->engine, n->conf->db_engine))
 		return err_set(ERR_REFUSED, "%s: taken with database engine %s, this "
-		    "node runs %s", mf->snapshot, mf->engine, n->conf->db_engine);
+		    "node runs %s", file, mf->engine, n->conf->db_engine);
 	if (strcmp(mf->node_id, n->id) && !(force & FORCE_NODE))
-		return err_set(ERR_REFUSED, "%s.bak was taken on node %s (%s), not "
+		return err_set(ERR_REFUSED, "%s was taken on node %s (%s), not "
 		    "on this node; add --force node to restore it here",
-		    mf->snapshot, mf->node_name, mf->node_id);
+		    file, mf->node_name, mf->node_id);
 	if (strcmp(mf->software, NODEBAK_VERSION) && !(force & FORCE_VERSION))
-		return err_set(ERR_REFUSED, "%s.bak was taken by nodebak %s, this is "
-		    "%s; add --force version to restore it anyway", mf->snapshot,
+		return err_set(ERR_REFUSED, "%s was taken by nodebak %s, this is "
+		    "%s; add --force version to restore it anyway", file,
 		    mf->software, NODEBAK_VERSION);
 	if (mf->schema != DB_SCHEMA_VERSION && !(force & FORCE_SCHEMA))
-		return err_set(ERR_REFUSED, "%s.bak has database schema %ld, this "
+		return err_set(ERR_REFUSED, "%s has database schema %ld, this "
 		    "node uses %d; add --force schema to restore it anyway",
-		    mf->snapshot, mf->schema, DB_SCHEMA_VERSION);
+		    file, mf->schema, DB_SCHEMA_VERSION);
 	return 0;
 }
 
@@ -443,7 +449,7 @@ int cmd_rollback(struct session *s, int argc, char **argv)
 		goto fail;
 	fault_point("rollback-intent");
 	if (stage_archive(n, path, stage, &mf) != 0 ||
-	    check_origin(n, &mf, o.force) != 0)
+	    check_origin(n, &mf, o.force, o.file) != 0)
 		goto fail;
 	/* 2. A safety snapshot of the current state. */
 	now = time(NULL);
