@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "bak.h"
+#include "bakcheck.h"
 #include "buf.h"
 #include "cluster.h"
 #include "cluster_cmd.h"
@@ -83,6 +84,42 @@ static int is_bak_name(const char *name)
 	return name[0] != '.' && name_from_bak(name, base, sizeof base) == 0;
 }
 
+/* One backup list line. Only a verified archive's MANIFEST is shown as
+ * fact; otherwise what it claims, as a claim. */
+static void list_line(struct session *s, const char *file)
+{
+	struct node *n = s->node;
+	char *p = node_backup_path(n, file), size[32], ts[21] = "-";
+	const char *st_name;
+	struct bakcheck c;
+	struct stat st;
+
+	human(stat(p, &st) == 0 ? (uint64_t)st.st_size : 0, size, sizeof size);
+	free(p);
+	if (bakcheck_file(n, file, &c) != 0) {
+		sess_out(s, "%-36s %10s  %-20s  %-13s  %s\n", file, size, "-",
+		    "unreadable", err_msg());
+		return;
+	}
+	st_name = bakcheck_status_name(c.status);
+	if (c.status == BC_VERIFIED) {
+		manifest_time(c.created, ts);
+		ts[10] = ' ';
+		ts[19] = '\0';
+		sess_out(s, "%-36s %10s  %-20s  %-13s  %s / %s (%s)%s%s\n", file,
+		    size, ts, st_name, c.node_name, c.key_id,
+		    node_key_origin(n, c.key_id), name_is_bak_of(file, c.snapshot) ?
+		    "" : "; WARNING: holds snapshot ", name_is_bak_of(file,
+		    c.snapshot) ? "" : c.snapshot);
+	} else if (c.key_id[0])
+		sess_out(s, "%-36s %10s  %-20s  %-13s  claims %s (%s) / %s%s\n",
+		    file, size, ts, st_name, c.node_name, c.node_id,
+		    c.key_id, c.status == BC_UNTRUSTED ? " (untrusted)" : "");
+	else
+		sess_out(s, "%-36s %10s  %-20s  %-13s  (no readable MANIFEST)\n",
+		    file, size, ts, st_name);
+}
+
 static int cmd_list(struct session *s, int argc, char **argv)
 {
 	struct node *n = s->node;
@@ -93,27 +130,10 @@ static int cmd_list(struct session *s, int argc, char **argv)
 	(void)argv;
 	if (fs_list_sorted(n->backups, is_bak_name, &names, &count) != 0)
 		return fail(s, "backup list");
-	sess_out(s, "%-36s %10s  %-20s  %s\n", "Name", "Size", "Created (UTC)",
-	    "Node / signer");
-	for (size_t i = 0; i < count; i++) {
-		char *p = node_backup_path(n, names[i]), size[32], ts[21];
-		struct manifest mf;
-		struct stat st;
-		human(stat(p, &st) == 0 ? (uint64_t)st.st_size : 0, size,
-		    sizeof size);
-		if (bak_peek_manifest(p, &mf) == 0) {
-			manifest_time(mf.created, ts);
-			ts[10] = ' ';
-			ts[19] = '\0';
-			sess_out(s, "%-36s %10s  %-20s  %s / %s (%s)\n", names[i], size,
-			    ts, mf.node_name, mf.key_id,
-			    node_key_origin(n, mf.key_id));
-			manifest_free(&mf);
-		} else
-			sess_out(s, "%-36s %10s  %-20s  unreadable: %s\n", names[i],
-			    size, "-", err_msg());
-		free(p);
-	}
+	sess_out(s, "%-36s %10s  %-20s  %-13s  %s\n", "Name", "Size",
+	    "Created (UTC)", "Check", "Node / signer");
+	for (size_t i = 0; i < count; i++)
+		list_line(s, names[i]);
 	fs_list_free(names, count);
 	if (count == 0)
 		sess_out(s, "No backups.\n");
@@ -169,6 +189,10 @@ static int cmd_verify(struct session *s, int argc, char **argv)
 	    argv[0], mf.node_name, mf.node_id, mf.snapshot, ts, mf.key_id,
 	    node_key_origin(s->node, mf.key_id), mf.n,
 	    (unsigned long long)manifest_total(&mf));
+	if (!name_is_bak_of(argv[0], mf.snapshot))
+		sess_out(s, "  WARNING: the file is named %s but holds snapshot %s: "
+		    "it was renamed or copied; restoring it restores snapshot %s\n",
+		    argv[0], mf.snapshot, mf.snapshot);
 	manifest_free(&mf);
 	return EXIT_OK;
 }
