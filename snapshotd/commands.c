@@ -17,6 +17,7 @@
 #include "commands.h"
 #include "db.h"
 #include "err.h"
+#include "esc.h"
 #include "fsutil.h"
 #include "log.h"
 #include "names.h"
@@ -52,7 +53,7 @@ static int cmd_snapshot(struct session *s, int argc, char **argv)
 	(void)argc;
 	if (!name_valid(argv[0])) {
 		sess_err(s, "backup snapshot: %s: names are 1 to 64 of "
-		    "A-Za-z0-9._- and do not start with a dot\n", argv[0]);
+		    "A-Za-z0-9._- and do not start with a dot\n", esc(argv[0]));
 		return EXIT_FAIL;
 	}
 	if (snapshot_create(s->node, argv[0]) != 0)
@@ -85,7 +86,7 @@ static int is_bak_name(const char *name)
 }
 
 /* One backup list line. Only a verified archive's MANIFEST is shown as
- * fact; otherwise what it claims, as a claim. */
+ * fact; otherwise what it claims, as a claim. Names are escaped. */
 static void list_line(struct session *s, const char *file)
 {
 	struct node *n = s->node;
@@ -97,8 +98,8 @@ static void list_line(struct session *s, const char *file)
 	human(stat(p, &st) == 0 ? (uint64_t)st.st_size : 0, size, sizeof size);
 	free(p);
 	if (bakcheck_file(n, file, &c) != 0) {
-		sess_out(s, "%-36s %10s  %-20s  %-13s  %s\n", file, size, "-",
-		    "unreadable", err_msg());
+		sess_out(s, "%-36s %10s  %-20s  %-13s  %s\n", esc(file), size, "-",
+		    "unreadable", esc(err_msg()));
 		return;
 	}
 	st_name = bakcheck_status_name(c.status);
@@ -106,18 +107,18 @@ static void list_line(struct session *s, const char *file)
 		manifest_time(c.created, ts);
 		ts[10] = ' ';
 		ts[19] = '\0';
-		sess_out(s, "%-36s %10s  %-20s  %-13s  %s / %s (%s)%s%s\n", file,
-		    size, ts, st_name, c.node_name, c.key_id,
+		sess_out(s, "%-36s %10s  %-20s  %-13s  %s / %s (%s)%s%s\n", esc(file),
+		    size, ts, st_name, esc(c.node_name), esc(c.key_id),
 		    node_key_origin(n, c.key_id), name_is_bak_of(file, c.snapshot) ?
 		    "" : "; WARNING: holds snapshot ", name_is_bak_of(file,
-		    c.snapshot) ? "" : c.snapshot);
+		    c.snapshot) ? "" : esc(c.snapshot));
 	} else if (c.key_id[0])
 		sess_out(s, "%-36s %10s  %-20s  %-13s  claims %s (%s) / %s%s\n",
-		    file, size, ts, st_name, c.node_name, c.node_id,
-		    c.key_id, c.status == BC_UNTRUSTED ? " (untrusted)" : "");
+		    esc(file), size, ts, st_name, esc(c.node_name), esc(c.node_id),
+		    esc(c.key_id), c.status == BC_UNTRUSTED ? " (untrusted)" : "");
 	else
 		sess_out(s, "%-36s %10s  %-20s  %-13s  (no readable MANIFEST)\n",
-		    file, size, ts, st_name);
+		    esc(file), size, ts, st_name);
 }
 
 static int cmd_list(struct session *s, int argc, char **argv)
@@ -155,7 +156,8 @@ static int bak_arg(struct session *s, const char *cmd, const char *arg,
 		return fail(s, cmd);
 	*pathp = node_backup_path(s->node, arg);
 	if (!fs_exists(*pathp)) {
-		sess_err(s, "%s: %s: no such backup (see backup list)\n", cmd, arg);
+		sess_err(s, "%s: %s: no such backup (see backup list)\n", cmd,
+		    esc(arg));
 		free(*pathp);
 		*pathp = NULL;
 		return EXIT_FAIL;
@@ -186,13 +188,13 @@ static int cmd_verify(struct session *s, int argc, char **argv)
 	manifest_time(mf.created, ts);
 	sess_out(s, "%s: OK\n  node %s (%s), snapshot %s taken %s\n  signed by "
 	    "key %s (%s)\n  %zu members, %llu bytes, all SHA-256 match\n",
-	    argv[0], mf.node_name, mf.node_id, mf.snapshot, ts, mf.key_id,
-	    node_key_origin(s->node, mf.key_id), mf.n,
+	    esc(argv[0]), esc(mf.node_name), esc(mf.node_id), esc(mf.snapshot),
+	    ts, esc(mf.key_id), node_key_origin(s->node, mf.key_id), mf.n,
 	    (unsigned long long)manifest_total(&mf));
 	if (!name_is_bak_of(argv[0], mf.snapshot))
 		sess_out(s, "  WARNING: the file is named %s but holds snapshot %s: "
 		    "it was renamed or copied; restoring it restores snapshot %s\n",
-		    argv[0], mf.snapshot, mf.snapshot);
+		    esc(argv[0]), esc(mf.snapshot), esc(mf.snapshot));
 	manifest_free(&mf);
 	return EXIT_OK;
 }
@@ -211,13 +213,13 @@ static int cmd_delete(struct session *s, int argc, char **argv)
 	memcpy(json, path, n - 4);
 	memcpy(json + n - 4, ".json", 6);
 	if (unlink(path) != 0) {
-		err_sys("%s", argv[0]);
+		err_sys("%s", esc(argv[0]));
 		r = fail(s, "backup delete");
 	} else {
 		unlink(json);
 		fs_fsync_dir(s->node->backups);
-		log_info("deleted %s", argv[0]);
-		sess_out(s, "%s deleted\n", argv[0]);
+		log_info("deleted %s", esc(argv[0]));
+		sess_out(s, "%s deleted\n", esc(argv[0]));
 	}
 	free(path);
 	free(json);
@@ -257,10 +259,11 @@ static int cmd_pki_csr(struct session *s, int argc, char **argv)
 {
 	if (pki_csr(s->node, argv[0], argc - 1, argv + 1) != 0)
 		return fail(s, "pki csr");
-	log_info("pki csr: created %s.key and %s.csr", argv[0], argv[0]);
+	log_info("pki csr: created %s.key and %s.csr", esc(argv[0]),
+	    esc(argv[0]));
 	sess_out(s, "Created key file %s.key and CSR %s.csr\n"
-	    "CSR file %s.csr ready for download via SFTP\n", argv[0], argv[0],
-	    argv[0]);
+	    "CSR file %s.csr ready for download via SFTP\n", esc(argv[0]),
+	    esc(argv[0]), esc(argv[0]));
 	return EXIT_OK;
 }
 
@@ -270,8 +273,8 @@ static int cmd_pki_verify(struct session *s, int argc, char **argv)
 
 	if (pki_verify(s->node, argv[0], ca) != 0)
 		return fail(s, "pki verify");
-	sess_out(s, "%s: OK (verified against %s)\n", argv[0],
-	    ca ? ca : "the system's trusted CAs");
+	sess_out(s, "%s: OK (verified against %s)\n", esc(argv[0]),
+	    ca ? esc(ca) : "the system's trusted CAs");
 	return EXIT_OK;
 }
 
@@ -280,7 +283,8 @@ static int cmd_pki_match(struct session *s, int argc, char **argv)
 	(void)argc;
 	if (pki_match(s->node, argv[0], argv[1]) != 0)
 		return fail(s, "pki match");
-	sess_out(s, "%s matches the certificate in %s\n", argv[0], argv[1]);
+	sess_out(s, "%s matches the certificate in %s\n", esc(argv[0]),
+	    esc(argv[1]));
 	return EXIT_OK;
 }
 
@@ -308,7 +312,7 @@ static int cmd_key_list(struct session *s, int argc, char **argv)
 	(void)argc;
 	(void)argv;
 	sess_out(s, "%s  this node: %s (%s)\n", sigkey_id(s->node->key),
-	    s->node->conf->node_name, s->node->id);
+	    esc(s->node->conf->node_name), s->node->id);
 	for (size_t i = 0; i < t->n; i++) {
 		const struct trusted_key *tk = &t->keys[i];
 		sess_out(s, "%s  trusted", sigkey_id(tk->key));
@@ -342,7 +346,7 @@ static int cmd_key_trust(struct session *s, int argc, char **argv)
 		usage(s, "key");
 		return EXIT_USAGE;
 	}
-	snprintf(what, sizeof what, "%s", argv[0]);
+	snprintf(what, sizeof what, "%s", esc(argv[0]));
 	if (s->has_data) {
 		if (buf_add(&pem, s->data.p, s->data.len) != 0)
 			goto err;
@@ -367,7 +371,7 @@ out:
 
 static void cert_line(struct session *s, const char *label, const char *name)
 {
-	sess_out(s, "  %-22s : %s%s\n", label, name,
+	sess_out(s, "  %-22s : %s%s\n", label, esc(name),
 	    *name && pki_expired(s->node, name) ? " (expired)" : "");
 }
 
@@ -382,7 +386,7 @@ static int cmd_cluster_status(struct session *s, int argc, char **argv)
 		return fail(s, "database cluster status");
 	addr = conf_iface(s->node->conf, cl.interface);
 	if (cl.status == CS_ERROR && cl.error[0])
-		sess_out(s, "ERROR : %s\n", cl.error);
+		sess_out(s, "ERROR : %s\n", esc(cl.error));
 	if (cl.status == CS_DISABLING)
 		sess_out(s, "%-24s : Disabling (Started %lld seconds ago)\n", "Status",
 		    (long long)(time(NULL) - cl.since));
@@ -399,8 +403,8 @@ static int cmd_cluster_status(struct session *s, int argc, char **argv)
 		buf_free(&nodes);
 	}
 	sess_out(s, "%-24s : %s\n\n%-24s : %s%s\n\nCertificates\n", "Node in use",
-	    cl.node_in_use[0] ? cl.node_in_use : "None", "Interface",
-	    cl.interface, addr ? "" : " (not configured)");
+	    cl.node_in_use[0] ? esc(cl.node_in_use) : "None", "Interface",
+	    esc(cl.interface), addr ? "" : " (not configured)");
 	cert_line(s, "Server Key", cl.server_key);
 	cert_line(s, "Server Certificate", cl.server_cert);
 	cert_line(s, "Client Key", cl.client_key);
@@ -408,11 +412,11 @@ static int cmd_cluster_status(struct session *s, int argc, char **argv)
 	cert_line(s, "CA Certificate", cl.ca_cert);
 	if (cl.last_command[0] && cl.last_ok == 2)
 		sess_out(s, "\n%-24s : '%s' (In progress, started %lld seconds "
-		    "ago)\n", "Last command", cl.last_command,
+		    "ago)\n", "Last command", esc(cl.last_command),
 		    (long long)(time(NULL) - cl.since));
 	else if (cl.last_command[0])
 		sess_out(s, "\n%-24s : '%s' (%s)\n", "Last command",
-		    cl.last_command, cl.last_ok ? "Success" : "Failed");
+		    esc(cl.last_command), cl.last_ok ? "Success" : "Failed");
 	return EXIT_OK;
 }
 
@@ -525,7 +529,7 @@ int commands_run(struct session *s, int argc, char **argv)
 		}
 		if (c->flags & F_MUTATES) {
 			snprintf(what, sizeof what, "%s %s %s", c->w1, c->w2 ? c->w2 : "",
-			    nwords < argc ? argv[nwords] : "");
+			    nwords < argc ? esc(argv[nwords]) : "");
 			if (node_begin(s->node, what) != 0)
 				return fail(s, c->usage);
 		}
@@ -538,6 +542,7 @@ int commands_run(struct session *s, int argc, char **argv)
 		usage(s, argv[0]);
 		return EXIT_USAGE;
 	}
-	sess_err(s, "%s: unknown command (type help for the list)\n", argv[0]);
+	sess_err(s, "%s: unknown command (type help for the list)\n",
+	    esc(argv[0]));
 	return EXIT_USAGE;
 }

@@ -20,6 +20,7 @@
 #include "commands.h"
 #include "db.h"
 #include "err.h"
+#include "esc.h"
 #include "fault.h"
 #include "fsutil.h"
 #include "journal.h"
@@ -119,22 +120,22 @@ static int check_origin(struct node *n, const struct manifest *mf,
 	    strcmp(mf->node_id, seen->node_id) || strcmp(mf->key_id, seen->key_id)))
 		return err_set(ERR_REFUSED, "%s changed after the confirmation (it "
 		    "now holds snapshot %s of node %s); run the rollback again",
-		    file, mf->snapshot, mf->node_name);
+		    esc(file), esc(mf->snapshot), esc(mf->node_name));
 	if (strcmp(mf->engine, n->conf->db_engine))
 		return err_set(ERR_REFUSED, "%s: taken with database engine %s, this "
-		    "node runs %s", file, mf->engine, n->conf->db_engine);
+		    "node runs %s", esc(file), esc(mf->engine), n->conf->db_engine);
 	if (strcmp(mf->node_id, n->id) && !(force & FORCE_NODE))
 		return err_set(ERR_REFUSED, "%s was taken on node %s (%s), not "
 		    "on this node; add --force node to restore it here",
-		    file, mf->node_name, mf->node_id);
+		    esc(file), esc(mf->node_name), esc(mf->node_id));
 	if (strcmp(mf->software, NODEBAK_VERSION) && !(force & FORCE_VERSION))
 		return err_set(ERR_REFUSED, "%s was taken by nodebak %s, this is "
-		    "%s; add --force version to restore it anyway", file,
-		    mf->software, NODEBAK_VERSION);
+		    "%s; add --force version to restore it anyway", esc(file),
+		    esc(mf->software), NODEBAK_VERSION);
 	if (mf->schema != DB_SCHEMA_VERSION && !(force & FORCE_SCHEMA))
 		return err_set(ERR_REFUSED, "%s has database schema %ld, this "
 		    "node uses %d; add --force schema to restore it anyway",
-		    file, mf->schema, DB_SCHEMA_VERSION);
+		    esc(file), mf->schema, DB_SCHEMA_VERSION);
 	return 0;
 }
 
@@ -280,17 +281,17 @@ static int confirm(struct session *s, const char *file, struct bakcheck *seen)
 	if (!name_is_bak_of(file, seen->snapshot))
 		snprintf(warn, sizeof warn, "WARNING: the file is named %s but holds "
 		    "snapshot %s: it was renamed or copied from another archive.\n",
-		    file, seen->snapshot);
+		    esc(file), esc(seen->snapshot));
 	snprintf(about, sizeof about, "It holds snapshot %s of node %s (%s), "
-	    "taken %s, signed by key %s (%s).\n%s", seen->snapshot,
-	    seen->node_name, seen->node_id, ts, seen->key_id,
+	    "taken %s, signed by key %s (%s).\n%s", esc(seen->snapshot),
+	    esc(seen->node_name), esc(seen->node_id), ts, esc(seen->key_id),
 	    node_key_origin(s->node, seen->key_id), warn);
 	snprintf(text, sizeof text, "WARNING!!!\nAre you sure you wish to restore "
 	    "this node from %s? (Y/n)\n%sThe node's database, configuration, "
 	    "certificates, keys and licence will be replaced by the snapshot's.\n"
 	    "The node will be out of the database cluster afterwards: initialize "
 	    "or join it again.\nThe node's services will restart at the end of "
-	    "this procedure.\n", file, about);
+	    "this procedure.\n", esc(file), about);
 	return sess_confirm(s, text);
 }
 
@@ -418,16 +419,18 @@ static void report(struct session *s, const struct manifest *mf,
 	manifest_time(mf->created, ts);
 	if (!name_is_bak_of(file, mf->snapshot))
 		sess_out(s, "WARNING: %s was renamed or copied: it held snapshot %s, "
-		    "which is what was restored\n", file, mf->snapshot);
+		    "which is what was restored\n", esc(file), esc(mf->snapshot));
 	sess_out(s, "Restored from %s (snapshot %s of node %s, taken %s):\n"
 	    "  Database           : %s (%s)\n"
 	    "  Configuration      : restored\n"
 	    "  Cluster settings   : restored; Status now Disabled\n"
 	    "  Certificates, keys and licence : %zu files, %zu folders\n",
-	    file, mf->snapshot, mf->node_name, ts, db_member(s->node->conf),
+	    esc(file), esc(mf->snapshot), esc(mf->node_name), ts,
+	    db_member(s->node->conf),
 	    dbok ? "integrity check ok" : "INTEGRITY CHECK FAILED", files, dirs);
 	if (safety[0])
-		sess_out(s, "Safety snapshot of the previous state: %s.bak\n", safety);
+		sess_out(s, "Safety snapshot of the previous state: %s.bak\n",
+		    esc(safety));
 	sess_out(s, "This node is out of the database cluster: run 'database "
 	    "cluster initialize' or 'database cluster join <master>'.\n");
 }
