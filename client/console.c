@@ -96,14 +96,15 @@ static int read_line(struct buf *b)
 	return 1;
 }
 
-/* `key trust FILE`: when FILE is readable here, its content goes along,
- * so the operator's own copy is what gets trusted. */
+/* `key trust FILE [--node ID]`: when FILE is readable here, its content
+ * goes along, so the operator's own copy is what gets trusted. */
 static int send_attachment(struct conn *k, int argc, char **argv)
 {
 	struct buf b = BUF_INIT(16384);
 	int r = 0;
 
-	if (argc == 3 && !strcmp(argv[0], "key") && !strcmp(argv[1], "trust") &&
+	if ((argc == 3 || argc == 5) && !strcmp(argv[0], "key") &&
+	    !strcmp(argv[1], "trust") &&
 	    fs_exists(argv[2])) {
 		if ((r = fs_read_file(argv[2], 16384, &b)) == 0)
 			r = ctl_send(&k->ctl, "data", b.p ? b.p : "", b.len);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "err.h"
+#include "esc.h"
 #include "names.h"
 #include "banned.h"
 
@@ -27,13 +28,33 @@ int name_from_bak(const char *file, char *out, size_t outsz)
 
 	if (n < 5 || strcmp(file + n - 4, ".bak"))
 		return err_set(ERR_INVAL, "%s: expected a file name ending in .bak",
-		    file);
+		    esc(file));
 	if (n - 4 >= outsz)
-		return err_set(ERR_INVAL, "%s: name too long", file);
+		return err_set(ERR_INVAL, "%s: name too long", esc(file));
 	memcpy(out, file, n - 4);
 	out[n - 4] = '\0';
 	if (!name_valid(out))
 		return err_set(ERR_INVAL, "%s: names are 1 to 64 of A-Za-z0-9._- "
-		    "and do not start with a dot", file);
+		    "and do not start with a dot", esc(file));
 	return 0;
+}
+
+int node_id_valid(const char *s)
+{
+	if (strlen(s) != 36)
+		return 0;
+	for (int i = 0; i < 36; i++) {
+		int dash = i == 8 || i == 13 || i == 18 || i == 23;
+		if (dash ? s[i] != '-' :
+		    !((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	}
+	return 1;
+}
+
+int name_is_bak_of(const char *file, const char *snapshot)
+{
+	size_t n = strlen(snapshot);
+
+	return !strncmp(file, snapshot, n) && !strcmp(file + n, ".bak");
 }

@@ -16,6 +16,7 @@
 #include "conf.h"
 #include "db.h"
 #include "err.h"
+#include "esc.h"
 #include "log.h"
 #include "node.h"
 #include "pki.h"
@@ -119,8 +120,8 @@ int cmd_cluster_localnode(struct session *s, int argc, char **argv)
 		return EXIT_FAIL;
 	if (addr == NULL) {
 		sess_err(s, "database cluster localnode: %s: no such interface "
-		    "(set interface_%s in [cluster] of %s)\n", argv[0], argv[0],
-		    n->conf->file);
+		    "(set interface_%s in [cluster] of %s)\n", esc(argv[0]),
+		    esc(argv[0]), n->conf->file);
 		return EXIT_FAIL;
 	}
 	snprintf(cl.interface, sizeof cl.interface, "%s", argv[0]);
@@ -364,7 +365,7 @@ int cmd_cluster_join(struct session *s, int argc, char **argv)
 	if (inet_pton(AF_INET, argv[0], a) != 1 &&
 	    inet_pton(AF_INET6, argv[0], a) != 1) {
 		sess_err(s, "database cluster join: %s: expected the master's IP "
-		    "address\n", argv[0]);
+		    "address\n", esc(argv[0]));
 		return EXIT_FAIL;
 	}
 	return job_start(s, JOB_JOIN, argv[0]);

@@ -10,12 +10,14 @@
 #include <unistd.h>
 
 #include "bak.h"
+#include "bakcheck.h"
 #include "buf.h"
 #include "cluster.h"
 #include "cluster_cmd.h"
 #include "commands.h"
 #include "db.h"
 #include "err.h"
+#include "esc.h"
 #include "fsutil.h"
 #include "log.h"
 #include "names.h"
@@ -38,6 +40,8 @@ struct command {
 	const char *usage;		/* its line in the group's Usage: */
 };
 
+static void usage(struct session *s, const char *group);
+
 static int fail(struct session *s, const char *what)
 {
 	sess_err(s, "%s: %s\n", what, err_msg());
@@ -49,7 +53,7 @@ static int cmd_snapshot(struct session *s, int argc, char **argv)
 	(void)argc;
 	if (!name_valid(argv[0])) {
 		sess_err(s, "backup snapshot: %s: names are 1 to 64 of "
-		    "A-Za-z0-9._- and do not start with a dot\n", argv[0]);
+		    "A-Za-z0-9._- and do not start with a dot\n", esc(argv[0]));
 		return EXIT_FAIL;
 	}
 	if (snapshot_create(s->node, argv[0]) != 0)
@@ -81,6 +85,42 @@ static int is_bak_name(const char *name)
 	return name[0] != '.' && name_from_bak(name, base, sizeof base) == 0;
 }
 
+/* One backup list line. Only a verified archive's MANIFEST is shown as
+ * fact; otherwise what it claims, as a claim. Names are escaped. */
+static void list_line(struct session *s, const char *file)
+{
+	struct node *n = s->node;
+	char *p = node_backup_path(n, file), size[32], ts[21] = "-";
+	const char *st_name;
+	struct bakcheck c;
+	struct stat st;
+
+	human(stat(p, &st) == 0 ? (uint64_t)st.st_size : 0, size, sizeof size);
+	free(p);
+	if (bakcheck_file(n, file, &c) != 0) {
+		sess_out(s, "%-36s %10s  %-20s  %-13s  %s\n", esc(file), size, "-",
+		    "unreadable", esc(err_msg()));
+		return;
+	}
+	st_name = bakcheck_status_name(c.status);
+	if (c.status == BC_VERIFIED) {
+		manifest_time(c.created, ts);
+		ts[10] = ' ';
+		ts[19] = '\0';
+		sess_out(s, "%-36s %10s  %-20s  %-13s  %s / %s (%s)%s%s\n", esc(file),
+		    size, ts, st_name, esc(c.node_name), esc(c.key_id),
+		    node_key_origin(n, c.key_id), name_is_bak_of(file, c.snapshot) ?
+		    "" : "; WARNING: holds snapshot ", name_is_bak_of(file,
+		    c.snapshot) ? "" : esc(c.snapshot));
+	} else if (c.key_id[0])
+		sess_out(s, "%-36s %10s  %-20s  %-13s  claims %s (%s) / %s%s\n",
+		    esc(file), size, ts, st_name, esc(c.node_name), esc(c.node_id),
+		    esc(c.key_id), c.status == BC_UNTRUSTED ? " (untrusted)" : "");
+	else
+		sess_out(s, "%-36s %10s  %-20s  %-13s  (no readable MANIFEST)\n",
+		    esc(file), size, ts, st_name);
+}
+
 static int cmd_list(struct session *s, int argc, char **argv)
 {
 	struct node *n = s->node;
@@ -91,27 +131,10 @@ static int cmd_list(struct session *s, int argc, char **argv)
 	(void)argv;
 	if (fs_list_sorted(n->backups, is_bak_name, &names, &count) != 0)
 		return fail(s, "backup list");
-	sess_out(s, "%-36s %10s  %-20s  %s\n", "Name", "Size", "Created (UTC)",
-	    "Node / signer");
-	for (size_t i = 0; i < count; i++) {
-		char *p = node_backup_path(n, names[i]), size[32], ts[21];
-		struct manifest mf;
-		struct stat st;
-		human(stat(p, &st) == 0 ? (uint64_t)st.st_size : 0, size,
-		    sizeof size);
-		if (bak_peek_manifest(p, &mf) == 0) {
-			manifest_time(mf.created, ts);
-			ts[10] = ' ';
-			ts[19] = '\0';
-			sess_out(s, "%-36s %10s  %-20s  %s / %s (%s)\n", names[i], size,
-			    ts, mf.node_name, mf.key_id,
-			    node_key_origin(n, mf.key_id));
-			manifest_free(&mf);
-		} else
-			sess_out(s, "%-36s %10s  %-20s  unreadable: %s\n", names[i],
-			    size, "-", err_msg());
-		free(p);
-	}
+	sess_out(s, "%-36s %10s  %-20s  %-13s  %s\n", "Name", "Size",
+	    "Created (UTC)", "Check", "Node / signer");
+	for (size_t i = 0; i < count; i++)
+		list_line(s, names[i]);
 	fs_list_free(names, count);
 	if (count == 0)
 		sess_out(s, "No backups.\n");
@@ -140,7 +163,8 @@ static int bak_arg(struct session *s, const char *cmd, const char *arg,
 		return fail(s, cmd);
 	*pathp = node_backup_path(s->node, arg);
 	if (!fs_exists(*pathp)) {
-		sess_err(s, "%s: %s: no such backup (see backup list)\n", cmd, arg);
+		sess_err(s, "%s: %s: no such backup (see backup list)\n", cmd,
+		    esc(arg));
 		free(*pathp);
 		*pathp = NULL;
 		return EXIT_FAIL;
@@ -160,7 +184,8 @@ static int cmd_verify(struct session *s, int argc, char **argv)
 		return r;
 	node_limits(s->node, &lim);
 	r = bak_read(path, node_lookup_key, s->node, &lim, -1, &mf);
-	if (r == 0 && (r = snapshot_check_sidecar(path)) != 0)
+	if (r == 0 && ((r = node_check_claim(s->node, &mf, argv[0])) != 0 ||
+	    (r = snapshot_check_sidecar(path)) != 0))
 		manifest_free(&mf);
 	free(path);
 	if (r != 0) {
@@ -170,9 +195,13 @@ static int cmd_verify(struct session *s, int argc, char **argv)
 	manifest_time(mf.created, ts);
 	sess_out(s, "%s: OK\n  node %s (%s), snapshot %s taken %s\n  signed by "
 	    "key %s (%s)\n  %zu members, %llu bytes, all SHA-256 match\n",
-	    argv[0], mf.node_name, mf.node_id, mf.snapshot, ts, mf.key_id,
-	    node_key_origin(s->node, mf.key_id), mf.n,
+	    esc(argv[0]), esc(mf.node_name), esc(mf.node_id), esc(mf.snapshot),
+	    ts, esc(mf.key_id), node_key_origin(s->node, mf.key_id), mf.n,
 	    (unsigned long long)manifest_total(&mf));
+	if (!name_is_bak_of(argv[0], mf.snapshot))
+		sess_out(s, "  WARNING: the file is named %s but holds snapshot %s: "
+		    "it was renamed or copied; restoring it restores snapshot %s\n",
+		    esc(argv[0]), esc(mf.snapshot), esc(mf.snapshot));
 	manifest_free(&mf);
 	return EXIT_OK;
 }
@@ -191,13 +220,13 @@ static int cmd_delete(struct session *s, int argc, char **argv)
 	memcpy(json, path, n - 4);
 	memcpy(json + n - 4, ".json", 6);
 	if (unlink(path) != 0) {
-		err_sys("%s", argv[0]);
+		err_sys("%s", esc(argv[0]));
 		r = fail(s, "backup delete");
 	} else {
 		unlink(json);
 		fs_fsync_dir(s->node->backups);
-		log_info("deleted %s", argv[0]);
-		sess_out(s, "%s deleted\n", argv[0]);
+		log_info("deleted %s", esc(argv[0]));
+		sess_out(s, "%s deleted\n", esc(argv[0]));
 	}
 	free(path);
 	free(json);
@@ -237,10 +266,11 @@ static int cmd_pki_csr(struct session *s, int argc, char **argv)
 {
 	if (pki_csr(s->node, argv[0], argc - 1, argv + 1) != 0)
 		return fail(s, "pki csr");
-	log_info("pki csr: created %s.key and %s.csr", argv[0], argv[0]);
+	log_info("pki csr: created %s.key and %s.csr", esc(argv[0]),
+	    esc(argv[0]));
 	sess_out(s, "Created key file %s.key and CSR %s.csr\n"
-	    "CSR file %s.csr ready for download via SFTP\n", argv[0], argv[0],
-	    argv[0]);
+	    "CSR file %s.csr ready for download via SFTP\n", esc(argv[0]),
+	    esc(argv[0]), esc(argv[0]));
 	return EXIT_OK;
 }
 
@@ -250,8 +280,8 @@ static int cmd_pki_verify(struct session *s, int argc, char **argv)
 
 	if (pki_verify(s->node, argv[0], ca) != 0)
 		return fail(s, "pki verify");
-	sess_out(s, "%s: OK (verified against %s)\n", argv[0],
-	    ca ? ca : "the system's trusted CAs");
+	sess_out(s, "%s: OK (verified against %s)\n", esc(argv[0]),
+	    ca ? esc(ca) : "the system's trusted CAs");
 	return EXIT_OK;
 }
 
@@ -260,7 +290,8 @@ static int cmd_pki_match(struct session *s, int argc, char **argv)
 	(void)argc;
 	if (pki_match(s->node, argv[0], argv[1]) != 0)
 		return fail(s, "pki match");
-	sess_out(s, "%s matches the certificate in %s\n", argv[0], argv[1]);
+	sess_out(s, "%s matches the certificate in %s\n", esc(argv[0]),
+	    esc(argv[1]));
 	return EXIT_OK;
 }
 
@@ -283,75 +314,71 @@ static int cmd_key_show(struct session *s, int argc, char **argv)
 
 static int cmd_key_list(struct session *s, int argc, char **argv)
 {
+	const struct trust *t = node_trust(s->node);
+
 	(void)argc;
 	(void)argv;
-	sess_out(s, "%s  this node\n", sigkey_id(s->node->key));
-	for (size_t i = 0; i < s->node->ntrusted; i++)
-		sess_out(s, "%s  trusted\n", sigkey_id(s->node->trusted[i]));
+	sess_out(s, "%s  this node: %s (%s)\n", sigkey_id(s->node->key),
+	    esc(s->node->conf->node_name), s->node->id);
+	for (size_t i = 0; i < t->n; i++) {
+		const struct trusted_key *tk = &t->keys[i];
+		sess_out(s, "%s  trusted", sigkey_id(tk->key));
+		if (tk->nnodes == 0)
+			sess_out(s, ", no node recorded: its archives are refused; "
+			    "trust it again (key show on its node, then key trust)");
+		for (size_t j = 0; j < tk->nnodes; j++)
+			sess_out(s, "%s %s%s%s%s", j ? "," : " for node",
+			    tk->nodes[j].name, tk->nodes[j].name[0] ? " (" : "",
+			    tk->nodes[j].id, tk->nodes[j].name[0] ? ")" : "");
+		sess_out(s, "\n");
+	}
 	return EXIT_OK;
 }
 
-/* The key comes with the command (the console read the operator's file)
- * or is a file in the files root (uploaded over FTP/SFTP). */
+/* key trust FILE [--node ID]. The key comes with the command (the console
+ * read the operator's file) or is a file in the files root (uploaded over
+ * FTP/SFTP); the node it is trusted for is FILE's Node line (key show's
+ * output) or --node. */
 static int cmd_key_trust(struct session *s, int argc, char **argv)
 {
-	struct buf pem = BUF_INIT(16384), out = BUF_INIT(16384);
-	struct sigkey *k = NULL;
-	char *dir = NULL, *path = NULL, fname[KEYID_HEX_LEN + 8];
+	struct buf pem = BUF_INIT(1 << 20);	/* pki_read()'s limit */
+	struct trusted_node tn;
+	char what[420], keyid[KEYID_HEX_LEN + 1];
+	const char *node_arg = NULL;
 	int r = EXIT_FAIL;
 
-	(void)argc;
+	if (argc == 3 && !strcmp(argv[1], "--node"))
+		node_arg = argv[2];
+	else if (argc != 1) {
+		usage(s, "key");
+		return EXIT_USAGE;
+	}
+	snprintf(what, sizeof what, "%s", esc(argv[0]));
 	if (s->has_data) {
 		if (buf_add(&pem, s->data.p, s->data.len) != 0)
 			goto err;
-	} else {
-		char *p;
-		if (!pki_name_ok(argv[0])) {
-			err_set(ERR_INVAL, "%s: no such file", argv[0]);
-			goto err;
-		}
-		p = fs_join(s->node->conf->files_dir, argv[0]);
-		if (fs_read_file(p, 16384, &pem) != 0) {
-			free(p);
-			goto err;
-		}
-		free(p);
-	}
-	if (sigkey_parse_public(buf_cstr(&pem), pem.len, &k) != 0) {
-		err_prefix(ERR_FORMAT, "%s", argv[0]);
+	} else if (pki_read(s->node, argv[0], &pem) != 0)
 		goto err;
-	}
-	if (k == NULL || !strcmp(sigkey_id(k), sigkey_id(s->node->key))) {
-		err_set(ERR_INVAL, "%s is this node's own key", argv[0]);
+	if (node_trust_key(s->node, buf_cstr(&pem), pem.len, node_arg, what, &tn,
+	    keyid) != 0)
 		goto err;
-	}
-	if (sigkey_public_pem(k, &out) != 0)
-		goto err;
-	snprintf(fname, sizeof fname, "%s.pub", sigkey_id(k));
-	dir = fs_join(s->node->conf->state_dir, NODE_TRUSTED_DIR);
-	path = fs_join(dir, fname);
-	if (fs_write_atomic(path, out.p, out.len, 0644) != 0 ||
-	    node_load_trusted(s->node) != 0)
-		goto err;
-	log_info("trusted key %s from %s", sigkey_id(k), argv[0]);
-	sess_out(s, "Key %s trusted: archives it signed are now accepted\n",
-	    sigkey_id(k));
+	log_info("trusted key %s for node %s (%s) from %s", keyid, tn.name, tn.id,
+	    what);
+	sess_out(s, "Key %s trusted for node %s%s%s%s: its archives that name "
+	    "that node are accepted (a rollback still needs --force node)\n",
+	    keyid, tn.name, tn.name[0] ? " (" : "", tn.id, tn.name[0] ? ")" : "");
 	r = EXIT_OK;
 	goto out;
 err:
 	r = fail(s, "key trust");
 out:
-	sigkey_free(k);
 	buf_free(&pem);
-	buf_free(&out);
-	free(dir);
-	free(path);
 	return r;
 }
 
 static void cert_line(struct session *s, const char *label, const char *name)
 {
-	sess_out(s, "  %-22s : %s%s\n", label, name,
+	sess_out(s, "  %-22s : %s%s\n", label, esc(name),
 	    *name && pki_expired(s->node, name) ? " (expired)" : "");
 }
 
@@ -366,7 +393,7 @@ static int cmd_cluster_status(struct session *s, int argc, char **argv)
 		return fail(s, "database cluster status");
 	addr = conf_iface(s->node->conf, cl.interface);
 	if (cl.status == CS_ERROR && cl.error[0])
-		sess_out(s, "ERROR : %s\n", cl.error);
+		sess_out(s, "ERROR : %s\n", esc(cl.error));
 	if (cl.status == CS_DISABLING)
 		sess_out(s, "%-24s : Disabling (Started %lld seconds ago)\n", "Status",
 		    (long long)(time(NULL) - cl.since));
@@ -383,8 +410,8 @@ static int cmd_cluster_status(struct session *s, int argc, char **argv)
 		buf_free(&nodes);
 	}
 	sess_out(s, "%-24s : %s\n\n%-24s : %s%s\n\nCertificates\n", "Node in use",
-	    cl.node_in_use[0] ? cl.node_in_use : "None", "Interface",
-	    cl.interface, addr ? "" : " (not configured)");
+	    cl.node_in_use[0] ? esc(cl.node_in_use) : "None", "Interface",
+	    esc(cl.interface), addr ? "" : " (not configured)");
 	cert_line(s, "Server Key", cl.server_key);
 	cert_line(s, "Server Certificate", cl.server_cert);
 	cert_line(s, "Client Key", cl.client_key);
@@ -392,11 +419,11 @@ static int cmd_cluster_status(struct session *s, int argc, char **argv)
 	cert_line(s, "CA Certificate", cl.ca_cert);
 	if (cl.last_command[0] && cl.last_ok == 2)
 		sess_out(s, "\n%-24s : '%s' (In progress, started %lld seconds "
-		    "ago)\n", "Last command", cl.last_command,
+		    "ago)\n", "Last command", esc(cl.last_command),
 		    (long long)(time(NULL) - cl.since));
 	else if (cl.last_command[0])
 		sess_out(s, "\n%-24s : '%s' (%s)\n", "Last command",
-		    cl.last_command, cl.last_ok ? "Success" : "Failed");
+		    esc(cl.last_command), cl.last_ok ? "Success" : "Failed");
 	return EXIT_OK;
 }
 
@@ -422,8 +449,8 @@ static const struct command commands[] = {
 	{ "pki", "match", NULL, 2, 2, 0, cmd_pki_match, "pki match <key> <cert>" },
 	{ "key", "show", NULL, 0, 0, 0, cmd_key_show, "key show" },
 	{ "key", "list", NULL, 0, 0, 0, cmd_key_list, "key list" },
-	{ "key", "trust", NULL, 1, 1, F_ADMIN | F_MUTATES, cmd_key_trust,
-	  "key trust <public key file>" },
+	{ "key", "trust", NULL, 1, 3, F_ADMIN | F_MUTATES, cmd_key_trust,
+	  "key trust <key show output of the node> [--node <node id>]" },
 	{ "database", "cluster", "status", 0, 0, 0, cmd_cluster_status,
 	  "database cluster status" },
 	{ "database", "cluster", "initialize", 0, 0, F_ADMIN | F_MUTATES,
@@ -509,7 +536,7 @@ int commands_run(struct session *s, int argc, char **argv)
 		}
 		if (c->flags & F_MUTATES) {
 			snprintf(what, sizeof what, "%s %s %s", c->w1, c->w2 ? c->w2 : "",
-			    nwords < argc ? argv[nwords] : "");
+			    nwords < argc ? esc(argv[nwords]) : "");
 			if (node_begin(s->node, what) != 0)
 				return fail(s, c->usage);
 			/* A committed rollback is completed before anything else
@@ -532,6 +559,7 @@ int commands_run(struct session *s, int argc, char **argv)
 		usage(s, argv[0]);
 		return EXIT_USAGE;
 	}
-	sess_err(s, "%s: unknown command (type help for the list)\n", argv[0]);
+	sess_err(s, "%s: unknown command (type help for the list)\n",
+	    esc(argv[0]));
 	return EXIT_USAGE;
 }

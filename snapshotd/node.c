@@ -12,9 +12,11 @@
 #include "cluster.h"
 #include "db.h"
 #include "err.h"
+#include "esc.h"
 #include "fsutil.h"
 #include "journal.h"
 #include "log.h"
+#include "names.h"
 #include "node.h"
 #include "recovery.h"
 #include "xmalloc.h"
@@ -93,42 +95,160 @@ out:
 	return r;
 }
 
+#define NODE_BINDING_EXT ".node"
+#define NODE_BINDING_MAX 64	/* node ids per key */
+
+/* Where key keyid's file with extension ext lives (caller frees). */
+static char *trusted_path(const struct node *n, const char *keyid,
+    const char *ext)
+{
+	char fname[KEYID_HEX_LEN + 8], *dir, *p;
+
+	snprintf(fname, sizeof fname, "%s%s", keyid, ext);
+	dir = fs_join(n->conf->state_dir, NODE_TRUSTED_DIR);
+	p = fs_join(dir, fname);
+	free(dir);
+	return p;
+}
+
+/* One "node <id> <name>" line of a .node file ("-": no name). */
+static int binding_line(const char *line, struct trusted_node *tn)
+{
+	const char *name = line + 5 + 36 + 1;
+
+	memset(tn, 0, sizeof *tn);
+	if (strncmp(line, "node ", 5) || strlen(line) < 5 + 36 + 2 ||
+	    line[5 + 36] != ' ')
+		return -1;
+	memcpy(tn->id, line + 5, 36);
+	if (!node_id_valid(tn->id) || (strcmp(name, "-") && !name_valid(name)))
+		return -1;
+	if (strcmp(name, "-"))
+		memcpy(tn->name, name, strlen(name) + 1);
+	return 0;
+}
+
+/* Read tk's node ids from path: a missing file leaves none (a key trusted
+ * before they were recorded); a malformed one is an error. */
+static int load_binding(const char *path, struct trusted_key *tk)
+{
+	struct buf b = BUF_INIT(16384);
+	char *line, *next;
+	int r, lineno = 0;
+
+	if ((r = fs_read_file(path, 16384, &b)) != 0)
+		goto out;
+	/* Every line up to the end, an empty one included (an error). */
+	for (line = b.p; line && line < b.p + b.len; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		lineno++;
+		if (line[0] == '#')
+			continue;
+		if (tk->nnodes == NODE_BINDING_MAX) {
+			r = err_set(ERR_TOOBIG, "%s: more than %d nodes", path,
+			    NODE_BINDING_MAX);
+			goto out;
+		}
+		tk->nodes = xreallocarray(tk->nodes, tk->nnodes + 1,
+		    sizeof *tk->nodes);
+		if (next == NULL || binding_line(line, &tk->nodes[tk->nnodes]) != 0) {
+			r = err_set(ERR_FORMAT, "%s:%d: expected 'node <node id> "
+			    "<name>'", path, lineno);
+			goto out;
+		}
+		tk->nnodes++;
+	}
+out:
+	buf_free(&b);
+	return r;
+}
+
+static void trust_free(struct trust *t)
+{
+	while (t) {
+		struct trust *older = t->older;
+		for (size_t i = 0; i < t->n; i++) {
+			sigkey_free(t->keys[i].key);
+			free(t->keys[i].nodes);
+		}
+		free(t->keys);
+		free(t);
+		t = older;
+	}
+}
+
+/* The key in trusted/<name> (a .pub file) with its node ids, appended to
+ * t; a key that does not load is logged and left out. */
+static void load_one(const struct node *n, const char *dir, const char *name,
+    struct trust *t)
+{
+	struct trusted_key tk = { NULL, NULL, 0 };
+	char *p = fs_join(dir, name), *bind = NULL;
+	int r;
+
+	if ((r = sigkey_load_public(p, &tk.key)) == 0) {
+		bind = trusted_path(n, sigkey_id(tk.key), NODE_BINDING_EXT);
+		if ((r = load_binding(bind, &tk)) == ERR_NOTFOUND)
+			r = 0;
+	}
+	if (r == 0 && tk.nnodes == 0)
+		log_warn("trusted key %s has no node recorded: its archives are "
+		    "refused until it is trusted again", sigkey_id(tk.key));
+	if (r == 0) {
+		t->keys = xreallocarray(t->keys, t->n + 1, sizeof *t->keys);
+		t->keys[t->n++] = tk;
+	} else {
+		log_warn("ignoring trusted key %s", err_msg());
+		sigkey_free(tk.key);
+		free(tk.nodes);
+	}
+	free(p);
+	free(bind);
+}
+
 int node_load_trusted(struct node *n)
 {
 	char *dir = fs_join(n->conf->state_dir, NODE_TRUSTED_DIR);
-	struct sigkey **keys = NULL;
-	size_t nk = 0;
+	struct trust *t = xcalloc(1, sizeof *t);
 	struct dirent *de;
 	DIR *d;
-	int r = 0;
+	int r;
 
 	if ((d = opendir(dir)) == NULL) {
 		r = err_sys("%s", dir);
 		free(dir);
+		free(t);
 		return r;
 	}
 	while ((de = readdir(d)) != NULL) {
 		size_t len = strlen(de->d_name);
-		struct sigkey *k;
-		char *p;
-		if (len < 5 || strcmp(de->d_name + len - 4, ".pub"))
-			continue;
-		p = fs_join(dir, de->d_name);
-		if (sigkey_load_public(p, &k) == 0) {
-			keys = xreallocarray(keys, nk + 1, sizeof *keys);
-			keys[nk++] = k;
-		} else
-			log_warn("ignoring trusted key %s", err_msg());
-		free(p);
+		if (len >= 5 && !strcmp(de->d_name + len - 4, ".pub"))
+			load_one(n, dir, de->d_name, t);
 	}
 	closedir(d);
 	free(dir);
-	for (size_t i = 0; i < n->ntrusted; i++)
-		sigkey_free(n->trusted[i]);
-	free(n->trusted);
-	n->trusted = keys;
-	n->ntrusted = nk;
-	return r;
+	/* key trust (under the operation lock) and SIGHUP may both reload. */
+	pthread_mutex_lock(&n->state_lock);
+	t->older = n->trust;
+	t->gen = n->trust ? n->trust->gen + 1 : 1;
+	__atomic_store_n(&n->trust, t, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&n->state_lock);
+	return 0;
+}
+
+const struct trust *node_trust(const struct node *n)
+{
+	return __atomic_load_n(&n->trust, __ATOMIC_ACQUIRE);
+}
+
+const struct trusted_key *node_trusted_key(const struct trust *t,
+    const char *keyid)
+{
+	for (size_t i = 0; t && i < t->n; i++)
+		if (!strcmp(sigkey_id(t->keys[i].key), keyid))
+			return &t->keys[i];
+	return NULL;
 }
 
 int node_open(struct conf *conf, struct node **out)
@@ -189,9 +309,7 @@ void node_free(struct node *n)
 	if (n == NULL)
 		return;
 	sigkey_free(n->key);
-	for (size_t i = 0; i < n->ntrusted; i++)
-		sigkey_free(n->trusted[i]);
-	free(n->trusted);
+	trust_free(n->trust);
 	free(n->backups);
 	free(n->cluster_path);
 	conf_free(n->conf);
@@ -203,21 +321,218 @@ void node_free(struct node *n)
 const struct sigkey *node_lookup_key(void *arg, const char *keyid)
 {
 	const struct node *n = arg;
+	const struct trusted_key *tk;
 
 	if (!strcmp(sigkey_id(n->key), keyid))
 		return n->key;
-	for (size_t i = 0; i < n->ntrusted; i++)
-		if (!strcmp(sigkey_id(n->trusted[i]), keyid))
-			return n->trusted[i];
-	return NULL;
+	tk = node_trusted_key(node_trust(n), keyid);
+	return tk ? tk->key : NULL;
 }
 
 const char *node_key_origin(const struct node *n, const char *keyid)
 {
 	if (!strcmp(sigkey_id(n->key), keyid))
 		return "this node";
-	return node_lookup_key((void *)(uintptr_t)n, keyid) ? "trusted" :
-	    "untrusted";
+	return node_trusted_key(node_trust(n), keyid) ? "trusted" : "untrusted";
+}
+
+int node_check_claim(const struct node *n, const struct manifest *mf,
+    const char *file)
+{
+	const struct trusted_key *tk;
+
+	if (!strcmp(mf->key_id, sigkey_id(n->key))) {
+		if (strcmp(mf->node_id, n->id))
+			return err_set(ERR_UNTRUSTED, "%s: FORGED: signed with this "
+			    "node's own key but claims node %s (%s), not this node "
+			    "(%s); refused", esc(file), esc(mf->node_name),
+			    esc(mf->node_id), n->id);
+		return 0;
+	}
+	if ((tk = node_trusted_key(node_trust(n), mf->key_id)) == NULL)
+		return err_set(ERR_UNTRUSTED, "%s: signed by key %s, which this node "
+		    "does not trust (nodebak key trust FILE)", esc(file),
+		    esc(mf->key_id));
+	if (tk->nnodes == 0)
+		return err_set(ERR_UNTRUSTED, "%s: signed by key %s, which was "
+		    "trusted before nodebak recorded the node a key belongs to; "
+		    "trust it again: run nodebak key show on its node and "
+		    "nodebak key trust FILE here with that output", esc(file),
+		    mf->key_id);
+	for (size_t i = 0; i < tk->nnodes; i++)
+		if (!strcmp(tk->nodes[i].id, mf->node_id))
+			return 0;
+	return err_set(ERR_UNTRUSTED, "%s: FORGED: signed by key %s, which is "
+	    "trusted for node %s (%s)%s, but claims node %s (%s); refused",
+	    esc(file), mf->key_id, tk->nodes[0].name[0] ? tk->nodes[0].name :
+	    "?", tk->nodes[0].id, tk->nnodes > 1 ? " and others (key list)" :
+	    " only", esc(mf->node_name), esc(mf->node_id));
+}
+
+/* In key show's output, the value of the line "<label> : <value>" before
+ * the PEM block: 1 and out, 0 when there is none, or an error. */
+static int keyfile_field(const char *text, size_t len, const char *label,
+    char *out, size_t outsz, const char *what)
+{
+	const char *p = text, *end = text + len;
+	size_t ll = strlen(label);
+	int found = 0;
+
+	while (p < end && strncmp(p, "-----BEGIN", 10)) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *le = nl ? nl : end, *v = p + ll;
+		if ((size_t)(le - p) > ll && !strncmp(p, label, ll) &&
+		    (*v == ' ' || *v == ':')) {
+			size_t vl;
+			while (v < le && *v == ' ')
+				v++;
+			if (v + 2 > le || v[0] != ':' || v[1] != ' ')
+				return err_set(ERR_FORMAT, "%s: malformed %s line",
+				    what, label);
+			v += 2;
+			vl = (size_t)(le - v);
+			if (vl && v[vl - 1] == '\r')
+				vl--;
+			if (found++ || vl == 0 || vl >= outsz)
+				return err_set(ERR_FORMAT, "%s: malformed or repeated "
+				    "%s line", what, label);
+			memcpy(out, v, vl);
+			out[vl] = '\0';
+		}
+		p = le + (nl ? 1 : 0);
+	}
+	return found;
+}
+
+/* key show's "Node : <name> (<id>)" line, when text has one. */
+static int keyfile_node(const char *text, size_t len, const char *what,
+    struct trusted_node *tn, int *found)
+{
+	char v[160], *open;
+	size_t vl;
+	int r;
+
+	*found = 0;
+	memset(tn, 0, sizeof *tn);
+	if ((r = keyfile_field(text, len, "Node", v, sizeof v, what)) <= 0)
+		return r;
+	vl = strlen(v);
+	if ((open = strrchr(v, '(')) == NULL || open == v || open[-1] != ' ' ||
+	    v[vl - 1] != ')' || (size_t)(v + vl - 1 - (open + 1)) != 36)
+		return err_set(ERR_FORMAT, "%s: Node line is not '<name> (<node "
+		    "id>)'", what);
+	open[-1] = '\0';
+	v[vl - 1] = '\0';
+	if (!name_valid(v) || !node_id_valid(open + 1))
+		return err_set(ERR_FORMAT, "%s: Node line has a bad name or node "
+		    "id", what);
+	memcpy(tn->name, v, strlen(v) + 1);
+	memcpy(tn->id, open + 1, 37);
+	*found = 1;
+	return 0;
+}
+
+/* The node id the key is to be trusted for: the file's Node line and/or
+ * --node, which must agree; never this node's own. */
+static int trust_target(const struct node *n, const char *text, size_t len,
+    const char *node_arg, const char *what, struct trusted_node *tn)
+{
+	int r, found;
+
+	if ((r = keyfile_node(text, len, what, tn, &found)) != 0)
+		return r;
+	if (node_arg && !node_id_valid(node_arg))
+		return err_set(ERR_INVAL, "--node %s: not a node id (key show on "
+		    "the node prints it)", esc(node_arg));
+	if (node_arg && found && strcmp(node_arg, tn->id))
+		return err_set(ERR_INVAL, "%s names node %s (%s), --node says %s",
+		    what, tn->name, tn->id, node_arg);
+	if (node_arg && !found)
+		memcpy(tn->id, node_arg, 37);
+	if (tn->id[0] == '\0')
+		return err_set(ERR_INVAL, "%s names no node: give the output of "
+		    "nodebak key show on the key's node (its Node line), or add "
+		    "--node <node id>", what);
+	if (!strcmp(tn->id, n->id))
+		return err_set(ERR_INVAL, "%s: node %s is this node: another node's "
+		    "key cannot sign for it", what, tn->id);
+	return 0;
+}
+
+/* trusted/<keyid>.node: the node ids key k had, with tn added (or its
+ * name updated). */
+static int write_binding(struct node *n, const struct sigkey *k,
+    const struct trusted_node *tn)
+{
+	const struct trusted_key *old = node_trusted_key(node_trust(n),
+	    sigkey_id(k));
+	struct buf b = BUF_INIT(16384);
+	char *path = trusted_path(n, sigkey_id(k), NODE_BINDING_EXT);
+	size_t count = 1;
+	int r = buf_addf(&b, "# nodebak key trust: the nodes whose archives key "
+	    "%s may sign\n", sigkey_id(k));
+
+	for (size_t i = 0; r == 0 && old && i < old->nnodes; i++)
+		if (strcmp(old->nodes[i].id, tn->id)) {
+			r = buf_addf(&b, "node %s %s\n", old->nodes[i].id,
+			    old->nodes[i].name[0] ? old->nodes[i].name : "-");
+			count++;
+		}
+	if (r == 0 && count > NODE_BINDING_MAX)
+		r = err_set(ERR_TOOBIG, "key %s is trusted for %d nodes already",
+		    sigkey_id(k), NODE_BINDING_MAX);
+	if (r == 0)
+		r = buf_addf(&b, "node %s %s\n", tn->id, tn->name[0] ? tn->name : "-");
+	if (r == 0)
+		r = fs_write_atomic(path, b.p, b.len, 0644);
+	buf_free(&b);
+	free(path);
+	return r;
+}
+
+int node_trust_key(struct node *n, const char *text, size_t len,
+    const char *node_arg, const char *what, struct trusted_node *added,
+    char keyid[KEYID_HEX_LEN + 1])
+{
+	struct buf pem = BUF_INIT(16384);
+	struct sigkey *k = NULL;
+	char claimed[KEYID_HEX_LEN + 8], *path = NULL;
+	int r;
+
+	memset(added, 0, sizeof *added);
+	keyid[0] = '\0';
+	if ((r = sigkey_parse_public(text, len, &k)) != 0) {
+		r = err_prefix(r, "%s", what);
+		goto out;
+	}
+	if (!strcmp(sigkey_id(k), sigkey_id(n->key))) {
+		r = err_set(ERR_INVAL, "%s is this node's own key", what);
+		goto out;
+	}
+	if ((r = keyfile_field(text, len, "Key id", claimed, sizeof claimed,
+	    what)) < 0)
+		goto out;
+	if (r == 1 && strcmp(claimed, sigkey_id(k))) {
+		r = err_set(ERR_FORMAT, "%s: its Key id line says %s, the key's id "
+		    "is %s", what, esc(claimed), sigkey_id(k));
+		goto out;
+	}
+	if ((r = trust_target(n, text, len, node_arg, what, added)) != 0)
+		goto out;
+	/* The node ids first: a key without them (after a crash between the
+	 * two writes) is refused, never trusted for any node. */
+	path = trusted_path(n, sigkey_id(k), ".pub");
+	if ((r = write_binding(n, k, added)) != 0 ||
+	    (r = sigkey_public_pem(k, &pem)) != 0 ||
+	    (r = fs_write_atomic(path, pem.p, pem.len, 0644)) != 0 ||
+	    (r = node_load_trusted(n)) != 0)
+		goto out;
+	memcpy(keyid, sigkey_id(k), KEYID_HEX_LEN + 1);
+out:
+	sigkey_free(k);
+	buf_free(&pem);
+	free(path);
+	return r;
 }
 
 void node_limits(const struct node *n, struct bak_limits *lim)

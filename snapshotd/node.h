@@ -9,6 +9,7 @@
 #include "bak.h"
 #include "conf.h"
 #include "crypto.h"
+#include "names.h"
 
 #define NODE_KEY_FILE "signing.key"
 #define NODE_PUB_FILE "signing.pub"
@@ -18,12 +19,34 @@
 #define NODE_WORK_DIR "work"
 #define NODE_INTERNAL_PREFIX ".nodebak"
 
+/* A node whose archives a trusted key may sign (docs/bak-format.md,
+ * "Trust"): recorded by key trust in state_dir/trusted/<keyid>.node. */
+struct trusted_node {
+	char id[37];
+	char name[NAME_MAX_LEN + 1];	/* "" when only the id was given */
+};
+
+struct trusted_key {
+	struct sigkey *key;
+	struct trusted_node *nodes;
+	size_t nnodes;		/* 0: trusted before node ids were recorded */
+};
+
+/* The trusted keys as loaded at one moment. node_load_trusted() replaces
+ * the whole table and keeps the old one until node_free(): sessions read
+ * it without a lock and may hold its keys while they verify. */
+struct trust {
+	struct trusted_key *keys;
+	size_t n;
+	unsigned gen;			/* counts reloads: for caches */
+	struct trust *older;
+};
+
 struct node {
 	struct conf *conf;		/* owned; replaced on reload */
 	struct sigkey *key;		/* this node's signing key */
 	char id[37];
-	struct sigkey **trusted;	/* other nodes' keys */
-	size_t ntrusted;
+	struct trust *trust;		/* other nodes' keys: node_trust() */
 	char *backups;			/* files_dir/backups */
 	char *cluster_path;		/* state_dir/cluster.conf */
 	pthread_mutex_t op_lock;	/* one mutating operation at a time */
@@ -37,12 +60,35 @@ struct node {
  * trusted keys, then recover from an interrupted operation. */
 int node_open(struct conf *conf, struct node **out);
 void node_free(struct node *n);
-/* Reload trusted keys (after key trust). */
+/* Reload trusted keys and their nodes (after key trust, on SIGHUP). A
+ * key whose .node file is malformed is left out (logged). */
 int node_load_trusted(struct node *n);
+/* The current trusted keys (never NULL after node_open). */
+const struct trust *node_trust(const struct node *n);
+/* The trusted key with this id in t, or NULL. */
+const struct trusted_key *node_trusted_key(const struct trust *t,
+    const char *keyid);
 /* bak_keylookup for this node: its own key and the trusted keys. */
 const struct sigkey *node_lookup_key(void *node, const char *keyid);
 /* "this node", "trusted" or "untrusted" for a key id. */
 const char *node_key_origin(const struct node *n, const char *keyid);
+/* After bak_read() has verified mf's signature: 0 when the signing key may
+ * speak for the node mf names (this node's own key only for this node's
+ * id, a trusted key only for the node ids recorded when it was trusted),
+ * otherwise ERR_UNTRUSTED with a one-line message naming file. --force
+ * never overrides this: an archive that fails it is a forgery. */
+int node_check_claim(const struct node *n, const struct manifest *mf,
+    const char *file);
+/* key trust: trust the public key in text (a PEM key, or the output of
+ * key show on its node, whose Node line names the node), for the node id
+ * node_arg when not NULL (which must agree with a Node line). Refuses this
+ * node's own key or id, and a key without a node id. Writes
+ * trusted/<keyid>.node (the key's node ids, this one added) and
+ * trusted/<keyid>.pub, then reloads. what names the source in messages;
+ * *added gets the node trusted for and the key id. */
+int node_trust_key(struct node *n, const char *text, size_t len,
+    const char *node_arg, const char *what, struct trusted_node *added,
+    char keyid[KEYID_HEX_LEN + 1]);
 /* Limits for reading archives. */
 void node_limits(const struct node *n, struct bak_limits *lim);
 /* Path of backups/<file> (caller frees). */

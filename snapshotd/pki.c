@@ -12,6 +12,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "esc.h"
 #include "fsutil.h"
 #include "node.h"
 #include "pki.h"
@@ -33,11 +34,13 @@ int pki_read(const struct node *n, const char *name, struct buf *b)
 
 	if (!pki_name_ok(name))
 		return err_set(ERR_INVAL, "%s: expected the name of a file in the "
-		    "files root", name);
+		    "files root", esc(name));
 	path = fs_join(n->conf->files_dir, name);
 	r = fs_read_file(path, PKI_FILE_MAX, b);
 	if (r == ERR_NOTFOUND)
-		r = err_set(r, "%s: no such file in the files root", name);
+		r = err_set(r, "%s: no such file in the files root", esc(name));
+	else if (r != 0)
+		r = err_set(r, "%s", esc(err_msg()));
 	free(path);
 	return r;
 }
@@ -194,7 +197,7 @@ static int describe(const char *name, const struct buf *b, struct buf *out)
 		goto out;
 	}
 	r = err_set(ERR_FORMAT, "%s: not a certificate, private key, public key "
-	    "or certificate signing request", name);
+	    "or certificate signing request", esc(name));
 out:
 	X509_free(x);
 	X509_REQ_free(req);

@@ -18,6 +18,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "esc.h"
 #include "fsutil.h"
 #include "node.h"
 #include "pki.h"
@@ -55,7 +56,7 @@ static int load_certs(const struct node *n, const char *name,
 	if (sk_X509_num(sk) == 0 && (x = d2i_X509(NULL, &der, (long)b.len)))
 		sk_X509_push(sk, x);
 	if (sk_X509_num(sk) == 0)
-		r = err_set(ERR_FORMAT, "%s: not a certificate", name);
+		r = err_set(ERR_FORMAT, "%s: not a certificate", esc(name));
 out:
 	BIO_free(bio);
 	buf_free(&b);
@@ -96,7 +97,8 @@ static int load_key(const struct node *n, const char *name, EVP_PKEY **out)
 		pk = d2i_AutoPrivateKey(NULL, &der, (long)b.len);
 	ERR_clear_error();
 	if (pk == NULL)
-		r = err_set(ERR_FORMAT, "%s: not an unencrypted private key%s", name,
+		r = err_set(ERR_FORMAT, "%s: not an unencrypted private key%s",
+		    esc(name),
 		    strstr(buf_cstr(&b), "ENCRYPTED") ? " (it is encrypted)" : "");
 	*out = pk;
 out:
@@ -114,7 +116,7 @@ int pki_match(const struct node *n, const char *key, const char *cert)
 		goto out;
 	if (X509_check_private_key(sk_X509_value(sk, 0), pk) != 1)
 		r = err_set(ERR_MISMATCH, "%s does not match the certificate in %s",
-		    key, cert);
+		    esc(key), esc(cert));
 	ERR_clear_error();
 out:
 	EVP_PKEY_free(pk);
@@ -141,13 +143,14 @@ int pki_verify(const struct node *n, const char *cert, const char *ca)
 	for (int i = 0; cas && i < sk_X509_num(cas); i++)
 		X509_STORE_add_cert(store, sk_X509_value(cas, i));
 	if (X509_STORE_CTX_init(ctx, store, sk_X509_value(sk, 0), sk) != 1) {
-		r = err_set(ERR_CRYPTO, "%s: cannot set up the verification", cert);
+		r = err_set(ERR_CRYPTO, "%s: cannot set up the verification",
+		    esc(cert));
 		goto out;
 	}
 	if (X509_verify_cert(ctx) != 1) {
 		int e = X509_STORE_CTX_get_error(ctx);
 		r = err_set(ERR_CRYPTO, "%s does not verify against %s: %s "
-		    "(depth %d)", cert, ca ? ca : "the system's trusted CAs",
+		    "(depth %d)", esc(cert), ca ? esc(ca) : "the system's trusted CAs",
 		    X509_verify_cert_error_string(e),
 		    X509_STORE_CTX_get_error_depth(ctx));
 	}
@@ -196,7 +199,7 @@ static int add_sans(X509_REQ *req, const char *list)
 		    inet_pton(AF_INET6, tok, ip) == 1;
 		if (*tok == '\0' || (strpbrk(tok, " :,") && !is_ip))
 			r = err_set(ERR_INVAL, "subjectAltName: %s: expected an IP "
-			    "address or a DNS name", tok);
+			    "address or a DNS name", esc(tok));
 		else
 			r = buf_addf(&b, "%s%s:%s", b.len ? "," : "",
 			    is_ip ? "IP" : "DNS", tok);
@@ -206,7 +209,8 @@ static int add_sans(X509_REQ *req, const char *list)
 	    (exts = sk_X509_EXTENSION_new_null()) == NULL ||
 	    !sk_X509_EXTENSION_push(exts, ext) ||
 	    X509_REQ_add_extensions(req, exts) != 1))
-		r = err_set(ERR_CRYPTO, "subjectAltName: %s: not accepted", list);
+		r = err_set(ERR_CRYPTO, "subjectAltName: %s: not accepted",
+		    esc(list));
 	if (exts)
 		sk_X509_EXTENSION_free(exts);
 	X509_EXTENSION_free(ext);
@@ -233,14 +237,15 @@ static int build_subject(X509_REQ *req, int argc, char *const argv[])
 				break;
 		if (k == nk || a[strlen(subject_keys[k].arg)] == '\0') {
 			r = err_set(ERR_INVAL, "%s: expected CN:<name>, O:, OU:, L:, "
-			    "ST:, C: or subjectAltName:<a>,<b>", a);
+			    "ST:, C: or subjectAltName:<a>,<b>", esc(a));
 			break;
 		}
 		have_cn |= k == 0;
 		if (X509_NAME_add_entry_by_txt(nm, subject_keys[k].field, MBSTRING_UTF8,
 		    (const unsigned char *)a + strlen(subject_keys[k].arg), -1, -1,
 		    0) != 1)
-			r = err_set(ERR_INVAL, "%s: not accepted in a subject", a);
+			r = err_set(ERR_INVAL, "%s: not accepted in a subject",
+			    esc(a));
 	}
 	ERR_clear_error();
 	if (r == 0 && !have_cn)
@@ -259,10 +264,11 @@ static int write_pem(const char *path, mode_t mode, EVP_PKEY *pk, X509_REQ *req)
 		return err_set(ERR_NOMEM, "out of memory");
 	if ((pk && PEM_write_bio_PrivateKey(bio, pk, NULL, NULL, 0, NULL,
 	    NULL) != 1) || (req && PEM_write_bio_X509_REQ(bio, req) != 1))
-		r = err_set(ERR_CRYPTO, "%s: cannot encode", path);
+		r = err_set(ERR_CRYPTO, "%s: cannot encode", esc(path));
 	else {
 		len = BIO_get_mem_data(bio, &p);
-		r = fs_exists(path) ? err_set(ERR_EXISTS, "%s: already exists", path) :
+		r = fs_exists(path) ? err_set(ERR_EXISTS, "%s: already exists",
+		    esc(path)) :
 		    fs_write_atomic(path, p, (size_t)len, mode);
 		OPENSSL_cleanse(p, (size_t)len);
 	}
@@ -282,12 +288,13 @@ int pki_csr(const struct node *n, const char *name, int argc,
 	snprintf(kname, sizeof kname, "%s.key", name);
 	snprintf(cname, sizeof cname, "%s.csr", name);
 	if (!pki_name_ok(kname) || strlen(name) > 200)
-		return err_set(ERR_INVAL, "%s: expected a plain file name", name);
+		return err_set(ERR_INVAL, "%s: expected a plain file name",
+		    esc(name));
 	kpath = fs_join(n->conf->files_dir, kname);
 	cpath = fs_join(n->conf->files_dir, cname);
 	if (fs_exists(kpath) || fs_exists(cpath)) {
 		r = err_set(ERR_EXISTS, "%s or %s already exists in the files root",
-		    kname, cname);
+		    esc(kname), esc(cname));
 		goto out;
 	}
 	if ((req = X509_REQ_new()) == NULL) {
@@ -300,7 +307,8 @@ int pki_csr(const struct node *n, const char *name, int argc,
 	    X509_REQ_set_version(req, 0) != 1 ||
 	    X509_REQ_set_pubkey(req, pk) != 1 ||
 	    X509_REQ_sign(req, pk, EVP_sha256()) <= 0) {
-		r = err_set(ERR_CRYPTO, "%s: cannot make the key and request", name);
+		r = err_set(ERR_CRYPTO, "%s: cannot make the key and request",
+		    esc(name));
 		goto out;
 	}
 	if ((r = write_pem(kpath, 0600, pk, NULL)) == 0 &&

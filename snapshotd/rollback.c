@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "bak.h"
+#include "bakcheck.h"
 #include "buf.h"
 #include "cluster.h"
 #include "crypto.h"
@@ -103,26 +104,39 @@ int rollback_hook(struct node *n, const char *what, const char *cmd)
 	return 0;
 }
 
-/* The archive must come from this node, this version and this schema,
- * unless --force names the difference. */
+/* The archive (verified, in staging) must be what the operator confirmed
+ * (seen; NULL with --yes), its key must be allowed to sign for the node it
+ * names (never overridden: otherwise it is a forgery), and it must come
+ * from this node, this version and this schema, unless --force names the
+ * difference. */
 static int check_origin(struct node *n, const struct manifest *mf,
-    unsigned force)
+    unsigned force, const char *file, const struct bakcheck *seen)
 {
+	int r;
+
+	if ((r = node_check_claim(n, mf, file)) != 0)
+		return r;
+	if (seen && (seen->status != BC_VERIFIED || mf->created != seen->created ||
+	    strcmp(mf->snapshot, seen->snapshot) ||
+	    strcmp(mf->node_id, seen->node_id) || strcmp(mf->key_id, seen->key_id)))
+		return err_set(ERR_REFUSED, "%s changed after the confirmation (it "
+		    "now holds snapshot %s of node %s); run the rollback again",
+		    esc(file), esc(mf->snapshot), esc(mf->node_name));
 	if (strcmp(mf->engine, n->conf->db_engine))
 		return err_set(ERR_REFUSED, "%s: taken with database engine %s, this "
-		    "node runs %s", mf->snapshot, mf->engine, n->conf->db_engine);
+		    "node runs %s", esc(file), esc(mf->engine), n->conf->db_engine);
 	if (strcmp(mf->node_id, n->id) && !(force & FORCE_NODE))
-		return err_set(ERR_REFUSED, "%s.bak was taken on node %s (%s), not "
+		return err_set(ERR_REFUSED, "%s was taken on node %s (%s), not "
 		    "on this node; add --force node to restore it here",
-		    mf->snapshot, mf->node_name, mf->node_id);
+		    esc(file), esc(mf->node_name), esc(mf->node_id));
 	if (strcmp(mf->software, NODEBAK_VERSION) && !(force & FORCE_VERSION))
-		return err_set(ERR_REFUSED, "%s.bak was taken by nodebak %s, this is "
-		    "%s; add --force version to restore it anyway", mf->snapshot,
-		    mf->software, NODEBAK_VERSION);
+		return err_set(ERR_REFUSED, "%s was taken by nodebak %s, this is "
+		    "%s; add --force version to restore it anyway", esc(file),
+		    esc(mf->software), NODEBAK_VERSION);
 	if (mf->schema != DB_SCHEMA_VERSION && !(force & FORCE_SCHEMA))
-		return err_set(ERR_REFUSED, "%s.bak has database schema %ld, this "
+		return err_set(ERR_REFUSED, "%s has database schema %ld, this "
 		    "node uses %d; add --force schema to restore it anyway",
-		    mf->snapshot, mf->schema, DB_SCHEMA_VERSION);
+		    esc(file), mf->schema, DB_SCHEMA_VERSION);
 	return 0;
 }
 
@@ -262,16 +276,32 @@ static int refuse_if_clustered(struct session *s)
 	return 0;
 }
 
-static int confirm(struct session *s, const char *file)
+/* Ask before restoring, showing what the archive holds: its MANIFEST as
+ * bakcheck_file() verified it (seen gets it, for check_origin() to hold
+ * the staged archive to). An archive that does not verify is not asked
+ * about: staging will refuse it and say why. */
+static int confirm(struct session *s, const char *file, struct bakcheck *seen)
 {
-	char text[1024];
+	char text[2048], about[1100], warn[600] = "", ts[21];
 
+	if (bakcheck_file(s->node, file, seen) != 0 ||
+	    seen->status != BC_VERIFIED)
+		return 1;
+	manifest_time(seen->created, ts);
+	if (!name_is_bak_of(file, seen->snapshot))
+		snprintf(warn, sizeof warn, "WARNING: the file is named %s but holds "
+		    "snapshot %s: it was renamed or copied from another archive.\n",
+		    esc(file), esc(seen->snapshot));
+	snprintf(about, sizeof about, "It holds snapshot %s of node %s (%s), "
+	    "taken %s, signed by key %s (%s).\n%s", esc(seen->snapshot),
+	    esc(seen->node_name), esc(seen->node_id), ts, esc(seen->key_id),
+	    node_key_origin(s->node, seen->key_id), warn);
 	snprintf(text, sizeof text, "WARNING!!!\nAre you sure you wish to restore "
-	    "this node from %s? (Y/n)\nThe node's database, configuration, "
+	    "this node from %s? (Y/n)\n%sThe node's database, configuration, "
 	    "certificates, keys and licence will be replaced by the snapshot's.\n"
 	    "The node will be out of the database cluster afterwards: initialize "
 	    "or join it again.\nThe node's services will restart at the end of "
-	    "this procedure.\n", file);
+	    "this procedure.\n", esc(file), about);
 	return sess_confirm(s, text);
 }
 
@@ -395,15 +425,20 @@ static void report(struct session *s, const struct manifest *mf,
 		if (!strncmp(mf->m[i].path, "files/", 6))
 			mf->m[i].is_dir ? dirs++ : files++;
 	manifest_time(mf->created, ts);
+	if (!name_is_bak_of(file, mf->snapshot))
+		sess_out(s, "WARNING: %s was renamed or copied: it held snapshot %s, "
+		    "which is what was restored\n", esc(file), esc(mf->snapshot));
 	sess_out(s, "Restored from %s (snapshot %s of node %s, taken %s):\n"
 	    "  Database           : %s (%s)\n"
 	    "  Configuration      : restored\n"
 	    "  Cluster settings   : restored; Status now Disabled\n"
 	    "  Certificates, keys and licence : %zu files, %zu folders\n",
-	    file, mf->snapshot, mf->node_name, ts, db_member(s->node->conf),
+	    esc(file), esc(mf->snapshot), esc(mf->node_name), ts,
+	    db_member(s->node->conf),
 	    dbok ? "integrity check ok" : "INTEGRITY CHECK FAILED", files, dirs);
 	if (safety[0])
-		sess_out(s, "Safety snapshot of the previous state: %s.bak\n", safety);
+		sess_out(s, "Safety snapshot of the previous state: %s.bak\n",
+		    esc(safety));
 	sess_out(s, "This node is out of the database cluster: run 'database "
 	    "cluster initialize' or 'database cluster join <master>'.\n");
 }
@@ -549,6 +584,7 @@ int cmd_rollback(struct session *s, int argc, char **argv)
 	struct opts o;
 	struct fs_fileid old_db[3];
 	size_t nold = 0;
+	struct bakcheck seen;
 	char base[NAME_MAX_LEN + 1], safety[NAME_MAX_LEN + 1] = "", ts[32];
 	char *path = NULL, *work = NULL, *stage = NULL, *intent = NULL;
 	char *jpath = NULL, *done = NULL;
@@ -571,7 +607,7 @@ int cmd_rollback(struct session *s, int argc, char **argv)
 	}
 	if (refuse_if_clustered(s) != 0)
 		goto out;
-	if (!o.yes && !confirm(s, o.file)) {
+	if (!o.yes && !confirm(s, o.file, &seen)) {
 		sess_out(s, "Rollback cancelled; nothing was changed.\n");
 		r = EXIT_FAIL;
 		goto out;
@@ -585,7 +621,7 @@ int cmd_rollback(struct session *s, int argc, char **argv)
 	fault_point("rollback-intent");
 	if ((stage = new_stage(work)) == NULL ||
 	    stage_archive(n, path, stage, &mf) != 0 ||
-	    check_origin(n, &mf, o.force) != 0)
+	    check_origin(n, &mf, o.force, o.file, o.yes ? NULL : &seen) != 0)
 		goto fail;
 	/* 2. A safety snapshot of the current state. */
 	now = time(NULL);

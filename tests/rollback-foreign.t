@@ -2,7 +2,7 @@
 """rollback-foreign.t: an archive taken on another node is refused, and the
 node left unchanged, without --force node, and while its signing key is not
 trusted even with --force node; after `nodebak key trust` of the other
-node's public key plus --force node it is restored."""
+node's key (its key show output) plus --force node it is restored."""
 import os
 import shutil
 import sqlite3
@@ -61,8 +61,12 @@ def main(t):
         unchanged("untrusted, --force node")
 
         # Trusted key but another node: refused without --force node.
-        rc, out, err = a.nb("key", "trust", os.path.join(b.state, "signing.pub"))
-        t.ok(rc == 0 and "trusted" in out, "key trust of node b's public key", out + err)
+        # The operator's way: node b's key show output (its Node line says
+        # which node the key is trusted for).
+        rc, show, err = b.nb("key", "show")
+        put(os.path.join(a.root, "b.key"), show)
+        rc, out, err = a.nb("key", "trust", os.path.join(a.root, "b.key"))
+        t.ok(rc == 0 and "trusted for node rb-foreign-b" in out, "key trust of node b's key show output", out + err)
         h0 = folder_hash(a, skip=())  # the trusted key is now part of the state
         rc, out, err = a.nb("backup", "rollback", "fromb.bak", "--yes")
         t.ok(rc != 0 and "was taken on node rb-foreign-b" in err and "--force node" in err and

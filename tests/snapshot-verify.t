@@ -151,8 +151,11 @@ def main(t):
         t.ok(rc == 1 and "does not trust" in err, "archive of an untrusted key rejected", err)
         rc, out, _ = a.nb("backup", "list")
         t.ok("(untrusted)" in out, "backup list marks the signer untrusted", out)
-        rc, out, err = a.nb("key", "trust", os.path.join(b.state, "signing.pub"))
-        t.ok(rc == 0 and "trusted" in out, "key trust of the other node's public key", err)
+        rc, show, _ = b.nb("key", "show")
+        with open(os.path.join(a.root, "b.key"), "w") as f:
+            f.write(show)
+        rc, out, err = a.nb("key", "trust", os.path.join(a.root, "b.key"))
+        t.ok(rc == 0 and "trusted" in out, "key trust of the other node's key show output", err)
         rc, out, err = a.nb("backup", "verify", "fromb.bak")
         t.ok(rc == 0 and "(trusted)" in out, "then it verifies, signer trusted", out + err)
         rc, out, err = a.nb("key", "trust", os.path.join(a.state, "signing.pub"))

@@ -58,6 +58,24 @@ void t_names(void)
 		    "esc cuts a long name with ...");
 	}
 	ok(!strcmp(esc(NULL), ""), "esc(NULL) is empty");
+	ok(name_from_bak("a\nb\x1b[2J.bak", out, sizeof out) == ERR_INVAL &&
+	    !strchr(err_msg(), '\n') && !strchr(err_msg(), '\x1b') &&
+	    strstr(err_msg(), "a\\nb\\x1b[2J.bak"),
+	    "name_from_bak's message shows the name escaped");
+	ok(node_id_valid("cb496dcf-76cd-4742-8e2a-a808f63409ae"),
+	    "node id valid: a uuid_new() id");
+	ok(!node_id_valid("CB496DCF-76CD-4742-8E2A-A808F63409AE") &&
+	    !node_id_valid("cb496dcf-76cd-4742-8e2a-a808f63409a") &&
+	    !node_id_valid("cb496dcf-76cd-4742-8e2a-a808f63409aef") &&
+	    !node_id_valid("cb496dcf776cd-4742-8e2a-a808f63409ae") &&
+	    !node_id_valid("\x1b[2J\x1b[31mfffffffffffffffffffffffffff"),
+	    "node id refused: upper case, short, long, dash missing, ESC");
+	ok(name_is_bak_of("nightly.bak", "nightly") &&
+	    !name_is_bak_of("nightly.bak", "old") &&
+	    !name_is_bak_of("nightly.bak", "night") &&
+	    !name_is_bak_of("nightly.bak.bak", "nightly") &&
+	    !name_is_bak_of("nightly", "nightly"),
+	    "name_is_bak_of: only <snapshot>.bak");
 }
 
 static int conf_text(const char *text, struct conf **c)
