@@ -4,7 +4,8 @@ against the real nodebak-ftpd: the self-signed pair made at first start;
 no login in clear; curl --ssl-reqd (listing, download, resume, upload),
 ftplib FTP_TLS with prot_p and session reuse, lftp; a data connection
 that does not resume the control session is refused; plaintext pipelined
-after AUTH TLS is never executed."""
+after AUTH TLS is never executed; STOR fsyncs the upload and its folder
+before the 226 (strace)."""
 import ftplib
 import hashlib
 import os
@@ -18,6 +19,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from node import Node, BIN, free_port  # noqa: E402
 from tap import run  # noqa: E402
 from ftp_util import ReuseFTP_TLS, insecure_context  # noqa: E402
+import strace_util  # noqa: E402
 
 
 def sha(path):
@@ -116,6 +118,31 @@ def main(t):
         t.ok(r.startswith(b"234") and b"331" not in r and b"230" not in r, "pipelined plaintext after AUTH TLS not executed", r)
         s.close()
         t.ok(os.path.exists(big), "nightly.bak untouched")
+
+        # STOR answers 226 only once the file and its name are on disk:
+        # under strace, after the data connection the session fsyncs the
+        # hidden file, renames it, fsyncs the folder, then replies.
+        t.ok(strace_util.have_strace(), "strace is installed (scripts/deps.sh)")
+        if strace_util.have_strace():
+            n.kill("ftpd")
+            prefix = n.path("ftpd.strace")
+            n.start("ftpd", strace_util.argv(prefix, [ftpd, "-f", "-c", n.conf]),
+                    wait_for=(n.addr, n.ftp_port))
+            p = subprocess.run(ssl_ + ["-u", "admin:pw-admin-secret", "-T", big, url + "/backups/durable.bak"],
+                               capture_output=True, text=True)
+            t.ok(p.returncode == 0 and sha(os.path.join(files, "backups", "durable.bak")) == sha(big),
+                 "an upload under strace", p.stderr)
+            want = ["data", "fsync file", "rename", "fsync folder", "send"]
+            folder = os.path.join(files, "backups")
+            order = None
+            for _ in range(100):
+                order = strace_util.commit_order(prefix, folder, "durable.bak", n.ftp_port)
+                if strace_util.contains(order, want):
+                    break
+                time.sleep(0.1)
+            t.ok(strace_util.contains(order, want),
+                 "STOR: after the data, fsync of the upload, rename, fsync of the folder, then 226",
+                 order and order[-8:])
     finally:
         n.cleanup()
 
