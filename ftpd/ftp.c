@@ -432,7 +432,7 @@ connected:
 	}
 	io_timeouts(fd, s->f->data_timeout);
 	if (s->prot_p) {
-		if (tls_accept(s->tls, fd, (int)s->f->data_timeout, &d->t) != 0) {
+		if (tls_accept(s->tls, fd, (int)s->f->data_timeout, 1, &d->t) != 0) {
 			close(fd);
 			reply(s, "425 TLS handshake on the data connection failed");
 			return -1;
@@ -1132,7 +1132,7 @@ static int cmd_auth(struct sess *s, const char *arg)
 	}
 	reply(s, "234 Proceed with TLS");
 	buf_reset(&s->in);
-	if (tls_accept(s->tls, s->fd, (int)s->f->login_timeout, &s->ctl) != 0)
+	if (tls_accept(s->tls, s->fd, (int)s->f->login_timeout, 0, &s->ctl) != 0)
 		return ERR_PROTO;
 	return 0;
 }
@@ -1490,7 +1490,7 @@ int ftp_session(int fd, const struct ftpd_ctx *ctx, int implicit)
 		goto out;
 	}
 	if (implicit) {
-		if (s.tls == NULL || tls_accept(s.tls, fd, (int)s.f->login_timeout,
+		if (s.tls == NULL || tls_accept(s.tls, fd, (int)s.f->login_timeout, 0,
 		    &s.ctl) != 0)
 			goto out;
 		s.prot_p = 1;
