@@ -156,9 +156,28 @@ int db_restore_ready(const struct conf *c)
 	return is_pg(c) ? pg_restore_ready(c) : 0;
 }
 
+int db_check_live_what(const struct conf *c, char *what, size_t whatsz)
+{
+	char scratch[DB_CHECK_WHAT_MAX];
+	int r;
+
+	if (what == NULL || whatsz == 0) {
+		what = scratch;
+		whatsz = sizeof scratch;
+	}
+	what[0] = '\0';
+	if (is_pg(c))
+		r = pg_check_live(c, what, whatsz);
+	else if ((r = db_check_file(c, c->db_path)) == 0)
+		snprintf(what, whatsz, "integrity_check ok");
+	if (r != 0)
+		snprintf(what, whatsz, "%s", err_msg());
+	return r;
+}
+
 int db_check_live(const struct conf *c)
 {
-	return is_pg(c) ? pg_check_live(c) : db_check_file(c, c->db_path);
+	return db_check_live_what(c, NULL, 0);
 }
 
 /* The node schema, version 1: what an appliance node keeps. */
@@ -281,11 +300,18 @@ static int check(sqlite3 *h, const char *pragma, const char *path)
 	if (sqlite3_prepare_v2(h, pragma, -1, &st, NULL) != SQLITE_OK)
 		return dberr(h, "prepare check", path);
 	if (sqlite3_step(st) != SQLITE_ROW)
-		r = dberr(h, "integrity check", path);
+		r = dberr(h, pragma + 7, path);
 	else if ((t = sqlite3_column_text(st, 0)) == NULL ||
-	    strcmp((const char *)t, "ok"))
-		r = err_set(ERR_DB, "%s: integrity check failed: %s", path,
-		    t ? (const char *)t : "no result");
+	    strcmp((const char *)t, "ok")) {
+		/* One row per problem (integrity_check stops at 100). */
+		char first[400];
+		long n = 1;
+		snprintf(first, sizeof first, "%s", t ? (const char *)t : "no result");
+		while (sqlite3_step(st) == SQLITE_ROW)
+			n++;
+		r = err_set(ERR_DB, "%s: %s failed (%ld problem%s); first: %s", path,
+		    pragma + 7, n, n == 1 ? "" : "s", first);
+	}
 	sqlite3_finalize(st);
 	return r;
 }

@@ -63,8 +63,20 @@ int db_restore_is_pending(const struct conf *c);
 /* The live database can take a restore: PostgreSQL, the server is not a
  * replica (ERR_REFUSED naming what to do). SQLite: 0. */
 int db_restore_ready(const struct conf *c);
-/* The live database passes its check (SQLite: integrity_check; PostgreSQL:
- * it answers with its schema version). */
+/* The live database passes a full check: SQLite, PRAGMA integrity_check;
+ * PostgreSQL, it answers with its schema version and pg_amcheck finds no
+ * corruption in any table (heap) or B-tree index of the node database,
+ * catalogs included (--heapallindexed; the amcheck extension is installed
+ * for the time of the check when missing). what (whatsz bytes; NULL when
+ * not wanted) receives one line for a person naming what was checked and
+ * the outcome: "integrity_check ok", "pg_amcheck: heap and B-tree of 275
+ * relations ok"; on failure the same line as err_msg(), e.g.
+ * "pg_amcheck: corruption found (1 problem in 279 relations); first:
+ * btree index ...". */
+#define DB_CHECK_WHAT_MAX 512
+int db_check_live_what(const struct conf *c, char *what, size_t whatsz);
+/* db_check_live_what() without the line.
+ * NEEDSWORK: goes once rollback.c reports the line. */
 int db_check_live(const struct conf *c);
 /* Prepare the live database at path to be replaced: checkpoint its WAL
  * into the main file and truncate it. Callers then remove path-wal and

@@ -141,9 +141,12 @@ static int drain(int ofd, int efd, struct buf *out, struct buf *errb)
 
 /* Run argv (argv[0] a full path) with stdin from /dev/null; as the postgres
  * user when as_pg and we are root (initdb and postgres refuse root). stdout
- * goes to out when given (bounded), else /dev/null. Returns 0 when the tool
- * exits 0, else ERR_DB naming the tool and its last line of stderr. */
-static int pg_run(const char *const argv[], int as_pg, struct buf *out)
+ * goes to out when given (bounded), else /dev/null; the tail of stderr
+ * (at most PG_ERR_MAX bytes) is appended to errout when given. Returns 0
+ * when the tool exits 0, else ERR_DB naming the tool and its last line of
+ * stderr. */
+static int pg_run_err(const char *const argv[], int as_pg, struct buf *out,
+    struct buf *errout)
 {
 	struct buf errb = BUF_INIT(PG_ERR_MAX * 2);
 	struct passwd *pw = NULL;
@@ -183,6 +186,8 @@ static int pg_run(const char *const argv[], int as_pg, struct buf *out)
 		    last_line(&errb));
 	else if (r != 0)
 		r = err_set(r, "%s: output too large", argv[0]);
+	if (errout && errb.len && buf_add(errout, errb.p, errb.len) != 0 && r == 0)
+		r = err_set(ERR_TOOBIG, "%s: messages too large", argv[0]);
 out:
 	for (int i = 0; i < 2; i++) {
 		if (op[i] >= 0)
@@ -192,6 +197,11 @@ out:
 	}
 	buf_free(&errb);
 	return r;
+}
+
+static int pg_run(const char *const argv[], int as_pg, struct buf *out)
+{
+	return pg_run_err(argv, as_pg, out, NULL);
 }
 
 /* Folders the server user must reach: the state folder gets group search
@@ -681,16 +691,107 @@ int pg_in_use(const struct conf *c)
 	return r;
 }
 
-int pg_check_live(const struct conf *c)
+/* M of the last "N/M relations" progress line of pg_amcheck in e; -1 when
+ * there is none. */
+static long relations_checked(const struct buf *e)
 {
-	struct pg_conn *d;
-	long v = 0;
+	const char *start = buf_cstr(e), *p = start, *q, *last = NULL;
+
+	while ((q = strstr(p, " relations (")) != NULL) {
+		last = q;
+		p = q + 1;
+	}
+	if (last == NULL)
+		return -1;
+	for (q = last; q > start && q[-1] >= '0' && q[-1] <= '9'; q--)
+		;
+	return q < last && q > start && q[-1] == '/' ? strtol(q, NULL, 10) : -1;
+}
+
+/* pg_amcheck's report on stdout is one unindented line per problem (the
+ * relation, block, offset) followed by indented detail lines. The message:
+ * how many problems, and the first with its first detail. */
+static int corruption_found(struct buf *o, long rels)
+{
+	char *save = NULL, *line, *first = NULL, *detail = NULL;
+	long problems = 0;
+
+	for (line = strtok_r(o->p, "\n", &save); line;
+	    line = strtok_r(NULL, "\n", &save)) {
+		if (*line != ' ' && *line != '\t') {
+			problems++;
+			if (first == NULL)
+				first = line;
+		} else if (first && detail == NULL && problems == 1) {
+			detail = line + strspn(line, " \t");
+			if (!strncmp(detail, "ERROR:", 6))
+				detail += 6 + strspn(detail + 6, " ");
+		}
+	}
+	return err_set(ERR_DB, "pg_amcheck: corruption found (%ld problem%s in "
+	    "%ld relations); first: %s %s", problems, problems == 1 ? "" : "s",
+	    rels, esc(first), esc(detail ? detail : ""));
+}
+
+/* pg_amcheck of every table (heap) and B-tree index of the node database,
+ * catalogs included, with --heapallindexed (each heap tuple must be found
+ * in each of its indexes): a client on the socket, as pg_dump is. */
+static int amcheck(const struct conf *c, char *what, size_t whatsz)
+{
+	struct buf o = BUF_INIT(PG_OUT_MAX), e = BUF_INIT(PG_ERR_MAX * 2);
+	char *run = pg_run_dir(c), *prog = bin("pg_amcheck"), port[16];
+	const char *argv[] = { prog, "-h", run, "-p", port, "-U", PG_USER,
+		"--no-password", "--heapallindexed", "--progress", PG_DBNAME, NULL };
+	long rels;
 	int r;
 
-	if ((r = pg_open(c, &d)) != 0)
+	snprintf(port, sizeof port, "%ld", c->pg_port);
+	r = pg_run_err(argv, 0, &o, &e);
+	rels = relations_checked(&e);
+	/* A failure with a report on stdout is corruption; without one,
+	 * pg_run's message (the tool could not run or connect) stands. */
+	if (r != 0 && o.len)
+		r = corruption_found(&o, rels);
+	else if (r == 0 && rels <= 0)
+		r = err_set(ERR_DB, "pg_amcheck: no relation was checked");
+	else if (r == 0)
+		snprintf(what, whatsz, "pg_amcheck: heap and B-tree of %ld "
+		    "relations ok", rels);
+	free(run);
+	free(prog);
+	buf_free(&o);
+	buf_free(&e);
+	return r;
+}
+
+/* amcheck is installed for the time of the check when the database does not
+ * have it, so that the node database and its dumps keep only what the node
+ * put there. */
+int pg_check_live(const struct conf *c, char *what, size_t whatsz)
+{
+	PGconn *h = NULL;
+	long v = 0, had = 0;
+	int r;
+
+	if ((r = conn_open(c, PG_DBNAME, &h)) != 0)
 		return r;
-	r = pg_schema(d, &v);
-	pg_close(d);
+	if ((r = get_long(h, "SELECT max(version) FROM nodebak_schema", &v)) != 0 ||
+	    (r = get_long(h, "SELECT count(*) FROM pg_extension WHERE extname = "
+	    "'amcheck'", &had)) != 0 ||
+	    (!had && (r = exec_sql(h, "CREATE EXTENSION amcheck")) != 0))
+		goto out;
+	r = amcheck(c, what, whatsz);
+	if (!had && r == 0)
+		r = exec_sql(h, "DROP EXTENSION amcheck");
+	else if (!had) {
+		/* The check's message matters more than the drop's. */
+		char keep[1024];
+		snprintf(keep, sizeof keep, "%s", err_msg());
+		exec_sql(h, "DROP EXTENSION amcheck");
+		err_set(r, "%s", keep);
+	}
+out:
+	PQfinish(h);
 	return r;
 }
 

@@ -2,6 +2,7 @@
  * these; everything else uses the db_* interface. */
 #ifndef NODEBAK_DB_PG_H
 #define NODEBAK_DB_PG_H
+#include <stddef.h>
 
 struct buf;
 struct conf;
@@ -37,8 +38,11 @@ int pg_restore_pending(const struct conf *c);
 int pg_in_use(const struct conf *c);
 /* The server is not in recovery (not a replica): 0; else ERR_REFUSED. */
 int pg_restore_ready(const struct conf *c);
-/* The live database answers with its schema version: 0. */
-int pg_check_live(const struct conf *c);
+/* The live database answers with its schema version and pg_amcheck finds
+ * no corruption (db.h's db_check_live_what()): 0, and what gets
+ * "pg_amcheck: heap and B-tree of N relations ok". Else ERR_DB naming
+ * the first problem and how many there are. */
+int pg_check_live(const struct conf *c, char *what, size_t whatsz);
 
 /* Clustering (db.h's db_cluster_*). */
 int pg_cluster_master(const struct conf *c, const char *listen,

@@ -174,6 +174,26 @@ int fs_write_atomic(const char *path, const void *data, size_t len,
 	return fs_fsync_parent(path);
 }
 
+int fs_commit_upload(int fd, int dirfd, const char *tmp, const char *base,
+    int noreplace)
+{
+	int dfd, e, r = 0;
+
+	if (fsync(fd) != 0)
+		return err_sys("fsync %s", tmp);
+	if (renameat2(dirfd, tmp, dirfd, base, noreplace ? RENAME_NOREPLACE : 0))
+		return err_sys("rename %s to %s", tmp, base);
+	/* The new name is durable only once the folder is. */
+	if ((dfd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return err_sys("open the folder of %s", base);
+	if (fsync(dfd) != 0)
+		r = err_sys("fsync the folder of %s", base);
+	e = errno;
+	close(dfd);
+	errno = e;
+	return r;
+}
+
 static int rm_one(const char *p, const struct stat *st, int flag,
     struct FTW *ftw)
 {

@@ -20,6 +20,15 @@ int fs_read_file(const char *path, size_t max, struct buf *b);
  * rename it over path and fsync the folder. */
 int fs_write_atomic(const char *path, const void *data, size_t len,
     mode_t mode);
+/* Make an upload durable under its final name, the rule both file servers
+ * (FTP STOR, SFTP CLOSE) follow before they tell the client it is stored:
+ * fd was written as tmp in the folder dirfd (an O_PATH descriptor will
+ * do); fsync fd, rename tmp to base in the same folder (noreplace: fail
+ * with EEXIST when base exists), fsync the folder. 0, or ERR_* with errno
+ * kept from the failing call; tmp is then left for the caller to remove
+ * when the rename was not done. */
+int fs_commit_upload(int fd, int dirfd, const char *tmp, const char *base,
+    int noreplace);
 /* Write all of len bytes to fd (retrying short writes). */
 int fs_write_all(int fd, const void *data, size_t len, const char *what);
 /* Remove path and everything under it, never following symlinks.

@@ -30,6 +30,7 @@
 #include "ftp.h"
 #include "ftp_parse.h"
 #include "ftpd.h"
+#include "fsutil.h"
 #include "tls.h"
 #include "users.h"
 #include "banned.h"
@@ -431,7 +432,7 @@ connected:
 	}
 	io_timeouts(fd, s->f->data_timeout);
 	if (s->prot_p) {
-		if (tls_accept(s->tls, fd, (int)s->f->data_timeout, &d->t) != 0) {
+		if (tls_accept(s->tls, fd, (int)s->f->data_timeout, 1, &d->t) != 0) {
 			close(fd);
 			reply(s, "425 TLS handshake on the data connection failed");
 			return -1;
@@ -919,7 +920,8 @@ static int copy_prefix(int src, int dst, off_t n)
 /* STOR, APPE, and STOR after REST: the upload goes to
  * .nodebak-upload-XXXXXX beside the target (after a copy of the part of
  * the old file that is kept) and is renamed over it only when complete:
- * the target is always either wholly old or wholly new. */
+ * the target is always either wholly old or wholly new; the file and the
+ * name are on disk before the 226 (fs_commit_upload). */
 static void cmd_stor(struct sess *s, const char *arg, int append)
 {
 	char vp[FTP_VPATH_MAX], tmp[32];
@@ -991,11 +993,9 @@ static void cmd_stor(struct sess *s, const char *arg, int append)
 	s->xfer_path = vp;
 	ok = xfer_recv(s, &dc, fd);
 	data_close(&dc);
-	if (ok && fsync(fd) != 0)
+	if (ok && fs_commit_upload(fd, dfd, tmp, base, 0) != 0)
 		ok = 0;
 	close(fd);
-	if (ok && renameat(dfd, tmp, dfd, base) != 0)
-		ok = 0;
 	if (!ok)
 		unlinkat(dfd, tmp, 0);
 	close(dfd);
@@ -1132,7 +1132,7 @@ static int cmd_auth(struct sess *s, const char *arg)
 	}
 	reply(s, "234 Proceed with TLS");
 	buf_reset(&s->in);
-	if (tls_accept(s->tls, s->fd, (int)s->f->login_timeout, &s->ctl) != 0)
+	if (tls_accept(s->tls, s->fd, (int)s->f->login_timeout, 0, &s->ctl) != 0)
 		return ERR_PROTO;
 	return 0;
 }
@@ -1490,7 +1490,7 @@ int ftp_session(int fd, const struct ftpd_ctx *ctx, int implicit)
 		goto out;
 	}
 	if (implicit) {
-		if (s.tls == NULL || tls_accept(s.tls, fd, (int)s.f->login_timeout,
+		if (s.tls == NULL || tls_accept(s.tls, fd, (int)s.f->login_timeout, 0,
 		    &s.ctl) != 0)
 			goto out;
 		s.prot_p = 1;

@@ -502,12 +502,13 @@ int ftpd_run(const char *conf_path, int foreground, int verbose)
 	signal(SIGPIPE, SIG_IGN);
 	signal(FTPD_SIG_DRAIN, SIG_IGN);	/* until an FTP session wants it */
 	log_open("nodebak-ftpd", 1, verbose);
+	/* The keys exist before any port listens: a client that can connect
+	 * finds them. */
 	if ((r = load(&ctx, conf_path)) != 0 || (r = resolve_user(&ctx)) != 0 ||
-	    (r = sshd_init(&ctx)) != 0 ||
+	    (r = sshd_init(&ctx)) != 0 || (r = tls_first_start(&ctx)) != 0 ||
 	    (r = bind_list(ctx.conf->ftpd.sftp_listen, L_SFTP)) != 0 ||
 	    (r = bind_list(ctx.conf->ftpd.ftp_listen, L_FTP)) != 0 ||
-	    (r = bind_list(ctx.conf->ftpd.ftps_implicit_listen, L_FTPS)) != 0 ||
-	    (r = tls_first_start(&ctx)) != 0) {
+	    (r = bind_list(ctx.conf->ftpd.ftps_implicit_listen, L_FTPS)) != 0) {
 		fprintf(stderr, "nodebak-ftpd: %s\n", err_msg());
 		return 1;
 	}

@@ -19,6 +19,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "fsutil.h"
 #include "log.h"
 #include "sftp.h"
 #include "sftp_fs.h"
@@ -440,8 +441,10 @@ static int send_handle(struct sftp *s, uint32_t id, uint32_t slot)
 	return 0;
 }
 
-/* Close h. An upload is renamed into place when commit is set, otherwise
- * its hidden file is removed. 0, or the errno of the failure. */
+/* Close h. An upload is made durable and renamed into place when commit
+ * is set (fs_commit_upload: on disk before CLOSE is answered, as FTP STOR
+ * is), otherwise its hidden file is removed. 0, or the errno of the
+ * failure. */
 static int handle_close(struct sftp *s, struct handle *h, int commit)
 {
 	int e = 0, complete = commit;
@@ -449,8 +452,8 @@ static int handle_close(struct sftp *s, struct handle *h, int commit)
 	if (h->dirfd >= 0 && commit) {
 		if (h->set_times && futimens(h->fd, h->times) != 0)
 			e = errno;
-		if (!e && renameat2(h->dirfd, h->tmp, h->dirfd, h->base,
-		    h->excl ? RENAME_NOREPLACE : 0) != 0)
+		if (!e && fs_commit_upload(h->fd, h->dirfd, h->tmp, h->base,
+		    h->excl) != 0)
 			e = errno;
 		if (e)
 			complete = 0;

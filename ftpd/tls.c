@@ -132,7 +132,7 @@ void tls_server_free(struct tls_server *srv)
 	free(srv);
 }
 
-int tls_accept(struct tls_server *srv, int fd, int timeout_sec,
+int tls_accept(struct tls_server *srv, int fd, int timeout_sec, int data,
     struct tls_conn **out)
 {
 	struct tls_conn *c;
@@ -146,6 +146,8 @@ int tls_accept(struct tls_server *srv, int fd, int timeout_sec,
 		free(c);
 		return ssl_err("TLS connection");
 	}
+	if (data)
+		SSL_set_num_tickets(c->ssl, 0);
 	/* The fd is blocking; poll first so a silent peer cannot hold us. */
 	for (;;) {
 		struct pollfd p = { fd, POLLIN, 0 };

@@ -4,12 +4,12 @@ against the real nodebak-ftpd: the self-signed pair made at first start;
 no login in clear; curl --ssl-reqd (listing, download, resume, upload),
 ftplib FTP_TLS with prot_p and session reuse, lftp; a data connection
 that does not resume the control session is refused; plaintext pipelined
-after AUTH TLS is never executed."""
+after AUTH TLS is never executed; STOR fsyncs the upload and its folder
+before the 226 (strace)."""
 import ftplib
 import hashlib
 import os
 import socket
-import ssl
 import subprocess
 import sys
 import time
@@ -18,6 +18,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from node import Node, BIN, free_port  # noqa: E402
 from tap import run  # noqa: E402
 from ftp_util import ReuseFTP_TLS, insecure_context  # noqa: E402
+import strace_util  # noqa: E402
 
 
 def sha(path):
@@ -50,9 +51,20 @@ def main(t):
         tmp = os.path.join(n.root, "dl")
         os.makedirs(tmp)
 
-        p = subprocess.run(["curl", "-sS", "--max-time", "20", "-u", "ro:pw-ro-secret", url + "/backups/"],
+        p = subprocess.run(["curl", "-sS", "-v", "--max-time", "20", "-u", "ro:pw-ro-secret", url + "/backups/"],
                            capture_output=True, text=True)
-        t.ok(p.returncode != 0, "curl without TLS: login refused (tls = required)", p.stderr)
+        t.ok(p.returncode == 67 and "< 530 TLS is required: send AUTH TLS first" in p.stderr and
+             "> PASS" not in p.stderr, "curl without TLS: USER refused with 530 (curl exit 67), no PASS sent",
+             (p.returncode, p.stderr[-600:]))
+        try:
+            f = ftplib.FTP()
+            f.connect(n.addr, n.ftp_port, timeout=20)
+            f.login("ro", "pw-ro-secret")
+            got = "logged in"
+        except ftplib.error_perm as e:
+            got = str(e)
+        t.eq(got, "530 TLS is required: send AUTH TLS first", "ftplib without TLS: login refused with 530")
+        f.close()
         ssl_ = ["curl", "-sS", "--max-time", "30", "--ssl-reqd", "-k"]
         p = subprocess.run(ssl_ + ["-u", "ro:pw-ro-secret", url + "/backups/"], capture_output=True, text=True)
         t.ok(p.returncode == 0 and "nightly.bak" in p.stdout, "curl --ssl-reqd: listing", p.stderr)
@@ -91,9 +103,11 @@ def main(t):
         g.prot_p()
         try:
             g.retrbinary("RETR backups/nightly.bak", lambda b: None)
-            t.ok(False, "data connection without session reuse: refused")
-        except (ftplib.error_perm, ftplib.error_temp, ssl.SSLError, OSError) as e:
-            t.ok(True, "data connection without session reuse: refused", str(e))
+            got = "transferred"
+        except ftplib.error_perm as e:
+            got = str(e)
+        t.eq(got, "522 Data connection must reuse the control connection's TLS session",
+             "data connection without session reuse: refused with 522")
         try:
             g.close()
         except Exception:
@@ -116,6 +130,31 @@ def main(t):
         t.ok(r.startswith(b"234") and b"331" not in r and b"230" not in r, "pipelined plaintext after AUTH TLS not executed", r)
         s.close()
         t.ok(os.path.exists(big), "nightly.bak untouched")
+
+        # STOR answers 226 only once the file and its name are on disk:
+        # under strace, after the data connection the session fsyncs the
+        # hidden file, renames it, fsyncs the folder, then replies.
+        t.ok(strace_util.have_strace(), "strace is installed (scripts/deps.sh)")
+        if strace_util.have_strace():
+            n.kill("ftpd")
+            prefix = n.path("ftpd.strace")
+            n.start("ftpd", strace_util.argv(prefix, [ftpd, "-f", "-c", n.conf]),
+                    wait_for=(n.addr, n.ftp_port))
+            p = subprocess.run(ssl_ + ["-u", "admin:pw-admin-secret", "-T", big, url + "/backups/durable.bak"],
+                               capture_output=True, text=True)
+            t.ok(p.returncode == 0 and sha(os.path.join(files, "backups", "durable.bak")) == sha(big),
+                 "an upload under strace", p.stderr)
+            want = ["data", "fsync file", "rename", "fsync folder", "send"]
+            folder = os.path.join(files, "backups")
+            order = None
+            for _ in range(100):
+                order = strace_util.commit_order(prefix, folder, "durable.bak", n.ftp_port)
+                if strace_util.contains(order, want):
+                    break
+                time.sleep(0.1)
+            t.ok(strace_util.contains(order, want),
+                 "STOR: after the data, fsync of the upload, rename, fsync of the folder, then 226",
+                 order and order[-8:])
     finally:
         n.cleanup()
 

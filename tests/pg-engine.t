@@ -4,8 +4,9 @@ own PostgreSQL server (initdb at first start, as the postgres user, on the
 cluster interface's address and pg_port); snapshots hold a pg_dump custom
 archive (db/node.pgdump) taken in one transaction while a writer runs;
 rollback restores it into the server; a restore cut off after the
-rollback's commit point is finished at the next start; a clean exit stops
-the server."""
+rollback's commit point is finished at the next start; the check after a
+restore (pg_amcheck) finds a damaged index page; a clean exit stops the
+server."""
 import os
 import socket
 import stat
@@ -113,6 +114,8 @@ def main(t):
         rc, out, err = n.nb("backup", "rollback", safety[0], "--yes", "--no-safety-snapshot")
         t.ok(rc == 0, "rolling back to the safety snapshot", err)
         t.eq(names(n), ["beta", "gamma"], "brings back the state before the first rollback")
+        t.eq(n.psql("SELECT count(*) FROM pg_extension WHERE extname = 'amcheck'").strip(), "0",
+             "the check leaves no amcheck extension in the node database")
 
         # A rollback cut off after its commit point leaves the dump pending:
         # the next start restores it.
@@ -139,7 +142,33 @@ def main(t):
         t.eq(names(n), ["alpha", "beta"], "and the live database is unchanged")
         os.unlink(pend)
 
+        # The check after a restore is pg_amcheck of the whole database: a
+        # damaged index page of a table the dump does not hold (so the
+        # restore does not rebuild it) fails it, naming the index.
         n.start(timeout=120)
+        n.psql("CREATE TABLE extra(id int PRIMARY KEY, v text); "
+               "INSERT INTO extra SELECT g, repeat('v', 50) FROM generate_series(1, 3000) g")
+        idx = os.path.join(pgdata, n.psql("SELECT pg_relation_filepath('extra_pkey')").strip())
+        n.kill("snapshotd", __import__("signal").SIGTERM)   # stops the server
+        with open(idx, "r+b") as f:
+            f.seek(8192 + 3000)        # inside block 1, the first leaf
+            f.write(b"\xde\xad" * 8)
+        n.start(timeout=120)
+        rc, out, err = n.nb("backup", "rollback", "s1.bak", "--yes", "--no-safety-snapshot")
+        line = [x for x in n.log().splitlines() if "rollback s1.bak: pg_amcheck:" in x]
+        t.ok(rc != 0 and "Database           : db/node.pgdump (INTEGRITY CHECK FAILED)" in out,
+             "a rollback onto a database with a damaged index reports the check failed", out + err)
+        t.ok(len(line) == 1 and 'corruption found (1 problem in ' in line[0] and
+             'btree index "nodebak.public.extra_pkey": invalid page in block 1 of relation' in line[0],
+             "the daemon's log names pg_amcheck, the index and the damaged block", line or n.log()[-800:])
+        t.eq(names(n), ["alpha", "beta"], "the restore itself was done")
+        t.eq(n.psql("SELECT count(*) FROM pg_extension WHERE extname = 'amcheck'").strip(), "0",
+             "a failed check also removes the amcheck extension")
+        n.psql("DROP TABLE extra")
+        rc, out, err = n.nb("backup", "rollback", "s1.bak", "--yes", "--no-safety-snapshot")
+        t.ok(rc == 0 and "Database           : db/node.pgdump (integrity check ok)" in out,
+             "once the damaged index is gone the check passes again", out + err)
+
         n.kill("snapshotd", __import__("signal").SIGTERM)
         t.ok(not os.path.exists(os.path.join(pgdata, "postmaster.pid")) and
              not listening("127.0.0.11", n.pg_port), "a clean exit of the daemon stops the server")

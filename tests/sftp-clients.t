@@ -3,10 +3,12 @@
 loopback: OpenSSH sftp (batch: ls, get, put, rename, rm, df) with key and
 password logins, scp in SFTP mode (download and upload, -p), curl sftp://,
 lftp sftp:// mirror, paramiko. Downloaded archives are byte-identical and
-verify; an archive uploaded back verifies and restores the node; an
-upload is visible under its name only once complete."""
+verify; an archive uploaded back verifies and restores the node (its
+database rows and files root as at the snapshot); an upload is visible
+under its name only once complete."""
 import hashlib
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -15,6 +17,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from sftp_util import need_paramiko  # noqa: E402
 need_paramiko()
 from sftp_util import SshNode, require_ftpd  # noqa: E402
+from nodestate import snapshot_of  # noqa: E402
 from tap import run  # noqa: E402
 
 
@@ -28,8 +31,22 @@ def main(t):
     n = SshNode("clients1")
     n.start_all()
     try:
+        # What the snapshot holds: rows in the database, files in the root.
+        con = sqlite3.connect(n.db)
+        con.executescript("""
+            INSERT INTO spaces(name, uri, passcode) VALUES ('Board room', 'board', '1234'), ('Lab', 'lab', NULL);
+            INSERT INTO users(jid, name) VALUES ('alice@example.com', 'Alice');
+        """)
+        con.commit()
+        con.close()
+        os.makedirs(n.path("files", "licences"))
+        with open(n.path("files", "licences", "cms.lic"), "w") as f:
+            f.write("licence: base\n")
+        with open(n.path("files", "node.cer"), "w") as f:
+            f.write("-----BEGIN CERTIFICATE-----\nold\n-----END CERTIFICATE-----\n")
         rc, out, err = n.nb("backup", "snapshot", "nightly")
         t.eq(rc, 0, "snapshot nightly made")
+        old = snapshot_of(n)
         bak = n.path("files", "backups", "nightly.bak")
         local = os.path.join(n.home, "dl")
         os.makedirs(local)
@@ -145,13 +162,37 @@ ls
         sf.close()
         c.close()
 
-        # An archive uploaded back verifies and restores the node.
+        # An archive uploaded back verifies and restores the node: change
+        # the node (rows, a file changed, one added, one removed; the
+        # uploads above are extra files too), then roll back.
+        con = sqlite3.connect(n.db)
+        con.executescript("""
+            DELETE FROM spaces WHERE uri = 'lab';
+            UPDATE spaces SET passcode = '9999';
+            INSERT INTO users(jid, name) VALUES ('mallory@example.com', 'Mallory');
+        """)
+        con.commit()
+        con.close()
+        with open(n.path("files", "node.cer"), "w") as f:
+            f.write("-----BEGIN CERTIFICATE-----\nrenewed\n-----END CERTIFICATE-----\n")
+        with open(n.path("files", "extra.key"), "w") as f:
+            f.write("not in the snapshot\n")
+        os.unlink(n.path("files", "licences", "cms.lic"))
+        changed = snapshot_of(n)
+        t.ok(changed["db"] != old["db"] and changed["files"] != old["files"],
+             "the node's database and files root differ from the snapshot's")
         rc, out, err = n.sftp(f"put {local}/nightly.bak backups/restored.bak\n")
         t.eq(rc, 0, "archive uploaded back as restored.bak")
         rc, out, err = n.nb("backup", "verify", "restored.bak")
-        t.ok(rc == 0, "uploaded archive verifies", out + err)
+        t.ok(rc == 0 and out.startswith("restored.bak: OK"), "uploaded archive verifies", out + err)
         rc, out, err = n.nb("backup", "rollback", "restored.bak", input="Y\n", timeout=300)
-        t.ok(rc == 0, "uploaded archive restores the node (rollback with Y)", out + err)
+        t.ok(rc == 0 and "Restored from restored.bak (snapshot nightly of node clients1, taken " in out,
+             "uploaded archive restores the node (rollback with Y)", out + err)
+        new = snapshot_of(n)
+        t.eq(new["db"], old["db"], "after the rollback: every table, row by row, as at the snapshot")
+        t.eq(new["files"], old["files"],
+             "after the rollback: the files root as at the snapshot (no upload, no extra file)")
+        t.eq(new["conf"], old["conf"], "after the rollback: nodebak.conf as at the snapshot")
 
         log = n.log("ftpd")
         t.ok("admin" in log and "nightly.bak" in log, "logins and transfers are logged")

@@ -5,7 +5,8 @@ TRUNC), writes out of order and at offsets, READDIR batches and ls -l
 longnames, FSTAT, FSETSTAT times applied at CLOSE, RENAME that never
 replaces against posix-rename@openssh.com, RMDIR/REMOVE of the wrong
 kind, READLINK, and the extensions' replies (limits, statvfs,
-expand-path, fsync, home-directory)."""
+expand-path, fsync, home-directory); CLOSE of an upload fsyncs the file
+and its folder before it answers (strace)."""
 import os
 import re
 import struct
@@ -19,6 +20,8 @@ from sftp_util import (SshNode, RawSftp, s, require_ftpd,  # noqa: E402
                        STATUS, ATTRS, NAME, EXTENDED_REPLY,
                        FX_OK, FX_EOF, FX_NO_SUCH_FILE, FX_FAILURE,
                        FXF_READ, FXF_WRITE, FXF_APPEND, FXF_CREAT, FXF_TRUNC, FXF_EXCL)
+from sftp_util import ftpd_path, wait_until  # noqa: E402
+import strace_util  # noqa: E402
 from tap import run  # noqa: E402
 
 
@@ -134,6 +137,31 @@ def main(t):
         t.eq(r.status_of(tp, body), FX_OK, "fsync@openssh.com")
         r.close(h)
         c.close()
+
+        # CLOSE of an upload answers OK only once the file and its name are
+        # on disk: under strace, the session receives CLOSE, fsyncs the
+        # hidden file, renames it, fsyncs the folder, and only then sends.
+        t.ok(strace_util.have_strace(), "strace is installed (scripts/deps.sh)")
+        if strace_util.have_strace():
+            n.kill("ftpd")
+            prefix = n.path("ftpd.strace")
+            n.start("ftpd", strace_util.argv(prefix, [ftpd_path(), "-f", "-c", n.conf]),
+                    wait_for=(n.addr, n.sftp_port))
+            c = n.paramiko_client("admin")
+            r = RawSftp(c)
+            h, st = r.open("/backups/durable.bak", W)
+            for i in range(3):
+                r.write(h, i * 32768, os.urandom(32768))
+            t.eq(r.close(h), FX_OK, "an upload closed under strace")
+            c.close()
+            want = ["recv", "fsync file", "rename", "fsync folder", "send"]
+            folder = os.path.join(files, "backups")
+            wait_until(lambda: strace_util.contains(
+                strace_util.commit_order(prefix, folder, "durable.bak", n.sftp_port), want), 10)
+            order = strace_util.commit_order(prefix, folder, "durable.bak", n.sftp_port)
+            t.ok(strace_util.contains(order, want),
+                 "CLOSE: fsync of the upload, rename, fsync of the folder, then the reply",
+                 order and order[-8:])
     finally:
         n.cleanup()
 
