@@ -23,6 +23,7 @@
 #include "db_pg.h"
 #include "err.h"
 #include "esc.h"
+#include "fault.h"
 #include "fsutil.h"
 #include "xmalloc.h"
 #include "banned.h"
@@ -624,25 +625,53 @@ out:
 	return r;
 }
 
-/* pg_restore --clean in one transaction: the live database is wholly the
- * old one or wholly the dump's. The pending file is removed only after,
- * so a crash in between restores it again at the next start. */
+/* The dump is restored into a new database, which then takes the node
+ * database's name in one transaction: the live database is wholly the old
+ * one or wholly the dump's, with nothing of the old one left over (a
+ * restore over it, pg_restore --clean, would keep the tables created
+ * after the snapshot). The pending file is removed only at the end, so a
+ * crash anywhere restores it again at the next start: a swap that was
+ * committed left the old database as PG_DBNAME "_old", which is dropped,
+ * and a restore that was not, a PG_DBNAME "_restore", which is redone. */
 int pg_restore_pending(const struct conf *c)
 {
 	char *pending = pg_pending_path(c), *run = pg_run_dir(c);
 	char *prog = bin("pg_restore"), port[16];
 	const char *argv[] = { prog, "-h", run, "-p", port, "-U", PG_USER,
-		"--no-password", "--clean", "--if-exists", "--single-transaction",
-		"--exit-on-error", "-d", PG_DBNAME, pending, NULL };
+		"--no-password", "--single-transaction", "--exit-on-error",
+		"-d", PG_DBNAME "_restore", pending, NULL };
+	PGconn *h = NULL;
 	int r = 0;
 
 	snprintf(port, sizeof port, "%ld", c->pg_port);
-	if (fs_exists(pending)) {
-		if ((r = pg_run(argv, 0, NULL)) != 0)
-			err_prefix(r, "restoring %s", pending);
-		else if (unlink(pending) != 0 || fs_fsync_parent(pending) != 0)
-			r = err_sys("%s", pending);
+	if (!fs_exists(pending))
+		goto out;
+	if ((r = conn_open(c, "postgres", &h)) != 0 ||
+	    (r = exec_sql(h, "DROP DATABASE IF EXISTS " PG_DBNAME "_old")) != 0 ||
+	    (r = exec_sql(h, "DROP DATABASE IF EXISTS " PG_DBNAME "_restore")) != 0 ||
+	    (r = exec_sql(h, "CREATE DATABASE " PG_DBNAME "_restore")) != 0)
+		goto fail;
+	if ((r = pg_run(argv, 0, NULL)) != 0) {
+		exec_sql(h, "DROP DATABASE IF EXISTS " PG_DBNAME "_restore");
+		goto fail;
 	}
+	fault_point("pg-restored");
+	if ((r = exec_sql(h, "BEGIN; ALTER DATABASE " PG_DBNAME " RENAME TO "
+	    PG_DBNAME "_old; ALTER DATABASE " PG_DBNAME "_restore RENAME TO "
+	    PG_DBNAME "; COMMIT")) != 0) {
+		exec_sql(h, "ROLLBACK");
+		goto fail;
+	}
+	fault_point("pg-swapped");
+	if ((r = exec_sql(h, "DROP DATABASE " PG_DBNAME "_old")) != 0)
+		goto fail;
+	if (unlink(pending) != 0 || fs_fsync_parent(pending) != 0)
+		r = err_sys("%s", pending);
+	goto out;
+fail:
+	err_prefix(r, "restoring %s", pending);
+out:
+	PQfinish(h);
 	free(pending);
 	free(run);
 	free(prog);

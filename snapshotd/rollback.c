@@ -416,7 +416,7 @@ static int reload_conf(struct node *n)
 }
 
 static void report(struct session *s, const struct manifest *mf,
-    const char *file, const char *safety, int dbok)
+    const char *file, const char *safety, int dbok, const char *dbwhat)
 {
 	size_t files = 0, dirs = 0;
 	char ts[21];
@@ -429,13 +429,14 @@ static void report(struct session *s, const struct manifest *mf,
 		sess_out(s, "WARNING: %s was renamed or copied: it held snapshot %s, "
 		    "which is what was restored\n", esc(file), esc(mf->snapshot));
 	sess_out(s, "Restored from %s (snapshot %s of node %s, taken %s):\n"
-	    "  Database           : %s (%s)\n"
+	    "  Database           : %s (%s%s%s)\n"
 	    "  Configuration      : restored\n"
 	    "  Cluster settings   : restored; Status now Disabled\n"
 	    "  Certificates, keys and licence : %zu files, %zu folders\n",
 	    esc(file), esc(mf->snapshot), esc(mf->node_name), ts,
 	    db_member(s->node->conf),
-	    dbok ? "integrity check ok" : "INTEGRITY CHECK FAILED", files, dirs);
+	    dbok ? "" : "INTEGRITY CHECK FAILED", !dbok && dbwhat[0] ? ": " : "",
+	    dbwhat, files, dirs);
 	if (safety[0])
 		sess_out(s, "Safety snapshot of the previous state: %s.bak\n",
 		    esc(safety));
@@ -491,8 +492,9 @@ static void warn_if_old_db_open(struct session *s, const struct fs_fileid *ids,
 
 /* The end of a rollback whose journal is complete: restore a pending
  * PostgreSQL dump, start the services, load the restored configuration,
- * check the live database. 1 when the database checks out. */
-static int finish(struct session *s, const char *file)
+ * check the live database. 1 when the database checks out; dbwhat (of
+ * DB_CHECK_WHAT_MAX bytes) says what was checked, or what failed. */
+static int finish(struct session *s, const char *file, char *dbwhat)
 {
 	struct node *n = s->node;
 	int dbok;
@@ -501,6 +503,7 @@ static int finish(struct session *s, const char *file)
 	 * server now (the next start does it if this is cut off). */
 	dbok = db_restore_pending(n->conf) == 0;
 	if (!dbok) {
+		snprintf(dbwhat, DB_CHECK_WHAT_MAX, "%s", err_msg());
 		log_err("rollback %s: %s", file, err_msg());
 		sess_err(s, "backup rollback: %s\n", err_msg());
 		return 0;
@@ -509,7 +512,7 @@ static int finish(struct session *s, const char *file)
 		sess_err(s, "backup rollback: %s\n", err_msg());
 	fault_point("rollback-services-started");
 	reload_conf(n);
-	dbok = db_check_live(n->conf) == 0;
+	dbok = db_check_live_what(n->conf, dbwhat, DB_CHECK_WHAT_MAX) == 0;
 	if (!dbok)
 		log_err("rollback %s: %s", file, err_msg());
 	return dbok;
@@ -549,7 +552,12 @@ int rollback_resume(struct session *s)
 		r = -1;
 		goto out;
 	}
-	finish(s, bak);
+	{
+		char dbwhat[DB_CHECK_WHAT_MAX] = "";
+		if (!finish(s, bak, dbwhat))
+			sess_err(s, "backup rollback: the restored database: %s\n",
+			    dbwhat);
+	}
 	unlink(done);
 	log_info("rollback %s: completed; node restored", bak);
 	sess_out(s, "The interrupted rollback from %s has been completed: the "
@@ -588,6 +596,7 @@ int cmd_rollback(struct session *s, int argc, char **argv)
 	char base[NAME_MAX_LEN + 1], safety[NAME_MAX_LEN + 1] = "", ts[32];
 	char *path = NULL, *work = NULL, *stage = NULL, *intent = NULL;
 	char *jpath = NULL, *done = NULL;
+	char dbwhat[DB_CHECK_WHAT_MAX] = "";
 	int r = EXIT_FAIL, dbok, hooks_stopped = 0, committed = 0;
 	time_t now;
 
@@ -678,7 +687,7 @@ int cmd_rollback(struct session *s, int argc, char **argv)
 		goto out;
 	}
 	hooks_stopped = 0;
-	dbok = finish(s, o.file);
+	dbok = finish(s, o.file, dbwhat);
 	warn_if_old_db_open(s, old_db, nold);
 	log_info("rollback %s: done; node restored to snapshot %s", o.file,
 	    mf.snapshot);
@@ -686,7 +695,7 @@ int cmd_rollback(struct session *s, int argc, char **argv)
 	snprintf(n->recovery, sizeof n->recovery, "rolled back to %s at %s",
 	    o.file, ts);
 	pthread_mutex_unlock(&n->state_lock);
-	report(s, &mf, o.file, safety, dbok);
+	report(s, &mf, o.file, safety, dbok, dbwhat);
 	unlink(done);
 	r = dbok ? EXIT_OK : EXIT_FAIL;
 	goto out;
