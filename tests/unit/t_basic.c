@@ -60,17 +60,91 @@ void t_names(void)
 	ok(!strcmp(esc(NULL), ""), "esc(NULL) is empty");
 }
 
+static char conf_file[64];
+
+/* Load text from a scratch file (its name left in conf_file). */
 static int conf_text(const char *text, struct conf **c)
 {
-	char path[] = "/tmp/nodebak-unit-conf-XXXXXX";
-	int fd = mkstemp(path), r;
-	FILE *f = fdopen(fd, "w");
+	int fd, r;
+	FILE *f;
 
+	snprintf(conf_file, sizeof conf_file, "/tmp/nodebak-unit-conf-XXXXXX");
+	fd = mkstemp(conf_file);
+	f = fdopen(fd, "w");
 	fputs(text, f);
 	fclose(f);
-	r = conf_load(path, c);
-	unlink(path);
+	r = conf_load(conf_file, c);
+	unlink(conf_file);
 	return r;
+}
+
+/* text is refused with exactly the line "FILE" + want. */
+static int conf_refused(const char *text, const char *want)
+{
+	struct conf *c = NULL;
+	size_t n;
+	int r = conf_text(text, &c);
+
+	conf_free(c);
+	n = strlen(conf_file);
+	return r == ERR_INVAL && !strncmp(err_msg(), conf_file, n) &&
+	    !strcmp(err_msg() + n, want);
+}
+
+/* The new checks: addresses, escaping, and what valid files keep meaning. */
+static void t_conf_values(void)
+{
+	struct conf *c = NULL;
+
+	ok(conf_refused("[cluster]\ninterface_a = 999.1.1.1\n", ":2: [cluster] "
+	    "interface_a = 999.1.1.1: must be an IPv4 or IPv6 address"),
+	    "conf: interface address checked: %s", err_msg());
+	ok(conf_refused("[cluster]\ninterface_B = ::1\n", ":2: [cluster] "
+	    "interface_B = ::1: the x of interface_<x> must be 1 to 15 "
+	    "lower-case letters"), "conf: interface name rule: %s", err_msg());
+	ok(conf_refused("[cluster]\ninterface_a = ::1\ninterface_a = ::2\n",
+	    ":3: [cluster] interface_a = ::2: duplicate key (first set on line 2)"),
+	    "conf: duplicate interface: %s", err_msg());
+	ok(conf_refused("[ftpd]\nsftp_listen = [::1]:22 [::1]:0\n", ":2: [ftpd] "
+	    "sftp_listen = [::1]:22 [::1]:0: port 0 is not from 1 to 65535; must "
+	    "be space-separated ADDRESS:PORT items (IPv6 as [ADDRESS]:PORT, port "
+	    "1 to 65535), or empty for none"),
+	    "conf: the bad item of a listen list named: %s", err_msg());
+	ok(conf_refused("[ftpd]\nftp_listen = [10.0.0.1]:21\n", ":2: [ftpd] "
+	    "ftp_listen = [10.0.0.1]:21: 10.0.0.1 is not an IPv6 address; must "
+	    "be space-separated ADDRESS:PORT items (IPv6 as [ADDRESS]:PORT, port "
+	    "1 to 65535), or empty for none"),
+	    "conf: IPv4 in brackets refused: %s", err_msg());
+	ok(conf_refused("[snapshotd]\nservice_stop = stop\x1b[2J\n", ":2: "
+	    "[snapshotd] service_stop = stop\\x1b[2J: control character in value; "
+	    "must be a shell command, or empty for unset"),
+	    "conf: a control byte is escaped in the message: %s", err_msg());
+	ok(conf_refused("[node]\nna\nme = x\n", ":2: [node] na: expected KEY = "
+	    "VALUE, a [SECTION] header or a # comment"),
+	    "conf: line without '=': %s", err_msg());
+	ok(conf_refused("[node]\nname = x\n[ftpd]\nmax_bytes = 1G\n", ":4: [ftpd] "
+	    "max_bytes: unknown key (keys of [ftpd]: ftp_listen, "
+	    "ftps_implicit_listen, sftp_listen, tls, tls_cert, tls_key, host_key, "
+	    "pasv_ports, users, run_as, xferlog, max_clients, max_per_address, "
+	    "max_line, idle_timeout, data_timeout, login_timeout, "
+	    "max_login_attempts, lockout_seconds, shutdown_timeout, max_handles)"),
+	    "conf: a key of another section is unknown here: %s", err_msg());
+	ok(conf_text("[node]\nname = x\n[cluster]\ninterface_a = 10.0.0.1\n"
+	    "interface_ipv = fe80::1\n[snapshotd]\nsocket_mode = 0600\n"
+	    "max_bytes = 512M\n[ftpd]\nftp_listen = 0.0.0.0:21 [::]:21 "
+	    "[fe80::1%eth0]:2121\nsftp_listen =\npasv_ports = 1024-65535\n", &c)
+	    == 0 && c, "conf: valid forms load: %s", err_msg());
+	if (c) {
+		ok(c->socket_mode == 0600 && c->max_bytes == 512LL << 20 &&
+		    c->ftpd.sftp_listen == NULL && !strcmp(c->ftpd.pasv_ports,
+		    "1024-65535") && !strcmp(conf_iface(c, "ipv"), "fe80::1"),
+		    "conf: their values");
+		ok(!strcmp(c->db_engine, "sqlite") && c->pg_port == 5432 &&
+		    c->ftpd.max_clients == 256 && c->max_bytes == 512LL << 20 &&
+		    !strcmp(c->ftpd.ftps_implicit_listen ? "set" : "", "") &&
+		    !strcmp(c->ftpd.tls, "required"), "conf: defaults kept");
+		conf_free(c);
+	}
 }
 
 void t_conf(void)
@@ -89,33 +163,41 @@ void t_conf(void)
 		    "conf: interface_a");
 		conf_free(c);
 	}
-	ok(conf_text("[node]\nname = n1\nbogus = 1\n", &c) == ERR_INVAL &&
-	    strstr(err_msg(), ":3: unknown key"), "conf: unknown key with line: %s",
+	ok(conf_refused("[node]\nname = n1\nbogus = 1\n", ":3: [node] bogus: "
+	    "unknown key (keys of [node]: name, state_dir, files_dir)"),
+	    "conf: unknown key named, with the section's keys: %s", err_msg());
+	ok(conf_refused("[node]\nname = n1\n[nodes]\n", ":3: [nodes]: unknown "
+	    "section (sections: node, database, snapshotd, cluster, ftpd)"),
+	    "conf: unknown section named, with the sections: %s", err_msg());
+	ok(conf_refused("[node]\nname = n1\nname = n2\n", ":3: [node] name = n2: "
+	    "duplicate key (first set on line 2)"), "conf: duplicate key: %s",
 	    err_msg());
-	ok(conf_text("[node]\nname = n1\n[nodes]\n", &c) == ERR_INVAL &&
-	    strstr(err_msg(), ":3: unknown section"), "conf: unknown section: %s",
-	    err_msg());
-	ok(conf_text("[node]\nname = n1\nname = n2\n", &c) == ERR_INVAL &&
-	    strstr(err_msg(), ":3: duplicate key"), "conf: duplicate key: %s",
-	    err_msg());
-	ok(conf_text("[node]\nname = n1\n[snapshotd]\ncompression_level = 11\n",
-	    &c) == ERR_INVAL && strstr(err_msg(), ":4: expected a number"),
-	    "conf: out-of-range number: %s", err_msg());
-	ok(conf_text("[node]\nname = .bad\n", &c) == ERR_INVAL &&
-	    strstr(err_msg(), ":2:"), "conf: bad node name: %s", err_msg());
-	ok(conf_text("[database]\nengine = oracle\n[node]\nname=x\n", &c) ==
-	    ERR_INVAL && strstr(err_msg(), ":2: not one of"),
+	ok(conf_refused("[node]\nname = n1\n[snapshotd]\ncompression_level = 11\n",
+	    ":4: [snapshotd] compression_level = 11: must be an integer from 1 "
+	    "to 9"), "conf: out-of-range number: %s", err_msg());
+	ok(conf_refused("[node]\nname = .bad\n", ":2: [node] name = .bad: must be "
+	    "1 to 64 of A-Za-z0-9._- not starting with a dot"),
+	    "conf: bad node name: %s", err_msg());
+	ok(conf_refused("[database]\nengine = oracle\n[node]\nname=x\n", ":2: "
+	    "[database] engine = oracle: must be one of sqlite, postgresql"),
 	    "conf: bad enum: %s", err_msg());
-	ok(conf_text("[ftpd]\nftp_listen = 127.0.0.1\n[node]\nname=x\n", &c) ==
-	    ERR_INVAL && strstr(err_msg(), ":2: expected ADDRESS:PORT"),
+	ok(conf_refused("[database]\nengine =\n", ":2: [database] engine is "
+	    "empty: must be one of sqlite, postgresql"),
+	    "conf: empty enum refused (it used to loop): %s", err_msg());
+	ok(conf_refused("[ftpd]\nftp_listen = 127.0.0.1\n[node]\nname=x\n",
+	    ":2: [ftpd] ftp_listen = 127.0.0.1: 127.0.0.1 is not ADDRESS:PORT; "
+	    "must be space-separated ADDRESS:PORT items (IPv6 as [ADDRESS]:PORT, "
+	    "port 1 to 65535), or empty for none"),
 	    "conf: listen without port: %s", err_msg());
-	ok(conf_text("[ftpd]\npasv_ports = 50000-40000\n[node]\nname=x\n", &c) ==
-	    ERR_INVAL, "conf: inverted port range refused");
-	ok(conf_text("[node]\nstate_dir = /x\n", &c) == ERR_INVAL &&
-	    strstr(err_msg(), "name is required"), "conf: name required: %s",
-	    err_msg());
-	ok(conf_text("name = x\n", &c) == ERR_INVAL &&
-	    strstr(err_msg(), ":1: key outside"), "conf: key outside section");
+	ok(conf_refused("[ftpd]\npasv_ports = 50000-40000\n[node]\nname=x\n",
+	    ":2: [ftpd] pasv_ports = 50000-40000: must be LOW-HIGH with 1024 <= "
+	    "LOW <= HIGH <= 65535"), "conf: inverted port range: %s", err_msg());
+	ok(conf_refused("[node]\nstate_dir = /x\n", ": [node] name is required: "
+	    "must be 1 to 64 of A-Za-z0-9._- not starting with a dot"),
+	    "conf: name required: %s", err_msg());
+	ok(conf_refused("name = x\n", ":1: name = x: key outside of any section "
+	    "(sections: node, database, snapshotd, cluster, ftpd)"),
+	    "conf: key outside section: %s", err_msg());
 	ok(conf_load("conf/nodebak.conf", &c) == 0, "conf: the shipped example "
 	    "conf/nodebak.conf loads (%s)", err_msg());
 	conf_free(c);
@@ -123,4 +205,5 @@ void t_conf(void)
 	ok(conf_load("/nonexistent/nodebak.conf", &c) != 0 &&
 	    strstr(err_msg(), "/nonexistent/nodebak.conf"),
 	    "conf: missing file named: %s", err_msg());
+	t_conf_values();
 }
