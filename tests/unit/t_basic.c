@@ -147,6 +147,154 @@ static void t_conf_values(void)
 	}
 }
 
+/* The keys of the table and the .TP tags of nodebak.conf(5)'s [section]
+ * parts are the same set: every key documented, nothing documented that
+ * the programs do not know. A tag's bold words are keys; a bold word
+ * followed by an italic one is a family (".BI interface_ x" is
+ * interface_<x>). */
+#define MAN_KEYS 128
+#define KEY_CHARS "abcdefghijklmnopqrstuvwxyz_0123456789"
+
+/* A man page line such as ".BR tls_cert \", \" tls_key" as its text and
+ * the font of each character (B, I or R): .B joins its arguments with
+ * spaces, .BR/.BI/.RB/.IR alternate fonts and join them without; \fX
+ * switches the font. Returns the length. */
+static size_t tag_runs(const char *line, char *text, char *font, size_t size)
+{
+	const char *p = line + strcspn(line, " ");
+	size_t mlen = (size_t)(p - line), t = 0;
+	char cur = 'R';
+
+	for (int arg = 0; *p && t + 2 < size; arg++) {
+		int quoted;
+
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			break;
+		if (mlen == 2 && arg) {
+			text[t] = ' ';
+			font[t++] = 'R';
+		}
+		cur = mlen == 2 ? line[1] : line[1 + arg % 2];
+		p += quoted = *p == '"';
+		while (*p && *p != (quoted ? '"' : ' ') && t + 2 < size) {
+			if (p[0] == '\\' && p[1] == 'f' && p[2]) {
+				cur = p[2];
+				p += 3;
+				continue;
+			}
+			p += p[0] == '\\' && p[1];
+			text[t] = *p++;
+			font[t++] = cur;
+		}
+		p += quoted && *p == '"';
+	}
+	text[t] = '\0';
+	return t;
+}
+
+/* The keys in a tag: bold words, a bold word followed by an italic one
+ * being a family ("interface_" "x" -> "interface_<x>"). */
+static int tag_keys(const char *section, const char *line, char keys[][64],
+    int n, int max)
+{
+	char text[1024], font[1024];
+	size_t t = tag_runs(line, text, font, sizeof text);
+
+	for (size_t i = 0; i < t && n < max; i++) {
+		size_t j = i, k;
+
+		if (font[i] != 'B' || !strchr(KEY_CHARS, text[i]))
+			continue;
+		while (j < t && font[j] == 'B' && strchr(KEY_CHARS, text[j]))
+			j++;
+		k = j;
+		while (k < t && font[k] == 'I' && strchr(KEY_CHARS, text[k]))
+			k++;
+		if (k > j)
+			snprintf(keys[n++], 64, "%s %.*s<%.*s>", section,
+			    (int)(j - i), text + i, (int)(k - j), text + j);
+		else
+			snprintf(keys[n++], 64, "%s %.*s", section,
+			    (int)(j - i), text + i);
+		i = k;
+	}
+	return n;
+}
+
+/* The "SECTION KEY" of every .TP tag under a .SH "[SECTION]" heading, or
+ * -1 when the file cannot be read. */
+static int man_keys(const char *file, char keys[][64], int max)
+{
+	FILE *f = fopen(file, "r");
+	char line[1024], section[32] = "";
+	int n = 0, tag = 0;
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof line, f) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		if (!strncmp(line, ".SH", 3)) {
+			const char *b = strchr(line, '['), *e = strchr(line, ']');
+			section[0] = '\0';
+			if (b && e && e > b)
+				snprintf(section, sizeof section, "%.*s",
+				    (int)(e - b - 1), b + 1);
+		} else if (!strcmp(line, ".TP"))
+			tag = 1;
+		else if (tag) {
+			tag = 0;
+			if (section[0])
+				n = tag_keys(section, line, keys, n, max);
+		}
+	}
+	fclose(f);
+	return n;
+}
+
+static void t_conf_schema(void)
+{
+	static char doc[MAN_KEYS][64];
+	struct conf_key_info k;
+	char want[64];
+	int n = man_keys("docs/man/nodebak.conf.5", doc, MAN_KEYS), all = 1;
+	size_t i;
+
+	ok(n > 10, "conf schema: nodebak.conf(5) read, %d keys documented", n);
+	for (i = 0; conf_schema_key(i, &k) == 0; i++) {
+		int found = 0;
+		snprintf(want, sizeof want, "%s %s", k.section, k.key);
+		for (int j = 0; j < n; j++)
+			found |= !strcmp(doc[j], want);
+		all &= found;
+		ok(found && k.desc && *k.desc && !strchr(k.desc, '\n'),
+		    "conf schema: [%s] %s (%s) is documented in nodebak.conf(5)",
+		    k.section, k.key, k.desc ? k.desc : "no description");
+	}
+	ok(i > 30, "conf schema: %zu keys in the table", i);
+	for (int j = 0; j < n; j++) {
+		int found = 0;
+		for (i = 0; conf_schema_key(i, &k) == 0; i++) {
+			snprintf(want, sizeof want, "%s %s", k.section, k.key);
+			found |= !strcmp(doc[j], want);
+		}
+		ok(found, "conf schema: documented key %s is in the table", doc[j]);
+	}
+	for (i = 1; conf_schema_key(i, &k) == 0; i++) {
+		struct conf_key_info prev;
+		conf_schema_key(i - 1, &prev);
+		if (strcmp(prev.section, k.section)) {
+			for (size_t j = 0; j + 1 < i; j++) {
+				struct conf_key_info e;
+				conf_schema_key(j, &e);
+				all &= strcmp(e.section, k.section) != 0;
+			}
+		}
+	}
+	ok(all, "conf schema: every key documented; the table grouped by section");
+}
+
 void t_conf(void)
 {
 	struct conf *c = NULL;
@@ -206,4 +354,5 @@ void t_conf(void)
 	    strstr(err_msg(), "/nonexistent/nodebak.conf"),
 	    "conf: missing file named: %s", err_msg());
 	t_conf_values();
+	t_conf_schema();
 }
