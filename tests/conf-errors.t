@@ -121,7 +121,7 @@ def main(t):
                     "[snapshotd]\nsocket = none/sock\nsocket_mode = 0600\nmax_bytes = 1M\n"
                     "compression_level = 9\nservice_stop = stop\tnow\n"
                     "[cluster]\ninterface_a = 10.0.0.1\ninterface_b = fe80::1\n"
-                    "[ftpd]\nftp_listen = 127.0.0.1:1 [::1]:65535\npasv_ports = 1024-1024\n"
+                    "[ftpd]\nftp_listen = 127.0.0.1:1 [::1]:65535 ::1:2121\npasv_ports = 1024-1024\n"
                     "max_clients = 1\ntls = off\n")
         p = subprocess.run([os.path.join(BIN, "nodebak"), "-c", path, "backup", "list"],
                            capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
