@@ -1,74 +1,144 @@
 /* conf.c: table-driven parser for nodebak.conf (see conf.h and
- * docs/man/nodebak.conf.5). */
+ * docs/man/nodebak.conf.5). The table keys[] is the one home of every key:
+ * its type, default, bounds and description; parsing, validation and every
+ * error message come from it. */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "conf.h"
 #include "err.h"
+#include "esc.h"
 #include "names.h"
 #include "xmalloc.h"
 #include "banned.h"
 
-enum ctype { CT_STR, CT_PATH, CT_NAME, CT_INT, CT_SIZE, CT_ENUM, CT_LISTEN,
-	CT_RANGE, CT_CMD };
+enum ctype {
+	CT_STR,		/* printable text; empty: unset */
+	CT_PATH,	/* relative to the file's folder; empty: unset */
+	CT_CMD,		/* a shell command; empty: unset */
+	CT_NAME,	/* name_valid() */
+	CT_INT,		/* long, min..max */
+	CT_MODE,	/* long, min..max, written in octal */
+	CT_SIZE,	/* long long with K/M/G/T suffix, min..max */
+	CT_ENUM,	/* one of enumv */
+	CT_LISTEN,	/* ADDRESS:PORT items; empty: none */
+	CT_RANGE,	/* LOW-HIGH ports */
+	CT_IFACE,	/* the family interface_<x>: struct conf's ifaces[] */
+};
 
 struct ckey {
-	const char *section, *key;
+	const char *section, *key;	/* CT_IFACE: key is "prefix<x>" */
 	enum ctype type;
 	size_t off;
 	const char *dflt;	/* NULL: unset */
-	long long min, max;	/* CT_INT, CT_SIZE */
+	long long min, max;	/* CT_INT, CT_MODE, CT_SIZE */
 	const char *enumv;	/* CT_ENUM: space-separated choices */
+	const char *desc;	/* one line, for nodebak.conf(5) checks */
 };
 
 #define S(f) offsetof(struct conf, f)
 #define F(f) offsetof(struct conf, ftpd.f)
 
+/* Grouped by section, in the order the man page and errors list them. */
 static const struct ckey keys[] = {
-	{ "node", "name", CT_NAME, S(node_name), NULL, 0, 0, NULL },
-	{ "node", "state_dir", CT_PATH, S(state_dir), "/var/lib/nodebak", 0, 0, NULL },
-	{ "node", "files_dir", CT_PATH, S(files_dir), "/srv/nodebak", 0, 0, NULL },
-	{ "database", "engine", CT_ENUM, S(db_engine), "sqlite", 0, 0, "sqlite postgresql" },
-	{ "database", "path", CT_PATH, S(db_path), "/var/lib/nodebak/node.db", 0, 0, NULL },
-	{ "database", "pg_port", CT_INT, S(pg_port), "5432", 1, 65535, NULL },
-	{ "snapshotd", "socket", CT_PATH, S(socket), "/run/nodebak/snapshotd.sock", 0, 0, NULL },
-	{ "snapshotd", "socket_group", CT_STR, S(socket_group), NULL, 0, 0, NULL },
-	{ "snapshotd", "socket_mode", CT_INT, S(socket_mode), "0660", 0, 0777, NULL },
-	{ "snapshotd", "compression_level", CT_INT, S(compression_level), "6", 1, 9, NULL },
-	{ "snapshotd", "max_members", CT_INT, S(max_members), "10000", 4, 1000000, NULL },
-	{ "snapshotd", "max_bytes", CT_SIZE, S(max_bytes), "64G", 1 << 20, (long long)1 << 50, NULL },
-	{ "snapshotd", "service_stop", CT_CMD, S(service_stop), NULL, 0, 0, NULL },
-	{ "snapshotd", "service_start", CT_CMD, S(service_start), NULL, 0, 0, NULL },
-	{ "ftpd", "ftp_listen", CT_LISTEN, F(ftp_listen), "127.0.0.1:2121", 0, 0, NULL },
-	{ "ftpd", "ftps_implicit_listen", CT_LISTEN, F(ftps_implicit_listen), NULL, 0, 0, NULL },
-	{ "ftpd", "sftp_listen", CT_LISTEN, F(sftp_listen), "127.0.0.1:2222", 0, 0, NULL },
-	{ "ftpd", "tls", CT_ENUM, F(tls), "required", 0, 0, "required allowed off" },
-	{ "ftpd", "tls_cert", CT_PATH, F(tls_cert), "/var/lib/nodebak/ftpd.crt", 0, 0, NULL },
-	{ "ftpd", "tls_key", CT_PATH, F(tls_key), "/var/lib/nodebak/ftpd.key", 0, 0, NULL },
-	{ "ftpd", "host_key", CT_PATH, F(host_key), "/var/lib/nodebak/ssh_host_ed25519_key", 0, 0, NULL },
-	{ "ftpd", "pasv_ports", CT_RANGE, F(pasv_ports), "40000-40999", 0, 0, NULL },
-	{ "ftpd", "users", CT_PATH, F(users), "/var/lib/nodebak/users", 0, 0, NULL },
-	{ "ftpd", "run_as", CT_STR, F(run_as), NULL, 0, 0, NULL },
-	{ "ftpd", "xferlog", CT_PATH, F(xferlog), NULL, 0, 0, NULL },
-	{ "ftpd", "max_clients", CT_INT, F(max_clients), "256", 1, 100000, NULL },
-	{ "ftpd", "max_per_address", CT_INT, F(max_per_address), "16", 1, 100000, NULL },
-	{ "ftpd", "max_line", CT_INT, F(max_line), "1024", 64, 65536, NULL },
-	{ "ftpd", "idle_timeout", CT_INT, F(idle_timeout), "300", 1, 86400, NULL },
-	{ "ftpd", "data_timeout", CT_INT, F(data_timeout), "120", 1, 86400, NULL },
-	{ "ftpd", "login_timeout", CT_INT, F(login_timeout), "60", 1, 3600, NULL },
-	{ "ftpd", "max_login_attempts", CT_INT, F(max_login_attempts), "5", 1, 100, NULL },
-	{ "ftpd", "lockout_seconds", CT_INT, F(lockout_seconds), "300", 0, 86400, NULL },
-	{ "ftpd", "shutdown_timeout", CT_INT, F(shutdown_timeout), "30", 0, 3600, NULL },
-	{ "ftpd", "max_handles", CT_INT, F(max_handles), "256", 4, 65536, NULL },
+	{ "node", "name", CT_NAME, S(node_name), NULL, 0, 0, NULL,
+	  "the node's name (required), the console's prompt" },
+	{ "node", "state_dir", CT_PATH, S(state_dir), "/var/lib/nodebak", 0, 0, NULL,
+	  "internal state: signing key, trusted keys, journal, work folders" },
+	{ "node", "files_dir", CT_PATH, S(files_dir), "/srv/nodebak", 0, 0, NULL,
+	  "the files root served over FTP/SFTP; archives in backups/" },
+	{ "database", "engine", CT_ENUM, S(db_engine), "sqlite", 0, 0, "sqlite postgresql",
+	  "the node database's engine" },
+	{ "database", "path", CT_PATH, S(db_path), "/var/lib/nodebak/node.db", 0, 0, NULL,
+	  "the SQLite database file" },
+	{ "database", "pg_port", CT_INT, S(pg_port), "5432", 1, 65535, NULL,
+	  "the port of the node's own PostgreSQL server" },
+	{ "snapshotd", "socket", CT_PATH, S(socket), "/run/nodebak/snapshotd.sock", 0, 0, NULL,
+	  "the control socket" },
+	{ "snapshotd", "socket_group", CT_STR, S(socket_group), NULL, 0, 0, NULL,
+	  "a group whose members may use the console as admin" },
+	{ "snapshotd", "socket_mode", CT_MODE, S(socket_mode), "0660", 0, 0777, NULL,
+	  "the control socket's permission bits" },
+	{ "snapshotd", "compression_level", CT_INT, S(compression_level), "6", 1, 9, NULL,
+	  "gzip level of archives" },
+	{ "snapshotd", "max_members", CT_INT, S(max_members), "10000", 4, 1000000, NULL,
+	  "the most members an accepted archive may list" },
+	{ "snapshotd", "max_bytes", CT_SIZE, S(max_bytes), "64G", 1 << 20, (long long)1 << 50, NULL,
+	  "the most bytes an accepted archive's members may hold" },
+	{ "snapshotd", "service_stop", CT_CMD, S(service_stop), NULL, 0, 0, NULL,
+	  "shell command that stops the node's services before a rollback" },
+	{ "snapshotd", "service_start", CT_CMD, S(service_start), NULL, 0, 0, NULL,
+	  "shell command that starts them again afterwards" },
+	{ "cluster", "interface_<x>", CT_IFACE, S(ifaces), NULL, 0, 0, NULL,
+	  "the address of the node's interface x (lower-case letters)" },
+	{ "ftpd", "ftp_listen", CT_LISTEN, F(ftp_listen), "127.0.0.1:2121", 0, 0, NULL,
+	  "where FTP with explicit FTPS listens" },
+	{ "ftpd", "ftps_implicit_listen", CT_LISTEN, F(ftps_implicit_listen), NULL, 0, 0, NULL,
+	  "where implicit FTPS listens" },
+	{ "ftpd", "sftp_listen", CT_LISTEN, F(sftp_listen), "127.0.0.1:2222", 0, 0, NULL,
+	  "where SSH (SFTP, scp, the console) listens" },
+	{ "ftpd", "tls", CT_ENUM, F(tls), "required", 0, 0, "required allowed off",
+	  "whether FTP sessions must use TLS" },
+	{ "ftpd", "tls_cert", CT_PATH, F(tls_cert), "/var/lib/nodebak/ftpd.crt", 0, 0, NULL,
+	  "PEM certificate (chain) for FTPS" },
+	{ "ftpd", "tls_key", CT_PATH, F(tls_key), "/var/lib/nodebak/ftpd.key", 0, 0, NULL,
+	  "PEM private key for FTPS" },
+	{ "ftpd", "host_key", CT_PATH, F(host_key), "/var/lib/nodebak/ssh_host_ed25519_key", 0, 0, NULL,
+	  "the SSH host key" },
+	{ "ftpd", "pasv_ports", CT_RANGE, F(pasv_ports), "40000-40999", 0, 0, NULL,
+	  "the ports of passive FTP data connections" },
+	{ "ftpd", "users", CT_PATH, F(users), "/var/lib/nodebak/users", 0, 0, NULL,
+	  "the users file" },
+	{ "ftpd", "run_as", CT_STR, F(run_as), NULL, 0, 0, NULL,
+	  "the user sessions switch to after login" },
+	{ "ftpd", "xferlog", CT_PATH, F(xferlog), NULL, 0, 0, NULL,
+	  "a file each transfer is appended to in xferlog(5) format" },
+	{ "ftpd", "max_clients", CT_INT, F(max_clients), "256", 1, 100000, NULL,
+	  "sessions at once" },
+	{ "ftpd", "max_per_address", CT_INT, F(max_per_address), "16", 1, 100000, NULL,
+	  "sessions at once from one client address" },
+	{ "ftpd", "max_line", CT_INT, F(max_line), "1024", 64, 65536, NULL,
+	  "longest FTP command line in bytes" },
+	{ "ftpd", "idle_timeout", CT_INT, F(idle_timeout), "300", 1, 86400, NULL,
+	  "seconds without a command or traffic before a session ends" },
+	{ "ftpd", "data_timeout", CT_INT, F(data_timeout), "120", 1, 86400, NULL,
+	  "seconds to wait for, or without progress on, a data connection" },
+	{ "ftpd", "login_timeout", CT_INT, F(login_timeout), "60", 1, 3600, NULL,
+	  "seconds from connect to a completed login" },
+	{ "ftpd", "max_login_attempts", CT_INT, F(max_login_attempts), "5", 1, 100, NULL,
+	  "failed logins per connection" },
+	{ "ftpd", "lockout_seconds", CT_INT, F(lockout_seconds), "300", 0, 86400, NULL,
+	  "how long an address is refused after the attempt limit (0: never)" },
+	{ "ftpd", "shutdown_timeout", CT_INT, F(shutdown_timeout), "30", 0, 3600, NULL,
+	  "seconds SSH sessions are given on SIGTERM" },
+	{ "ftpd", "max_handles", CT_INT, F(max_handles), "256", 4, 65536, NULL,
+	  "open SFTP handles per session" },
 };
 
+#define NKEYS (sizeof keys / sizeof keys[0])
 #define LINE_MAX_LEN 4096
+#define STR_(x) #x
+#define STR(x) STR_(x)
+#define MSG_MAX 2048
+
+/* What a parse is at: the file, the line, the section and what was set. */
+struct parser {
+	struct conf *c;
+	const char *path, *dir;
+	int lineno;
+	const char *section;		/* the table's string; NULL before any */
+	int seen[NKEYS];		/* line a key was set on, 0: not yet */
+	int iface_line[CONF_MAX_IFACES];
+};
 
 const char *conf_path(const char *path)
 {
@@ -81,11 +151,93 @@ const char *conf_path(const char *path)
 	return CONF_DEFAULT_PATH;
 }
 
+int conf_schema_key(size_t i, struct conf_key_info *out)
+{
+	memset(out, 0, sizeof *out);
+	if (i >= NKEYS)
+		return ERR_NOTFOUND;
+	out->section = keys[i].section;
+	out->key = keys[i].key;
+	out->desc = keys[i].desc;
+	out->dflt = keys[i].dflt;
+	return 0;
+}
+
 static char **field(struct conf *c, const struct ckey *k)
 {
 	return (char **)((char *)c + k->off);
 }
 
+/* ---- what a key allows, as errors say it ---- */
+
+static void add_size(struct buf *b, long long n)
+{
+	static const char suffix[] = "TGMK";
+	static const int shift[] = { 40, 30, 20, 10 };
+
+	for (int i = 0; i < 4; i++)
+		if (n && n % ((long long)1 << shift[i]) == 0) {
+			buf_addf(b, "%lld%c", n >> shift[i], suffix[i]);
+			return;
+		}
+	buf_addf(b, "%lld", n);
+}
+
+/* "must be ..." for key k. */
+static void add_allowed(struct buf *b, const struct ckey *k)
+{
+	switch (k->type) {
+	case CT_STR:
+		buf_adds(b, "printable text, or empty for unset");
+		break;
+	case CT_PATH:
+		buf_adds(b, "a path (relative to the file's folder), or empty for unset");
+		break;
+	case CT_CMD:
+		buf_adds(b, "a shell command, or empty for unset");
+		break;
+	case CT_NAME:
+		buf_adds(b, "1 to 64 of A-Za-z0-9._- not starting with a dot");
+		break;
+	case CT_INT:
+		buf_addf(b, "an integer from %lld to %lld", k->min, k->max);
+		break;
+	case CT_MODE:
+		buf_addf(b, "a mode from %#llo to %#llo (octal, with a leading 0)",
+		    k->min, k->max);
+		break;
+	case CT_SIZE:
+		buf_adds(b, "a size from ");
+		add_size(b, k->min);
+		buf_adds(b, " to ");
+		add_size(b, k->max);
+		buf_adds(b, " (digits with an optional K, M, G or T)");
+		break;
+	case CT_ENUM:
+		buf_adds(b, "one of ");
+		for (const char *p = k->enumv; *p; p++)
+			if (*p == ' ')
+				buf_adds(b, ", ");
+			else
+				buf_addch(b, *p);
+		break;
+	case CT_LISTEN:
+		buf_adds(b, "space-separated ADDRESS:PORT items (IPv6 as "
+		    "[ADDRESS]:PORT, port 1 to 65535), or empty for none");
+		break;
+	case CT_RANGE:
+		buf_adds(b, "LOW-HIGH with 1024 <= LOW <= HIGH <= 65535");
+		break;
+	case CT_IFACE:
+		buf_adds(b, "an IPv4 or IPv6 address");
+		break;
+	}
+}
+
+/* ---- value checks: 0, or -1 with the reason in why ---- */
+
+/* Digits (C notation: 0x.. hex, 0.. octal) with, for a size, one of
+ * K, M, G, T. */
 static int parse_num(const char *v, long long *out, int with_suffix)
 {
 	char *end;
@@ -117,30 +269,103 @@ static int parse_num(const char *v, long long *out, int with_suffix)
 	return 0;
 }
 
-static int check_listen(const char *v)
+/* A port as the daemons read it: decimal digits, 1 to 65535. */
+static int parse_port(const char *v, size_t len, long *out)
 {
-	/* ADDRESS:PORT or [V6]:PORT, space separated; ports 1-65535. */
+	long n = 0;
+
+	if (len == 0 || len > 5)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		if (!isdigit((unsigned char)v[i]))
+			return -1;
+		n = n * 10 + (v[i] - '0');
+	}
+	if (n < 1 || n > 65535)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+/* An IPv6 address, with an optional %scope (fe80::1%eth0). */
+static int ipv6_ok(const char *a)
+{
+	unsigned char bin[16];
+	const char *pct = strchr(a, '%');
+	char head[INET6_ADDRSTRLEN];
+
+	if (pct == NULL)
+		return inet_pton(AF_INET6, a, bin) == 1;
+	if ((size_t)(pct - a) >= sizeof head || pct[1] == '\0')
+		return 0;
+	for (const char *p = pct + 1; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '_' && *p != '.' && *p != '-')
+			return 0;
+	memcpy(head, a, (size_t)(pct - a));
+	head[pct - a] = '\0';
+	return inet_pton(AF_INET6, head, bin) == 1;
+}
+
+static int ipv4_ok(const char *a)
+{
+	unsigned char bin[4];
+
+	return inet_pton(AF_INET, a, bin) == 1;
+}
+
+/* One ADDRESS:PORT or [ADDRESS]:PORT item (item[0..len)). The daemons
+ * split at the last colon, so a bare IPv6 address before it works too. */
+static int check_listen_item(const char *item, size_t len, struct buf *why)
+{
+	char *w = xstrndup(item, len), *host = w, *port;
+	long n;
+	int r = -1, v6;
+
+	if (*w == '[') {
+		char *close = strchr(w, ']');
+		if (close == NULL || close[1] != ':') {
+			buf_addf(why, "%s is not [ADDRESS]:PORT", esc(w));
+			goto out;
+		}
+		*close = '\0';
+		host = w + 1;
+		port = close + 2;
+		v6 = 1;
+	} else {
+		char *colon = strrchr(w, ':');
+		if (colon == NULL || colon == w) {
+			buf_addf(why, "%s is not ADDRESS:PORT", esc(w));
+			goto out;
+		}
+		*colon = '\0';
+		port = colon + 1;
+		v6 = strchr(host, ':') != NULL;
+	}
+	if (v6 ? !ipv6_ok(host) : !ipv4_ok(host)) {
+		buf_addf(why, "%s is not an IPv%d address", esc(host), v6 ? 6 : 4);
+		goto out;
+	}
+	if (parse_port(port, strlen(port), &n)) {
+		buf_addf(why, "port %s is not from 1 to 65535", esc(port));
+		goto out;
+	}
+	r = 0;
+out:
+	free(w);
+	return r;
+}
+
+static int check_listen(const char *v, struct buf *why)
+{
 	const char *p = v;
 
+	/* Space-separated, as ftpd.c's bind_list() splits them. */
 	while (*p) {
-		const char *w = p, *colon = NULL;
-		long long port;
-		char num[8];
-		size_t n;
+		const char *w = p;
 
 		while (*p && *p != ' ')
 			p++;
-		for (const char *q = w; q < p; q++)
-			if (*q == ':')
-				colon = q;
-		if (colon == NULL || colon == w || (size_t)(p - colon - 1) >= sizeof num)
-			return -1;
-		if (*w == '[' && colon[-1] != ']')
-			return -1;
-		n = (size_t)(p - colon - 1);
-		memcpy(num, colon + 1, n);
-		num[n] = '\0';
-		if (parse_num(num, &port, 0) || port < 1 || port > 65535)
+		if (check_listen_item(w, (size_t)(p - w), why))
 			return -1;
 		while (*p == ' ')
 			p++;
@@ -148,49 +373,76 @@ static int check_listen(const char *v)
 	return 0;
 }
 
+/* LOW-HIGH, decimal as ftp.c reads it. */
 static int check_range(const char *v)
 {
-	long long lo, hi;
 	const char *dash = strchr(v, '-');
-	char a[8];
+	long lo, hi;
 
-	if (dash == NULL || dash == v || (size_t)(dash - v) >= sizeof a)
+	if (dash == NULL || parse_port(v, (size_t)(dash - v), &lo) ||
+	    parse_port(dash + 1, strlen(dash + 1), &hi))
 		return -1;
-	memcpy(a, v, (size_t)(dash - v));
-	a[dash - v] = '\0';
-	if (parse_num(a, &lo, 0) || parse_num(dash + 1, &hi, 0))
-		return -1;
-	return (lo >= 1024 && hi <= 65535 && lo <= hi) ? 0 : -1;
+	return lo >= 1024 && lo <= hi ? 0 : -1;
 }
 
 static int enum_ok(const char *choices, const char *v)
 {
 	size_t n = strlen(v);
-	const char *p = choices;
 
-	while ((p = strstr(p, v)) != NULL) {
-		if ((p == choices || p[-1] == ' ') && (p[n] == ' ' || !p[n]))
+	for (const char *p = choices; n && *p; ) {
+		size_t len = strcspn(p, " ");
+		if (len == n && !memcmp(p, v, n))
 			return 1;
-		p += n;
+		p += len;
+		p += *p == ' ';
 	}
 	return 0;
 }
 
-/* Store value v (already trimmed) into key k; "why" gets the reason. */
+/* The x of interface_<x>: 1 to 15 lower-case letters. */
+static int iface_name_ok(const char *name, size_t size)
+{
+	size_t n = strlen(name);
+
+	if (n == 0 || n >= size)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (name[i] < 'a' || name[i] > 'z')
+			return 0;
+	return 1;
+}
+
+static void set_str(char **sp, const char *v, const char *dir)
+{
+	free(*sp);
+	*sp = NULL;
+	if (*v == '\0')
+		return;
+	if (dir && *v != '/') {
+		size_t len = strlen(dir) + strlen(v) + 2;
+		*sp = xmalloc(len);
+		snprintf(*sp, len, "%s/%s", dir, v);
+	} else
+		*sp = xstrdup(v);
+}
+
+/* Check value v (trimmed) of key k and store it; dir resolves relative
+ * paths (NULL: none). On failure -1 and why says what is wrong and what
+ * the key allows. */
 static int set_value(struct conf *c, const struct ckey *k, const char *v,
-    const char *dir, const char **why)
+    const char *dir, struct buf *why)
 {
 	long long n;
 	char **sp = field(c, k);
+	int bad = 0;
 
 	switch (k->type) {
 	case CT_INT:
+	case CT_MODE:
 	case CT_SIZE:
 		if (parse_num(v, &n, k->type == CT_SIZE) || n < k->min || n > k->max) {
-			*why = k->type == CT_SIZE ?
-			    "expected a size such as 512M or 64G within the allowed range" :
-			    "expected a number within the allowed range";
-			return -1;
+			bad = 1;
+			break;
 		}
 		if (k->type == CT_SIZE)
 			*(long long *)(void *)sp = n;
@@ -198,81 +450,177 @@ static int set_value(struct conf *c, const struct ckey *k, const char *v,
 			*(long *)(void *)sp = (long)n;
 		return 0;
 	case CT_NAME:
-		if (!name_valid(v)) {
-			*why = "expected 1 to 64 of A-Za-z0-9._- not starting with a dot";
-			return -1;
-		}
+		bad = !name_valid(v);
 		break;
 	case CT_ENUM:
-		if (!enum_ok(k->enumv, v)) {
-			*why = "not one of the allowed values";
-			return -1;
-		}
+		bad = !enum_ok(k->enumv, v);
 		break;
 	case CT_LISTEN:
-		if (*v && check_listen(v)) {
-			*why = "expected ADDRESS:PORT (IPv6 as [ADDRESS]:PORT), space-separated";
+		if (check_listen(v, why)) {
+			buf_adds(why, "; must be ");
+			add_allowed(why, k);
 			return -1;
 		}
 		break;
 	case CT_RANGE:
-		if (check_range(v)) {
-			*why = "expected LOW-HIGH with 1024 <= LOW <= HIGH <= 65535";
-			return -1;
-		}
+		bad = check_range(v) != 0;
 		break;
 	case CT_PATH:
-		free(*sp);
-		*sp = NULL;
-		if (*v == '\0')
-			return 0;
-		if (*v != '/' && dir) {
-			size_t len = strlen(dir) + strlen(v) + 2;
-			*sp = xmalloc(len);
-			snprintf(*sp, len, "%s/%s", dir, v);
-		} else
-			*sp = xstrdup(v);
+		set_str(sp, v, dir);
 		return 0;
 	case CT_STR:
 	case CT_CMD:
 		break;
+	case CT_IFACE:
+		bad = 1;	/* set_iface()'s; never a default */
+		break;
 	}
-	free(*sp);
-	*sp = *v ? xstrdup(v) : NULL;
+	if (bad) {
+		buf_adds(why, "must be ");
+		add_allowed(why, k);
+		return -1;
+	}
+	set_str(sp, v, NULL);
 	return 0;
 }
 
-static int set_iface(struct conf *c, const char *key, const char *v,
-    const char **why)
-{
-	const char *name = key + strlen("interface_");
-	size_t n = strlen(name);
+/* ---- errors: "FILE:LINE: [section] key = value: reason" ---- */
 
-	if (n == 0 || n >= sizeof c->ifaces[0].name) {
-		*why = "interface names are 1 to 15 letters";
-		return -1;
-	}
-	for (size_t i = 0; i < n; i++)
-		if (!islower((unsigned char)name[i])) {
-			*why = "interface names are lower-case letters";
-			return -1;
+static int fail(const struct parser *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int fail(const struct parser *p, const char *fmt, ...)
+{
+	struct buf b = BUF_INIT(MSG_MAX);
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	err_set(ERR_INVAL, "%s:%d: %s", esc(p->path), p->lineno, buf_cstr(&b));
+	buf_free(&b);
+	return ERR_INVAL;
+}
+
+/* "[section] key = value" (or "key is empty") and then why. */
+static int fail_value(const struct parser *p, const char *key, const char *v,
+    const char *why)
+{
+	if (*v == '\0')
+		return fail(p, "[%s] %s is empty: %s", p->section, esc(key), why);
+	return fail(p, "[%s] %s = %s: %s", p->section, esc(key), esc(v), why);
+}
+
+static void add_sections(struct buf *b)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (i == 0 || strcmp(keys[i].section, keys[i - 1].section))
+			buf_addf(b, "%s%s", i ? ", " : "", keys[i].section);
+}
+
+static void add_keys_of(struct buf *b, const char *section)
+{
+	int first = 1;
+
+	for (size_t i = 0; i < NKEYS; i++)
+		if (!strcmp(keys[i].section, section)) {
+			buf_addf(b, "%s%s", first ? "" : ", ", keys[i].key);
+			first = 0;
 		}
-	if (*v == '\0' || strchr(v, ' ')) {
-		*why = "expected one IP address";
-		return -1;
+}
+
+/* The table's string for section name, or NULL. */
+static const char *find_section(const char *name)
+{
+	for (size_t i = 0; i < NKEYS; i++)
+		if (!strcmp(keys[i].section, name))
+			return keys[i].section;
+	return NULL;
+}
+
+/* The index of key name in section, or -1; a family matches by prefix. */
+static int find_key(const char *section, const char *name)
+{
+	for (size_t i = 0; i < NKEYS; i++) {
+		const struct ckey *k = &keys[i];
+		if (strcmp(k->section, section))
+			continue;
+		if (k->type == CT_IFACE ? !strncmp(name, k->key,
+		    strcspn(k->key, "<")) : !strcmp(name, k->key))
+			return (int)i;
 	}
+	return -1;
+}
+
+/* ---- lines ---- */
+
+static int set_iface(struct parser *p, const struct ckey *k, const char *key,
+    const char *v)
+{
+	struct conf *c = p->c;
+	const char *name = key + strcspn(k->key, "<");
+	struct buf why = BUF_INIT(MSG_MAX);
+	int r;
+
+	if (!iface_name_ok(name, sizeof c->ifaces[0].name))
+		return fail_value(p, key, v, "the x of interface_<x> must be 1 "
+		    "to 15 lower-case letters");
 	for (int i = 0; i < c->n_ifaces; i++)
-		if (!strcmp(c->ifaces[i].name, name)) {
-			*why = "duplicate key";
-			return -1;
-		}
-	if (c->n_ifaces == CONF_MAX_IFACES) {
-		*why = "too many interfaces";
-		return -1;
+		if (!strcmp(c->ifaces[i].name, name))
+			return fail(p, "[%s] %s = %s: duplicate key (first set on "
+			    "line %d)", p->section, key, esc(v), p->iface_line[i]);
+	if (c->n_ifaces == CONF_MAX_IFACES)
+		return fail_value(p, key, v, "too many interfaces (at most "
+		    "8 interface_<x> keys)");
+	if (!ipv4_ok(v) && !ipv6_ok(v)) {
+		buf_adds(&why, "must be ");
+		add_allowed(&why, k);
+		r = fail_value(p, key, v, buf_cstr(&why));
+		buf_free(&why);
+		return r;
 	}
-	memcpy(c->ifaces[c->n_ifaces].name, name, n + 1);
+	memcpy(c->ifaces[c->n_ifaces].name, name, strlen(name) + 1);
+	p->iface_line[c->n_ifaces] = p->lineno;
 	c->ifaces[c->n_ifaces++].address = xstrdup(v);
 	return 0;
+}
+
+static int set_key(struct parser *p, const char *key, const char *v)
+{
+	struct buf why = BUF_INIT(MSG_MAX);
+	const struct ckey *k;
+	int i = find_key(p->section, key), r;
+
+	if (i < 0) {
+		add_keys_of(&why, p->section);
+		r = fail(p, "[%s] %s: unknown key (keys of [%s]: %s)", p->section,
+		    *key ? esc(key) : "(no key before =)", p->section,
+		    buf_cstr(&why));
+		goto out;
+	}
+	k = &keys[i];
+	for (const char *q = v; *q; q++)
+		if ((unsigned char)*q < 0x20 && *q != '\t') {
+			buf_adds(&why, "control character in value; must be ");
+			add_allowed(&why, k);
+			r = fail_value(p, key, v, buf_cstr(&why));
+			goto out;
+		}
+	if (k->type == CT_IFACE) {
+		r = set_iface(p, k, key, v);
+		goto out;
+	}
+	if (p->seen[i]) {
+		r = fail(p, "[%s] %s = %s: duplicate key (first set on line %d)",
+		    p->section, key, esc(v), p->seen[i]);
+		goto out;
+	}
+	p->seen[i] = p->lineno;
+	r = set_value(p->c, k, v, p->dir, &why) ? fail_value(p, key, v,
+	    buf_cstr(&why)) : 0;
+out:
+	buf_free(&why);
+	return r;
 }
 
 static char *trim(char *s)
@@ -287,131 +635,140 @@ static char *trim(char *s)
 	return s;
 }
 
-static int apply_defaults(struct conf *c)
+static int section_line(struct parser *p, char *line)
 {
-	const char *why = NULL;
+	struct buf list = BUF_INIT(MSG_MAX);
+	char *end = strrchr(line, ']');
+	int r = 0;
 
-	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-		if (keys[i].dflt && set_value(c, &keys[i], keys[i].dflt, NULL, &why))
-			return err_set(ERR_INVAL, "built-in default for %s.%s: %s",
-			    keys[i].section, keys[i].key, why);
-	return 0;
+	add_sections(&list);
+	if (end == NULL || end[1] != '\0' || end == line + 1)
+		r = fail(p, "%s: malformed section header (expected [NAME], NAME "
+		    "one of %s)", esc(line), buf_cstr(&list));
+	else {
+		*end = '\0';
+		if ((p->section = find_section(line + 1)) == NULL)
+			r = fail(p, "[%s]: unknown section (sections: %s)",
+			    esc(line + 1), buf_cstr(&list));
+	}
+	buf_free(&list);
+	return r;
 }
 
-static int parse_line(struct conf *c, char *line, char *section,
-    size_t secsz, unsigned char *seen, const char *dir, const char **why)
+static int parse_line(struct parser *p, char *line)
 {
+	struct buf list = BUF_INIT(MSG_MAX);
 	char *eq, *k, *v;
-	int known_section = 0;
+	int r;
 
 	line = trim(line);
 	if (*line == '\0' || *line == '#' || *line == ';')
 		return 0;
-	if (*line == '[') {
-		char *end = strchr(line, ']');
-		if (end == NULL || end[1] != '\0' || end - line - 1 <= 0 ||
-		    (size_t)(end - line) > secsz) {
-			*why = "malformed section header";
-			return -1;
-		}
-		*end = '\0';
-		if (strcmp(line + 1, "cluster")) {
-			for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-				if (!strcmp(keys[i].section, line + 1))
-					known_section = 1;
-			if (!known_section) {
-				*why = "unknown section";
-				return -1;
-			}
-		}
-		snprintf(section, secsz, "%s", line + 1);
-		return 0;
-	}
+	if (*line == '[')
+		return section_line(p, line);
 	if ((eq = strchr(line, '=')) == NULL) {
-		*why = "expected key = value";
-		return -1;
+		if (p->section)
+			return fail(p, "[%s] %s: expected KEY = VALUE, a [SECTION] "
+			    "header or a # comment", p->section, esc(line));
+		return fail(p, "%s: expected KEY = VALUE, a [SECTION] header or "
+		    "a # comment", esc(line));
 	}
 	*eq = '\0';
 	k = trim(line);
 	v = trim(eq + 1);
-	if (*section == '\0') {
-		*why = "key outside of any section";
-		return -1;
+	if (p->section == NULL) {
+		add_sections(&list);
+		r = fail(p, "%s = %s: key outside of any section (sections: %s)",
+		    esc(k), esc(v), buf_cstr(&list));
+		buf_free(&list);
+		return r;
 	}
-	for (const char *p = v; *p; p++)
-		if ((unsigned char)*p < 0x20 && *p != '\t') {
-			*why = "control character in value";
+	return set_key(p, k, v);
+}
+
+static int apply_defaults(struct conf *c)
+{
+	struct buf why = BUF_INIT(MSG_MAX);
+	int r = 0;
+
+	for (size_t i = 0; i < NKEYS && r == 0; i++)
+		if (keys[i].dflt && set_value(c, &keys[i], keys[i].dflt, NULL, &why))
+			r = err_set(ERR_INVAL, "built-in default of [%s] %s = %s: %s",
+			    keys[i].section, keys[i].key, keys[i].dflt,
+			    buf_cstr(&why));
+	buf_free(&why);
+	return r;
+}
+
+/* Read one line into line[size]: 1, or 0 at the end of the file, or
+ * -1 when it is longer than size - 1 bytes, -2 when it holds a NUL byte. */
+static int read_line(FILE *f, char *line, size_t size)
+{
+	size_t n = 0;
+	int ch;
+
+	while ((ch = getc(f)) != EOF && ch != '\n') {
+		if (ch == '\0')
+			return -2;
+		if (n + 1 == size)
 			return -1;
-		}
-	if (!strcmp(section, "cluster") && !strncmp(k, "interface_", 10))
-		return set_iface(c, k, v, why);
-	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-		if (strcmp(keys[i].section, section) || strcmp(keys[i].key, k))
-			continue;
-		if (seen[i]) {
-			*why = "duplicate key";
-			return -1;
-		}
-		seen[i] = 1;
-		return set_value(c, &keys[i], v, dir, why);
+		line[n++] = (char)ch;
 	}
-	*why = "unknown key";
-	return -1;
+	line[n] = '\0';
+	return ch == EOF && n == 0 ? 0 : 1;
 }
 
 int conf_load(const char *path, struct conf **out)
 {
-	struct conf *c = NULL;
+	struct parser p;
 	FILE *f = NULL;
-	char line[LINE_MAX_LEN + 2], section[32] = "", dirbuf[PATH_MAX];
-	unsigned char seen[sizeof keys / sizeof keys[0]] = { 0 };
-	const char *why = NULL, *dir;
-	char *abs = NULL;
-	int lineno = 0, r = ERR_INVAL;
+	char line[LINE_MAX_LEN + 1], dirbuf[PATH_MAX];
+	int r;
 
 	*out = NULL;
-	path = conf_path(path);
+	memset(&p, 0, sizeof p);
+	p.path = path = conf_path(path);
 	if ((f = fopen(path, "re")) == NULL)
 		return err_sys("%s", path);
-	c = xcalloc(1, sizeof *c);
-	if ((abs = realpath(path, NULL)) == NULL) {
+	p.c = xcalloc(1, sizeof *p.c);
+	if ((p.c->file = realpath(path, NULL)) == NULL) {
 		r = err_sys("%s", path);
 		goto out;
 	}
-	c->file = abs;
-	snprintf(dirbuf, sizeof dirbuf, "%s", abs);
-	dir = dirname(dirbuf);
-	if ((r = apply_defaults(c)) != 0)
+	snprintf(dirbuf, sizeof dirbuf, "%s", p.c->file);
+	p.dir = dirname(dirbuf);
+	if ((r = apply_defaults(p.c)) != 0)
 		goto out;
-	r = ERR_INVAL;
-	while (fgets(line, sizeof line, f) != NULL) {
-		lineno++;
-		if (strlen(line) > LINE_MAX_LEN) {
-			err_set(ERR_INVAL, "%s:%d: line longer than %d bytes",
-			    path, lineno, LINE_MAX_LEN);
+	for (;;) {
+		p.lineno++;
+		if ((r = read_line(f, line, sizeof line)) < 0) {
+			r = fail(&p, "%s%s%s%s", p.section ? "[" : "",
+			    p.section ? p.section : "", p.section ? "] " : "",
+			    r == -1 ? "line longer than " STR(LINE_MAX_LEN)
+			    " bytes" : "NUL byte in line");
 			goto out;
 		}
-		line[strcspn(line, "\n")] = '\0';
-		if (parse_line(c, line, section, sizeof section, seen, dir, &why)) {
-			err_set(ERR_INVAL, "%s:%d: %s", path, lineno, why);
+		if (r == 0)
+			break;
+		if ((r = parse_line(&p, line)) != 0)
 			goto out;
-		}
 	}
 	if (ferror(f)) {
 		r = err_sys("%s", path);
 		goto out;
 	}
-	if (c->node_name == NULL) {
-		err_set(ERR_INVAL, "%s: [node] name is required", path);
+	if (p.c->node_name == NULL) {
+		r = err_set(ERR_INVAL, "%s: [node] name is required: must be 1 to "
+		    "64 of A-Za-z0-9._- not starting with a dot", esc(path));
 		goto out;
 	}
-	*out = c;
-	c = NULL;
+	*out = p.c;
+	p.c = NULL;
 	r = 0;
 out:
 	if (f)
 		fclose(f);
-	conf_free(c);
+	conf_free(p.c);
 	return r;
 }
 
@@ -419,10 +776,13 @@ void conf_free(struct conf *c)
 {
 	if (c == NULL)
 		return;
-	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-		if (keys[i].type == CT_INT || keys[i].type == CT_SIZE)
+	for (size_t i = 0; i < NKEYS; i++) {
+		switch (keys[i].type) {
+		case CT_INT: case CT_MODE: case CT_SIZE: case CT_IFACE:
 			continue;
-		free(*field(c, &keys[i]));
+		default:
+			free(*field(c, &keys[i]));
+		}
 	}
 	for (int i = 0; i < c->n_ifaces; i++)
 		free(c->ifaces[i].address);

@@ -1,6 +1,8 @@
 /* conf.h: the node's one INI-style configuration file (nodebak.conf(5)).
  * Every key the programs know is in conf.c's table; an unknown section or
- * key, a duplicate or a bad value is refused with "FILE:LINE: reason". */
+ * key, a duplicate or a bad value is refused with one line that names the
+ * file, line, section, key, the value given (escaped) and what is allowed:
+ * "FILE:LINE: [section] key = value: must be ...". */
 #ifndef NODEBAK_CONF_H
 #define NODEBAK_CONF_H
 #include <stddef.h>
@@ -56,14 +58,26 @@ struct conf {
 };
 
 /* Load path (or, when NULL, $NODEBAK_CONF, then CONF_DEFAULT_PATH).
- * On success *out owns a new conf; on failure returns ERR_INVAL and
- * err_msg() says "FILE:LINE: reason". Relative paths in the file are
- * resolved against the file's folder. */
+ * On success *out owns a new conf; on failure returns ERR_INVAL (or the
+ * error of opening the file) and err_msg() says "FILE:LINE: [section] key
+ * = value: reason". Relative paths in the file are resolved against the
+ * file's folder. */
 int conf_load(const char *path, struct conf **out);
 void conf_free(struct conf *c);
 /* Which file conf_load(path) would read. */
 const char *conf_path(const char *path);
 /* The address of interface name, or NULL. */
 const char *conf_iface(const struct conf *c, const char *name);
+
+/* One key of the table, for checks that the documentation matches it. */
+struct conf_key_info {
+	const char *section;	/* "node", "database", ... */
+	const char *key;	/* "name"; a family of keys as "interface_<x>" */
+	const char *desc;	/* one line */
+	const char *dflt;	/* the default as the file would say it, or NULL */
+};
+/* Fill *out with the i-th key of the table (from 0; grouped by section)
+ * and return 0, or ERR_NOTFOUND past the last. The strings are static. */
+int conf_schema_key(size_t i, struct conf_key_info *out);
 
 #endif

@@ -78,17 +78,239 @@ void t_names(void)
 	    "name_is_bak_of: only <snapshot>.bak");
 }
 
+static char conf_file[64];
+
+/* Load text from a scratch file (its name left in conf_file). */
 static int conf_text(const char *text, struct conf **c)
 {
-	char path[] = "/tmp/nodebak-unit-conf-XXXXXX";
-	int fd = mkstemp(path), r;
-	FILE *f = fdopen(fd, "w");
+	int fd, r;
+	FILE *f;
 
+	snprintf(conf_file, sizeof conf_file, "/tmp/nodebak-unit-conf-XXXXXX");
+	fd = mkstemp(conf_file);
+	f = fdopen(fd, "w");
 	fputs(text, f);
 	fclose(f);
-	r = conf_load(path, c);
-	unlink(path);
+	r = conf_load(conf_file, c);
+	unlink(conf_file);
 	return r;
+}
+
+/* text is refused with exactly the line "FILE" + want. */
+static int conf_refused(const char *text, const char *want)
+{
+	struct conf *c = NULL;
+	size_t n;
+	int r = conf_text(text, &c);
+
+	conf_free(c);
+	n = strlen(conf_file);
+	return r == ERR_INVAL && !strncmp(err_msg(), conf_file, n) &&
+	    !strcmp(err_msg() + n, want);
+}
+
+/* The new checks: addresses, escaping, and what valid files keep meaning. */
+static void t_conf_values(void)
+{
+	struct conf *c = NULL;
+
+	ok(conf_refused("[cluster]\ninterface_a = 999.1.1.1\n", ":2: [cluster] "
+	    "interface_a = 999.1.1.1: must be an IPv4 or IPv6 address"),
+	    "conf: interface address checked: %s", err_msg());
+	ok(conf_refused("[cluster]\ninterface_B = ::1\n", ":2: [cluster] "
+	    "interface_B = ::1: the x of interface_<x> must be 1 to 15 "
+	    "lower-case letters"), "conf: interface name rule: %s", err_msg());
+	ok(conf_refused("[cluster]\ninterface_a = ::1\ninterface_a = ::2\n",
+	    ":3: [cluster] interface_a = ::2: duplicate key (first set on line 2)"),
+	    "conf: duplicate interface: %s", err_msg());
+	ok(conf_refused("[ftpd]\nsftp_listen = [::1]:22 [::1]:0\n", ":2: [ftpd] "
+	    "sftp_listen = [::1]:22 [::1]:0: port 0 is not from 1 to 65535; must "
+	    "be space-separated ADDRESS:PORT items (IPv6 as [ADDRESS]:PORT, port "
+	    "1 to 65535), or empty for none"),
+	    "conf: the bad item of a listen list named: %s", err_msg());
+	ok(conf_refused("[ftpd]\nftp_listen = [10.0.0.1]:21\n", ":2: [ftpd] "
+	    "ftp_listen = [10.0.0.1]:21: 10.0.0.1 is not an IPv6 address; must "
+	    "be space-separated ADDRESS:PORT items (IPv6 as [ADDRESS]:PORT, port "
+	    "1 to 65535), or empty for none"),
+	    "conf: IPv4 in brackets refused: %s", err_msg());
+	ok(conf_refused("[snapshotd]\nservice_stop = stop\x1b[2J\n", ":2: "
+	    "[snapshotd] service_stop = stop\\x1b[2J: control character in value; "
+	    "must be a shell command, or empty for unset"),
+	    "conf: a control byte is escaped in the message: %s", err_msg());
+	ok(conf_refused("[node]\nna\nme = x\n", ":2: [node] na: expected KEY = "
+	    "VALUE, a [SECTION] header or a # comment"),
+	    "conf: line without '=': %s", err_msg());
+	ok(conf_refused("[node]\nname = x\n[ftpd]\nmax_bytes = 1G\n", ":4: [ftpd] "
+	    "max_bytes: unknown key (keys of [ftpd]: ftp_listen, "
+	    "ftps_implicit_listen, sftp_listen, tls, tls_cert, tls_key, host_key, "
+	    "pasv_ports, users, run_as, xferlog, max_clients, max_per_address, "
+	    "max_line, idle_timeout, data_timeout, login_timeout, "
+	    "max_login_attempts, lockout_seconds, shutdown_timeout, max_handles)"),
+	    "conf: a key of another section is unknown here: %s", err_msg());
+	ok(conf_text("[node]\nname = x\n[cluster]\ninterface_a = 10.0.0.1\n"
+	    "interface_ipv = fe80::1\n[snapshotd]\nsocket_mode = 0600\n"
+	    "max_bytes = 512M\n[ftpd]\nftp_listen = 0.0.0.0:21 [::]:21 "
+	    "[fe80::1%eth0]:2121\nsftp_listen =\npasv_ports = 1024-65535\n", &c)
+	    == 0 && c, "conf: valid forms load: %s", err_msg());
+	if (c) {
+		ok(c->socket_mode == 0600 && c->max_bytes == 512LL << 20 &&
+		    c->ftpd.sftp_listen == NULL && !strcmp(c->ftpd.pasv_ports,
+		    "1024-65535") && !strcmp(conf_iface(c, "ipv"), "fe80::1"),
+		    "conf: their values");
+		ok(!strcmp(c->db_engine, "sqlite") && c->pg_port == 5432 &&
+		    c->ftpd.max_clients == 256 && c->max_bytes == 512LL << 20 &&
+		    !strcmp(c->ftpd.ftps_implicit_listen ? "set" : "", "") &&
+		    !strcmp(c->ftpd.tls, "required"), "conf: defaults kept");
+		conf_free(c);
+	}
+}
+
+/* The keys of the table and the .TP tags of nodebak.conf(5)'s [section]
+ * parts are the same set: every key documented, nothing documented that
+ * the programs do not know. A tag's bold words are keys; a bold word
+ * followed by an italic one is a family (".BI interface_ x" is
+ * interface_<x>). */
+#define MAN_KEYS 128
+#define KEY_CHARS "abcdefghijklmnopqrstuvwxyz_0123456789"
+
+/* A man page line such as ".BR tls_cert \", \" tls_key" as its text and
+ * the font of each character (B, I or R): .B joins its arguments with
+ * spaces, .BR/.BI/.RB/.IR alternate fonts and join them without; \fX
+ * switches the font. Returns the length. */
+static size_t tag_runs(const char *line, char *text, char *font, size_t size)
+{
+	const char *p = line + strcspn(line, " ");
+	size_t mlen = (size_t)(p - line), t = 0;
+	char cur = 'R';
+
+	for (int arg = 0; *p && t + 2 < size; arg++) {
+		int quoted;
+
+		while (*p == ' ')
+			p++;
+		if (!*p)
+			break;
+		if (mlen == 2 && arg) {
+			text[t] = ' ';
+			font[t++] = 'R';
+		}
+		cur = mlen == 2 ? line[1] : line[1 + arg % 2];
+		p += quoted = *p == '"';
+		while (*p && *p != (quoted ? '"' : ' ') && t + 2 < size) {
+			if (p[0] == '\\' && p[1] == 'f' && p[2]) {
+				cur = p[2];
+				p += 3;
+				continue;
+			}
+			p += p[0] == '\\' && p[1];
+			text[t] = *p++;
+			font[t++] = cur;
+		}
+		p += quoted && *p == '"';
+	}
+	text[t] = '\0';
+	return t;
+}
+
+/* The keys in a tag: bold words, a bold word followed by an italic one
+ * being a family ("interface_" "x" -> "interface_<x>"). */
+static int tag_keys(const char *section, const char *line, char keys[][64],
+    int n, int max)
+{
+	char text[1024], font[1024];
+	size_t t = tag_runs(line, text, font, sizeof text);
+
+	for (size_t i = 0; i < t && n < max; i++) {
+		size_t j = i, k;
+
+		if (font[i] != 'B' || !strchr(KEY_CHARS, text[i]))
+			continue;
+		while (j < t && font[j] == 'B' && strchr(KEY_CHARS, text[j]))
+			j++;
+		k = j;
+		while (k < t && font[k] == 'I' && strchr(KEY_CHARS, text[k]))
+			k++;
+		if (k > j)
+			snprintf(keys[n++], 64, "%s %.*s<%.*s>", section,
+			    (int)(j - i), text + i, (int)(k - j), text + j);
+		else
+			snprintf(keys[n++], 64, "%s %.*s", section,
+			    (int)(j - i), text + i);
+		i = k;
+	}
+	return n;
+}
+
+/* The "SECTION KEY" of every .TP tag under a .SH "[SECTION]" heading, or
+ * -1 when the file cannot be read. */
+static int man_keys(const char *file, char keys[][64], int max)
+{
+	FILE *f = fopen(file, "r");
+	char line[1024], section[32] = "";
+	int n = 0, tag = 0;
+
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof line, f) != NULL) {
+		line[strcspn(line, "\n")] = '\0';
+		if (!strncmp(line, ".SH", 3)) {
+			const char *b = strchr(line, '['), *e = strchr(line, ']');
+			section[0] = '\0';
+			if (b && e && e > b)
+				snprintf(section, sizeof section, "%.*s",
+				    (int)(e - b - 1), b + 1);
+		} else if (!strcmp(line, ".TP"))
+			tag = 1;
+		else if (tag) {
+			tag = 0;
+			if (section[0])
+				n = tag_keys(section, line, keys, n, max);
+		}
+	}
+	fclose(f);
+	return n;
+}
+
+static void t_conf_schema(void)
+{
+	static char doc[MAN_KEYS][64];
+	struct conf_key_info k;
+	char want[64];
+	int n = man_keys("docs/man/nodebak.conf.5", doc, MAN_KEYS), all = 1;
+	size_t i;
+
+	ok(n > 10, "conf schema: nodebak.conf(5) read, %d keys documented", n);
+	for (i = 0; conf_schema_key(i, &k) == 0; i++) {
+		int found = 0;
+		snprintf(want, sizeof want, "%s %s", k.section, k.key);
+		for (int j = 0; j < n; j++)
+			found |= !strcmp(doc[j], want);
+		all &= found;
+		ok(found && k.desc && *k.desc && !strchr(k.desc, '\n'),
+		    "conf schema: [%s] %s (%s) is documented in nodebak.conf(5)",
+		    k.section, k.key, k.desc ? k.desc : "no description");
+	}
+	ok(i > 30, "conf schema: %zu keys in the table", i);
+	for (int j = 0; j < n; j++) {
+		int found = 0;
+		for (i = 0; conf_schema_key(i, &k) == 0; i++) {
+			snprintf(want, sizeof want, "%s %s", k.section, k.key);
+			found |= !strcmp(doc[j], want);
+		}
+		ok(found, "conf schema: documented key %s is in the table", doc[j]);
+	}
+	for (i = 1; conf_schema_key(i, &k) == 0; i++) {
+		struct conf_key_info prev;
+		conf_schema_key(i - 1, &prev);
+		if (strcmp(prev.section, k.section)) {
+			for (size_t j = 0; j + 1 < i; j++) {
+				struct conf_key_info e;
+				conf_schema_key(j, &e);
+				all &= strcmp(e.section, k.section) != 0;
+			}
+		}
+	}
+	ok(all, "conf schema: every key documented; the table grouped by section");
 }
 
 void t_conf(void)
@@ -107,33 +329,41 @@ void t_conf(void)
 		    "conf: interface_a");
 		conf_free(c);
 	}
-	ok(conf_text("[node]\nname = n1\nbogus = 1\n", &c) == ERR_INVAL &&
-	    strstr(err_msg(), ":3: unknown key"), "conf: unknown key with line: %s",
+	ok(conf_refused("[node]\nname = n1\nbogus = 1\n", ":3: [node] bogus: "
+	    "unknown key (keys of [node]: name, state_dir, files_dir)"),
+	    "conf: unknown key named, with the section's keys: %s", err_msg());
+	ok(conf_refused("[node]\nname = n1\n[nodes]\n", ":3: [nodes]: unknown "
+	    "section (sections: node, database, snapshotd, cluster, ftpd)"),
+	    "conf: unknown section named, with the sections: %s", err_msg());
+	ok(conf_refused("[node]\nname = n1\nname = n2\n", ":3: [node] name = n2: "
+	    "duplicate key (first set on line 2)"), "conf: duplicate key: %s",
 	    err_msg());
-	ok(conf_text("[node]\nname = n1\n[nodes]\n", &c) == ERR_INVAL &&
-	    strstr(err_msg(), ":3: unknown section"), "conf: unknown section: %s",
-	    err_msg());
-	ok(conf_text("[node]\nname = n1\nname = n2\n", &c) == ERR_INVAL &&
-	    strstr(err_msg(), ":3: duplicate key"), "conf: duplicate key: %s",
-	    err_msg());
-	ok(conf_text("[node]\nname = n1\n[snapshotd]\ncompression_level = 11\n",
-	    &c) == ERR_INVAL && strstr(err_msg(), ":4: expected a number"),
-	    "conf: out-of-range number: %s", err_msg());
-	ok(conf_text("[node]\nname = .bad\n", &c) == ERR_INVAL &&
-	    strstr(err_msg(), ":2:"), "conf: bad node name: %s", err_msg());
-	ok(conf_text("[database]\nengine = oracle\n[node]\nname=x\n", &c) ==
-	    ERR_INVAL && strstr(err_msg(), ":2: not one of"),
+	ok(conf_refused("[node]\nname = n1\n[snapshotd]\ncompression_level = 11\n",
+	    ":4: [snapshotd] compression_level = 11: must be an integer from 1 "
+	    "to 9"), "conf: out-of-range number: %s", err_msg());
+	ok(conf_refused("[node]\nname = .bad\n", ":2: [node] name = .bad: must be "
+	    "1 to 64 of A-Za-z0-9._- not starting with a dot"),
+	    "conf: bad node name: %s", err_msg());
+	ok(conf_refused("[database]\nengine = oracle\n[node]\nname=x\n", ":2: "
+	    "[database] engine = oracle: must be one of sqlite, postgresql"),
 	    "conf: bad enum: %s", err_msg());
-	ok(conf_text("[ftpd]\nftp_listen = 127.0.0.1\n[node]\nname=x\n", &c) ==
-	    ERR_INVAL && strstr(err_msg(), ":2: expected ADDRESS:PORT"),
+	ok(conf_refused("[database]\nengine =\n", ":2: [database] engine is "
+	    "empty: must be one of sqlite, postgresql"),
+	    "conf: empty enum refused (it used to loop): %s", err_msg());
+	ok(conf_refused("[ftpd]\nftp_listen = 127.0.0.1\n[node]\nname=x\n",
+	    ":2: [ftpd] ftp_listen = 127.0.0.1: 127.0.0.1 is not ADDRESS:PORT; "
+	    "must be space-separated ADDRESS:PORT items (IPv6 as [ADDRESS]:PORT, "
+	    "port 1 to 65535), or empty for none"),
 	    "conf: listen without port: %s", err_msg());
-	ok(conf_text("[ftpd]\npasv_ports = 50000-40000\n[node]\nname=x\n", &c) ==
-	    ERR_INVAL, "conf: inverted port range refused");
-	ok(conf_text("[node]\nstate_dir = /x\n", &c) == ERR_INVAL &&
-	    strstr(err_msg(), "name is required"), "conf: name required: %s",
-	    err_msg());
-	ok(conf_text("name = x\n", &c) == ERR_INVAL &&
-	    strstr(err_msg(), ":1: key outside"), "conf: key outside section");
+	ok(conf_refused("[ftpd]\npasv_ports = 50000-40000\n[node]\nname=x\n",
+	    ":2: [ftpd] pasv_ports = 50000-40000: must be LOW-HIGH with 1024 <= "
+	    "LOW <= HIGH <= 65535"), "conf: inverted port range: %s", err_msg());
+	ok(conf_refused("[node]\nstate_dir = /x\n", ": [node] name is required: "
+	    "must be 1 to 64 of A-Za-z0-9._- not starting with a dot"),
+	    "conf: name required: %s", err_msg());
+	ok(conf_refused("name = x\n", ":1: name = x: key outside of any section "
+	    "(sections: node, database, snapshotd, cluster, ftpd)"),
+	    "conf: key outside section: %s", err_msg());
 	ok(conf_load("conf/nodebak.conf", &c) == 0, "conf: the shipped example "
 	    "conf/nodebak.conf loads (%s)", err_msg());
 	conf_free(c);
@@ -141,4 +371,6 @@ void t_conf(void)
 	ok(conf_load("/nonexistent/nodebak.conf", &c) != 0 &&
 	    strstr(err_msg(), "/nonexistent/nodebak.conf"),
 	    "conf: missing file named: %s", err_msg());
+	t_conf_values();
+	t_conf_schema();
 }
