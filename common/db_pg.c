@@ -25,6 +25,7 @@
 #include "esc.h"
 #include "fault.h"
 #include "fsutil.h"
+#include "run.h"
 #include "xmalloc.h"
 #include "banned.h"
 
@@ -75,128 +76,32 @@ static char *bin(const char *tool)
 }
 
 /* The last non-empty line of a tool's stderr, for a one-line message. */
-static const char *last_line(struct buf *e)
-{
-	char *p;
-
-	while (e->len && (e->p[e->len - 1] == '\n' || e->p[e->len - 1] == ' '))
-		e->p[--e->len] = '\0';
-	if (e->len == 0)
-		return "no message";
-	p = strrchr(e->p, '\n');
-	return p ? p + 1 : e->p;
-}
-
-static void child(const char *const argv[], const struct passwd *pw, int outfd,
-    int errfd)
-{
-	sigset_t none;
-	int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
-
-	/* The daemon blocks its signals for signalfd; a server must not. */
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (nul < 0 || dup2(nul, 0) < 0 || dup2(outfd < 0 ? nul : outfd, 1) < 0 ||
-	    dup2(errfd, 2) < 0)
-		_exit(126);
-	if (pw && (setgroups(1, &pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
-	    setuid(pw->pw_uid) != 0))
-		_exit(126);
-	if (chdir("/") != 0)
-		_exit(126);
-	execv(argv[0], (char *const *)argv);
-	_exit(127);
-}
-
-/* Read both pipes until both close; stdout (when wanted) is bounded. */
-static int drain(int ofd, int efd, struct buf *out, struct buf *errb)
-{
-	struct pollfd p[2] = { { ofd, POLLIN, 0 }, { efd, POLLIN, 0 } };
-	char chunk[4096];
-	int r = 0;
-
-	while (p[0].fd >= 0 || p[1].fd >= 0) {
-		if (poll(p, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			return err_sys("poll");
-		}
-		for (int i = 0; i < 2; i++) {
-			ssize_t n;
-			if (p[i].fd < 0 || !p[i].revents)
-				continue;
-			if ((n = read(p[i].fd, chunk, sizeof chunk)) <= 0) {
-				close(p[i].fd);
-				p[i].fd = -1;
-			} else if (i == 0 && r == 0)
-				r = buf_add(out, chunk, (size_t)n);
-			else if (i == 1) {
-				if (errb->len + (size_t)n > PG_ERR_MAX)
-					buf_consume(errb, errb->len);
-				buf_add(errb, chunk, (size_t)n);
-			}
-		}
-	}
-	return r;
-}
-
-/* Run argv (argv[0] a full path) with stdin from /dev/null; as the postgres
- * user when as_pg and we are root (initdb and postgres refuse root). stdout
- * goes to out when given (bounded), else /dev/null; the tail of stderr
- * (at most PG_ERR_MAX bytes) is appended to errout when given. Returns 0
- * when the tool exits 0, else ERR_DB naming the tool and its last line of
- * stderr. */
+/* Run argv (argv[0] a full path) through run.h; as the postgres user when
+ * as_pg and we are root (initdb and postgres refuse root). stdout goes to
+ * out when given (bounded), else /dev/null; the tail of stderr (at most
+ * PG_ERR_MAX bytes) is appended to errout when given. Returns 0 when the
+ * tool exits 0, else ERR_DB naming the tool, how it ended and its last
+ * line of stderr. */
 static int pg_run_err(const char *const argv[], int as_pg, struct buf *out,
     struct buf *errout)
 {
-	struct buf errb = BUF_INIT(PG_ERR_MAX * 2);
 	struct passwd *pw = NULL;
-	int op[2] = { -1, -1 }, ep[2] = { -1, -1 }, st, r = 0;
-	pid_t pid;
+	struct child c;
+	int r;
 
 	if (as_pg && geteuid() == 0 && (pw = getpwnam(PG_USER)) == NULL)
 		return err_set(ERR_DB, "no %s system user: install Debian's "
 		    "postgresql package", PG_USER);
-	if (pipe2(ep, O_CLOEXEC) != 0 || (out && pipe2(op, O_CLOEXEC) != 0)) {
-		r = err_sys("pipe");
-		goto out;
+	memset(&c, 0, sizeof c);
+	c.argv = argv;
+	if (pw) {
+		c.as_user = 1;
+		c.uid = pw->pw_uid;
+		c.gid = pw->pw_gid;
 	}
-	if ((pid = fork()) < 0) {
-		r = err_sys("fork");
-		goto out;
-	}
-	if (pid == 0)
-		child(argv, pw, op[1], ep[1]);
-	close(ep[1]);
-	ep[1] = -1;
-	if (op[1] >= 0) {
-		close(op[1]);
-		op[1] = -1;
-	}
-	r = drain(op[0], ep[0], out, &errb);
-	op[0] = ep[0] = -1;
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR) {
-			r = err_sys("waitpid");
-			goto out;
-		}
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		r = err_set(ERR_DB, "%s failed (status %d): %s",
-		    strrchr(argv[0], '/') + 1,
-		    WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st),
-		    last_line(&errb));
-	else if (r != 0)
-		r = err_set(r, "%s: output too large", argv[0]);
-	if (errout && errb.len && buf_add(errout, errb.p, errb.len) != 0 && r == 0)
-		r = err_set(ERR_TOOBIG, "%s: messages too large", argv[0]);
-out:
-	for (int i = 0; i < 2; i++) {
-		if (op[i] >= 0)
-			close(op[i]);
-		if (ep[i] >= 0)
-			close(ep[i]);
-	}
-	buf_free(&errb);
+	if ((r = run_capture(&c, out, errout, PG_ERR_MAX, 0)) != 0 &&
+	    r != ERR_TOOBIG)
+		r = err_set(ERR_DB, "%s", err_msg());
 	return r;
 }
 

@@ -13,7 +13,7 @@
 #include "log.h"
 #include "node.h"
 #include "recovery.h"
-#include "rollback.h"
+#include "hooks.h"
 #include "xmalloc.h"
 #include "banned.h"
 
@@ -198,7 +198,7 @@ int recovery_run(struct node *n)
 	if ((r = clean_snapshots(n)) != 0)
 		goto out;
 	/* An interrupted rollback may have stopped the services. */
-	if (interrupted && rollback_hook(n, "service_start",
+	if (interrupted && hook_run("service_start",
 	    n->conf->service_start) != 0)
 		log_err("recovery: %s", err_msg());
 	unlink(done);

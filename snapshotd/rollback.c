@@ -24,6 +24,7 @@
 #include "esc.h"
 #include "fault.h"
 #include "fsutil.h"
+#include "hooks.h"
 #include "journal.h"
 #include "log.h"
 #include "names.h"
@@ -77,30 +78,6 @@ static int parse_opts(struct session *s, int argc, char **argv, struct opts *o)
 		    "[--no-safety-snapshot] [--force node|version|schema]...\n");
 		return -1;
 	}
-	return 0;
-}
-
-int rollback_hook(struct node *n, const char *what, const char *cmd)
-{
-	pid_t pid;
-	int st;
-
-	if (cmd == NULL || *cmd == '\0')
-		return 0;
-	log_info("rollback: running %s hook: %s", what, cmd);
-	if ((pid = fork()) < 0)
-		return err_sys("fork");
-	if (pid == 0) {
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		_exit(127);
-	}
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return err_sys("waitpid");
-	(void)n;
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		return err_set(ERR_IO, "%s hook failed (%s exited with status %d)",
-		    what, cmd, WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
 	return 0;
 }
 
@@ -508,7 +485,7 @@ static int finish(struct session *s, const char *file, char *dbwhat)
 		sess_err(s, "backup rollback: %s\n", err_msg());
 		return 0;
 	}
-	if (rollback_hook(n, "service_start", n->conf->service_start) != 0)
+	if (hook_run("service_start", n->conf->service_start) != 0)
 		sess_err(s, "backup rollback: %s\n", err_msg());
 	fault_point("rollback-services-started");
 	reload_conf(n);
@@ -654,10 +631,10 @@ int cmd_rollback(struct session *s, int argc, char **argv)
 	journal_init(&j, o.file, stage);
 	if (plan(n, stage, &mf, &j) != 0)
 		goto fail;
-	if (rollback_hook(n, "service_stop", n->conf->service_stop) != 0) {
+	if (hook_run("service_stop", n->conf->service_stop) != 0) {
 		char msg[1024];
 		snprintf(msg, sizeof msg, "%s", err_msg());
-		rollback_hook(n, "service_start", n->conf->service_start);
+		hook_run("service_start", n->conf->service_start);
 		err_set(ERR_IO, "%s; nothing was changed", msg);
 		goto fail;
 	}
@@ -710,7 +687,7 @@ fail:
 		sess_err(s, "  The node was not changed.\n");
 	}
 	if (hooks_stopped)
-		rollback_hook(n, "service_start", n->conf->service_start);
+		hook_run("service_start", n->conf->service_start);
 out:
 	manifest_free(&mf);
 	journal_free(&j);

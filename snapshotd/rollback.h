@@ -16,8 +16,5 @@ int cmd_rollback(struct session *s, int argc, char **argv);
  * the restored state; else ERR_REFUSED saying why and what to do. */
 int rollback_resume(struct session *s);
 
-/* Run a configured service hook command (service_stop/service_start);
- * 0 when it is unset or exits 0. */
-int rollback_hook(struct node *n, const char *what, const char *cmd);
 
 #endif

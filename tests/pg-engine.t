@@ -163,14 +163,15 @@ def main(t):
         open(hold, "w").close()
         env = n.env()
         env["NODEBAK_FAULT_HOLD"] = f"rollback-services-started:{hold}"
+        trace = n.path("trace")
+        env["NODEBAK_FAULT_TRACE"] = trace
         n.start(argv=[FAULT, "-f", "-c", n.conf], wait_for=n.sock, env=env, timeout=120)
         roll = subprocess.Popen([os.path.join(BIN, "nodebak"), "-c", n.conf, "backup", "rollback", "s2.bak",
                                  "--yes", "--no-safety-snapshot"], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, env=n.env())
-        deadline = time.time() + 120
-        while "rollback s2.bak: committed" not in n.log() and time.time() < deadline:
-            time.sleep(0.05)
-        while os.path.exists(n.path("state", "pg-restore.pgdump")) and time.time() < deadline:
+        deadline = time.time() + 120      # the daemon reaches the hold: the restore is done
+        while "rollback-services-started" not in (open(trace).read() if os.path.exists(trace) else "") \
+                and time.time() < deadline:
             time.sleep(0.05)
         idx = os.path.join(pgdata, n.psql("SELECT pg_relation_filepath('extra_pkey')").strip())
         pgctl = ["runuser", "-u", "postgres", "--", "/usr/lib/postgresql/15/bin/pg_ctl", "-w", "-D", pgdata]

@@ -9,6 +9,7 @@ int main(void)
 {
 	t_buf();
 	t_names();
+	t_run();
 	t_conf();
 	t_manifest();
 	t_crypto();

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -9,6 +10,7 @@
 #include "err.h"
 #include "esc.h"
 #include "names.h"
+#include "run.h"
 #include "tap.h"
 
 void t_buf(void)
@@ -373,4 +375,65 @@ void t_conf(void)
 	    "conf: missing file named: %s", err_msg());
 	t_conf_values();
 	t_conf_schema();
+}
+
+void t_run(void)
+{
+	struct buf out = BUF_INIT(1 << 16), tail = BUF_INIT(1 << 16),
+	    small = BUF_INIT(16);
+	const char *const echo[] = { "/bin/sh", "-c",
+		"echo out; echo line1 >&2; echo 'the last line' >&2; exit 3", NULL };
+	const char *const ok0[] = { "/bin/sh", "-c", "printf '%s' \"$PATH|$HOME\"",
+		NULL };
+	const char *const fds[] = { "/bin/sh", "-c", "ls /proc/self/fd | wc -l",
+		NULL };
+	const char *const missing[] = { "/nonexistent/prog", NULL };
+	const char *const sleeper[] = { "/bin/sleep", "30", NULL };
+	const char *const big[] = { "/bin/sh", "-c", "head -c 100000 /dev/zero",
+		NULL };
+	const char *const killed[] = { "/bin/sh", "-c", "kill -TERM $$", NULL };
+	struct child c;
+	int st = 0;
+
+	memset(&c, 0, sizeof c);
+	c.argv = echo;
+	ok(run_capture(&c, &out, &tail, 1024, 0) == ERR_IO &&
+	    !strcmp(err_msg(), "sh failed (status 3): the last line") &&
+	    !strcmp(buf_cstr(&out), "out\n") && strstr(buf_cstr(&tail), "line1"),
+	    "run: exit status and the last error line in one line (%s)",
+	    err_msg());
+	buf_reset(&out);
+	memset(&c, 0, sizeof c);
+	c.argv = ok0;
+	ok(run_capture(&c, &out, NULL, 1024, 0) == 0 &&
+	    !strcmp(buf_cstr(&out), "/usr/sbin:/usr/bin:/sbin:/bin|"),
+	    "run: the environment is scrubbed (%s)", buf_cstr(&out));
+	buf_reset(&out);
+	memset(&c, 0, sizeof c);
+	c.argv = fds;
+	ok(run_capture(&c, &out, NULL, 1024, 0) == 0 &&
+	    atoi(buf_cstr(&out)) == 4, "run: the child has only 0, 1, 2 (and "
+	    "ls's own): %s", buf_cstr(&out));
+	memset(&c, 0, sizeof c);
+	c.argv = missing;
+	ok(run_capture(&c, NULL, NULL, 1024, 0) != 0 &&
+	    strstr(err_msg(), "cannot run /nonexistent/prog: No such file"),
+	    "run: a program that cannot start is said so (%s)", err_msg());
+	memset(&c, 0, sizeof c);
+	c.argv = sleeper;
+	ok(run_capture(&c, NULL, NULL, 1024, 200) == ERR_IO &&
+	    strstr(err_msg(), "sleep did not finish within 1 s (killed)"),
+	    "run: a timeout kills the child (%s)", err_msg());
+	memset(&c, 0, sizeof c);
+	c.argv = big;
+	ok(run_capture(&c, &small, NULL, 1024, 0) == ERR_TOOBIG,
+	    "run: output over the cap is an error (%s)", err_msg());
+	memset(&c, 0, sizeof c);
+	c.argv = killed;
+	ok(run_start(&c) == 0 && run_finish(&c, &st) == ERR_IO &&
+	    WIFSIGNALED(st) && !strcmp(err_msg(), "sh failed (killed by signal "
+	    "TERM)"), "run: a signal is named (%s)", err_msg());
+	buf_free(&out);
+	buf_free(&tail);
+	buf_free(&small);
 }

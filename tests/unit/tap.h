@@ -17,6 +17,7 @@ extern int tap_n, tap_failed;
 
 void t_buf(void);
 void t_names(void);
+void t_run(void);
 void t_conf(void);
 void t_manifest(void);
 void t_crypto(void);
