@@ -100,8 +100,11 @@ static int pg_run_err(const char *const argv[], int as_pg, struct buf *out,
 		c.gid = pw->pw_gid;
 	}
 	if ((r = run_capture(&c, out, errout, PG_ERR_MAX, 0)) != 0 &&
-	    r != ERR_TOOBIG)
-		r = err_set(ERR_DB, "%s", err_msg());
+	    r != ERR_TOOBIG) {
+		char why[1024];
+		snprintf(why, sizeof why, "%s", err_msg());
+		r = err_set(ERR_DB, "%s", why);
+	}
 	return r;
 }
 

@@ -9,9 +9,13 @@
 
 static _Thread_local char msg[1024];
 
+/* Formatted through a copy: an argument may be err_msg() itself. */
 static void vset(const char *fmt, va_list ap)
 {
-	vsnprintf(msg, sizeof msg, fmt, ap);
+	char tmp[sizeof msg];
+
+	vsnprintf(tmp, sizeof tmp, fmt, ap);
+	memcpy(msg, tmp, sizeof msg);
 }
 
 int err_set(int code, const char *fmt, ...)
