@@ -29,10 +29,11 @@
 #include "err.h"
 #include "ftp.h"
 #include "ftp_parse.h"
-#include "ftpd.h"
 #include "fsutil.h"
+#include "priv.h"
 #include "tls.h"
 #include "users.h"
+#include "xferlog.h"
 #include "banned.h"
 
 #define LISTING_MAX (64u << 20)
@@ -52,8 +53,9 @@ static const struct {
 enum lform { L_LONG, L_NAMES, L_MLSD, L_STAT };
 
 struct sess {
-	const struct ftpd_ctx *ctx;
+	const struct ftp_params *p;
 	const struct conf_ftpd *f;
+	struct xferlog xlog;
 	int fd, rootfd, pasvfd;
 	struct buf in;
 	char peer[INET6_ADDRSTRLEN];
@@ -88,7 +90,7 @@ struct data {
 	struct tls_conn *t;
 };
 
-/* Set by FTPD_SIG_DRAIN (the listener got SIGTERM). */
+/* Set by the drain signal (the listener got SIGTERM). */
 static volatile sig_atomic_t draining;
 
 static void on_drain(int sig)
@@ -877,7 +879,7 @@ static void cmd_retr(struct sess *s, const char *arg)
 	ok = xfer_send(s, &dc, fd, NULL, off, st.st_size);
 	data_close(&dc);
 	close(fd);
-	ftpd_log_xfer(s->ctx, "ftp", s->user, s->peer, vp, 0, s->xfer_done,
+	xferlog_transfer(&s->xlog, "ftp", s->user, s->peer, vp, 0, s->xfer_done,
 	    since(&t0), ok);
 	xfer_reply(s, ok, "426 Transfer failed or timed out");
 }
@@ -999,7 +1001,7 @@ static void cmd_stor(struct sess *s, const char *arg, int append)
 	if (!ok)
 		unlinkat(dfd, tmp, 0);
 	close(dfd);
-	ftpd_log_xfer(s->ctx, "ftp", s->user, s->peer, vp, 1, s->xfer_done,
+	xferlog_transfer(&s->xlog, "ftp", s->user, s->peer, vp, 1, s->xfer_done,
 	    since(&t0), ok);
 	xfer_reply(s, ok, "451 Upload failed; nothing stored");
 }
@@ -1061,8 +1063,8 @@ static int cmd_pass(struct sess *s, const char *arg)
 		reply(s, "503 Send USER first");
 		return 0;
 	}
-	if (users_check_password(s->ctx->users, s->user, arg, &role) != 0) {
-		ftpd_log_login(s->ctx, "ftp", s->user, s->peer, "password", 0);
+	if (users_check_password(s->p->users, s->user, arg, &role) != 0) {
+		xferlog_login("ftp", s->user, s->peer, "password", 0);
 		s->attempts++;
 		sleep((unsigned)(s->attempts < 5 ? s->attempts : 5));
 		reply(s, "530 Login incorrect");
@@ -1070,7 +1072,7 @@ static int cmd_pass(struct sess *s, const char *arg)
 			return ERR_DENIED;
 		return 0;
 	}
-	ftpd_log_login(s->ctx, "ftp", s->user, s->peer, "password", 1);
+	xferlog_login("ftp", s->user, s->peer, "password", 1);
 	s->role = role;
 	s->logged_in = 1;
 	reply(s, "230 Logged in as %s (%s)", s->user, role_name(role));
@@ -1434,7 +1436,7 @@ static int read_line(struct sess *s, char **linep)
 	}
 }
 
-int ftp_session(int fd, const struct ftpd_ctx *ctx, int implicit)
+int ftp_session(int fd, const struct ftp_params *p)
 {
 	struct sess s;
 	socklen_t len = sizeof s.local;
@@ -1444,21 +1446,22 @@ int ftp_session(int fd, const struct ftpd_ctx *ctx, int implicit)
 	int r = 0;
 
 	memset(&s, 0, sizeof s);
-	s.ctx = ctx;
-	s.f = &ctx->conf->ftpd;
+	s.p = p;
+	s.f = &p->conf->ftpd;
+	s.xlog.fd = -1;
 	s.fd = fd;
 	s.pasvfd = -1;
 	s.facts = F_ALL;
 	s.login_deadline = time(NULL) + s.f->login_timeout;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_drain;
-	sigaction(FTPD_SIG_DRAIN, &sa, NULL);
+	sigaction(p->drain_sig, &sa, NULL);
 	/* Delivered only while waiting for a command (read_line's ppoll): a
 	 * transfer, a handshake or a login delay is never interrupted. */
 	sigemptyset(&drain);
-	sigaddset(&drain, FTPD_SIG_DRAIN);
+	sigaddset(&drain, p->drain_sig);
 	sigprocmask(SIG_BLOCK, &drain, &s.waitmask);
-	sigdelset(&s.waitmask, FTPD_SIG_DRAIN);
+	sigdelset(&s.waitmask, p->drain_sig);
 	/* Replies are small writes answered by the client's next command:
 	 * without this, Nagle and delayed ACKs add 40 ms per file. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
@@ -1471,7 +1474,7 @@ int ftp_session(int fd, const struct ftpd_ctx *ctx, int implicit)
 	getsockname(fd, (struct sockaddr *)&s.local, &len);
 	getpeername(fd, (struct sockaddr *)&s.peer_sa, &plen);
 	addr_text(&s.peer_sa, s.peer, sizeof s.peer);
-	s.rootfd = open(ctx->conf->files_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	s.rootfd = open(p->conf->files_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (s.rootfd < 0) {
 		reply(&s, "421 Files root unavailable");
 		return ERR_SYS;
@@ -1484,12 +1487,13 @@ int ftp_session(int fd, const struct ftpd_ctx *ctx, int implicit)
 	}
 	/* Everything root was needed for is open (files root, TLS key, users
 	 * in memory): drop before the first byte from the network is read. */
-	if (ftpd_drop_privileges(ctx) != 0) {
+	if (priv_drop(p->priv) != 0) {
 		reply(&s, "421 Cannot drop privileges");
 		r = ERR_SYS;
 		goto out;
 	}
-	if (implicit) {
+	xferlog_open(&s.xlog, s.f->xferlog);
+	if (p->implicit) {
 		if (s.tls == NULL || tls_accept(s.tls, fd, (int)s.f->login_timeout, 0,
 		    &s.ctl) != 0)
 			goto out;
@@ -1505,6 +1509,7 @@ int ftp_session(int fd, const struct ftpd_ctx *ctx, int implicit)
 		free(line);
 	}
 out:
+	xferlog_close(&s.xlog);
 	tls_close(s.ctl);
 	tls_server_free(s.tls);
 	if (s.pasvfd >= 0)
