@@ -7,7 +7,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -19,7 +18,6 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -31,6 +29,7 @@
 #include "ftp_parse.h"
 #include "fsutil.h"
 #include "priv.h"
+#include "rootfs.h"
 #include "tls.h"
 #include "users.h"
 #include "xferlog.h"
@@ -56,7 +55,8 @@ struct sess {
 	const struct ftp_params *p;
 	const struct conf_ftpd *f;
 	struct xferlog xlog;
-	int fd, rootfd, pasvfd;
+	int fd, pasvfd;
+	struct rootfs fs;		/* the files root, with the role's policy */
 	struct buf in;
 	char peer[INET6_ADDRSTRLEN];
 	struct sockaddr_storage peer_sa, local;
@@ -170,62 +170,13 @@ static int net_prt(const struct sess *s)
 	return s->local.ss_family == AF_INET ? 1 : 2;
 }
 
-/* Readonly sessions follow no symlinks at all (as on the SFTP side). */
-static int sys_openat2(const struct sess *s, int dirfd, const char *path,
-    int flags, mode_t mode)
-{
-	struct open_how how;
-
-	memset(&how, 0, sizeof how);
-	how.flags = (unsigned long long)flags | O_CLOEXEC;
-	how.mode = (flags & O_CREAT) ? mode : 0;
-	how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-	if (s->role != ROLE_ADMIN)
-		how.resolve |= RESOLVE_NO_SYMLINKS;
-	return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
-}
 /* The client's path arg as a virtual path from the session's cwd
- * (ftp_vpath(): no control bytes, no .nodebak* names, never above "/"). */
+ * (ftp_vpath(): no control bytes, no .nodebak* names, never above "/").
+ * What the session may do with it is rootfs.c's policy, shared with
+ * SFTP. */
 static int vpath(const struct sess *s, const char *arg, char *out)
 {
 	return ftp_vpath(s->cwd, arg, out, FTP_VPATH_MAX);
-}
-
-/* Role policy (docs/ftpd.md): readonly sees backups/ only, never keys. */
-static int allowed(const struct sess *s, const char *vp, int write)
-{
-	size_t n = strlen(vp);
-
-	if (s->role == ROLE_ADMIN)
-		return 1;
-	if (write)
-		return 0;
-	if (!strcmp(vp, "/") || !strcmp(vp, "/backups"))
-		return 1;
-	if (strncmp(vp, "/backups/", 9) != 0)
-		return 0;
-	if (n >= 4 && !strcmp(vp + n - 4, ".key"))
-		return 0;
-	return 1;
-}
-
-static int vopen(const struct sess *s, const char *vp, int flags, mode_t mode)
-{
-	const char *rel = vp[1] ? vp + 1 : ".";
-
-	return sys_openat2(s, s->rootfd, rel, flags, mode);
-}
-
-/* A file whose content starts with a PEM private key header. */
-static int is_private_key(int fd)
-{
-	char head[64];
-	ssize_t n = pread(fd, head, sizeof head - 1, 0);
-
-	if (n <= 0)
-		return 0;
-	head[n] = '\0';
-	return !strncmp(head, "-----BEGIN", 10) && strstr(head, "PRIVATE KEY");
 }
 
 /* PASV and EPSV: listen on a random port of pasv_ports on the control
@@ -671,32 +622,26 @@ static void xfer_reply(struct sess *s, int ok, const char *fail)
 }
 
 /* What the session may know about vp: its stat, through the root, with
- * the role's rules (readonly never sees a private key). 0 or -1. */
+ * the role's rules (rootfs_stat(): readonly never sees a private key);
+ * only files and folders are shown. 0 or -1. */
 static int vstat(const struct sess *s, const char *vp, struct stat *st)
 {
-	int fd, hide = 0;
+	if (rootfs_stat(&s->fs, vp, 1, st) != 0)
+		return -1;
+	return S_ISREG(st->st_mode) || S_ISDIR(st->st_mode) ? 0 : -1;
+}
 
-	if (!allowed(s, vp, 0) || (fd = vopen(s, vp, O_PATH, 0)) < 0)
-		return -1;
-	if (fstat(fd, st) != 0) {
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	if (s->role != ROLE_ADMIN && S_ISREG(st->st_mode)) {
-		if ((fd = vopen(s, vp, O_RDONLY | O_NONBLOCK, 0)) < 0)
-			return -1;
-		hide = is_private_key(fd);
-		close(fd);
-	}
-	return hide || !(S_ISREG(st->st_mode) || S_ISDIR(st->st_mode)) ? -1 : 0;
+/* 1 when the role may do op anywhere (the MLST perm fact). */
+static int may(const struct sess *s, unsigned op)
+{
+	return rootfs_may(&s->fs, op) == 0;
 }
 
 /* RFC 3659 facts of st, as selected by OPTS MLST. */
 static void add_facts(const struct sess *s, struct buf *b, const struct stat *st)
 {
-	int dir = S_ISDIR(st->st_mode), admin = s->role == ROLE_ADMIN;
-	char when[32];
+	int dir = S_ISDIR(st->st_mode);
+	char perm[8], *p = perm, when[32];
 	struct tm tm;
 
 	if (s->facts & F_TYPE)
@@ -708,9 +653,27 @@ static void add_facts(const struct sess *s, struct buf *b, const struct stat *st
 		strftime(when, sizeof when, "%Y%m%d%H%M%S", &tm);
 		buf_addf(b, "modify=%s;", when);
 	}
-	if (s->facts & F_PERM)
-		buf_addf(b, "perm=%s;", admin ? (dir ? "cdeflmp" : "adfrw") :
-		    (dir ? "el" : "r"));
+	if (s->facts & F_PERM) {
+		/* RFC 3659 7.5.5, from the role table: admin "adfrw" and
+		 * "cdeflmp", readonly "r" and "el". */
+		if (dir) {
+			if (may(s, ROOTFS_WRITE)) *p++ = 'c';
+			if (may(s, ROOTFS_DELETE)) *p++ = 'd';
+			if (may(s, ROOTFS_LIST)) *p++ = 'e';
+			if (may(s, ROOTFS_RENAME)) *p++ = 'f';
+			if (may(s, ROOTFS_LIST)) *p++ = 'l';
+			if (may(s, ROOTFS_WRITE)) *p++ = 'm';
+			if (may(s, ROOTFS_DELETE)) *p++ = 'p';
+		} else {
+			if (may(s, ROOTFS_WRITE)) *p++ = 'a';
+			if (may(s, ROOTFS_DELETE)) *p++ = 'd';
+			if (may(s, ROOTFS_RENAME)) *p++ = 'f';
+			if (may(s, ROOTFS_READ)) *p++ = 'r';
+			if (may(s, ROOTFS_WRITE)) *p++ = 'w';
+		}
+		*p = '\0';
+		buf_addf(b, "perm=%s;", perm);
+	}
 }
 
 /* One entry of a listing. Symlinks are shown as what they lead to inside
@@ -759,8 +722,8 @@ static int build_listing(struct sess *s, const char *vp, const char *arg,
 			return 501;
 		return list_entry(s, b, vp, form == L_NAMES ? arg : base, form) ? 451 : 0;
 	}
-	if ((dfd = vopen(s, vp, O_RDONLY | O_DIRECTORY, 0)) < 0 ||
-	    (d = fdopendir(dfd)) == NULL) {
+	if (rootfs_openat(&s->fs, vp, ROOTFS_LIST, O_RDONLY | O_DIRECTORY, 0,
+	    &dfd) != 0 || (d = fdopendir(dfd)) == NULL) {
 		if (dfd >= 0)
 			close(dfd);
 		return 550;
@@ -768,8 +731,8 @@ static int build_listing(struct sess *s, const char *vp, const char *arg,
 	while ((de = readdir(d)) != NULL) {
 		char child[FTP_VPATH_MAX];
 		int n;
-		if (de->d_name[0] == '.' && (!de->d_name[1] ||
-		    !strcmp(de->d_name, "..") || !strncmp(de->d_name, ".nodebak", 8)))
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    !rootfs_visible(&s->fs, vp, dfd, de->d_name))
 			continue;
 		n = snprintf(child, sizeof child, "%s/%s", strcmp(vp, "/") ? vp : "",
 		    de->d_name);
@@ -847,18 +810,19 @@ static void cmd_retr(struct sess *s, const char *arg)
 	struct timespec t0;
 	off_t off;
 	struct data dc;
-	int fd, ok;
+	int fd = -1, ok, r = 0;
 
 	off = (off_t)s->rest;
 	s->rest = 0;
-	if (vpath(s, arg, vp) != 0 || !allowed(s, vp, 0) ||
-	    (fd = vopen(s, vp, O_RDONLY, 0)) < 0) {
+	if (vpath(s, arg, vp) != 0 || rootfs_check(&s->fs, vp, ROOTFS_READ) != 0 ||
+	    (r = rootfs_openat(&s->fs, vp, ROOTFS_READ, O_RDONLY, 0, &fd)) ==
+	    ERR_SYS) {
 		reply(s, "550 No such file");
 		return;
 	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-	    (s->role != ROLE_ADMIN && is_private_key(fd))) {
-		close(fd);
+	if (r != 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		if (fd >= 0)	/* a private key the role may not read */
+			close(fd);
 		reply(s, "550 Not a plain file or not allowed");
 		return;
 	}
@@ -884,19 +848,16 @@ static void cmd_retr(struct sess *s, const char *arg)
 	xfer_reply(s, ok, "426 Transfer failed or timed out");
 }
 
-/* The folder holding vp, opened inside the root, and vp's last name:
- * every change is made relative to that descriptor so no component of the
- * path can be a symlink leading out. */
-static int parent_fd(const struct sess *s, const char *vp, const char **base)
+/* The folder holding vp, opened inside the root once the role may do op
+ * on vp, and vp's last name: every change is made relative to that
+ * descriptor so no component of the path can be a symlink leading out.
+ * The descriptor, or -1. */
+static int parent_fd(const struct sess *s, const char *vp, unsigned op,
+    const char **base)
 {
-	char dir[FTP_VPATH_MAX];
-	const char *slash = strrchr(vp, '/');
+	int fd;
 
-	if (!strcmp(vp, "/"))
-		return -1;
-	snprintf(dir, sizeof dir, "%.*s", (int)(slash - vp), vp);
-	*base = slash + 1;
-	return vopen(s, dir[0] ? dir : "/", O_PATH | O_DIRECTORY, 0);
+	return rootfs_parent(&s->fs, vp, op, &fd, base) == 0 ? fd : -1;
 }
 
 /* The first n bytes of src into dst (both at their file positions). */
@@ -935,8 +896,8 @@ static void cmd_stor(struct sess *s, const char *arg, int append)
 	int dfd, src = -1, fd = -1, ok;
 
 	s->rest = 0;
-	if (vpath(s, arg, vp) != 0 || !allowed(s, vp, 1) ||
-	    (dfd = parent_fd(s, vp, &base)) < 0) {
+	if (vpath(s, arg, vp) != 0 ||
+	    (dfd = parent_fd(s, vp, ROOTFS_WRITE, &base)) < 0) {
 		reply(s, "553 Permission denied or no such folder");
 		return;
 	}
@@ -963,12 +924,7 @@ static void cmd_stor(struct sess *s, const char *arg, int append)
 			return;
 		}
 	}
-	for (int i = 0; i < 16 && fd < 0; i++) {
-		snprintf(tmp, sizeof tmp, ".nodebak-upload-%06lx",
-		    (unsigned long)random() & 0xffffff);
-		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-		    O_CLOEXEC, 0644);
-	}
+	(void)rootfs_mktemp(dfd, 0644, &fd, tmp, sizeof tmp);
 	if (fd < 0 || (src >= 0 && (fchmod(fd, st.st_mode & 0777) != 0 ||
 	    copy_prefix(src, fd, keep) != 0))) {
 		reply(s, fd < 0 ? "553 Cannot create file" :
@@ -1011,10 +967,11 @@ static void cmd_change(struct sess *s, const char *cmd, const char *arg)
 {
 	char vp[FTP_VPATH_MAX], from[FTP_VPATH_MAX];
 	const char *base, *fbase;
+	unsigned op = !strcmp(cmd, "MKD") ? ROOTFS_WRITE : !strcmp(cmd, "RNTO") ?
+	    ROOTFS_RENAME : ROOTFS_DELETE;
 	int dfd, ffd = -1, r = -1;
 
-	if (vpath(s, arg, vp) != 0 || !allowed(s, vp, 1) ||
-	    (dfd = parent_fd(s, vp, &base)) < 0) {
+	if (vpath(s, arg, vp) != 0 || (dfd = parent_fd(s, vp, op, &base)) < 0) {
 		reply(s, "550 Permission denied or no such file");
 		return;
 	}
@@ -1026,7 +983,7 @@ static void cmd_change(struct sess *s, const char *cmd, const char *arg)
 		r = mkdirat(dfd, base, 0755);
 	else if (!strcmp(cmd, "RNTO") && s->rnfr[0]) {
 		snprintf(from, sizeof from, "%s", s->rnfr);
-		if ((ffd = parent_fd(s, from, &fbase)) >= 0)
+		if ((ffd = parent_fd(s, from, ROOTFS_RENAME, &fbase)) >= 0)
 			r = renameat(ffd, fbase, dfd, base);
 	} else
 		errno = EINVAL;
@@ -1074,6 +1031,7 @@ static int cmd_pass(struct sess *s, const char *arg)
 	}
 	xferlog_login("ftp", s->user, s->peer, "password", 1);
 	s->role = role;
+	rootfs_set_role(&s->fs, role);
 	s->logged_in = 1;
 	reply(s, "230 Logged in as %s (%s)", s->user, role_name(role));
 	return 0;
@@ -1364,7 +1322,8 @@ static int dispatch(struct sess *s, char *line)
 	else if (!strcmp(line, "STOR") || !strcmp(line, "APPE"))
 		cmd_stor(s, arg, line[0] == 'A');
 	else if (!strcmp(line, "RNFR")) {
-		if (vpath(s, arg, vp) != 0 || !allowed(s, vp, 1))
+		if (vpath(s, arg, vp) != 0 ||
+		    rootfs_check(&s->fs, vp, ROOTFS_RENAME) != 0)
 			reply(s, "550 Permission denied");
 		else {
 			snprintf(s->rnfr, sizeof s->rnfr, "%s", vp);
@@ -1474,15 +1433,14 @@ int ftp_session(int fd, const struct ftp_params *p)
 	getsockname(fd, (struct sockaddr *)&s.local, &len);
 	getpeername(fd, (struct sockaddr *)&s.peer_sa, &plen);
 	addr_text(&s.peer_sa, s.peer, sizeof s.peer);
-	s.rootfd = open(p->conf->files_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (s.rootfd < 0) {
+	if (rootfs_open(&s.fs, p->conf->files_dir, ROLE_NONE) != 0) {
 		reply(&s, "421 Files root unavailable");
 		return ERR_SYS;
 	}
 	if (strcmp(s.f->tls, "off") != 0 &&
 	    tls_server_new(s.f->tls_cert, s.f->tls_key, &s.tls) != 0) {
 		reply(&s, "421 TLS unavailable: %s", err_msg());
-		close(s.rootfd);
+		rootfs_close(&s.fs);
 		return ERR_CRYPTO;
 	}
 	/* Everything root was needed for is open (files root, TLS key, users
@@ -1492,7 +1450,15 @@ int ftp_session(int fd, const struct ftp_params *p)
 		r = ERR_SYS;
 		goto out;
 	}
+	/* What lies outside the files root is open now (the TLS pair, the
+	 * xferlog file, the time zone): from here on the session reaches no
+	 * other file, whatever path it is tricked into naming. */
 	xferlog_open(&s.xlog, s.f->xferlog);
+	if (rootfs_lockdown(&s.fs) != 0) {
+		reply(&s, "421 Cannot confine the session: %s", err_msg());
+		r = ERR_SYS;
+		goto out;
+	}
 	if (p->implicit) {
 		if (s.tls == NULL || tls_accept(s.tls, fd, (int)s.f->login_timeout, 0,
 		    &s.ctl) != 0)
@@ -1514,7 +1480,7 @@ out:
 	tls_server_free(s.tls);
 	if (s.pasvfd >= 0)
 		close(s.pasvfd);
-	close(s.rootfd);
+	rootfs_close(&s.fs);
 	buf_free(&s.in);
 	return r;
 }
