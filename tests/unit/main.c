@@ -20,6 +20,7 @@ int main(void)
 	t_ustar();
 	t_ftp_parse();
 	t_keyscan();
+	t_rootfs();
 	printf("1..%d\n", tap_n);
 	return tap_failed ? 1 : 0;
 }

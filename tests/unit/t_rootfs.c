@@ -1,15 +1,21 @@
-/* t_rootfs.c: what the files root policy hides: private keys recognised by
- * their content (common/crypto.c, crypto_looks_like_private_key), made by
- * the openssl and ssh-keygen programs in every format a node may hold. */
+/* t_rootfs.c: the files root policy (ftpd/rootfs.c): private keys
+ * recognised by their content (common/crypto.c,
+ * crypto_looks_like_private_key), made by the openssl and ssh-keygen
+ * programs in every format a node may hold; the role table, internal
+ * names and what the opening calls refuse. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "buf.h"
 #include "crypto.h"
 #include "err.h"
 #include "fsutil.h"
+#include "rootfs.h"
 #include "run.h"
 #include "tap.h"
 
@@ -119,4 +125,108 @@ void t_keyscan(void)
 		c.argv = rm;
 		run_capture(&c, NULL, NULL, 1024, 0);
 	}
+}
+
+/* The role table and the rules around it (ftpd/rootfs.c), on a scratch
+ * files root: by name (rootfs_check) and through the calls that open. */
+void t_rootfs(void)
+{
+	static const struct {
+		enum role role;
+		const char *vpath;
+		unsigned op;
+		int want;
+	} rules[] = {
+		{ ROLE_READONLY, "/", ROOTFS_LIST, 0 },
+		{ ROLE_READONLY, "/backups", ROOTFS_LIST, 0 },
+		{ ROLE_READONLY, "/backups/a.bak", ROOTFS_READ, 0 },
+		{ ROLE_READONLY, "/backups/sub/b.bak", ROOTFS_READ, 0 },
+		{ ROLE_READONLY, "/certs/x.crt", ROOTFS_READ, ERR_DENIED },
+		{ ROLE_READONLY, "/backupsX", ROOTFS_LIST, ERR_DENIED },
+		{ ROLE_READONLY, "/backups/a.bak", ROOTFS_WRITE, ERR_DENIED },
+		{ ROLE_READONLY, "/backups/a.bak", ROOTFS_DELETE, ERR_DENIED },
+		{ ROLE_READONLY, "/backups/a.bak", ROOTFS_RENAME, ERR_DENIED },
+		{ ROLE_READONLY, "/", ROOTFS_WRITE, ERR_DENIED },
+		{ ROLE_READONLY, "/backups/n.key", ROOTFS_READ, ERR_DENIED },
+		{ ROLE_READONLY, "/backups/n.KEY", ROOTFS_LIST, ERR_DENIED },
+		{ ROLE_READONLY, "/backups/n.Key", ROOTFS_READ, ERR_DENIED },
+		{ ROLE_READONLY, "/backups/.nodebak-x", ROOTFS_LIST, ERR_NOTFOUND },
+		{ ROLE_ADMIN, "/backups/n.KEY", ROOTFS_READ, 0 },
+		{ ROLE_ADMIN, "/certs/x.crt", ROOTFS_WRITE, 0 },
+		{ ROLE_ADMIN, "/certs", ROOTFS_DELETE | ROOTFS_RENAME, 0 },
+		{ ROLE_ADMIN, "/", ROOTFS_LIST, 0 },
+		{ ROLE_ADMIN, "/", ROOTFS_DELETE, ERR_DENIED },
+		{ ROLE_ADMIN, "/.nodebak-staging", ROOTFS_READ, ERR_NOTFOUND },
+		{ ROLE_ADMIN, "/a/.nodebak/b", ROOTFS_LIST, ERR_NOTFOUND },
+		{ ROLE_ADMIN, "/a/x.nodebak", ROOTFS_LIST, 0 },
+		{ ROLE_NONE, "/", ROOTFS_LIST, ERR_DENIED },
+	};
+	static const char key[] = "-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n"
+	    "-----END EC PARAMETERS-----\n-----BEGIN EC PRIVATE KEY-----\nMHc=\n"
+	    "-----END EC PRIVATE KEY-----\n";
+	char dir[] = "/tmp/nodebak-unit-root-XXXXXX", p[256];
+	const char *const rm[] = { "/bin/rm", "-rf", dir, NULL };
+	struct rootfs fs = { -1, NULL };
+	struct child c;
+	struct stat st;
+	int fd = -1, dfd;
+
+	for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
+		fs.rootfd = -1;
+		rootfs_set_role(&fs, rules[i].role);
+		ok(rootfs_check(&fs, rules[i].vpath, rules[i].op) == rules[i].want,
+		    "rootfs: %s op %u on %s: %s", role_name(rules[i].role),
+		    rules[i].op, rules[i].vpath, rules[i].want ? err_str(rules[i].want) :
+		    "allowed");
+	}
+	if (mkdtemp(dir) == NULL) {
+		ok(0, "rootfs: scratch root");
+		return;
+	}
+	snprintf(p, sizeof p, "%s/backups", dir);
+	mkdir(p, 0755);
+	snprintf(p, sizeof p, "%s/backups/innocent.txt", dir);
+	fs_write_atomic(p, key, sizeof key - 1, 0644);
+	snprintf(p, sizeof p, "%s/backups/a.bak", dir);
+	fs_write_atomic(p, "archive", 7, 0644);
+	snprintf(p, sizeof p, "%s/backups/link.bak", dir);
+	if (symlink("a.bak", p) != 0)
+		ok(0, "rootfs: symlink");
+	ok(rootfs_open(&fs, dir, ROLE_READONLY) == 0, "rootfs: open the root");
+	ok(rootfs_openat(&fs, "/backups/innocent.txt", ROOTFS_READ, O_RDONLY, 0,
+	    &fd) == ERR_DENIED && fd == -1,
+	    "rootfs: readonly opening a key by content: ERR_DENIED, no descriptor");
+	ok(rootfs_stat(&fs, "/backups/innocent.txt", 1, &st) == ERR_DENIED &&
+	    rootfs_stat(&fs, "/backups/innocent.txt", 0, &st) == ERR_DENIED,
+	    "rootfs: readonly stat and lstat of a key by content: ERR_DENIED");
+	ok(rootfs_openat(&fs, "/backups/a.bak", ROOTFS_READ, O_RDONLY, 0, &fd) == 0 &&
+	    fd >= 0, "rootfs: readonly opens an archive");
+	if (fd >= 0)
+		close(fd);
+	ok(rootfs_openat(&fs, "/backups/link.bak", ROOTFS_READ, O_RDONLY, 0, &fd) ==
+	    ERR_SYS && errno == ELOOP, "rootfs: readonly follows no symlink");
+	if (rootfs_openat(&fs, "/backups", ROOTFS_LIST, O_RDONLY | O_DIRECTORY, 0,
+	    &dfd) == 0) {
+		ok(!rootfs_visible(&fs, "/backups", dfd, "innocent.txt") &&
+		    rootfs_visible(&fs, "/backups", dfd, "a.bak") &&
+		    !rootfs_visible(&fs, "/backups", dfd, ".nodebak-upload-x") &&
+		    !rootfs_visible(&fs, "/backups", dfd, "z.key"),
+		    "rootfs: readonly listing: no key by content or name, no "
+		    "internal name, the archive");
+		close(dfd);
+	} else
+		ok(0, "rootfs: open /backups");
+	rootfs_set_role(&fs, ROLE_ADMIN);
+	ok(rootfs_openat(&fs, "/backups/innocent.txt", ROOTFS_READ, O_RDONLY, 0,
+	    &fd) == 0, "rootfs: admin opens the key");
+	if (fd >= 0)
+		close(fd);
+	ok(rootfs_openat(&fs, "/backups/link.bak", ROOTFS_READ, O_RDONLY, 0, &fd) == 0,
+	    "rootfs: admin follows a symlink inside the root");
+	if (fd >= 0)
+		close(fd);
+	rootfs_close(&fs);
+	memset(&c, 0, sizeof c);
+	c.argv = rm;
+	run_capture(&c, NULL, NULL, 1024, 0);
 }

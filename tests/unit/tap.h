@@ -28,5 +28,6 @@ void t_bak(void);
 void t_ustar(void);
 void t_ftp_parse(void);
 void t_keyscan(void);
+void t_rootfs(void);
 
 #endif
