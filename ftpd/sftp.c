@@ -653,8 +653,8 @@ static int open_read(struct sftp *s, uint32_t id, uint32_t pflags)
 	int fd, r;
 
 	(void)pflags;
-	if ((r = rootfs_openat(&s->fs, s->path.p, ROOTFS_READ, O_RDONLY | O_NONBLOCK, 0,
-	    &fd)) != 0)
+	if ((r = rootfs_openat(&s->fs, s->path.p, ROOTFS_READ,
+	    O_RDONLY | O_NONBLOCK, 0, &fd)) != 0)
 		return send_error(s, id, r, errno);
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
@@ -685,7 +685,8 @@ static int open_write(struct sftp *s, uint32_t id, uint32_t pflags,
 	loff_t left;
 	ssize_t n;
 
-	if ((r = rootfs_parent(&s->fs, s->path.p, ROOTFS_WRITE, &dirfd, &base)) != 0)
+	if ((r = rootfs_parent(&s->fs, s->path.p, ROOTFS_WRITE, &dirfd,
+	    &base)) != 0)
 		return send_error(s, id, r, errno);
 	exists = fstatat(dirfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0;
 	if (exists && S_ISDIR(st.st_mode))
@@ -857,8 +858,8 @@ static int do_opendir(struct sftp *s, uint32_t id, struct msg *m)
 
 	if ((r = path_arg(s, m, id, &s->path, ROOTFS_LIST, &done)) != 0 || done)
 		return r;
-	if ((r = rootfs_openat(&s->fs, s->path.p, ROOTFS_LIST, O_RDONLY | O_DIRECTORY, 0,
-	    &fd)) != 0)
+	if ((r = rootfs_openat(&s->fs, s->path.p, ROOTFS_LIST,
+	    O_RDONLY | O_DIRECTORY, 0, &fd)) != 0)
 		return send_error(s, id, r, errno);
 	if (!(d = fdopendir(fd))) {
 		r = errno;
@@ -1008,7 +1009,8 @@ static int do_symlink(struct sftp *s, uint32_t id, struct msg *m)
 
 static int send_statvfs(struct sftp *s, uint32_t id, const struct statvfs *v)
 {
-	uint64_t flag = ((v->f_flag & ST_RDONLY) || rootfs_may(&s->fs, ROOTFS_WRITE) != 0 ? 1 : 0) |
+	uint64_t flag = ((v->f_flag & ST_RDONLY) ||
+	    rootfs_may(&s->fs, ROOTFS_WRITE) != 0 ? 1 : 0) |
 	    ((v->f_flag & ST_NOSUID) ? 2 : 0);
 	size_t mark;
 	int r;
