@@ -55,7 +55,7 @@ common/fault-test.o: common/fault.c
 	$(CC) $(ALL_CFLAGS) -DNODEBAK_FAULT_INJECTION -c -o $@ $<
 
 UNIT_SRCS := $(wildcard tests/unit/t_*.c)
-UNIT_FTPD_OBJS := ftpd/ftp_parse.o
+UNIT_FTPD_OBJS := ftpd/ftp_parse.o ftpd/rootfs.o
 tests/bin/unit: tests/unit/main.c $(UNIT_SRCS) $(SNAPSHOTD_OBJS) $(UNIT_FTPD_OBJS) \
 		common/libnodebak.a | tests/bin
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -Itests/unit -Isnapshotd -Iftpd -o $@ \
@@ -68,9 +68,9 @@ FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -DNODEBAK_VERSION='"$(VERSION)"' -g -O1 \
 FUZZ_LIB_SRCS := $(filter-out common/fault.c,$(wildcard common/*.c)) common/fault.c
 fuzz: tests/bin/fuzz_manifest tests/bin/fuzz_ctl tests/bin/fuzz_bak tests/bin/fuzz_sftp \
 	tests/bin/fuzz_ftp
-tests/bin/fuzz_sftp: tests/fuzz/fuzz_sftp.c ftpd/sftp.c ftpd/sftp_fs.c $(FUZZ_LIB_SRCS) | tests/bin
+tests/bin/fuzz_sftp: tests/fuzz/fuzz_sftp.c ftpd/sftp.c ftpd/rootfs.c $(FUZZ_LIB_SRCS) | tests/bin
 	clang $(FUZZ_CFLAGS) -Iftpd -o $@ $^ $(LIBS)
-tests/bin/fuzz_ftp: tests/fuzz/fuzz_ftp.c ftpd/ftp_parse.c $(FUZZ_LIB_SRCS) | tests/bin
+tests/bin/fuzz_ftp: tests/fuzz/fuzz_ftp.c ftpd/ftp_parse.c ftpd/rootfs.c $(FUZZ_LIB_SRCS) | tests/bin
 	clang $(FUZZ_CFLAGS) -Iftpd -o $@ $^ $(LIBS)
 tests/bin/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_SRCS) | tests/bin
 	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_SRCS) $(LIBS)

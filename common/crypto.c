@@ -1,4 +1,5 @@
-/* crypto.c: SHA-256 and Ed25519 with OpenSSL (see crypto.h). */
+/* crypto.c: SHA-256, Ed25519 and private key recognition with OpenSSL
+ * (see crypto.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -7,9 +8,12 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/objects.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/x509.h>
 
 #include "buf.h"
 #include "crypto.h"
@@ -360,4 +364,109 @@ int uuid_new(char out[37])
 	snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12,
 	    hex + 16, hex + 20);
 	return 0;
+}
+
+/* "-----BEGIN " or "---- BEGIN " ending at p + i (exclusive), within n. */
+static int armour_before(const unsigned char *p, size_t i)
+{
+	static const char five[] = "-----", four[] = "---- ";
+
+	return (i >= 5 && !memcmp(p + i - 5, five, 5)) ||
+	    (i >= 5 && !memcmp(p + i - 5, four, 5));
+}
+
+/* At p + i (just after "BEGIN "): an upper-case label ending in "PRIVATE
+ * KEY" followed by "-----" or " ----" (the armour of every private key
+ * format; prose that mentions private keys has no such line). */
+static int private_label_at(const unsigned char *p, size_t n, size_t i)
+{
+	static const char pk[] = "PRIVATE KEY";
+	size_t j = i;
+
+	while (j < n && j - i < 64 && ((p[j] >= 'A' && p[j] <= 'Z') ||
+	    (p[j] >= '0' && p[j] <= '9') || p[j] == ' ')) {
+		if (j + 11 + 5 <= n && !memcmp(p + j, pk, 11) &&
+		    (!memcmp(p + j + 11, "-----", 5) ||
+		    !memcmp(p + j + 11, " ----", 5)))
+			return 1;
+		j++;
+	}
+	return 0;
+}
+
+static int pem_private_key(const unsigned char *p, size_t n)
+{
+	static const char putty[] = "PuTTY-User-Key-File-";
+	const unsigned char *q = p;
+	size_t off;
+
+	if (n >= sizeof putty - 1 && !memcmp(p, putty, sizeof putty - 1))
+		return 1;
+	while ((q = memmem(q, n - (size_t)(q - p), "BEGIN ", 6)) != NULL) {
+		off = (size_t)(q - p) + 6;
+		if (armour_before(p, off - 6) && private_label_at(p, n, off))
+			return 1;
+		q += 6;
+	}
+	return 0;
+}
+
+/* The n bytes are exactly one DER SEQUENCE (definite length). */
+static int der_sequence(const unsigned char *p, size_t n)
+{
+	size_t len = 0, hl;
+	int k;
+
+	if (n < 2 || p[0] != 0x30)
+		return 0;
+	if (p[1] < 0x80) {
+		hl = 2;
+		len = p[1];
+	} else {
+		k = p[1] & 0x7f;
+		if (k < 1 || k > 3 || n < 2 + (size_t)k)
+			return 0;
+		for (int i = 0; i < k; i++)
+			len = len << 8 | p[2 + i];
+		hl = 2 + (size_t)k;
+	}
+	return hl + len == n;
+}
+
+/* OpenSSL decodes the whole of p as a private key: PKCS#8 or traditional
+ * (d2i_AutoPrivateKey), or encrypted PKCS#8 (an X509_SIG whose algorithm
+ * is a password-based encryption). */
+static int der_private_key(const unsigned char *p, size_t n)
+{
+	const unsigned char *q = p;
+	const X509_ALGOR *alg = NULL;
+	const ASN1_OBJECT *oid = NULL;
+	EVP_PKEY *k;
+	X509_SIG *sig;
+	int found = 0, nid;
+
+	if (!der_sequence(p, n) || n > 1 << 20)
+		return 0;
+	if ((k = d2i_AutoPrivateKey(NULL, &q, (long)n)) != NULL) {
+		found = q == p + n;
+		EVP_PKEY_free(k);
+	}
+	q = p;
+	if (!found && (sig = d2i_X509_SIG(NULL, &q, (long)n)) != NULL) {
+		X509_SIG_get0(sig, &alg, NULL);
+		X509_ALGOR_get0(&oid, NULL, NULL, alg);
+		nid = OBJ_obj2nid(oid);
+		found = q == p + n && (nid == NID_pbes2 || EVP_PBE_find(
+		    EVP_PBE_TYPE_OUTER, nid, NULL, NULL, NULL) == 1);
+		X509_SIG_free(sig);
+	}
+	ERR_clear_error();
+	return found;
+}
+
+int crypto_looks_like_private_key(const unsigned char *p, size_t n)
+{
+	if (p == NULL || n == 0)
+		return 0;
+	return pem_private_key(p, n) || der_private_key(p, n);
 }

@@ -1,5 +1,6 @@
-/* crypto.h: hashing and Ed25519 signing, the only module that uses
- * OpenSSL's EVP and PEM interfaces (TLS lives in ftpd/tls.c). */
+/* crypto.h: hashing, Ed25519 signing and recognising private keys, the
+ * only module that uses OpenSSL's EVP, PEM and ASN.1 interfaces (TLS lives
+ * in ftpd/tls.c). */
 #ifndef NODEBAK_CRYPTO_H
 #define NODEBAK_CRYPTO_H
 #include <stddef.h>
@@ -49,6 +50,17 @@ int sigkey_verify(const struct sigkey *k, const void *msg, size_t len,
 /* OpenSSH's "SHA256:<base64, no padding>" fingerprint of a public key
  * blob given in base64 (an authorized_keys line's second field). */
 int ssh_key_fingerprint(const char *blob_b64, char *out, size_t outsz);
+
+/* 1 when the n bytes at p, the start of a file (all of it when it is
+ * small), hold a private key, whatever the file is called: a PEM or
+ * OpenSSH armour line "-----BEGIN <anything> PRIVATE KEY-----" anywhere in
+ * them (RSA, EC, DSA, ENCRYPTED, OPENSSH, PKCS#8 ...; any preamble such as
+ * "EC PARAMETERS" before it), ssh.com's "---- BEGIN SSH2 ENCRYPTED PRIVATE
+ * KEY ----", a PuTTY key file, or, when the n bytes are exactly one DER
+ * structure, a key OpenSSL decodes as one (PKCS#8, encrypted PKCS#8,
+ * traditional RSA, EC or DSA). 0 otherwise: certificates, requests, public
+ * keys and text that only mentions private keys. Never fails. */
+int crypto_looks_like_private_key(const unsigned char *p, size_t n);
 
 /* Fill out with len random bytes. */
 int random_bytes(void *out, size_t len);

@@ -156,9 +156,22 @@ static void how(int st, char *out, size_t n)
 		snprintf(out, n, "wait status %d", st);
 }
 
-int run_finish(struct child *c, int *status)
+/* c has ended with wait status st: run_finish()'s result. */
+static int ended(struct child *c, int st, int *status)
 {
 	char h[64];
+
+	c->pid = -1;
+	if (status)
+		*status = st;
+	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
+		return 0;
+	how(st, h, sizeof h);
+	return err_set(ERR_IO, "%s failed (%s)", run_name(c), h);
+}
+
+int run_finish(struct child *c, int *status)
+{
 	int st = 0;
 
 	close_fd(&c->in_fd);
@@ -169,13 +182,32 @@ int run_finish(struct child *c, int *status)
 	while (waitpid(c->pid, &st, 0) < 0)
 		if (errno != EINTR)
 			return err_sys("waitpid %s", run_name(c));
-	c->pid = -1;
-	if (status)
-		*status = st;
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
-		return 0;
-	how(st, h, sizeof h);
-	return err_set(ERR_IO, "%s failed (%s)", run_name(c), h);
+	return ended(c, st, status);
+}
+
+int run_stop(struct child *c, int grace_ms, int *status)
+{
+	struct timespec tick = { 0, 20 * 1000000L };
+	int st = 0, waited = 0;
+	pid_t w;
+
+	close_fd(&c->in_fd);
+	close_fd(&c->out_fd);
+	close_fd(&c->err_fd);
+	if (c->pid <= 0)
+		return err_set(ERR_INVAL, "%s: not started", run_name(c));
+	kill(c->pid, SIGTERM);
+	while ((w = waitpid(c->pid, &st, WNOHANG)) != c->pid) {
+		if (w < 0 && errno != EINTR)
+			return err_sys("waitpid %s", run_name(c));
+		if (waited >= grace_ms) {
+			kill(c->pid, SIGKILL);
+			return run_finish(c, status);
+		}
+		nanosleep(&tick, NULL);
+		waited += 20;
+	}
+	return ended(c, st, status);
 }
 
 static long now_ms(void)

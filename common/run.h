@@ -52,6 +52,11 @@ int run_start(struct child *c);
  * or "NAME was killed by signal SIG". */
 int run_finish(struct child *c, int *status);
 
+/* Stop c: SIGTERM, up to grace_ms for it to exit, then SIGKILL; reaps
+ * it and closes the parent's pipe ends still open, as run_finish() does,
+ * and returns as it does (a stopped child is "killed by signal TERM"). */
+int run_stop(struct child *c, int grace_ms, int *status);
+
 /* Run c to its end: stdin from c->in (RUN_PIPE is taken as RUN_NULL), its
  * output appended to out (bounded by out's cap: more is an error; NULL:
  * discarded), the last err_max bytes of its error output kept. With

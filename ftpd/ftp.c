@@ -1,13 +1,19 @@
 /* ftp.c: an FTP session process: reads commands from the control
  * connection through a capped buffer, dispatches through a table that
- * carries each command's needs, and reaches files only through openat2()
- * with RESOLVE_IN_ROOT on the files root (docs/ftpd.md). Transfers run on
- * a non-blocking data connection while the control connection is watched
- * for ABOR and STAT. */
+ * carries each command's needs (cmds[]), and reaches files only through
+ * rootfs.c, the files root policy it shares with SFTP (docs/ftpd.md).
+ * Transfers run on a non-blocking data connection while the control
+ * connection is watched for ABOR and STAT.
+ *
+ * Return convention (STYLE.md): command handlers (cmd_*) return 0 once
+ * they have replied, whatever the reply said, or a negative ERR_* code
+ * that ends the session; every other function that can fail returns 0 or
+ * a negative ERR_* code (out parameters for what it makes) and says in
+ * its comment whether it has sent a reply; reply() is the one sink and
+ * cannot fail (a dead control connection is seen by the next read). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -19,7 +25,6 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -29,10 +34,12 @@
 #include "err.h"
 #include "ftp.h"
 #include "ftp_parse.h"
-#include "ftpd.h"
 #include "fsutil.h"
+#include "priv.h"
+#include "rootfs.h"
 #include "tls.h"
 #include "users.h"
+#include "xferlog.h"
 #include "banned.h"
 
 #define LISTING_MAX (64u << 20)
@@ -52,9 +59,11 @@ static const struct {
 enum lform { L_LONG, L_NAMES, L_MLSD, L_STAT };
 
 struct sess {
-	const struct ftpd_ctx *ctx;
+	const struct ftp_params *p;
 	const struct conf_ftpd *f;
-	int fd, rootfd, pasvfd;
+	struct xferlog xlog;
+	int fd, pasvfd;
+	struct rootfs fs;		/* the files root, with the role's policy */
 	struct buf in;
 	char peer[INET6_ADDRSTRLEN];
 	struct sockaddr_storage peer_sa, local;
@@ -88,7 +97,7 @@ struct data {
 	struct tls_conn *t;
 };
 
-/* Set by FTPD_SIG_DRAIN (the listener got SIGTERM). */
+/* Set by the drain signal (the listener got SIGTERM). */
 static volatile sig_atomic_t draining;
 
 static void on_drain(int sig)
@@ -107,7 +116,7 @@ static int write_all(int fd, struct tls_conn *t, const char *p, size_t n)
 	while (n > 0) {
 		ssize_t w = t ? tls_write(t, p, n) : write(fd, p, n);
 		if (w <= 0)
-			return -1;
+			return ERR_IO;
 		p += w;
 		n -= (size_t)w;
 	}
@@ -168,67 +177,18 @@ static int net_prt(const struct sess *s)
 	return s->local.ss_family == AF_INET ? 1 : 2;
 }
 
-/* Readonly sessions follow no symlinks at all (as on the SFTP side). */
-static int sys_openat2(const struct sess *s, int dirfd, const char *path,
-    int flags, mode_t mode)
-{
-	struct open_how how;
-
-	memset(&how, 0, sizeof how);
-	how.flags = (unsigned long long)flags | O_CLOEXEC;
-	how.mode = (flags & O_CREAT) ? mode : 0;
-	how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-	if (s->role != ROLE_ADMIN)
-		how.resolve |= RESOLVE_NO_SYMLINKS;
-	return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
-}
 /* The client's path arg as a virtual path from the session's cwd
- * (ftp_vpath(): no control bytes, no .nodebak* names, never above "/"). */
+ * (ftp_vpath(): no control bytes, no .nodebak* names, never above "/").
+ * What the session may do with it is rootfs.c's policy, shared with
+ * SFTP. */
 static int vpath(const struct sess *s, const char *arg, char *out)
 {
 	return ftp_vpath(s->cwd, arg, out, FTP_VPATH_MAX);
 }
 
-/* Role policy (docs/ftpd.md): readonly sees backups/ only, never keys. */
-static int allowed(const struct sess *s, const char *vp, int write)
-{
-	size_t n = strlen(vp);
-
-	if (s->role == ROLE_ADMIN)
-		return 1;
-	if (write)
-		return 0;
-	if (!strcmp(vp, "/") || !strcmp(vp, "/backups"))
-		return 1;
-	if (strncmp(vp, "/backups/", 9) != 0)
-		return 0;
-	if (n >= 4 && !strcmp(vp + n - 4, ".key"))
-		return 0;
-	return 1;
-}
-
-static int vopen(const struct sess *s, const char *vp, int flags, mode_t mode)
-{
-	const char *rel = vp[1] ? vp + 1 : ".";
-
-	return sys_openat2(s, s->rootfd, rel, flags, mode);
-}
-
-/* A file whose content starts with a PEM private key header. */
-static int is_private_key(int fd)
-{
-	char head[64];
-	ssize_t n = pread(fd, head, sizeof head - 1, 0);
-
-	if (n <= 0)
-		return 0;
-	head[n] = '\0';
-	return !strncmp(head, "-----BEGIN", 10) && strstr(head, "PRIVATE KEY");
-}
-
 /* PASV and EPSV: listen on a random port of pasv_ports on the control
  * connection's own address. */
-static void pasv_open(struct sess *s, int extended)
+static int pasv_open(struct sess *s, int extended)
 {
 	struct sockaddr_storage a = s->local;
 	socklen_t len = a.ss_family == AF_INET ? sizeof(struct sockaddr_in) :
@@ -266,7 +226,7 @@ static void pasv_open(struct sess *s, int extended)
 	}
 	if (s->pasvfd < 0) {
 		reply(s, "425 Cannot open a passive port");
-		return;
+		return 0;
 	}
 	port = (a.ss_family == AF_INET) ?
 	    ntohs(((struct sockaddr_in *)&a)->sin_port) :
@@ -278,35 +238,41 @@ static void pasv_open(struct sess *s, int extended)
 		reply(s, "227 Entering Passive Mode (%u,%u,%u,%u,%u,%u)", ip[0],
 		    ip[1], ip[2], ip[3], port >> 8, port & 255);
 	}
+	return 0;
 }
 
-static void cmd_pasv(struct sess *s)
+static int cmd_pasv(struct sess *s, const char *cmd, const char *arg)
 {
+	(void)cmd;
+	(void)arg;
 	if (s->epsv_all)
 		reply(s, "501 EPSV ALL is in effect: use EPSV");
 	else if (s->local.ss_family != AF_INET)
 		reply(s, "425 PASV is IPv4 only: use EPSV");
 	else
-		pasv_open(s, 0);
+		return pasv_open(s, 0);
+	return 0;
 }
 
 /* EPSV, EPSV 1|2, EPSV ALL (RFC 2428 section 3). */
-static void cmd_epsv(struct sess *s, const char *arg)
+static int cmd_epsv(struct sess *s, const char *cmd, const char *arg)
 {
 	int prt = ftp_parse_epsv(arg);
 
+	(void)cmd;
 	if (prt == FTP_EPSV_ALL) {
 		s->epsv_all = 1;
 		reply(s, "200 EPSV ALL ok: only EPSV from now on");
 	} else if (prt < 0 || (prt != 0 && prt != net_prt(s)))
 		reply(s, "522 Network protocol not supported, use (%d)", net_prt(s));
 	else
-		pasv_open(s, 1);
+		return pasv_open(s, 1);
+	return 0;
 }
 
 /* PORT h1,h2,h3,h4,p1,p2 and EPRT |af|addr|port|: only to the control
  * connection's own address and to ports >= 1024 (no FTP bounce). */
-static void cmd_port(struct sess *s, const char *cmd, const char *arg)
+static int cmd_port(struct sess *s, const char *cmd, const char *arg)
 {
 	struct sockaddr_storage a;
 	unsigned port;
@@ -314,23 +280,23 @@ static void cmd_port(struct sess *s, const char *cmd, const char *arg)
 
 	if (s->epsv_all) {
 		reply(s, "501 EPSV ALL is in effect: use EPSV");
-		return;
+		return 0;
 	}
 	r = !strcmp(cmd, "PORT") ? ftp_parse_port(arg, &a) : ftp_parse_eprt(arg, &a);
 	if (r == ERR_FORMAT) {
 		reply(s, "501 Bad %s argument", cmd);
-		return;
+		return 0;
 	}
 	if (r == ERR_PROTO) {
 		reply(s, "522 Network protocol not supported, use (%d)", net_prt(s));
-		return;
+		return 0;
 	}
 	port = a.ss_family == AF_INET ? ntohs(((struct sockaddr_in *)&a)->sin_port) :
 	    ntohs(((struct sockaddr_in6 *)&a)->sin6_port);
 	/* a bad address or port gets the same answer as a refused one */
 	if (r != 0 || !same_host(&a, &s->peer_sa) || port < 1024) {
 		reply(s, "500 Illegal %s: only to your own address, port >= 1024", cmd);
-		return;
+		return 0;
 	}
 	if (s->pasvfd >= 0)
 		close(s->pasvfd);
@@ -338,10 +304,12 @@ static void cmd_port(struct sess *s, const char *cmd, const char *arg)
 	s->port_to = a;
 	s->port_set = 1;
 	reply(s, "200 %s command successful", cmd);
+	return 0;
 }
 
-/* Active mode: connect to the PORT address within data_timeout. */
-static int port_connect(struct sess *s)
+/* Active mode: connect to the PORT address within data_timeout. 0 and
+ * *fdp (blocking), or ERR_IO. */
+static int port_connect(struct sess *s, int *fdp)
 {
 	int fd = socket(s->port_to.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	socklen_t len = s->port_to.ss_family == AF_INET ?
@@ -350,9 +318,10 @@ static int port_connect(struct sess *s)
 	int e = 0;
 	socklen_t el = sizeof e;
 
+	*fdp = -1;
 	s->port_set = 0;
 	if (fd < 0)
-		return -1;
+		return err_sys("data connection");
 	if (connect(fd, (struct sockaddr *)&s->port_to, len) != 0 &&
 	    errno != EINPROGRESS)
 		goto fail;
@@ -366,10 +335,11 @@ static int port_connect(struct sess *s)
 		goto fail;
 	if (fcntl(fd, F_SETFL, 0) != 0)
 		goto fail;
-	return fd;
+	*fdp = fd;
+	return 0;
 fail:
 	close(fd);
-	return -1;
+	return err_set(ERR_IO, "no data connection");
 }
 
 /* Blocking calls on fd (a TLS handshake, a reply) give up after sec. */
@@ -381,10 +351,27 @@ static void io_timeouts(int fd, long sec)
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }
 
-/* Accept the data connection from the control connection's peer only;
- * with PROT P, its TLS session must resume the control connection's
- * (vsftpd's require_ssl_reuse: proof that the same client opened it).
- * what is the 150 reply's text. The connection is left non-blocking. */
+/* The dispatcher's check for commands that need a data connection
+ * (F_DATA): PASV, EPSV, PORT or EPRT came first, and PROT P when TLS is
+ * required. 0, or ERR_PROTO after the refusal was sent. */
+static int data_ready(struct sess *s)
+{
+	if (s->pasvfd < 0 && !s->port_set) {
+		reply(s, "425 Use PASV, EPSV, PORT or EPRT first");
+		return ERR_PROTO;
+	}
+	if (tls_required(s) && !s->prot_p) {
+		reply(s, "521 Data connections must be protected: PBSZ 0, PROT P");
+		return ERR_PROTO;
+	}
+	return 0;
+}
+
+/* Send the 150 reply (its text: what), then accept the data connection
+ * from the control connection's peer only; with PROT P, its TLS session
+ * must resume the control connection's (vsftpd's require_ssl_reuse: proof
+ * that the same client opened it). 0 and *d, left non-blocking, or ERR_IO
+ * after the failure reply was sent. */
 static int data_accept(struct sess *s, struct data *d, const char *what)
 {
 	struct pollfd p = { s->pasvfd, POLLIN, 0 };
@@ -394,17 +381,9 @@ static int data_accept(struct sess *s, struct data *d, const char *what)
 
 	d->fd = -1;
 	d->t = NULL;
-	if (s->pasvfd < 0 && !s->port_set) {
-		reply(s, "425 Use PASV, EPSV, PORT or EPRT first");
-		return -1;
-	}
-	if (tls_required(s) && !s->prot_p) {
-		reply(s, "521 Data connections must be protected: PBSZ 0, PROT P");
-		return -1;
-	}
 	reply(s, "150 %s", what);
 	if (s->port_set) {
-		fd = port_connect(s);
+		(void)port_connect(s, &fd);
 		goto connected;
 	}
 	for (;;) {
@@ -428,14 +407,14 @@ static int data_accept(struct sess *s, struct data *d, const char *what)
 connected:
 	if (fd < 0) {
 		reply(s, "425 No data connection");
-		return -1;
+		return ERR_IO;
 	}
 	io_timeouts(fd, s->f->data_timeout);
 	if (s->prot_p) {
 		if (tls_accept(s->tls, fd, (int)s->f->data_timeout, 1, &d->t) != 0) {
 			close(fd);
 			reply(s, "425 TLS handshake on the data connection failed");
-			return -1;
+			return ERR_IO;
 		}
 		if (!tls_resumed(d->t)) {
 			tls_close(d->t);
@@ -443,12 +422,12 @@ connected:
 			close(fd);
 			reply(s, "522 Data connection must reuse the control "
 			    "connection's TLS session");
-			return -1;
+			return ERR_IO;
 		}
 	}
 	fcntl(fd, F_SETFL, O_NONBLOCK);
 	d->fd = fd;
-	return fd;
+	return 0;
 }
 
 static void data_close(struct data *d)
@@ -464,8 +443,8 @@ static void data_close(struct data *d)
 
 /* During a transfer: read what the control connection has and answer
  * ABOR and STAT at once (RFC 959 section 4.1.3); anything else waits for
- * the end of the transfer. -1: stop the transfer (ABOR, the control
- * connection closed, or an overlong line). */
+ * the end of the transfer. 0, or ERR_IO: stop the transfer (ABOR, the
+ * control connection closed, or an overlong line). */
 static int ctl_during_xfer(struct sess *s)
 {
 	char chunk[512], *line = NULL, *nl;
@@ -477,12 +456,12 @@ static int ctl_during_xfer(struct sess *s)
 	fcntl(s->fd, F_SETFL, fl);
 	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 		s->quit = 1;
-		return -1;
+		return ERR_IO;
 	}
 	if (n > 0 && buf_add(&s->in, chunk, (size_t)n) != 0) {
 		reply(s, "500 Line too long; closing");
 		s->quit = 1;
-		return -1;
+		return ERR_IO;
 	}
 	/* Look at each complete line in a copy: ABOR and STAT are taken
 	 * out of the input, any other command stays where it is. */
@@ -495,7 +474,7 @@ static int ctl_during_xfer(struct sess *s)
 		buf_free(&one);
 		if (r == -1) {
 			s->quit = 1;
-			return -1;
+			return ERR_IO;
 		}
 		act = r == -2 || !strcasecmp(line, "ABOR") || !strcasecmp(line, "STAT");
 		if (!act) {
@@ -509,7 +488,7 @@ static int ctl_during_xfer(struct sess *s)
 		else if (!strcasecmp(line, "ABOR")) {
 			free(line);
 			s->aborted = 1;
-			return -1;
+			return ERR_IO;
 		} else
 			reply(s, "213 Transferring %s: %llu of %llu bytes", s->xfer_path,
 			    s->xfer_done, s->xfer_size);
@@ -529,7 +508,8 @@ static int ctl_ready(struct sess *s)
 }
 
 /* Wait until the data connection is ready for ev, watching the control
- * connection. 1: ready; 0: nothing for data_timeout seconds; -1: stop. */
+ * connection. 0: ready; ERR_IO: nothing for data_timeout seconds, or
+ * stop (ABOR, the control connection gone). */
 static int xfer_wait(struct sess *s, struct data *d, short ev)
 {
 	struct timespec t0;
@@ -541,22 +521,22 @@ static int xfer_wait(struct sess *s, struct data *d, short ev)
 		int n;
 
 		if (left <= 0)
-			return 0;
-		if (ctl_ready(s) && ctl_during_xfer(s) < 0)
-			return -1;
+			return err_set(ERR_IO, "data connection timed out");
+		if (ctl_ready(s) && ctl_during_xfer(s) != 0)
+			return ERR_IO;
 		n = poll(p, s->ctl_wait ? 1 : 2, (int)(left * 1000) + 1);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return -1;
+			return err_sys("poll");
 		if (p[0].revents)
-			return 1;
+			return 0;
 	}
 }
 
 /* Send [off, end) of file fd, or of mem when fd < 0. sendfile(2) on plain
  * connections; on TLS, 256 KiB reads written as full 16 KiB records.
- * 1: all sent; 0: failed, timed out or aborted (s->aborted). */
+ * 0: all sent; ERR_IO: failed, timed out or aborted (s->aborted). */
 static int xfer_send(struct sess *s, struct data *d, int fd, const char *mem,
     off_t off, off_t end)
 {
@@ -571,15 +551,15 @@ static int xfer_send(struct sess *s, struct data *d, int fd, const char *mem,
 
 		/* A look at the control connection per sendfile(2) call or per
 		 * 256 KiB chunk, not per 16 KiB TLS record. */
-		if (pos == have && ctl_ready(s) && ctl_during_xfer(s) < 0)
-			return 0;
+		if (pos == have && ctl_ready(s) && ctl_during_xfer(s) != 0)
+			return ERR_IO;
 		if (d->t && fd >= 0) {
 			if (pos == have) {
 				size_t want = (size_t)(end - off) < sizeof chunk ?
 				    (size_t)(end - off) : sizeof chunk;
 				ssize_t n = pread(fd, chunk, want, off);
 				if (n <= 0)
-					return 0;
+					return ERR_IO;
 				pos = 0;
 				have = (size_t)n;
 				off += n;
@@ -593,7 +573,7 @@ static int xfer_send(struct sess *s, struct data *d, int fd, const char *mem,
 			w = sendfile(d->fd, fd, &off, (size_t)(end - off) < (1u << 20) ?
 			    (size_t)(end - off) : (1u << 20));
 			if (w == 0)
-				return 0;	/* the file shrank */
+				return ERR_IO;	/* the file shrank */
 		} else
 			w = write(d->fd, mem + off, (size_t)(end - off));
 		if (w > 0) {
@@ -605,17 +585,17 @@ static int xfer_send(struct sess *s, struct data *d, int fd, const char *mem,
 		if (w < 0 && (errno == EAGAIN || errno == EINTR)) {
 			r = xfer_wait(s, d, d->t && errno == EAGAIN ? (short)tls_want(d->t) :
 			    POLLOUT);
-			if (r <= 0)
-				return 0;
+			if (r != 0)
+				return r;
 			continue;
 		}
-		return 0;
+		return ERR_IO;
 	}
-	return 1;
+	return 0;
 }
 
-/* Receive until the client's clean end into fd. 1: complete; 0: failed,
- * timed out or aborted. A TLS upload must end with close_notify: a bare
+/* Receive until the client's clean end into fd. 0: complete; ERR_IO:
+ * failed, timed out or aborted. A TLS upload must end with close_notify: a bare
  * TCP FIN could be a truncation. */
 static int xfer_recv(struct sess *s, struct data *d, int fd)
 {
@@ -628,8 +608,8 @@ static int xfer_recv(struct sess *s, struct data *d, int fd)
 		ssize_t n = 1;
 		int e;
 
-		if (ctl_ready(s) && ctl_during_xfer(s) < 0)
-			return 0;
+		if (ctl_ready(s) && ctl_during_xfer(s) != 0)
+			return ERR_IO;
 		/* Fill the chunk first (TLS reads return one 16 KiB record):
 		 * one write(2) and one look at the control connection per
 		 * 256 KiB. */
@@ -639,25 +619,25 @@ static int xfer_recv(struct sess *s, struct data *d, int fd)
 			have += (size_t)n;
 		e = errno;
 		if (have && write_all(fd, NULL, chunk, have) != 0)
-			return 0;
+			return err_sys("upload");
 		s->xfer_done += have;
 		if (n == 0)
-			return 1;
+			return 0;
 		if (n > 0)
 			continue;
 		if (e != EAGAIN && e != EINTR)
-			return 0;
+			return ERR_IO;
 		if (xfer_wait(s, d, d->t && e == EAGAIN ? (short)tls_want(d->t) :
-		    POLLIN) <= 0)
-			return 0;
+		    POLLIN) != 0)
+			return ERR_IO;
 	}
 }
 
-/* The transfer's last reply: RFC 959 wants 426 for the transfer and then
- * 226 for the ABOR itself. */
-static void xfer_reply(struct sess *s, int ok, const char *fail)
+/* The transfer's last reply for its result r (0 or an ERR_* code): RFC
+ * 959 wants 426 for the transfer and then 226 for the ABOR itself. */
+static void xfer_reply(struct sess *s, int r, const char *fail)
 {
-	if (ok)
+	if (r == 0)
 		reply(s, "226 Transfer complete");
 	else if (s->aborted) {
 		reply(s, "426 Transfer aborted");
@@ -669,32 +649,31 @@ static void xfer_reply(struct sess *s, int ok, const char *fail)
 }
 
 /* What the session may know about vp: its stat, through the root, with
- * the role's rules (readonly never sees a private key). 0 or -1. */
+ * the role's rules (rootfs_stat(): readonly never sees a private key);
+ * only files and folders are shown. 0, or rootfs's ERR_* code
+ * (ERR_NOTFOUND for what is neither). */
 static int vstat(const struct sess *s, const char *vp, struct stat *st)
 {
-	int fd, hide = 0;
+	int r;
 
-	if (!allowed(s, vp, 0) || (fd = vopen(s, vp, O_PATH, 0)) < 0)
-		return -1;
-	if (fstat(fd, st) != 0) {
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	if (s->role != ROLE_ADMIN && S_ISREG(st->st_mode)) {
-		if ((fd = vopen(s, vp, O_RDONLY | O_NONBLOCK, 0)) < 0)
-			return -1;
-		hide = is_private_key(fd);
-		close(fd);
-	}
-	return hide || !(S_ISREG(st->st_mode) || S_ISDIR(st->st_mode)) ? -1 : 0;
+	if ((r = rootfs_stat(&s->fs, vp, 1, st)) != 0)
+		return r;
+	if (!S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode))
+		return err_set(ERR_NOTFOUND, "%s: not a file or folder", vp);
+	return 0;
+}
+
+/* 1 when the role may do op anywhere (the MLST perm fact). */
+static int may(const struct sess *s, unsigned op)
+{
+	return rootfs_may(&s->fs, op) == 0;
 }
 
 /* RFC 3659 facts of st, as selected by OPTS MLST. */
 static void add_facts(const struct sess *s, struct buf *b, const struct stat *st)
 {
-	int dir = S_ISDIR(st->st_mode), admin = s->role == ROLE_ADMIN;
-	char when[32];
+	int dir = S_ISDIR(st->st_mode);
+	char perm[8], *p = perm, when[32];
 	struct tm tm;
 
 	if (s->facts & F_TYPE)
@@ -706,9 +685,27 @@ static void add_facts(const struct sess *s, struct buf *b, const struct stat *st
 		strftime(when, sizeof when, "%Y%m%d%H%M%S", &tm);
 		buf_addf(b, "modify=%s;", when);
 	}
-	if (s->facts & F_PERM)
-		buf_addf(b, "perm=%s;", admin ? (dir ? "cdeflmp" : "adfrw") :
-		    (dir ? "el" : "r"));
+	if (s->facts & F_PERM) {
+		/* RFC 3659 7.5.5, from the role table: admin "adfrw" and
+		 * "cdeflmp", readonly "r" and "el". */
+		if (dir) {
+			if (may(s, ROOTFS_WRITE)) *p++ = 'c';
+			if (may(s, ROOTFS_DELETE)) *p++ = 'd';
+			if (may(s, ROOTFS_LIST)) *p++ = 'e';
+			if (may(s, ROOTFS_RENAME)) *p++ = 'f';
+			if (may(s, ROOTFS_LIST)) *p++ = 'l';
+			if (may(s, ROOTFS_WRITE)) *p++ = 'm';
+			if (may(s, ROOTFS_DELETE)) *p++ = 'p';
+		} else {
+			if (may(s, ROOTFS_WRITE)) *p++ = 'a';
+			if (may(s, ROOTFS_DELETE)) *p++ = 'd';
+			if (may(s, ROOTFS_RENAME)) *p++ = 'f';
+			if (may(s, ROOTFS_READ)) *p++ = 'r';
+			if (may(s, ROOTFS_WRITE)) *p++ = 'w';
+		}
+		*p = '\0';
+		buf_addf(b, "perm=%s;", perm);
+	}
 }
 
 /* One entry of a listing. Symlinks are shown as what they lead to inside
@@ -739,8 +736,9 @@ static int list_entry(const struct sess *s, struct buf *b, const char *vp,
 	    (long long)st.st_size, when, name);
 }
 
-/* The listing of vp (a folder's entries, or the one file) into b.
- * 0, or a reply code to send instead. */
+/* The listing of vp (a folder's entries, or the one file) into b. 0,
+ * ERR_NOTFOUND (550), ERR_INVAL (MLSD of a file: 501) or ERR_TOOBIG
+ * (451). */
 static int build_listing(struct sess *s, const char *vp, const char *arg,
     enum lform form, struct buf *b)
 {
@@ -750,24 +748,25 @@ static int build_listing(struct sess *s, const char *vp, const char *arg,
 	int dfd;
 
 	if (vstat(s, vp, &st) != 0)
-		return 550;
+		return ERR_NOTFOUND;
 	if (!S_ISDIR(st.st_mode)) {
 		const char *base = strrchr(vp, '/') + 1;
 		if (form == L_MLSD)
-			return 501;
-		return list_entry(s, b, vp, form == L_NAMES ? arg : base, form) ? 451 : 0;
+			return ERR_INVAL;
+		return list_entry(s, b, vp, form == L_NAMES ? arg : base, form) ?
+		    ERR_TOOBIG : 0;
 	}
-	if ((dfd = vopen(s, vp, O_RDONLY | O_DIRECTORY, 0)) < 0 ||
-	    (d = fdopendir(dfd)) == NULL) {
+	if (rootfs_openat(&s->fs, vp, ROOTFS_LIST, O_RDONLY | O_DIRECTORY, 0,
+	    &dfd) != 0 || (d = fdopendir(dfd)) == NULL) {
 		if (dfd >= 0)
 			close(dfd);
-		return 550;
+		return ERR_NOTFOUND;
 	}
 	while ((de = readdir(d)) != NULL) {
 		char child[FTP_VPATH_MAX];
 		int n;
-		if (de->d_name[0] == '.' && (!de->d_name[1] ||
-		    !strcmp(de->d_name, "..") || !strncmp(de->d_name, ".nodebak", 8)))
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    !rootfs_visible(&s->fs, vp, dfd, de->d_name))
 			continue;
 		n = snprintf(child, sizeof child, "%s/%s", strcmp(vp, "/") ? vp : "",
 		    de->d_name);
@@ -775,7 +774,7 @@ static int build_listing(struct sess *s, const char *vp, const char *arg,
 			continue;
 		if (list_entry(s, b, child, de->d_name, form) != 0) {
 			closedir(d);
-			return 451;
+			return ERR_TOOBIG;
 		}
 	}
 	closedir(d);
@@ -783,121 +782,119 @@ static int build_listing(struct sess *s, const char *vp, const char *arg,
 }
 
 /* LIST, NLST, MLSD on the data connection; STAT PATH on the control one. */
-static void cmd_list(struct sess *s, const char *arg, enum lform form)
+static int list_common(struct sess *s, const char *arg, enum lform form)
 {
 	static const char *const what[] = { "LIST", "NLST", "MLSD", "STAT" };
 	char vp[FTP_VPATH_MAX];
 	struct buf b = BUF_INIT(LISTING_MAX);
 	struct data dc;
-	int code;
+	int r;
 
 	/* "LIST -la": ls options are ignored (clients send them) */
 	if (form != L_MLSD && arg && arg[0] == '-')
 		arg = strchr(arg, ' ') ? strchr(arg, ' ') + 1 : "";
 	if (vpath(s, arg && *arg ? arg : ".", vp) != 0)
-		code = 550;
+		r = ERR_NOTFOUND;
 	else
-		code = build_listing(s, vp, arg && *arg ? arg : ".", form, &b);
-	if (code == 550)
+		r = build_listing(s, vp, arg && *arg ? arg : ".", form, &b);
+	if (r == ERR_NOTFOUND)
 		reply(s, "550 No such file or directory");
-	else if (code == 501)
+	else if (r == ERR_INVAL)
 		reply(s, "501 Not a directory: %s", vp);
-	else if (code == 451)
+	else if (r != 0)
 		reply(s, "451 Listing too long");
 	else if (form == L_STAT) {
-		struct buf r = BUF_INIT(LISTING_MAX + 256);
-		if (buf_addf(&r, "213-Status of %s:\r\n%s213 End of status\r\n", vp,
+		struct buf t = BUF_INIT(LISTING_MAX + 256);
+		if (buf_addf(&t, "213-Status of %s:\r\n%s213 End of status\r\n", vp,
 		    buf_cstr(&b)) == 0)
-			(void)write_all(s->fd, s->ctl, r.p, r.len);
+			(void)write_all(s->fd, s->ctl, t.p, t.len);
 		else
 			reply(s, "451 Listing too long");
-		buf_free(&r);
+		buf_free(&t);
 	} else if (data_accept(s, &dc, form == L_NAMES ? "Here comes the name list" :
-	    "Here comes the directory listing") >= 0) {
+	    "Here comes the directory listing") == 0) {
 		s->xfer_path = what[form];
-		code = xfer_send(s, &dc, -1, buf_cstr(&b), 0, (off_t)b.len);
+		r = xfer_send(s, &dc, -1, buf_cstr(&b), 0, (off_t)b.len);
 		data_close(&dc);
-		xfer_reply(s, code, "426 Listing aborted");
+		xfer_reply(s, r, "426 Listing aborted");
 	}
 	buf_free(&b);
+	return 0;
+}
+
+static int cmd_list(struct sess *s, const char *cmd, const char *arg)
+{
+	return list_common(s, arg, !strcmp(cmd, "NLST") ? L_NAMES :
+	    !strcmp(cmd, "MLSD") ? L_MLSD : L_LONG);
 }
 
 /* MLST: the facts of one path, on the control connection. */
-static void cmd_mlst(struct sess *s, const char *arg)
+static int cmd_mlst(struct sess *s, const char *cmd, const char *arg)
 {
 	char vp[FTP_VPATH_MAX];
 	struct buf b = BUF_INIT(4096);
 	struct stat st;
 
+	(void)cmd;
 	if (vpath(s, *arg ? arg : ".", vp) != 0 || vstat(s, vp, &st) != 0) {
 		reply(s, "550 No such file or directory");
-		return;
+		return 0;
 	}
 	add_facts(s, &b, &st);
 	reply(s, "250-Listing %s\r\n %s %s\r\n250 End", vp, buf_cstr(&b), vp);
 	buf_free(&b);
+	return 0;
 }
 
-static void cmd_retr(struct sess *s, const char *arg)
+static int cmd_retr(struct sess *s, const char *cmd, const char *arg)
 {
 	char vp[FTP_VPATH_MAX], what[FTP_VPATH_MAX + 80];
 	struct stat st;
 	struct timespec t0;
 	off_t off;
 	struct data dc;
-	int fd, ok;
+	int fd = -1, r = 0;
 
+	(void)cmd;
 	off = (off_t)s->rest;
 	s->rest = 0;
-	if (vpath(s, arg, vp) != 0 || !allowed(s, vp, 0) ||
-	    (fd = vopen(s, vp, O_RDONLY, 0)) < 0) {
+	if (vpath(s, arg, vp) != 0 || rootfs_check(&s->fs, vp, ROOTFS_READ) != 0 ||
+	    (r = rootfs_openat(&s->fs, vp, ROOTFS_READ, O_RDONLY, 0, &fd)) ==
+	    ERR_SYS) {
 		reply(s, "550 No such file");
-		return;
+		return 0;
 	}
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
-	    (s->role != ROLE_ADMIN && is_private_key(fd))) {
-		close(fd);
+	if (r != 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		if (fd >= 0)	/* r: a private key the role may not read */
+			close(fd);
 		reply(s, "550 Not a plain file or not allowed");
-		return;
+		return 0;
 	}
 	if (off > st.st_size) {
 		close(fd);
 		reply(s, "554 Restart offset %lld is past the end of %s (%lld bytes)",
 		    (long long)off, vp, (long long)st.st_size);
-		return;
+		return 0;
 	}
 	snprintf(what, sizeof what, "Opening BINARY mode data connection for %s "
 	    "(%lld bytes)", vp, (long long)(st.st_size - off));
-	if (data_accept(s, &dc, what) < 0) {
+	if (data_accept(s, &dc, what) != 0) {
 		close(fd);
-		return;
+		return 0;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	s->xfer_path = vp;
-	ok = xfer_send(s, &dc, fd, NULL, off, st.st_size);
+	r = xfer_send(s, &dc, fd, NULL, off, st.st_size);
 	data_close(&dc);
 	close(fd);
-	ftpd_log_xfer(s->ctx, "ftp", s->user, s->peer, vp, 0, s->xfer_done,
-	    since(&t0), ok);
-	xfer_reply(s, ok, "426 Transfer failed or timed out");
+	xferlog_transfer(&s->xlog, "ftp", s->user, s->peer, vp, 0, s->xfer_done,
+	    since(&t0), r == 0);
+	xfer_reply(s, r, "426 Transfer failed or timed out");
+	return 0;
 }
 
-/* The folder holding vp, opened inside the root, and vp's last name:
- * every change is made relative to that descriptor so no component of the
- * path can be a symlink leading out. */
-static int parent_fd(const struct sess *s, const char *vp, const char **base)
-{
-	char dir[FTP_VPATH_MAX];
-	const char *slash = strrchr(vp, '/');
-
-	if (!strcmp(vp, "/"))
-		return -1;
-	snprintf(dir, sizeof dir, "%.*s", (int)(slash - vp), vp);
-	*base = slash + 1;
-	return vopen(s, dir[0] ? dir : "/", O_PATH | O_DIRECTORY, 0);
-}
-
-/* The first n bytes of src into dst (both at their file positions). */
+/* The first n bytes of src into dst (both at their file positions). 0 or
+ * ERR_SYS. */
 static int copy_prefix(int src, int dst, off_t n)
 {
 	char b[65536];
@@ -908,10 +905,10 @@ static int copy_prefix(int src, int dst, off_t n)
 		    errno == EOPNOTSUPP)) {
 			c = read(src, b, (size_t)n < sizeof b ? (size_t)n : sizeof b);
 			if (c > 0 && write(dst, b, (size_t)c) != c)
-				return -1;
+				return err_sys("copy");
 		}
 		if (c <= 0)
-			return -1;
+			return c < 0 ? err_sys("copy") : err_set(ERR_IO, "file shrank");
 		n -= c;
 	}
 	return 0;
@@ -922,21 +919,22 @@ static int copy_prefix(int src, int dst, off_t n)
  * the old file that is kept) and is renamed over it only when complete:
  * the target is always either wholly old or wholly new; the file and the
  * name are on disk before the 226 (fs_commit_upload). */
-static void cmd_stor(struct sess *s, const char *arg, int append)
+static int cmd_stor(struct sess *s, const char *cmd, const char *arg)
 {
 	char vp[FTP_VPATH_MAX], tmp[32];
 	const char *base;
 	struct timespec t0;
 	struct stat st;
 	struct data dc;
+	int append = !strcmp(cmd, "APPE");
 	off_t keep = append ? 0 : (off_t)s->rest;	/* APPE ignores REST */
-	int dfd, src = -1, fd = -1, ok;
+	int dfd, src = -1, fd = -1, r;
 
 	s->rest = 0;
-	if (vpath(s, arg, vp) != 0 || !allowed(s, vp, 1) ||
-	    (dfd = parent_fd(s, vp, &base)) < 0) {
+	if (vpath(s, arg, vp) != 0 ||
+	    rootfs_parent(&s->fs, vp, ROOTFS_WRITE, &dfd, &base) != 0) {
 		reply(s, "553 Permission denied or no such folder");
-		return;
+		return 0;
 	}
 	if (append || keep > 0) {
 		src = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
@@ -944,12 +942,12 @@ static void cmd_stor(struct sess *s, const char *arg, int append)
 			close(src);
 			close(dfd);
 			reply(s, "553 Not a plain file: %s", vp);
-			return;
+			return 0;
 		}
 		if (src < 0 && (errno != ENOENT || keep > 0)) {
 			close(dfd);
 			reply(s, "554 Cannot resume %s: %s", vp, strerror(errno));
-			return;
+			return 0;
 		}
 		if (append)
 			keep = src >= 0 ? st.st_size : 0;
@@ -958,15 +956,10 @@ static void cmd_stor(struct sess *s, const char *arg, int append)
 			close(dfd);
 			reply(s, "554 Restart offset %lld is past the end of %s (%lld bytes)",
 			    (long long)keep, vp, (long long)st.st_size);
-			return;
+			return 0;
 		}
 	}
-	for (int i = 0; i < 16 && fd < 0; i++) {
-		snprintf(tmp, sizeof tmp, ".nodebak-upload-%06lx",
-		    (unsigned long)random() & 0xffffff);
-		fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-		    O_CLOEXEC, 0644);
-	}
+	(void)rootfs_mktemp(dfd, 0644, &fd, tmp, sizeof tmp);
 	if (fd < 0 || (src >= 0 && (fchmod(fd, st.st_mode & 0777) != 0 ||
 	    copy_prefix(src, fd, keep) != 0))) {
 		reply(s, fd < 0 ? "553 Cannot create file" :
@@ -979,90 +972,131 @@ static void cmd_stor(struct sess *s, const char *arg, int append)
 		if (src >= 0)
 			close(src);
 		close(dfd);
-		return;
+		return 0;
 	}
 	if (src >= 0)
 		close(src);
-	if (data_accept(s, &dc, "Ok to send data") < 0) {
+	if (data_accept(s, &dc, "Ok to send data") != 0) {
 		close(fd);
 		unlinkat(dfd, tmp, 0);
 		close(dfd);
-		return;
+		return 0;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	s->xfer_path = vp;
-	ok = xfer_recv(s, &dc, fd);
+	r = xfer_recv(s, &dc, fd);
 	data_close(&dc);
-	if (ok && fs_commit_upload(fd, dfd, tmp, base, 0) != 0)
-		ok = 0;
+	if (r == 0 && fs_commit_upload(fd, dfd, tmp, base, 0) != 0)
+		r = ERR_IO;
 	close(fd);
-	if (!ok)
+	if (r != 0)
 		unlinkat(dfd, tmp, 0);
 	close(dfd);
-	ftpd_log_xfer(s->ctx, "ftp", s->user, s->peer, vp, 1, s->xfer_done,
-	    since(&t0), ok);
-	xfer_reply(s, ok, "451 Upload failed; nothing stored");
+	xferlog_transfer(&s->xlog, "ftp", s->user, s->peer, vp, 1, s->xfer_done,
+	    since(&t0), r == 0);
+	xfer_reply(s, r, "451 Upload failed; nothing stored");
+	return 0;
 }
 
-/* DELE, RMD, MKD, RNTO: one change relative to the parent's descriptor. */
-static void cmd_change(struct sess *s, const char *cmd, const char *arg)
-{
-	char vp[FTP_VPATH_MAX], from[FTP_VPATH_MAX];
-	const char *base, *fbase;
-	int dfd, ffd = -1, r = -1;
 
-	if (vpath(s, arg, vp) != 0 || !allowed(s, vp, 1) ||
-	    (dfd = parent_fd(s, vp, &base)) < 0) {
+/* DELE, RMD, MKD (and XRMD, XMKD): one change relative to the parent's
+ * descriptor (rootfs.c), so no component of the path can be a symlink
+ * leading out. */
+static int cmd_change(struct sess *s, const char *cmd, const char *arg)
+{
+	char vp[FTP_VPATH_MAX];
+	int mkd = !strcmp(cmd, "MKD") || !strcmp(cmd, "XMKD");
+	int rmd = !strcmp(cmd, "RMD") || !strcmp(cmd, "XRMD");
+	const char *base, *name = mkd ? "MKD" : rmd ? "RMD" : "DELE";
+	int dfd, r;
+
+	if (vpath(s, arg, vp) != 0 || rootfs_parent(&s->fs, vp, mkd ?
+	    ROOTFS_WRITE : ROOTFS_DELETE, &dfd, &base) != 0) {
 		reply(s, "550 Permission denied or no such file");
-		return;
+		return 0;
 	}
-	if (!strcmp(cmd, "DELE"))
-		r = unlinkat(dfd, base, 0);
-	else if (!strcmp(cmd, "RMD"))
-		r = unlinkat(dfd, base, AT_REMOVEDIR);
-	else if (!strcmp(cmd, "MKD"))
+	if (mkd)
 		r = mkdirat(dfd, base, 0755);
-	else if (!strcmp(cmd, "RNTO") && s->rnfr[0]) {
-		snprintf(from, sizeof from, "%s", s->rnfr);
-		if ((ffd = parent_fd(s, from, &fbase)) >= 0)
-			r = renameat(ffd, fbase, dfd, base);
-	} else
-		errno = EINVAL;
-	if (ffd >= 0)
-		close(ffd);
+	else
+		r = unlinkat(dfd, base, rmd ? AT_REMOVEDIR : 0);
 	close(dfd);
 	s->rnfr[0] = '\0';
 	if (r != 0)
-		reply(s, "550 %s failed: %s", cmd, strerror(errno));
-	else if (!strcmp(cmd, "MKD"))
+		reply(s, "550 %s failed: %s", name, strerror(errno));
+	else if (mkd)
 		reply(s, "257 \"%s\" created", vp);
 	else
-		reply(s, "250 %s done", cmd);
+		reply(s, "250 %s done", name);
+	return 0;
 }
 
-static void cmd_user(struct sess *s, const char *arg)
+/* RNFR: the path must exist and the role may rename it, or 550 (as
+ * vsftpd); then 350 and RNTO names the new path. */
+static int cmd_rnfr(struct sess *s, const char *cmd, const char *arg)
 {
+	char vp[FTP_VPATH_MAX];
+	struct stat st;
+
+	(void)cmd;
+	if (vpath(s, arg, vp) != 0 ||
+	    rootfs_check(&s->fs, vp, ROOTFS_RENAME) != 0)
+		reply(s, "550 Permission denied");
+	else if (rootfs_stat(&s->fs, vp, 0, &st) != 0)
+		reply(s, "550 No such file or directory");
+	else {
+		snprintf(s->rnfr, sizeof s->rnfr, "%s", vp);
+		reply(s, "350 Ready for RNTO");
+	}
+	return 0;
+}
+
+static int cmd_rnto(struct sess *s, const char *cmd, const char *arg)
+{
+	char vp[FTP_VPATH_MAX];
+
+	(void)cmd;
+	if (vpath(s, arg, vp) != 0 ||
+	    rootfs_check(&s->fs, vp, ROOTFS_RENAME) != 0) {
+		reply(s, "550 Permission denied or no such file");
+		return 0;
+	}
+	if (!s->rnfr[0]) {
+		errno = EINVAL;
+		reply(s, "550 RNTO failed: %s", strerror(errno));
+	} else if (rootfs_rename(&s->fs, s->rnfr, vp, 0) != 0)
+		reply(s, "550 RNTO failed: %s", strerror(errno));
+	else
+		reply(s, "250 RNTO done");
+	s->rnfr[0] = '\0';
+	return 0;
+}
+
+static int cmd_user(struct sess *s, const char *cmd, const char *arg)
+{
+	(void)cmd;
 	if (s->logged_in) {
 		reply(s, "530 Already logged in");
-		return;
+		return 0;
 	}
 	snprintf(s->user, sizeof s->user, "%s", arg);
-	if (tls_required(s) && s->ctl == NULL)
-		reply(s, "530 TLS is required: send AUTH TLS first");
-	else
-		reply(s, "331 Password required");
+	reply(s, "331 Password required");
+	return 0;
 }
 
-static int cmd_pass(struct sess *s, const char *arg)
+/* PASS: ERR_DENIED at the attempt limit ends the session (the listener
+ * then locks the address out). Without a USER accepted (USER is refused
+ * before TLS when it is required), 503. */
+static int cmd_pass(struct sess *s, const char *cmd, const char *arg)
 {
 	enum role role = ROLE_NONE;
 
-	if (!s->user[0] || s->logged_in || (tls_required(s) && s->ctl == NULL)) {
+	(void)cmd;
+	if (!s->user[0] || s->logged_in) {
 		reply(s, "503 Send USER first");
 		return 0;
 	}
-	if (users_check_password(s->ctx->users, s->user, arg, &role) != 0) {
-		ftpd_log_login(s->ctx, "ftp", s->user, s->peer, "password", 0);
+	if (users_check_password(s->p->users, s->user, arg, &role) != 0) {
+		xferlog_login("ftp", s->user, s->peer, "password", 0);
 		s->attempts++;
 		sleep((unsigned)(s->attempts < 5 ? s->attempts : 5));
 		reply(s, "530 Login incorrect");
@@ -1070,14 +1104,15 @@ static int cmd_pass(struct sess *s, const char *arg)
 			return ERR_DENIED;
 		return 0;
 	}
-	ftpd_log_login(s->ctx, "ftp", s->user, s->peer, "password", 1);
+	xferlog_login("ftp", s->user, s->peer, "password", 1);
 	s->role = role;
+	rootfs_set_role(&s->fs, role);
 	s->logged_in = 1;
 	reply(s, "230 Logged in as %s (%s)", s->user, role_name(role));
 	return 0;
 }
 
-static void cmd_size_mdtm(struct sess *s, const char *cmd, const char *arg)
+static int cmd_size_mdtm(struct sess *s, const char *cmd, const char *arg)
 {
 	char vp[FTP_VPATH_MAX], when[32];
 	struct stat st;
@@ -1085,38 +1120,53 @@ static void cmd_size_mdtm(struct sess *s, const char *cmd, const char *arg)
 
 	if (vpath(s, arg, vp) != 0 || vstat(s, vp, &st) != 0) {
 		reply(s, "550 No such file");
-		return;
+		return 0;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		reply(s, "550 Not a plain file");
-		return;
+		return 0;
 	}
 	if (!strcmp(cmd, "SIZE")) {
 		reply(s, "213 %lld", (long long)st.st_size);
-		return;
+		return 0;
 	}
 	gmtime_r(&st.st_mtime, &tm);
 	strftime(when, sizeof when, "%Y%m%d%H%M%S", &tm);
 	reply(s, "213 %s", when);
+	return 0;
 }
 
-static void cmd_cwd(struct sess *s, const char *arg)
+/* CWD, XCWD; CDUP and XCUP are CWD "..". */
+static int cmd_cwd(struct sess *s, const char *cmd, const char *arg)
 {
 	char vp[FTP_VPATH_MAX];
 	struct stat st;
 
+	if (!strcmp(cmd, "CDUP") || !strcmp(cmd, "XCUP"))
+		arg = "..";
 	if (vpath(s, arg, vp) != 0 || vstat(s, vp, &st) != 0 || !S_ISDIR(st.st_mode)) {
 		reply(s, "550 No such directory");
-		return;
+		return 0;
 	}
 	snprintf(s->cwd, sizeof s->cwd, "%s", vp);
 	reply(s, "250 Directory is now \"%s\"", vp);
+	return 0;
+}
+
+static int cmd_pwd(struct sess *s, const char *cmd, const char *arg)
+{
+	(void)cmd;
+	(void)arg;
+	reply(s, "257 \"%s\" is the current directory", s->cwd);
+	return 0;
 }
 
 /* AUTH TLS: whatever the client pipelined after it in clear is dropped,
- * never executed (CVE-2011-0411 class). */
-static int cmd_auth(struct sess *s, const char *arg)
+ * never executed (CVE-2011-0411 class). A failed handshake ends the
+ * session (ERR_PROTO). */
+static int cmd_auth(struct sess *s, const char *cmd, const char *arg)
 {
+	(void)cmd;
 	if (s->tls == NULL) {
 		reply(s, "502 TLS is off on this server");
 		return 0;
@@ -1137,8 +1187,17 @@ static int cmd_auth(struct sess *s, const char *arg)
 	return 0;
 }
 
-static void cmd_prot(struct sess *s, const char *arg)
+static int cmd_pbsz(struct sess *s, const char *cmd, const char *arg)
 {
+	(void)cmd;
+	(void)arg;
+	reply(s, s->ctl ? "200 PBSZ=0" : "503 AUTH TLS first");
+	return 0;
+}
+
+static int cmd_prot(struct sess *s, const char *cmd, const char *arg)
+{
+	(void)cmd;
 	if (s->ctl == NULL)
 		reply(s, "503 AUTH TLS first");
 	else if (!strcasecmp(arg, "P")) {
@@ -1149,6 +1208,7 @@ static void cmd_prot(struct sess *s, const char *arg)
 		reply(s, "200 PROT C");
 	} else
 		reply(s, "536 Only PROT P here");
+	return 0;
 }
 
 static void facts_text(const struct sess *s, char *out, size_t n, int stars)
@@ -1168,10 +1228,11 @@ static void facts_text(const struct sess *s, char *out, size_t n, int stars)
 }
 
 /* OPTS UTF8 ON (names are bytes, shown as they are) and OPTS MLST. */
-static void cmd_opts(struct sess *s, const char *arg)
+static int cmd_opts(struct sess *s, const char *cmd, const char *arg)
 {
 	char list[128];
 
+	(void)cmd;
 	if (!strncasecmp(arg, "UTF8", 4) && (arg[4] == ' ' || !arg[4]))
 		reply(s, "200 UTF8 is always on");
 	else if (!strncasecmp(arg, "MLST", 4) && (arg[4] == ' ' || !arg[4])) {
@@ -1186,11 +1247,16 @@ static void cmd_opts(struct sess *s, const char *arg)
 		reply(s, "200 MLST OPTS %s", list);
 	} else
 		reply(s, "501 Option not understood");
+	return 0;
 }
 
-/* STAT without an argument: the session's state (RFC 959: 211). */
-static void cmd_stat(struct sess *s)
+/* STAT without an argument: the session's state (RFC 959: 211); with a
+ * path, its listing on the control connection (213). */
+static int cmd_stat(struct sess *s, const char *cmd, const char *arg)
 {
+	(void)cmd;
+	if (*arg)
+		return list_common(s, arg, L_STAT);
 	reply(s, "211-nodebak-ftpd status:\r\n"
 	    " Connected from %s\r\n"
 	    " Logged in as %s (%s)\r\n"
@@ -1201,63 +1267,213 @@ static void cmd_stat(struct sess *s)
 	    s->type_ascii ? "ASCII (sent unchanged)" : "BINARY",
 	    s->ctl ? "TLS" : "plain", s->prot_p ? "TLS (PROT P)" : "plain (PROT C)",
 	    s->f->idle_timeout, s->f->data_timeout);
+	return 0;
 }
 
-/* Each command's needs, as in sftp-server.c's handlers[]. */
-enum { NEED_ARG = 1, NEED_LOGIN = 2 };
-static const struct cmd {
-	const char *name;
-	int needs;
-} cmds[] = {
-	{ "USER", NEED_ARG }, { "PASS", 0 }, { "QUIT", 0 }, { "SYST", 0 },
-	{ "FEAT", 0 }, { "NOOP", 0 }, { "OPTS", NEED_ARG }, { "HELP", 0 },
-	{ "AUTH", NEED_ARG }, { "PBSZ", NEED_ARG }, { "PROT", NEED_ARG },
-	{ "PWD", NEED_LOGIN }, { "XPWD", NEED_LOGIN },
-	{ "CWD", NEED_LOGIN | NEED_ARG }, { "XCWD", NEED_LOGIN | NEED_ARG },
-	{ "CDUP", NEED_LOGIN }, { "XCUP", NEED_LOGIN },
-	{ "TYPE", NEED_LOGIN | NEED_ARG }, { "MODE", NEED_LOGIN | NEED_ARG },
-	{ "STRU", NEED_LOGIN | NEED_ARG }, { "PASV", NEED_LOGIN },
-	{ "EPSV", NEED_LOGIN }, { "PORT", NEED_LOGIN | NEED_ARG },
-	{ "EPRT", NEED_LOGIN | NEED_ARG },
-	{ "LIST", NEED_LOGIN }, { "NLST", NEED_LOGIN }, { "MLSD", NEED_LOGIN },
-	{ "MLST", NEED_LOGIN }, { "STAT", NEED_LOGIN },
-	{ "SIZE", NEED_LOGIN | NEED_ARG }, { "MDTM", NEED_LOGIN | NEED_ARG },
-	{ "REST", NEED_LOGIN | NEED_ARG }, { "RETR", NEED_LOGIN | NEED_ARG },
-	{ "STOR", NEED_LOGIN | NEED_ARG }, { "APPE", NEED_LOGIN | NEED_ARG },
-	{ "DELE", NEED_LOGIN | NEED_ARG }, { "MKD", NEED_LOGIN | NEED_ARG },
-	{ "XMKD", NEED_LOGIN | NEED_ARG }, { "RMD", NEED_LOGIN | NEED_ARG },
-	{ "XRMD", NEED_LOGIN | NEED_ARG },
-	{ "RNFR", NEED_LOGIN | NEED_ARG }, { "RNTO", NEED_LOGIN | NEED_ARG },
-	{ "ABOR", NEED_LOGIN }, { "ALLO", NEED_LOGIN }, { "ACCT", NEED_ARG },
-};
-
-static void cmd_feat(struct sess *s)
+static int cmd_feat(struct sess *s, const char *cmd, const char *arg)
 {
 	char list[128];
 
+	(void)cmd;
+	(void)arg;
 	facts_text(s, list, sizeof list, 1);
 	reply(s, "211-Features:\r\n%s EPRT\r\n EPSV\r\n MDTM\r\n MLST %s\r\n"
 	    " PASV\r\n REST STREAM\r\n SIZE\r\n TVFS\r\n UTF8\r\n211 End",
 	    s->tls ? " AUTH TLS\r\n PBSZ\r\n PROT\r\n" : "", list);
+	return 0;
 }
 
-static void cmd_help(struct sess *s)
+static int cmd_type(struct sess *s, const char *cmd, const char *arg)
+{
+	(void)cmd;
+	if (!strcasecmp(arg, "I") || !strcasecmp(arg, "L 8") ||
+	    !strcasecmp(arg, "A") || !strcasecmp(arg, "A N")) {
+		s->type_ascii = arg[0] == 'A' || arg[0] == 'a';
+		reply(s, "200 Type set to %s", s->type_ascii ? "A" : "I");
+	} else
+		reply(s, "504 Type not supported");
+	return 0;
+}
+
+static int cmd_mode(struct sess *s, const char *cmd, const char *arg)
+{
+	(void)cmd;
+	reply(s, !strcasecmp(arg, "S") ? "200 Mode S" : "504 Only mode S");
+	return 0;
+}
+
+static int cmd_stru(struct sess *s, const char *cmd, const char *arg)
+{
+	(void)cmd;
+	reply(s, !strcasecmp(arg, "F") ? "200 Structure F" : "504 Only F");
+	return 0;
+}
+
+static int cmd_rest(struct sess *s, const char *cmd, const char *arg)
+{
+	char *e;
+	long long v;
+
+	(void)cmd;
+	errno = 0;
+	v = strtoll(arg, &e, 10);
+	if (*e || v < 0 || errno)
+		reply(s, "501 Bad offset");
+	else {
+		s->rest = v;
+		reply(s, "350 Restarting at %lld", v);
+	}
+	return 0;
+}
+
+/* ABOR with no transfer running (during one, ctl_during_xfer() takes it). */
+static int cmd_abor(struct sess *s, const char *cmd, const char *arg)
+{
+	(void)cmd;
+	(void)arg;
+	if (s->pasvfd >= 0)
+		close(s->pasvfd);
+	s->pasvfd = -1;
+	s->port_set = 0;
+	reply(s, "225 No transfer to abort");
+	return 0;
+}
+
+static int cmd_quit(struct sess *s, const char *cmd, const char *arg)
+{
+	(void)cmd;
+	(void)arg;
+	reply(s, "221 Goodbye");
+	s->quit = 1;
+	return 0;
+}
+
+static int cmd_syst(struct sess *s, const char *cmd, const char *arg)
+{
+	(void)cmd;
+	(void)arg;
+	reply(s, "215 UNIX Type: L8");
+	return 0;
+}
+
+static int cmd_noop(struct sess *s, const char *cmd, const char *arg)
+{
+	(void)cmd;
+	(void)arg;
+	reply(s, "200 OK");
+	return 0;
+}
+
+/* ALLO and ACCT (RFC 959): nothing to do here. */
+static int cmd_not_needed(struct sess *s, const char *cmd, const char *arg)
+{
+	(void)arg;
+	reply(s, "202 %s not needed here", cmd);
+	return 0;
+}
+
+static int cmd_help(struct sess *s, const char *cmd, const char *arg);
+
+/* Each command's needs, as in sftp-server.c's handlers[]: the dispatcher
+ * refuses what the flags rule out, in this order, before the handler runs:
+ * F_LOGIN: 530 until USER and PASS succeeded; unless F_PRE_TLS: 530 until
+ * AUTH TLS when [ftpd] tls = required; F_ARG: 501 without an argument;
+ * F_DATA: 425 without PASV, EPSV, PORT or EPRT first, 521 without PROT P
+ * when TLS is required. PASS is F_PRE_TLS: without a USER accepted (USER
+ * is refused before TLS) it is 503. Handlers return 0 once they have
+ * replied, whatever they replied, or a negative ERR_* code that ends the
+ * session. The order is HELP's. */
+enum { F_LOGIN = 1, F_ARG = 2, F_DATA = 4, F_PRE_TLS = 8 };
+typedef int (*cmd_fn)(struct sess *s, const char *cmd, const char *arg);
+static const struct cmd {
+	const char *name;
+	unsigned flags;
+	cmd_fn fn;
+} cmds[] = {
+	{ "USER", F_ARG, cmd_user },
+	{ "PASS", F_PRE_TLS, cmd_pass },
+	{ "QUIT", F_PRE_TLS, cmd_quit },
+	{ "SYST", F_PRE_TLS, cmd_syst },
+	{ "FEAT", F_PRE_TLS, cmd_feat },
+	{ "NOOP", F_PRE_TLS, cmd_noop },
+	{ "OPTS", F_PRE_TLS | F_ARG, cmd_opts },
+	{ "HELP", F_PRE_TLS, cmd_help },
+	{ "AUTH", F_PRE_TLS | F_ARG, cmd_auth },
+	{ "PBSZ", F_PRE_TLS | F_ARG, cmd_pbsz },
+	{ "PROT", F_PRE_TLS | F_ARG, cmd_prot },
+	{ "PWD", F_LOGIN, cmd_pwd },
+	{ "XPWD", F_LOGIN, cmd_pwd },		/* RFC 775 */
+	{ "CWD", F_LOGIN | F_ARG, cmd_cwd },
+	{ "XCWD", F_LOGIN | F_ARG, cmd_cwd },
+	{ "CDUP", F_LOGIN, cmd_cwd },
+	{ "XCUP", F_LOGIN, cmd_cwd },
+	{ "TYPE", F_LOGIN | F_ARG, cmd_type },
+	{ "MODE", F_LOGIN | F_ARG, cmd_mode },
+	{ "STRU", F_LOGIN | F_ARG, cmd_stru },
+	{ "PASV", F_LOGIN, cmd_pasv },
+	{ "EPSV", F_LOGIN, cmd_epsv },
+	{ "PORT", F_LOGIN | F_ARG, cmd_port },
+	{ "EPRT", F_LOGIN | F_ARG, cmd_port },
+	{ "LIST", F_LOGIN | F_DATA, cmd_list },
+	{ "NLST", F_LOGIN | F_DATA, cmd_list },
+	{ "MLSD", F_LOGIN | F_DATA, cmd_list },
+	{ "MLST", F_LOGIN, cmd_mlst },
+	{ "STAT", F_LOGIN, cmd_stat },
+	{ "SIZE", F_LOGIN | F_ARG, cmd_size_mdtm },
+	{ "MDTM", F_LOGIN | F_ARG, cmd_size_mdtm },
+	{ "REST", F_LOGIN | F_ARG, cmd_rest },
+	{ "RETR", F_LOGIN | F_ARG | F_DATA, cmd_retr },
+	{ "STOR", F_LOGIN | F_ARG | F_DATA, cmd_stor },
+	{ "APPE", F_LOGIN | F_ARG | F_DATA, cmd_stor },
+	{ "DELE", F_LOGIN | F_ARG, cmd_change },
+	{ "MKD", F_LOGIN | F_ARG, cmd_change },
+	{ "XMKD", F_LOGIN | F_ARG, cmd_change },
+	{ "RMD", F_LOGIN | F_ARG, cmd_change },
+	{ "XRMD", F_LOGIN | F_ARG, cmd_change },
+	{ "RNFR", F_LOGIN | F_ARG, cmd_rnfr },
+	{ "RNTO", F_LOGIN | F_ARG, cmd_rnto },
+	{ "ABOR", F_LOGIN, cmd_abor },
+	{ "ALLO", F_LOGIN, cmd_not_needed },
+	{ "ACCT", F_PRE_TLS | F_ARG, cmd_not_needed },
+};
+
+static int cmd_help(struct sess *s, const char *cmd, const char *arg)
 {
 	char list[512];
 	size_t o = 0;
 
+	(void)cmd;
+	(void)arg;
 	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0] && o < sizeof list; i++)
 		o += (size_t)snprintf(list + o, sizeof list - o, "%s%s",
 		    i % 8 == 0 ? "\r\n " : " ", cmds[i].name);
 	reply(s, "214-The following commands are recognized:%s\r\n214 Help OK",
 	    list);
+	return 0;
 }
 
+/* 1 when the table's flags for c rule the command out now (the refusal
+ * has been sent). */
+static int refused(struct sess *s, const struct cmd *c, const char *arg)
+{
+	if ((c->flags & F_LOGIN) && !s->logged_in)
+		reply(s, "530 Please log in with USER and PASS");
+	else if (!(c->flags & F_PRE_TLS) && tls_required(s) && s->ctl == NULL)
+		reply(s, "530 TLS is required: send AUTH TLS first");
+	else if ((c->flags & F_ARG) && !*arg)
+		reply(s, "501 %s needs an argument", c->name);
+	else if ((c->flags & F_DATA) && data_ready(s) != 0)
+		return 1;
+	else
+		return 0;
+	return 1;
+}
+
+/* One command line: a lookup in cmds[], the flags' checks, the handler.
+ * 0, or the handler's ERR_* code that ends the session. */
 static int dispatch(struct sess *s, char *line)
 {
 	char *arg = strchr(line, ' ');
-	const struct cmd *c = NULL;
-	char vp[FTP_VPATH_MAX];
 
 	if (arg)
 		*arg++ = '\0';
@@ -1266,121 +1482,18 @@ static int dispatch(struct sess *s, char *line)
 	for (char *p = line; *p; p++)
 		if (*p >= 'a' && *p <= 'z')
 			*p = (char)(*p - 'a' + 'A');
-	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
-		if (!strcmp(cmds[i].name, line))
-			c = &cmds[i];
-	if (c == NULL) {
-		reply(s, "500 Unknown command");
-		return 0;
+	for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+		const struct cmd *c = &cmds[i];
+		if (strcmp(c->name, line) != 0)
+			continue;
+		return refused(s, c, arg) ? 0 : c->fn(s, c->name, arg);
 	}
-	if ((c->needs & NEED_LOGIN) && !s->logged_in) {
-		reply(s, "530 Please log in with USER and PASS");
-		return 0;
-	}
-	if ((c->needs & NEED_ARG) && !*arg) {
-		reply(s, "501 %s needs an argument", c->name);
-		return 0;
-	}
-	if (line[0] == 'X' && strcmp(line, "XPWD") != 0)	/* RFC 775 aliases */
-		memmove(line, line + 1, strlen(line));
-	if (!strcmp(line, "USER"))
-		cmd_user(s, arg);
-	else if (!strcmp(line, "PASS"))
-		return cmd_pass(s, arg);
-	else if (!strcmp(line, "QUIT")) {
-		reply(s, "221 Goodbye");
-		s->quit = 1;
-	} else if (!strcmp(line, "SYST"))
-		reply(s, "215 UNIX Type: L8");
-	else if (!strcmp(line, "FEAT"))
-		cmd_feat(s);
-	else if (!strcmp(line, "NOOP"))
-		reply(s, "200 OK");
-	else if (!strcmp(line, "ALLO") || !strcmp(line, "ACCT"))	/* RFC 959 */
-		reply(s, "202 %s not needed here", line);
-	else if (!strcmp(line, "OPTS"))
-		cmd_opts(s, arg);
-	else if (!strcmp(line, "HELP"))
-		cmd_help(s);
-	else if (!strcmp(line, "AUTH"))
-		return cmd_auth(s, arg);
-	else if (!strcmp(line, "PBSZ"))
-		reply(s, s->ctl ? "200 PBSZ=0" : "503 AUTH TLS first");
-	else if (!strcmp(line, "PROT"))
-		cmd_prot(s, arg);
-	else if (!strcmp(line, "PWD") || !strcmp(line, "XPWD"))
-		reply(s, "257 \"%s\" is the current directory", s->cwd);
-	else if (!strcmp(line, "CWD"))
-		cmd_cwd(s, arg);
-	else if (!strcmp(line, "CDUP") || !strcmp(line, "CUP"))
-		cmd_cwd(s, "..");
-	else if (!strcmp(line, "TYPE")) {
-		if (!strcasecmp(arg, "I") || !strcasecmp(arg, "L 8") ||
-		    !strcasecmp(arg, "A") || !strcasecmp(arg, "A N")) {
-			s->type_ascii = arg[0] == 'A' || arg[0] == 'a';
-			reply(s, "200 Type set to %s", s->type_ascii ? "A" : "I");
-		} else
-			reply(s, "504 Type not supported");
-	} else if (!strcmp(line, "MODE"))
-		reply(s, !strcasecmp(arg, "S") ? "200 Mode S" : "504 Only mode S");
-	else if (!strcmp(line, "STRU"))
-		reply(s, !strcasecmp(arg, "F") ? "200 Structure F" : "504 Only F");
-	else if (!strcmp(line, "PASV"))
-		cmd_pasv(s);
-	else if (!strcmp(line, "EPSV"))
-		cmd_epsv(s, arg);
-	else if (!strcmp(line, "PORT") || !strcmp(line, "EPRT"))
-		cmd_port(s, line, arg);
-	else if (!strcmp(line, "LIST"))
-		cmd_list(s, arg, L_LONG);
-	else if (!strcmp(line, "NLST"))
-		cmd_list(s, arg, L_NAMES);
-	else if (!strcmp(line, "MLSD"))
-		cmd_list(s, arg, L_MLSD);
-	else if (!strcmp(line, "MLST"))
-		cmd_mlst(s, arg);
-	else if (!strcmp(line, "STAT")) {
-		if (*arg)
-			cmd_list(s, arg, L_STAT);
-		else
-			cmd_stat(s);
-	} else if (!strcmp(line, "SIZE") || !strcmp(line, "MDTM"))
-		cmd_size_mdtm(s, line, arg);
-	else if (!strcmp(line, "REST")) {
-		char *e;
-		long long v;
-		errno = 0;
-		v = strtoll(arg, &e, 10);
-		if (*e || v < 0 || errno)
-			reply(s, "501 Bad offset");
-		else {
-			s->rest = v;
-			reply(s, "350 Restarting at %lld", v);
-		}
-	} else if (!strcmp(line, "RETR"))
-		cmd_retr(s, arg);
-	else if (!strcmp(line, "STOR") || !strcmp(line, "APPE"))
-		cmd_stor(s, arg, line[0] == 'A');
-	else if (!strcmp(line, "RNFR")) {
-		if (vpath(s, arg, vp) != 0 || !allowed(s, vp, 1))
-			reply(s, "550 Permission denied");
-		else {
-			snprintf(s->rnfr, sizeof s->rnfr, "%s", vp);
-			reply(s, "350 Ready for RNTO");
-		}
-	} else if (!strcmp(line, "ABOR")) {
-		if (s->pasvfd >= 0)
-			close(s->pasvfd);
-		s->pasvfd = -1;
-		s->port_set = 0;
-		reply(s, "225 No transfer to abort");
-	} else
-		cmd_change(s, line, arg);
+	reply(s, "500 Unknown command");
 	return 0;
 }
 
-/* One line, CRLF or LF ended, at most max_line bytes; -1 on timeout, EOF
- * or shutdown (421 sent). */
+/* One line, CRLF or LF ended, at most max_line bytes. 0, or an ERR_*
+ * code on a timeout, EOF or shutdown (421 sent): the session ends. */
 static int read_line(struct sess *s, char **linep)
 {
 	time_t end = time(NULL) + (s->logged_in ? s->f->idle_timeout :
@@ -1395,12 +1508,12 @@ static int read_line(struct sess *s, char **linep)
 
 		if (draining) {
 			reply(s, "421 Server shutting down");
-			return -1;
+			return ERR_IO;
 		}
 		if ((r = ftp_take_line(&s->in, linep)) == 1)
 			return 0;
 		if (r == -1)
-			return -1;
+			return ERR_NOMEM;
 		if (r == -2) {
 			reply(s, "501 NUL in command line");
 			continue;
@@ -1409,7 +1522,7 @@ static int read_line(struct sess *s, char **linep)
 			struct timespec ts = { left > 0 ? left : 0, 0 };
 			if (left <= 0) {
 				reply(s, "421 Timeout");
-				return -1;
+				return ERR_IO;
 			}
 			/* The drain signal is blocked except inside this wait, so
 			 * it cannot slip in between the check above and the wait. */
@@ -1417,7 +1530,7 @@ static int read_line(struct sess *s, char **linep)
 			if (n == 0 || (n < 0 && errno == EINTR))
 				continue;
 			if (n < 0)
-				return -1;
+				return err_sys("poll");
 		}
 		if (s->ctl)
 			n = tls_read(s->ctl, chunk, sizeof chunk);
@@ -1426,15 +1539,15 @@ static int read_line(struct sess *s, char **linep)
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			continue;
 		if (n <= 0)
-			return -1;
+			return ERR_IO;
 		if (buf_add(&s->in, chunk, (size_t)n) != 0) {
 			reply(s, "500 Line too long; closing");
-			return -1;
+			return ERR_TOOBIG;
 		}
 	}
 }
 
-int ftp_session(int fd, const struct ftpd_ctx *ctx, int implicit)
+int ftp_session(int fd, const struct ftp_params *p)
 {
 	struct sess s;
 	socklen_t len = sizeof s.local;
@@ -1444,21 +1557,22 @@ int ftp_session(int fd, const struct ftpd_ctx *ctx, int implicit)
 	int r = 0;
 
 	memset(&s, 0, sizeof s);
-	s.ctx = ctx;
-	s.f = &ctx->conf->ftpd;
+	s.p = p;
+	s.f = &p->conf->ftpd;
+	s.xlog.fd = -1;
 	s.fd = fd;
 	s.pasvfd = -1;
 	s.facts = F_ALL;
 	s.login_deadline = time(NULL) + s.f->login_timeout;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_drain;
-	sigaction(FTPD_SIG_DRAIN, &sa, NULL);
+	sigaction(p->drain_sig, &sa, NULL);
 	/* Delivered only while waiting for a command (read_line's ppoll): a
 	 * transfer, a handshake or a login delay is never interrupted. */
 	sigemptyset(&drain);
-	sigaddset(&drain, FTPD_SIG_DRAIN);
+	sigaddset(&drain, p->drain_sig);
 	sigprocmask(SIG_BLOCK, &drain, &s.waitmask);
-	sigdelset(&s.waitmask, FTPD_SIG_DRAIN);
+	sigdelset(&s.waitmask, p->drain_sig);
 	/* Replies are small writes answered by the client's next command:
 	 * without this, Nagle and delayed ACKs add 40 ms per file. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){ 1 }, sizeof(int));
@@ -1471,25 +1585,33 @@ int ftp_session(int fd, const struct ftpd_ctx *ctx, int implicit)
 	getsockname(fd, (struct sockaddr *)&s.local, &len);
 	getpeername(fd, (struct sockaddr *)&s.peer_sa, &plen);
 	addr_text(&s.peer_sa, s.peer, sizeof s.peer);
-	s.rootfd = open(ctx->conf->files_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (s.rootfd < 0) {
+	if (rootfs_open(&s.fs, p->conf->files_dir, ROLE_NONE) != 0) {
 		reply(&s, "421 Files root unavailable");
 		return ERR_SYS;
 	}
 	if (strcmp(s.f->tls, "off") != 0 &&
 	    tls_server_new(s.f->tls_cert, s.f->tls_key, &s.tls) != 0) {
 		reply(&s, "421 TLS unavailable: %s", err_msg());
-		close(s.rootfd);
+		rootfs_close(&s.fs);
 		return ERR_CRYPTO;
 	}
 	/* Everything root was needed for is open (files root, TLS key, users
 	 * in memory): drop before the first byte from the network is read. */
-	if (ftpd_drop_privileges(ctx) != 0) {
+	if (priv_drop(p->priv) != 0) {
 		reply(&s, "421 Cannot drop privileges");
 		r = ERR_SYS;
 		goto out;
 	}
-	if (implicit) {
+	/* What lies outside the files root is open now (the TLS pair, the
+	 * xferlog file, the time zone): from here on the session reaches no
+	 * other file, whatever path it is tricked into naming. */
+	xferlog_open(&s.xlog, s.f->xferlog);
+	if (rootfs_lockdown(&s.fs) != 0) {
+		reply(&s, "421 Cannot confine the session: %s", err_msg());
+		r = ERR_SYS;
+		goto out;
+	}
+	if (p->implicit) {
 		if (s.tls == NULL || tls_accept(s.tls, fd, (int)s.f->login_timeout, 0,
 		    &s.ctl) != 0)
 			goto out;
@@ -1505,11 +1627,12 @@ int ftp_session(int fd, const struct ftpd_ctx *ctx, int implicit)
 		free(line);
 	}
 out:
+	xferlog_close(&s.xlog);
 	tls_close(s.ctl);
 	tls_server_free(s.tls);
 	if (s.pasvfd >= 0)
 		close(s.pasvfd);
-	close(s.rootfd);
+	rootfs_close(&s.fs);
 	buf_free(&s.in);
 	return r;
 }

@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "err.h"
 #include "ftp_parse.h"
+#include "rootfs.h"
 #include "banned.h"
 
 int ftp_take_line(struct buf *in, char **linep)
@@ -91,7 +92,7 @@ int ftp_vpath(const char *cwd, const char *arg, char *out, size_t outsz)
 			if (o > 0)
 				o--;
 		} else {
-			if (n >= 8 && !strncmp(p, ".nodebak", 8))
+			if (rootfs_internal(p, n))
 				return ERR_NOTFOUND;
 			if (o + n + 2 >= outsz)
 				return ERR_TOOBIG;

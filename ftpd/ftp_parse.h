@@ -22,8 +22,8 @@ int ftp_take_line(struct buf *in, char **linep);
 /* Resolve the client's path arg against cwd (a path this function made)
  * into the normalised virtual path out ("/" or "/a/b"): "." and empty
  * components dropped, ".." stops at "/". Returns 0, ERR_INVAL for a control
- * byte or DEL in arg, ERR_NOTFOUND for a component starting with ".nodebak"
- * (internal names), ERR_TOOBIG when the result, a step on the way to it,
+ * byte or DEL in arg, ERR_NOTFOUND for a component, as written, that is an
+ * internal name (rootfs_internal(): ".nodebak*"), ERR_TOOBIG when the result, a step on the way to it,
  * or cwd/arg joined (2 * FTP_VPATH_MAX bytes at most) would be longer than
  * outsz - 2 bytes. out's contents are unspecified on failure. */
 int ftp_vpath(const char *cwd, const char *arg, char *out, size_t outsz);

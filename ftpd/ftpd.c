@@ -4,23 +4,15 @@
  * privileges after login (docs/ftpd.md). Signals: SIGHUP reloads, SIGTERM
  * lets sessions finish up to shutdown_timeout. */
 #include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
-#include <linux/capability.h>
-#include <linux/securebits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,7 +23,7 @@
 #include "ftp.h"
 #include "ftpd.h"
 #include "log.h"
-#include "sshd.h"
+#include "sshd_ctx.h"
 #include "tls.h"
 #include "users.h"
 #include "xmalloc.h"
@@ -130,109 +122,6 @@ static int bind_list(const char *list, enum lkind kind)
 	return r;
 }
 
-/* Who sessions become after login (docs/ftpd.md, "Privileges"). */
-static int resolve_user(struct ftpd_ctx *ctx)
-{
-	const char *name = ctx->conf->ftpd.run_as;
-	struct stat st;
-	struct passwd *pw;
-
-	ctx->switch_user = 0;
-	if (name && *name) {
-		if ((pw = getpwnam(name)) == NULL)
-			return err_set(ERR_INVAL, "run_as %s: no such user", name);
-		ctx->uid = pw->pw_uid;
-		ctx->gid = pw->pw_gid;
-	} else {
-		if (stat(ctx->conf->files_dir, &st) != 0)
-			return err_sys("%s", ctx->conf->files_dir);
-		ctx->uid = st.st_uid;
-		ctx->gid = st.st_gid;
-	}
-	ctx->switch_user = ctx->uid != 0;
-	if (geteuid() != 0 && ctx->switch_user && ctx->uid != geteuid())
-		return err_set(ERR_DENIED, "cannot switch to uid %ld without root",
-		    (long)ctx->uid);
-	return 0;
-}
-
-int ftpd_drop_privileges(const struct ftpd_ctx *ctx)
-{
-	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
-	struct __user_cap_data_struct data[2];
-
-	if (geteuid() == 0 && ctx->switch_user) {
-		if (setgroups(0, NULL) != 0 || setgid(ctx->gid) != 0 ||
-		    setuid(ctx->uid) != 0)
-			return err_sys("switch to uid %ld", (long)ctx->uid);
-		if (setuid(0) == 0)
-			return err_set(ERR_DENIED, "could regain root after dropping it");
-	}
-	if (geteuid() == 0) {
-		/* The files root belongs to root: stay uid 0 for file ownership,
-		 * but without any capability, now or after exec. */
-		for (int cap = 0; cap <= 63; cap++)
-			if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
-				return err_sys("drop capability %d", cap);
-		if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED |
-		    SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED |
-		    SECBIT_KEEP_CAPS_LOCKED, 0, 0, 0) != 0)
-			return err_sys("securebits");
-		memset(data, 0, sizeof data);
-		if (syscall(SYS_capset, &hdr, data) != 0)
-			return err_sys("capset");
-	}
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-		return err_sys("no_new_privs");
-	return 0;
-}
-
-static void xferlog_line(const struct ftpd_ctx *ctx, const char *line)
-{
-	const char *path = ctx->conf->ftpd.xferlog;
-	int fd;
-
-	if (path == NULL || *path == '\0')
-		return;
-	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640)) < 0)
-		return;
-	if (write(fd, line, strlen(line)) < 0)
-		log_warn("xferlog %s: %s", path, strerror(errno));
-	close(fd);
-}
-
-void ftpd_log_login(const struct ftpd_ctx *ctx, const char *proto,
-    const char *user, const char *peer, const char *method, int ok)
-{
-	(void)ctx;
-	log_info("%s login %s: user %s from %s by %s", proto,
-	    ok ? "ok" : "FAILED", user, peer, method);
-}
-
-void ftpd_log_xfer(const struct ftpd_ctx *ctx, const char *proto,
-    const char *user, const char *peer, const char *vpath, int upload,
-    unsigned long long bytes, double seconds, int complete)
-{
-	char when[32], line[2048], name[1024];
-	time_t now = time(NULL);
-	struct tm tm;
-	size_t i;
-
-	/* xferlog(5): one field per word, so spaces in names become '_'. */
-	for (i = 0; vpath[i] && i < sizeof name - 1; i++)
-		name[i] = (vpath[i] <= ' ' || vpath[i] == 0x7f) ? '_' : vpath[i];
-	name[i] = '\0';
-	log_info("%s %s %s: user %s from %s, %llu bytes in %.3f s, %s", proto,
-	    upload ? "upload" : "download", name, user, peer, bytes, seconds,
-	    complete ? "complete" : "INCOMPLETE");
-	localtime_r(&now, &tm);
-	strftime(when, sizeof when, "%a %b %e %H:%M:%S %Y", &tm);
-	snprintf(line, sizeof line, "%s %ld %s %llu %s b _ %c r %s %s 0 * %c\n",
-	    when, (long)(seconds + 0.5), peer, bytes, name, upload ? 'i' : 'o',
-	    user, proto, complete ? 'c' : 'i');
-	xferlog_line(ctx, line);
-}
-
 static long count_from(const char *addr)
 {
 	long n = 0;
@@ -311,8 +200,11 @@ static void session(struct ftpd_ctx *ctx, const struct listener *l, int fd,
 	sigprocmask(SIG_UNBLOCK, mask, NULL);
 	if (l->kind == L_SFTP)
 		r = sshd_session(fd, ctx);
-	else
-		r = ftp_session(fd, ctx, l->kind == L_FTPS);
+	else {
+		struct ftp_params p = { ctx->conf, ctx->users, &ctx->priv,
+		    l->kind == L_FTPS, FTPD_SIG_DRAIN };
+		r = ftp_session(fd, &p);
+	}
 	_exit(r == ERR_DENIED ? FTPD_EXIT_LOCKOUT : r ? 1 : 0);
 }
 
@@ -384,6 +276,7 @@ static int load(struct ftpd_ctx *ctx, const char *path)
 static void reload(struct ftpd_ctx *ctx)
 {
 	struct conf *old = ctx->conf;
+	struct priv p;
 	char files[4096];
 
 	snprintf(files, sizeof files, "%s", old->files_dir);
@@ -394,7 +287,12 @@ static void reload(struct ftpd_ctx *ctx)
 	if (strcmp(files, ctx->conf->files_dir))
 		log_warn("reload: files_dir changed; new sessions use %s",
 		    ctx->conf->files_dir);
-	if (resolve_user(ctx) != 0 || sshd_init(ctx) != 0)
+	/* A run_as that no longer resolves keeps the user sessions had. */
+	if (priv_resolve(ctx->conf->ftpd.run_as, ctx->conf->files_dir, &p) != 0)
+		log_err("reload: %s (sessions keep the previous user)", err_msg());
+	else
+		ctx->priv = p;
+	if (sshd_init(ctx) != 0)
 		log_err("reload: %s", err_msg());
 	log_info("reloaded %s: users, limits and host key", ctx->conf_path);
 }
@@ -504,7 +402,8 @@ int ftpd_run(const char *conf_path, int foreground, int verbose)
 	log_open("nodebak-ftpd", 1, verbose);
 	/* The keys exist before any port listens: a client that can connect
 	 * finds them. */
-	if ((r = load(&ctx, conf_path)) != 0 || (r = resolve_user(&ctx)) != 0 ||
+	if ((r = load(&ctx, conf_path)) != 0 || (r = priv_resolve(ctx.conf->ftpd.run_as,
+	    ctx.conf->files_dir, &ctx.priv)) != 0 ||
 	    (r = sshd_init(&ctx)) != 0 || (r = tls_first_start(&ctx)) != 0 ||
 	    (r = bind_list(ctx.conf->ftpd.sftp_listen, L_SFTP)) != 0 ||
 	    (r = bind_list(ctx.conf->ftpd.ftp_listen, L_FTP)) != 0 ||
@@ -520,7 +419,7 @@ int ftpd_run(const char *conf_path, int foreground, int verbose)
 	 * past this. */
 	children_cap = ctx.conf->ftpd.max_clients;
 	children = xcalloc((size_t)children_cap + 1, sizeof *children);
-	if (!ctx.switch_user)
+	if (!ctx.priv.switch_user)
 		log_warn("the files root belongs to root: sessions keep uid 0 "
 		    "without any capability (set run_as, or give %s to a service "
 		    "user)", ctx.conf->files_dir);

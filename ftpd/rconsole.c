@@ -1,30 +1,31 @@
-/* rconsole.c: runs the console program for an SSH user (see rconsole.h).
- * No shell is involved: an exec command is split on spaces into the
- * console's arguments, and the role is passed with --role, which the
+/* rconsole.c: runs the console program for an SSH user (see rconsole.h)
+ * through common/run.c, on pipes or on a pseudo-terminal, and streams its
+ * output. No shell is involved: an exec command is split on spaces into
+ * the console's arguments, and the role is passed with --role, which the
  * console can only lower. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <pty.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <termios.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "err.h"
 #include "rconsole.h"
+#include "run.h"
 #include "xmalloc.h"
 #include "banned.h"
 
 #define STOP_GRACE_MS 2000
 
 struct rconsole {
-	pid_t pid;
+	struct child ch;	/* the console program (run.h) */
+	const char *argv[RCONSOLE_MAX_WORDS + 8];
 	int in;			/* the console's input (the pty with one) */
 	int out, err;		/* its output; -1 once at the end */
 	int pty;
@@ -57,19 +58,19 @@ static int console_path(const struct rconsole_spec *spec, char *out,
 
 /* argv for the console: program, -c, --role, then the command's words. */
 static int build_argv(const struct rconsole_spec *spec, const char *prog,
-    char *words, char **argv, size_t max)
+    char *words, const char **argv, size_t max)
 {
 	size_t n = 0, nwords = 0;
 	char *w;
 
-	argv[n++] = (char *)prog;
+	argv[n++] = prog;
 	if (spec->conf_file) {
-		argv[n++] = (char *)"-c";
-		argv[n++] = (char *)spec->conf_file;
+		argv[n++] = "-c";
+		argv[n++] = spec->conf_file;
 	}
-	argv[n++] = (char *)"--role";
-	argv[n++] = (char *)(spec->readonly ? "readonly" : "admin");
-	argv[n++] = (char *)"--";
+	argv[n++] = "--role";
+	argv[n++] = spec->readonly ? "readonly" : "admin";
+	argv[n++] = "--";
 	for (w = words; w && *w; ) {
 		while (*w == ' ')
 			*w++ = '\0';
@@ -88,101 +89,87 @@ static int build_argv(const struct rconsole_spec *spec, const char *prog,
 	return 0;
 }
 
-static void child(const struct rconsole_spec *spec, char **argv, int in,
-    int out, int err, int slave)
+/* The console on a new pseudo-terminal of the client's size: *masterp
+ * for us, *slavep to hand over (both close-on-exec; run.c gives the slave
+ * to the console as 0, 1 and 2 and its controlling terminal). */
+static int open_pty(const struct rconsole_pty *pty, int *masterp, int *slavep)
 {
-	static char *env[] = { (char *)"PATH=/usr/sbin:/usr/bin:/sbin:/bin",
-	    (char *)"LANG=C.UTF-8", NULL };
+	struct winsize ws;
+	int fd;
 
-	signal(SIGPIPE, SIG_DFL);
-	signal(SIGALRM, SIG_DFL);
-	signal(SIGUSR1, SIG_DFL);	/* the listener's drain signal, ignored */
-	if (slave >= 0) {
-		setsid();
-		ioctl(slave, TIOCSCTTY, 0);
-		in = out = err = slave;
+	memset(&ws, 0, sizeof(ws));
+	ws.ws_col = (unsigned short)pty->cols;
+	ws.ws_row = (unsigned short)pty->rows;
+	ws.ws_xpixel = (unsigned short)pty->xpixel;
+	ws.ws_ypixel = (unsigned short)pty->ypixel;
+	if (openpty(masterp, slavep, NULL, NULL, &ws) != 0)
+		return err_sys("openpty");
+	fcntl(*masterp, F_SETFD, FD_CLOEXEC);
+	fcntl(*slavep, F_SETFD, FD_CLOEXEC);
+	if (*slavep >= 3)
+		return 0;
+	/* run.c hands over descriptors of 3 and more only. */
+	fd = fcntl(*slavep, F_DUPFD_CLOEXEC, 3);
+	close(*slavep);
+	if ((*slavep = fd) < 0) {
+		close(*masterp);
+		*masterp = -1;
+		return err_sys("openpty");
 	}
-	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
-		_exit(127);
-	closefrom(3);
-	(void)spec;
-	execve(argv[0], argv, env);
-	dprintf(2, "nodebak: cannot run %s: %s\n", argv[0], strerror(errno));
-	_exit(127);
+	return 0;
 }
 
 int rconsole_start(const struct rconsole_spec *spec, struct rconsole **outp)
 {
 	char prog[PATH_MAX], *words = NULL;
-	char *argv[RCONSOLE_MAX_WORDS + 8];
-	int pin[2] = { -1, -1 }, pout[2] = { -1, -1 }, perr[2] = { -1, -1 };
 	int master = -1, slave = -1, r;
-	struct winsize ws;
 	struct rconsole *c;
-	pid_t pid;
 
 	*outp = NULL;
 	if (spec->command && strlen(spec->command) > RCONSOLE_MAX_COMMAND)
 		return err_set(ERR_INVAL, "command too long");
 	if ((r = console_path(spec, prog, sizeof(prog))) != 0)
 		return r;
+	c = xcalloc(1, sizeof(*c));
+	c->in = c->out = c->err = -1;
 	if (spec->command)
 		words = xstrdup(spec->command);
-	if ((r = build_argv(spec, prog, words, argv,
-	    sizeof(argv) / sizeof(argv[0]))) != 0)
+	if ((r = build_argv(spec, prog, words, c->argv,
+	    sizeof(c->argv) / sizeof(c->argv[0]))) != 0)
 		goto out;
+	c->ch.argv = c->argv;	/* RUN_ENV_DEFAULT: PATH and LANG only */
 	if (spec->pty) {
-		memset(&ws, 0, sizeof(ws));
-		ws.ws_col = (unsigned short)spec->pty->cols;
-		ws.ws_row = (unsigned short)spec->pty->rows;
-		ws.ws_xpixel = (unsigned short)spec->pty->xpixel;
-		ws.ws_ypixel = (unsigned short)spec->pty->ypixel;
-		if (openpty(&master, &slave, NULL, NULL, &ws) != 0) {
-			r = err_sys("openpty");
+		if ((r = open_pty(spec->pty, &master, &slave)) != 0)
 			goto out;
-		}
-	} else if (pipe2(pin, O_CLOEXEC) || pipe2(pout, O_CLOEXEC) ||
-	    pipe2(perr, O_CLOEXEC)) {
-		r = err_sys("pipe");
+		c->ch.in = c->ch.out = c->ch.err = slave;
+		c->ch.new_session = 1;
+		c->ch.ctty = 1;
+	} else
+		c->ch.in = c->ch.out = c->ch.err = RUN_PIPE;
+	/* exec copies argv: prog and words may go once it has started. */
+	if ((r = run_start(&c->ch)) != 0)
 		goto out;
-	}
-	if ((pid = fork()) < 0) {
-		r = err_sys("fork");
-		goto out;
-	}
-	if (pid == 0)
-		child(spec, argv, pin[0], pout[1], perr[1], slave);
-	c = xcalloc(1, sizeof(*c));
-	c->pid = pid;
 	c->output = spec->output;
 	c->arg = spec->arg;
 	c->pty = master >= 0;
 	if (c->pty) {
-		fcntl(master, F_SETFD, FD_CLOEXEC);
 		c->in = c->out = master;
-		c->err = -1;
 		master = -1;
 	} else {
-		c->in = pin[1];
-		c->out = pout[0];
-		c->err = perr[0];
-		pin[1] = pout[0] = perr[0] = -1;
+		/* Ours from now on: run_finish() must not close them. */
+		c->in = c->ch.in_fd;
+		c->out = c->ch.out_fd;
+		c->err = c->ch.err_fd;
+		c->ch.in_fd = c->ch.out_fd = c->ch.err_fd = -1;
 	}
 	*outp = c;
-	r = 0;
+	c = NULL;
 out:
-	for (int i = 0; i < 2; i++) {
-		if (pin[i] >= 0)
-			close(pin[i]);
-		if (pout[i] >= 0)
-			close(pout[i]);
-		if (perr[i] >= 0)
-			close(perr[i]);
-	}
 	if (master >= 0)
 		close(master);
 	if (slave >= 0)
 		close(slave);
+	free(c);
 	free(words);
 	return r;
 }
@@ -265,38 +252,17 @@ int rconsole_drained(const struct rconsole *c)
 	return c->out < 0 && c->err < 0;
 }
 
-static int wait_ms(pid_t pid, int *wst, int ms)
-{
-	struct timespec ts = { 0, 20 * 1000000L };
-	int waited;
-
-	for (waited = 0; waited <= ms; waited += 20) {
-		if (waitpid(pid, wst, WNOHANG) == pid)
-			return 1;
-		nanosleep(&ts, NULL);
-	}
-	return 0;
-}
-
 void rconsole_wait(struct rconsole *c, int stop, int *status)
 {
-	int wst = 0;
+	int wst = 0, r;
 
 	*status = 255;
-	if (c->pid <= 0)
+	if (c->ch.pid <= 0)
 		return;
-	if (stop) {
-		kill(c->pid, SIGTERM);
-		if (!wait_ms(c->pid, &wst, STOP_GRACE_MS)) {
-			kill(c->pid, SIGKILL);
-			waitpid(c->pid, &wst, 0);
-		}
-	} else {
-		while (waitpid(c->pid, &wst, 0) < 0)
-			if (errno != EINTR)
-				return;
-	}
-	c->pid = 0;
+	r = stop ? run_stop(&c->ch, STOP_GRACE_MS, &wst) :
+	    run_finish(&c->ch, &wst);
+	if (r != 0 && c->ch.pid > 0)
+		return;		/* not reaped (waitpid failed): no status */
 	if (WIFEXITED(wst))
 		*status = WEXITSTATUS(wst);
 	else if (WIFSIGNALED(wst))
@@ -309,7 +275,7 @@ void rconsole_free(struct rconsole *c)
 
 	if (!c)
 		return;
-	if (c->pid > 0)
+	if (c->ch.pid > 0)
 		rconsole_wait(c, 1, &status);
 	if (c->in >= 0 && c->in != c->out)
 		close(c->in);

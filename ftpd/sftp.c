@@ -3,7 +3,7 @@
  * time in arrival order, which gives the serial semantics the draft asks
  * for overlapping reads and writes; replies are batched and flushed
  * before the server waits for more input. All file system access goes
- * through sftp_fs.c. */
+ * through rootfs.c, the files root policy shared with FTP. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -21,8 +21,8 @@
 #include "err.h"
 #include "fsutil.h"
 #include "log.h"
+#include "rootfs.h"
 #include "sftp.h"
-#include "sftp_fs.h"
 #include "xmalloc.h"
 #include "banned.h"
 
@@ -85,7 +85,7 @@ struct handle {
 struct sftp {
 	const struct sftp_io *io;
 	const struct sftp_params *p;
-	struct sfs fs;
+	struct rootfs fs;
 	struct handle *h;
 	uint32_t nh;
 	uint32_t gen;
@@ -267,7 +267,7 @@ static int send_status(struct sftp *s, uint32_t id, int code)
 	return send_status_msg(s, id, code, NULL);
 }
 
-/* The status for a failed sftp_fs call (r, with errno from the call). */
+/* The status for a failed rootfs call (r, with errno from the call). */
 static int send_error(struct sftp *s, uint32_t id, int r, int errnum)
 {
 	int code = FX_FAILURE;
@@ -480,10 +480,11 @@ static int handle_close(struct sftp *s, struct handle *h, int commit)
 
 /* ---- requests ---- */
 
-/* Parse a path argument and check the role: on failure the error reply
- * has been queued and *done is set. */
+/* Parse a path argument and check the policy for op (ROOTFS_*) before
+ * the rest of the request is parsed: on failure the error reply has been
+ * queued and *done is set. */
 static int path_arg(struct sftp *s, struct msg *m, uint32_t id,
-    struct buf *out, int write, int *done)
+    struct buf *out, unsigned op, int *done)
 {
 	const char *p;
 	size_t n;
@@ -492,9 +493,9 @@ static int path_arg(struct sftp *s, struct msg *m, uint32_t id,
 	*done = 1;
 	if (get_str(m, &p, &n) != 0)
 		return send_status(s, id, FX_BAD_MESSAGE);
-	if (sfs_normalise(p, n, out) != 0)
+	if (rootfs_normalise(p, n, out) != 0)
 		return send_status(s, id, FX_BAD_MESSAGE);
-	if ((r = sfs_allowed(&s->fs, out->p, write)) != 0)
+	if ((r = rootfs_check(&s->fs, out->p, op)) != 0)
 		return send_error(s, id, r, 0);
 	*done = 0;
 	return 0;
@@ -505,7 +506,7 @@ static int do_realpath(struct sftp *s, uint32_t id, struct msg *m)
 	const char *p;
 	size_t n;
 
-	if (get_str(m, &p, &n) != 0 || sfs_normalise(p, n, &s->path) != 0)
+	if (get_str(m, &p, &n) != 0 || rootfs_normalise(p, n, &s->path) != 0)
 		return send_status(s, id, FX_BAD_MESSAGE);
 	return send_name1(s, id, s->path.p);
 }
@@ -522,7 +523,7 @@ static int do_expand_path(struct sftp *s, uint32_t id, struct msg *m)
 	if (n > 0 && p[0] == '~')
 		for (i = 1; i < n && p[i] != '/'; i++)
 			;
-	if (sfs_normalise(p + i, n - i, &s->path) != 0)
+	if (rootfs_normalise(p + i, n - i, &s->path) != 0)
 		return send_status(s, id, FX_BAD_MESSAGE);
 	return send_name1(s, id, s->path.p);
 }
@@ -539,9 +540,9 @@ static int stat_common(struct sftp *s, uint32_t id, struct msg *m,
 	struct stat st;
 	int r, done;
 
-	if ((r = path_arg(s, m, id, &s->path, 0, &done)) != 0 || done)
+	if ((r = path_arg(s, m, id, &s->path, ROOTFS_LIST, &done)) != 0 || done)
 		return r;
-	if ((r = sfs_stat(&s->fs, s->path.p, follow, &st)) != 0)
+	if ((r = rootfs_stat(&s->fs, s->path.p, follow, &st)) != 0)
 		return send_error(s, id, r, errno);
 	return send_attrs(s, id, &st);
 }
@@ -607,17 +608,17 @@ static int do_setstat(struct sftp *s, uint32_t id, struct msg *m)
 	struct stat st;
 	int r, done, fd, flags;
 
-	if ((r = path_arg(s, m, id, &s->path, 1, &done)) != 0 || done)
+	if ((r = path_arg(s, m, id, &s->path, ROOTFS_WRITE, &done)) != 0 || done)
 		return r;
 	if (get_attrs(m, &a) != 0)
 		return send_status(s, id, FX_BAD_MESSAGE);
-	if ((r = sfs_stat(&s->fs, s->path.p, 0, &st)) != 0)
+	if ((r = rootfs_stat(&s->fs, s->path.p, 0, &st)) != 0)
 		return send_error(s, id, r, errno);
 	if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
 		return send_status(s, id, FX_PERMISSION_DENIED);
 	flags = (a.flags & ATTR_SIZE) ? O_WRONLY : O_RDONLY;
-	if ((r = sfs_openat(&s->fs, s->path.p, flags | O_NOFOLLOW | O_NONBLOCK,
-	    0, &fd)) != 0)
+	if ((r = rootfs_openat(&s->fs, s->path.p, ROOTFS_WRITE, flags |
+	    O_NOFOLLOW | O_NONBLOCK, 0, &fd)) != 0)
 		return send_error(s, id, r, errno);
 	r = apply_attrs(NULL, fd, &a) ? errno : 0;
 	close(fd);
@@ -635,7 +636,7 @@ static int do_fsetstat(struct sftp *s, uint32_t id, struct msg *m)
 		return send_status(s, id, FX_BAD_MESSAGE);
 	if (!(h = handle_get(s, hs, n, H_FREE)))
 		return send_status_msg(s, id, FX_FAILURE, "Bad handle");
-	if (s->fs.readonly)
+	if (rootfs_may(&s->fs, ROOTFS_WRITE) != 0)
 		return send_status(s, id, FX_PERMISSION_DENIED);
 	if ((a.flags & ATTR_SIZE) && !h->writable)
 		return send_status(s, id, FX_PERMISSION_DENIED);
@@ -652,8 +653,8 @@ static int open_read(struct sftp *s, uint32_t id, uint32_t pflags)
 	int fd, r;
 
 	(void)pflags;
-	if ((r = sfs_openat(&s->fs, s->path.p, O_RDONLY | O_NONBLOCK, 0,
-	    &fd)) != 0)
+	if ((r = rootfs_openat(&s->fs, s->path.p, ROOTFS_READ,
+	    O_RDONLY | O_NONBLOCK, 0, &fd)) != 0)
 		return send_error(s, id, r, errno);
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
@@ -684,7 +685,8 @@ static int open_write(struct sftp *s, uint32_t id, uint32_t pflags,
 	loff_t left;
 	ssize_t n;
 
-	if ((r = sfs_parent(&s->fs, s->path.p, &dirfd, &base)) != 0)
+	if ((r = rootfs_parent(&s->fs, s->path.p, ROOTFS_WRITE, &dirfd,
+	    &base)) != 0)
 		return send_error(s, id, r, errno);
 	exists = fstatat(dirfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0;
 	if (exists && S_ISDIR(st.st_mode))
@@ -703,7 +705,7 @@ static int open_write(struct sftp *s, uint32_t id, uint32_t pflags,
 	}
 	if (exists)
 		mode = st.st_mode & 0777;
-	if ((r = sfs_mktemp(dirfd, mode, &fd, tmp, sizeof(tmp))) != 0) {
+	if ((r = rootfs_mktemp(dirfd, mode, &fd, tmp, sizeof(tmp))) != 0) {
 		e = errno;
 		close(dirfd);
 		return send_error(s, id, r, e);
@@ -756,12 +758,12 @@ static int do_open(struct sftp *s, uint32_t id, struct msg *m)
 	uint32_t pflags;
 	int r, done, write;
 
-	if ((r = path_arg(s, m, id, &s->path, 0, &done)) != 0 || done)
+	if ((r = path_arg(s, m, id, &s->path, ROOTFS_LIST, &done)) != 0 || done)
 		return r;
 	if (get_u32(m, &pflags) != 0 || get_attrs(m, &a) != 0)
 		return send_status(s, id, FX_BAD_MESSAGE);
 	write = (pflags & (FXF_WRITE | FXF_APPEND | FXF_CREAT | FXF_TRUNC)) != 0;
-	if (write && (r = sfs_allowed(&s->fs, s->path.p, 1)) != 0)
+	if (write && (r = rootfs_check(&s->fs, s->path.p, ROOTFS_WRITE)) != 0)
 		return send_error(s, id, r, 0);
 	return write ? open_write(s, id, pflags, &a) : open_read(s, id, pflags);
 }
@@ -854,10 +856,10 @@ static int do_opendir(struct sftp *s, uint32_t id, struct msg *m)
 	DIR *d;
 	int r, done, fd;
 
-	if ((r = path_arg(s, m, id, &s->path, 0, &done)) != 0 || done)
+	if ((r = path_arg(s, m, id, &s->path, ROOTFS_LIST, &done)) != 0 || done)
 		return r;
-	if ((r = sfs_openat(&s->fs, s->path.p, O_RDONLY | O_DIRECTORY, 0,
-	    &fd)) != 0)
+	if ((r = rootfs_openat(&s->fs, s->path.p, ROOTFS_LIST,
+	    O_RDONLY | O_DIRECTORY, 0, &fd)) != 0)
 		return send_error(s, id, r, errno);
 	if (!(d = fdopendir(fd))) {
 		r = errno;
@@ -895,7 +897,7 @@ static int do_readdir(struct sftp *s, uint32_t id, struct msg *m)
 		return r;
 	while (count < READDIR_BATCH && (de = readdir(h->dir)) != NULL) {
 		if (strchr(de->d_name, '\n') ||
-		    !sfs_visible(&s->fs, h->vpath, de->d_name) ||
+		    !rootfs_visible(&s->fs, h->vpath, dirfd(h->dir), de->d_name) ||
 		    fstatat(dirfd(h->dir), de->d_name, &st,
 		    AT_SYMLINK_NOFOLLOW) != 0)
 			continue;
@@ -925,9 +927,9 @@ static int do_remove(struct sftp *s, uint32_t id, struct msg *m)
 {
 	int r, done;
 
-	if ((r = path_arg(s, m, id, &s->path, 1, &done)) != 0 || done)
+	if ((r = path_arg(s, m, id, &s->path, ROOTFS_DELETE, &done)) != 0 || done)
 		return r;
-	if ((r = sfs_unlink(&s->fs, s->path.p)) != 0)
+	if ((r = rootfs_unlink(&s->fs, s->path.p)) != 0)
 		return send_error(s, id, r, errno);
 	return send_status(s, id, FX_OK);
 }
@@ -937,11 +939,11 @@ static int do_mkdir(struct sftp *s, uint32_t id, struct msg *m)
 	struct attrs a;
 	int r, done;
 
-	if ((r = path_arg(s, m, id, &s->path, 1, &done)) != 0 || done)
+	if ((r = path_arg(s, m, id, &s->path, ROOTFS_WRITE, &done)) != 0 || done)
 		return r;
 	if (get_attrs(m, &a) != 0)
 		return send_status(s, id, FX_BAD_MESSAGE);
-	if ((r = sfs_mkdir(&s->fs, s->path.p, (a.flags & ATTR_PERMISSIONS) ?
+	if ((r = rootfs_mkdir(&s->fs, s->path.p, (a.flags & ATTR_PERMISSIONS) ?
 	    a.perm & 0777 : 0777)) != 0)
 		return send_error(s, id, r, errno);
 	return send_status(s, id, FX_OK);
@@ -951,9 +953,9 @@ static int do_rmdir(struct sftp *s, uint32_t id, struct msg *m)
 {
 	int r, done;
 
-	if ((r = path_arg(s, m, id, &s->path, 1, &done)) != 0 || done)
+	if ((r = path_arg(s, m, id, &s->path, ROOTFS_DELETE, &done)) != 0 || done)
 		return r;
-	if ((r = sfs_rmdir(&s->fs, s->path.p)) != 0)
+	if ((r = rootfs_rmdir(&s->fs, s->path.p)) != 0)
 		return send_error(s, id, r, errno);
 	return send_status(s, id, FX_OK);
 }
@@ -963,10 +965,10 @@ static int rename_common(struct sftp *s, uint32_t id, struct msg *m,
 {
 	int r, done;
 
-	if ((r = path_arg(s, m, id, &s->path, 1, &done)) != 0 || done ||
-	    (r = path_arg(s, m, id, &s->path2, 1, &done)) != 0 || done)
+	if ((r = path_arg(s, m, id, &s->path, ROOTFS_RENAME, &done)) != 0 || done ||
+	    (r = path_arg(s, m, id, &s->path2, ROOTFS_RENAME, &done)) != 0 || done)
 		return r;
-	if ((r = sfs_rename(&s->fs, s->path.p, s->path2.p, noreplace)) != 0)
+	if ((r = rootfs_rename(&s->fs, s->path.p, s->path2.p, noreplace)) != 0)
 		return send_error(s, id, r, errno);
 	return send_status(s, id, FX_OK);
 }
@@ -986,10 +988,10 @@ static int do_readlink(struct sftp *s, uint32_t id, struct msg *m)
 {
 	int r, done;
 
-	if ((r = path_arg(s, m, id, &s->path, 0, &done)) != 0 || done)
+	if ((r = path_arg(s, m, id, &s->path, ROOTFS_LIST, &done)) != 0 || done)
 		return r;
 	buf_reset(&s->tmp);
-	if ((r = sfs_readlink(&s->fs, s->path.p, &s->tmp)) != 0)
+	if ((r = rootfs_readlink(&s->fs, s->path.p, &s->tmp)) != 0)
 		return send_error(s, id, r, errno);
 	return send_name1(s, id, buf_cstr(&s->tmp));
 }
@@ -999,7 +1001,7 @@ static int do_readlink(struct sftp *s, uint32_t id, struct msg *m)
 static int do_symlink(struct sftp *s, uint32_t id, struct msg *m)
 {
 	(void)m;
-	if (s->fs.readonly)
+	if (rootfs_may(&s->fs, ROOTFS_WRITE) != 0)
 		return send_status(s, id, FX_PERMISSION_DENIED);
 	return send_status_msg(s, id, FX_OP_UNSUPPORTED,
 	    "Symbolic links are not supported");
@@ -1007,7 +1009,8 @@ static int do_symlink(struct sftp *s, uint32_t id, struct msg *m)
 
 static int send_statvfs(struct sftp *s, uint32_t id, const struct statvfs *v)
 {
-	uint64_t flag = ((v->f_flag & ST_RDONLY) || s->fs.readonly ? 1 : 0) |
+	uint64_t flag = ((v->f_flag & ST_RDONLY) ||
+	    rootfs_may(&s->fs, ROOTFS_WRITE) != 0 ? 1 : 0) |
 	    ((v->f_flag & ST_NOSUID) ? 2 : 0);
 	size_t mark;
 	int r;
@@ -1034,9 +1037,9 @@ static int do_statvfs(struct sftp *s, uint32_t id, struct msg *m)
 	struct statvfs v;
 	int r, done;
 
-	if ((r = path_arg(s, m, id, &s->path, 0, &done)) != 0 || done)
+	if ((r = path_arg(s, m, id, &s->path, ROOTFS_LIST, &done)) != 0 || done)
 		return r;
-	if ((r = sfs_statvfs(&s->fs, s->path.p, &v)) != 0)
+	if ((r = rootfs_statvfs(&s->fs, s->path.p, &v)) != 0)
 		return send_error(s, id, r, errno);
 	return send_statvfs(s, id, &v);
 }
@@ -1234,7 +1237,7 @@ static void sftp_end(struct sftp *s)
 			handle_close(s, &s->h[i], 0);
 	free(s->h);
 	free(s->data);
-	sfs_close(&s->fs);
+	rootfs_close(&s->fs);
 	buf_free(&s->in);
 	buf_free(&s->out);
 	buf_free(&s->path);
@@ -1255,14 +1258,15 @@ int sftp_serve(const struct sftp_io *io, const struct sftp_params *p)
 	s.nh = (uint32_t)(p->max_handles > 0 ? p->max_handles : 256);
 	buf_init(&s.in, SFTP_MAX_PACKET + 4 + IN_CHUNK);
 	buf_init(&s.out, OUT_FLUSH + SFTP_MAX_PACKET + 4096);
-	buf_init(&s.path, SFS_PATH_MAX + 16);
-	buf_init(&s.path2, SFS_PATH_MAX + 16);
-	buf_init(&s.tmp, SFS_PATH_MAX + 512);
+	buf_init(&s.path, ROOTFS_PATH_MAX + 16);
+	buf_init(&s.path2, ROOTFS_PATH_MAX + 16);
+	buf_init(&s.tmp, ROOTFS_PATH_MAX + 512);
 	timeout = p->idle_timeout > 0 && p->idle_timeout < 86400 ?
 	    (int)p->idle_timeout * 1000 : 300000;
 	tzset();	/* longnames' local time, before /etc is out of reach */
-	if ((r = sfs_open(&s.fs, p->root, p->readonly)) != 0 ||
-	    (p->lockdown && (r = sfs_lockdown(&s.fs)) != 0))
+	if ((r = rootfs_open(&s.fs, p->root, p->readonly ?
+	    ROLE_READONLY : ROLE_ADMIN)) != 0 ||
+	    (p->lockdown && (r = rootfs_lockdown(&s.fs)) != 0))
 		goto out;
 	if (!(s.data = nmalloc(SFTP_MAX_DATA)) || !(chunk = nmalloc(IN_CHUNK))) {
 		r = err_set(ERR_NOMEM, "out of memory");

@@ -6,28 +6,16 @@
 #define NODEBAK_SSHD_H
 #include <stddef.h>
 
-struct ftpd_ctx;
-
-/* At start and on SIGHUP, in the listener before any fork: create the
- * Ed25519 host key at [ftpd] host_key when it is missing (mode 0600) and
- * log its fingerprint. 0, or an ERR_* code with err_msg() set. */
-int sshd_init(struct ftpd_ctx *ctx);
-
-/* In the forked child for an sftp_listen connection fd: the whole SSH
- * session. Returns when the client is gone; 0 after a clean end, else an
- * ERR_* code (already logged). Closes fd. */
-int sshd_session(int fd, const struct ftpd_ctx *ctx);
-
-/* Create the Ed25519 key at path if it is missing, and log its
- * fingerprint: sshd_init() without the context. */
+/* Create the Ed25519 key at path if it is missing (mode 0600), and log
+ * its fingerprint. 0, or an ERR_* code with err_msg() set. */
 int sshd_host_key(const char *path);
 
 /* "SHA256:<base64>" (as OpenSSH prints it) of the key at host_key_path
  * into out. 0, or an ERR_* code naming the file. */
 int sshd_fingerprint(const char *host_key_path, char *out, size_t outsz);
 
-/* What a session needs, filled from the ftpd context by sshd_session()
- * (and by tests directly). */
+/* What a session needs, filled from the listener's context by
+ * sshd_session() in sshd_ctx.c (and by tests directly). */
 struct sshd_opts {
 	const char *host_key;
 	const char *files_dir;
@@ -40,8 +28,9 @@ struct sshd_opts {
 	    int *readonly);
 	int (*pubkey)(void *arg, const char *user, const char *type,
 	    const char *blob_b64, int *readonly);
-	/* After a login, before serving: drop privileges (may be NULL). 0 or
-	 * an ERR_* code that ends the session. */
+	/* After a login, before serving: drop privileges and open what the
+	 * session needs from outside the files root (may be NULL). 0 or an
+	 * ERR_* code that ends the session. */
 	int (*drop)(void *arg);
 	/* One line per login attempt and per transfer (may be NULL). */
 	void (*login_log)(void *arg, const char *user, const char *peer,

@@ -1,6 +1,7 @@
-/* sshd_ctx.c: the SSH server's ties to the daemon: its options from the
- * ftpd context, logins against the users file, privilege drop and logging
- * (the SSH protocol itself is sshd.c). */
+/* sshd_ctx.c: the SSH server's ties to the daemon (see sshd_ctx.h): its
+ * options from the listener's context, logins against the users file,
+ * privilege drop (priv.c) and logging (xferlog.c); the SSH protocol itself
+ * is sshd.c. */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,8 +9,11 @@
 #include "conf.h"
 #include "err.h"
 #include "ftpd.h"
+#include "priv.h"
 #include "sshd.h"
+#include "sshd_ctx.h"
 #include "users.h"
+#include "xferlog.h"
 #include "banned.h"
 
 static int check_password(void *arg, const char *user, const char *password,
@@ -41,10 +45,19 @@ static int check_pubkey(void *arg, const char *user, const char *type,
 
 /* Failed logins of this session (each session is its own process). */
 static long failed_logins;
+/* The xferlog file, opened after the privilege drop and before SFTP
+ * confines the process to the files root. */
+static struct xferlog xlog = { -1, NULL };
 
 static int drop(void *arg)
 {
-	return ftpd_drop_privileges(arg);
+	const struct ftpd_ctx *ctx = arg;
+	int r;
+
+	if ((r = priv_drop(&ctx->priv)) != 0)
+		return r;
+	xferlog_open(&xlog, ctx->conf->ftpd.xferlog);
+	return 0;
 }
 
 static void login_log(void *arg, const char *user, const char *peer,
@@ -52,15 +65,17 @@ static void login_log(void *arg, const char *user, const char *peer,
 {
 	if (!ok)
 		failed_logins++;
-	ftpd_log_login(arg, "sftp", user, peer, method, ok);
+	(void)arg;
+	xferlog_login("sftp", user, peer, method, ok);
 }
 
 static void xfer_log(void *arg, const char *user, const char *peer,
     const char *vpath, int upload, unsigned long long bytes, double seconds,
     int complete)
 {
-	ftpd_log_xfer(arg, "sftp", user, peer, vpath, upload, bytes, seconds,
-	    complete);
+	(void)arg;
+	xferlog_transfer(&xlog, "sftp", user, peer, vpath, upload, bytes,
+	    seconds, complete);
 }
 
 int sshd_init(struct ftpd_ctx *ctx)
@@ -90,6 +105,7 @@ int sshd_session(int fd, const struct ftpd_ctx *ctx)
 	o.xfer_log = xfer_log;
 	o.arg = (void *)(uintptr_t)ctx;
 	r = sshd_serve(fd, &o);
+	xferlog_close(&xlog);
 	/* Cut off at the attempt limit: the listener locks the address out. */
 	if (failed_logins >= c->ftpd.max_login_attempts)
 		return ERR_DENIED;

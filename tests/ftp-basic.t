@@ -2,7 +2,8 @@
 """ftp-basic.t: plain FTP (tls = off) against the real nodebak-ftpd with
 real clients: curl (listing, download, resume, upload), Python's ftplib,
 wget, lftp (mirror, put) and tnftp; roles; path escapes; internal names;
-commands before login; overlong lines; wrong passwords to the limit."""
+RNFR of a missing and an existing path; commands before login; overlong
+lines; wrong passwords to the limit."""
 import ftplib
 import hashlib
 import io
@@ -186,6 +187,17 @@ def main(t):
         a.rename("certs/a.txt", "certs/b.txt")
         t.ok(open(os.path.join(files, "certs", "b.txt")).read() == "outside the root\n",
              "admin: MKD, STOR, RNFR/RNTO")
+        # RNFR answers 350 only for a path that exists (vsftpd: 550).
+        try:
+            r = a.sendcmd("RNFR certs/nosuch.txt")
+        except ftplib.error_perm as e:
+            r = str(e)
+        t.ok(r.startswith("550"), "admin RNFR of a missing path: 550", r)
+        r = a.sendcmd("RNFR certs/b.txt")
+        t.ok(r.startswith("350"), "admin RNFR of an existing path: 350", r)
+        r = a.sendcmd("RNTO certs/b.txt")
+        t.ok(r.startswith("250") and os.path.exists(os.path.join(files, "certs", "b.txt")),
+             "admin RNTO after it: 250", r)
         a.delete("certs/b.txt")
         a.rmd("certs")
         t.ok(not os.path.exists(os.path.join(files, "certs")), "admin: DELE, RMD")

@@ -19,6 +19,8 @@ int main(void)
 	t_bak();
 	t_ustar();
 	t_ftp_parse();
+	t_keyscan();
+	t_rootfs();
 	printf("1..%d\n", tap_n);
 	return tap_failed ? 1 : 0;
 }

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -392,6 +393,8 @@ void t_run(void)
 	const char *const big[] = { "/bin/sh", "-c", "head -c 100000 /dev/zero",
 		NULL };
 	const char *const killed[] = { "/bin/sh", "-c", "kill -TERM $$", NULL };
+	const char *const deaf[] = { "/bin/sh", "-c",
+		"trap '' TERM; exec /bin/sleep 30", NULL };
 	struct child c;
 	int st = 0;
 
@@ -433,6 +436,18 @@ void t_run(void)
 	ok(run_start(&c) == 0 && run_finish(&c, &st) == ERR_IO &&
 	    WIFSIGNALED(st) && !strcmp(err_msg(), "sh failed (killed by signal "
 	    "TERM)"), "run: a signal is named (%s)", err_msg());
+	memset(&c, 0, sizeof c);
+	c.argv = sleeper;
+	ok(run_start(&c) == 0 && run_stop(&c, 5000, &st) == ERR_IO &&
+	    WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM && c.pid == -1 &&
+	    !strcmp(err_msg(), "sleep failed (killed by signal TERM)"),
+	    "run: run_stop ends a child with SIGTERM (%s)", err_msg());
+	memset(&c, 0, sizeof c);
+	c.argv = deaf;
+	ok(run_start(&c) == 0 && usleep(300000) == 0 &&
+	    run_stop(&c, 200, &st) == ERR_IO && WIFSIGNALED(st) &&
+	    WTERMSIG(st) == SIGKILL, "run: run_stop kills a child that ignores "
+	    "SIGTERM after the grace time (%s)", err_msg());
 	buf_free(&out);
 	buf_free(&tail);
 	buf_free(&small);

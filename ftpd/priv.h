@@ -1,0 +1,29 @@
+/* priv.h: who a session process becomes, and giving up everything else
+ * (docs/ftpd.md, "Processes and privileges"). Called by the listener
+ * (priv_resolve) and by each session before it reads network input
+ * (priv_drop); it knows nothing of FTP or SSH. */
+#ifndef NODEBAK_PRIV_H
+#define NODEBAK_PRIV_H
+#include <sys/types.h>
+
+struct priv {
+	/* 1: switch to uid/gid; 0: stay uid 0 without any capability (the
+	 * files root belongs to root). */
+	int switch_user;
+	uid_t uid;
+	gid_t gid;
+};
+
+/* Who sessions run as: the user run_as names when it is set (may be NULL
+ * or ""), else the owner of files_dir. 0 and *p, or ERR_INVAL (no such
+ * user), ERR_SYS (files_dir cannot be read) or ERR_DENIED (another uid is
+ * asked for and we are not root), with err_msg() naming it. */
+int priv_resolve(const char *run_as, const char *files_dir, struct priv *p);
+
+/* In a session process: setgroups/setgid/setuid to p's user (and a check
+ * that root cannot be regained), or, when p keeps uid 0, drop every
+ * capability and lock the securebits; then PR_SET_NO_NEW_PRIVS. 0 or an
+ * ERR_* code with err_msg() set; the caller must then end the session. */
+int priv_drop(const struct priv *p);
+
+#endif

@@ -1,0 +1,19 @@
+/* sshd_ctx.h: the SSH server as the listener starts it: sshd.c's options
+ * filled from the daemon's context (users file, privileges, logs). */
+#ifndef NODEBAK_SSHD_CTX_H
+#define NODEBAK_SSHD_CTX_H
+
+struct ftpd_ctx;
+
+/* At start and on SIGHUP, in the listener before any fork: create the
+ * Ed25519 host key at [ftpd] host_key when it is missing (mode 0600) and
+ * log its fingerprint. 0, or an ERR_* code with err_msg() set. */
+int sshd_init(struct ftpd_ctx *ctx);
+
+/* In the forked child for an sftp_listen connection fd: the whole SSH
+ * session. Returns when the client is gone; 0 after a clean end,
+ * ERR_DENIED when it was cut at the login attempt limit, else another
+ * ERR_* code (already logged). Closes fd. */
+int sshd_session(int fd, const struct ftpd_ctx *ctx);
+
+#endif
