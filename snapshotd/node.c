@@ -18,7 +18,6 @@
 #include "log.h"
 #include "names.h"
 #include "node.h"
-#include "recovery.h"
 #include "xmalloc.h"
 #include "banned.h"
 
@@ -254,7 +253,6 @@ const struct trusted_key *node_trusted_key(const struct trust *t,
 int node_open(struct conf *conf, struct node **out)
 {
 	struct node *n = xcalloc(1, sizeof *n);
-	struct cluster cl;
 	int r;
 
 	*out = NULL;
@@ -264,44 +262,57 @@ int node_open(struct conf *conf, struct node **out)
 	n->backups = fs_join(conf->files_dir, NODE_BACKUPS_DIR);
 	n->cluster_path = fs_join(conf->state_dir, CLUSTER_FILE);
 	if ((r = ensure_dirs(conf)) != 0 || (r = ensure_key(n)) != 0 ||
-	    (r = ensure_id(n)) != 0 || (r = node_load_trusted(n)) != 0)
-		goto fail;
-	if ((r = recovery_run(n)) != 0)
-		goto fail;
-	if (!fs_exists(n->cluster_path)) {
-		cluster_defaults(&cl);
-		if ((r = cluster_save(n->cluster_path, &cl)) != 0)
-			goto fail;
-	} else if ((r = cluster_load(n->cluster_path, &cl)) != 0)
-		goto fail;
-	/* A cluster command that was running when the daemon stopped will
-	 * never finish: say so instead of refusing every command after it. */
-	if (cl.last_ok == 2 || cl.status == CS_DISABLING) {
-		snprintf(cl.error, sizeof cl.error, "'%.150s' was interrupted "
-		    "(nodebak-snapshotd stopped); check the node and run it again",
-		    cl.last_command);
-		cl.status = CS_ERROR;
-		cl.last_ok = 0;
-		cl.since = time(NULL);
-		if ((r = cluster_save(n->cluster_path, &cl)) != 0)
-			goto fail;
-		log_err("database cluster: %s", cl.error);
-	}
-	/* The database exists from the first start on (with its schema); a
-	 * PostgreSQL server listens on the cluster interface's address. */
-	if ((r = db_server_start(conf, conf_iface(conf, cl.interface))) != 0)
-		goto fail;
-	{
-		struct db *db;
-		if ((r = db_open(conf, &db)) != 0)
-			goto fail;
-		db_close(db);
+	    (r = ensure_id(n)) != 0 || (r = node_load_trusted(n)) != 0) {
+		node_free(n);
+		return r;
 	}
 	*out = n;
 	return 0;
-fail:
-	node_free(n);
-	return r;
+}
+
+/* The cluster settings, created on the first start. A cluster command
+ * that was running when the daemon stopped will never finish: say so
+ * instead of refusing every command after it. */
+static int load_cluster(struct node *n, struct cluster *cl)
+{
+	int r;
+
+	if (!fs_exists(n->cluster_path)) {
+		cluster_defaults(cl);
+		return cluster_save(n->cluster_path, cl);
+	}
+	if ((r = cluster_load(n->cluster_path, cl)) != 0)
+		return r;
+	if (cl->last_ok == 2 || cl->status == CS_DISABLING) {
+		snprintf(cl->error, sizeof cl->error, "'%.150s' was interrupted "
+		    "(nodebak-snapshotd stopped); check the node and run it again",
+		    cl->last_command);
+		cl->status = CS_ERROR;
+		cl->last_ok = 0;
+		cl->since = time(NULL);
+		if ((r = cluster_save(n->cluster_path, cl)) != 0)
+			return r;
+		log_err("database cluster: %s", cl->error);
+	}
+	return 0;
+}
+
+int node_start(struct node *n)
+{
+	const struct conf *conf = n->conf;
+	struct cluster cl;
+	struct db *db;
+	int r;
+
+	if ((r = load_cluster(n, &cl)) != 0)
+		return r;
+	/* The database exists from the first start on (with its schema); a
+	 * PostgreSQL server listens on the cluster interface's address. */
+	if ((r = db_server_start(conf, conf_iface(conf, cl.interface))) != 0 ||
+	    (r = db_open(conf, &db)) != 0)
+		return r;
+	db_close(db);
+	return 0;
 }
 
 void node_free(struct node *n)

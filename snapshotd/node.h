@@ -55,10 +55,16 @@ struct node {
 	char recovery[512];		/* what the last start recovered */
 };
 
-/* Open the node described by conf (taking ownership of it): create its
- * folders, generate the signing key and node id on first start, load
- * trusted keys, then recover from an interrupted operation. */
+/* Open the node described by conf (taking ownership of it, freed on
+ * failure too): create its folders, generate the signing key and node id
+ * on first start, load trusted keys. Touches no database: crash recovery
+ * (recovery_run()) comes next, then node_start(). */
 int node_open(struct conf *conf, struct node **out);
+/* After recovery: load the cluster settings (creating them on the first
+ * start; a cluster command cut off by a stop becomes an error), start
+ * the database server and open the database once (creating its schema).
+ * 0, or an error saying what failed. */
+int node_start(struct node *n);
 void node_free(struct node *n);
 /* Reload trusted keys and their nodes (after key trust, on SIGHUP). A
  * key whose .node file is malformed is left out (logged). */
