@@ -1,7 +1,7 @@
-/* cluster_cmd.c: the `database cluster ...` commands: certs and localnode
- * (settings that change only while the node is out of the cluster), and
- * initialize, join and remove, which run in the background while status
- * reports them (docs/console.md, docs/cluster.md). */
+/* cmd_cluster.c: the `database cluster ...` commands: status, certs and
+ * localnode (settings that change only while the node is out of the
+ * cluster), and initialize, join and remove, which run in the background
+ * while status reports them (docs/console.md, docs/cluster.md). */
 #include <arpa/inet.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -11,8 +11,8 @@
 
 #include "buf.h"
 #include "cluster.h"
-#include "cluster_cmd.h"
-#include "commands.h"
+#include "cmd.h"
+#include "cmd_cluster.h"
 #include "conf.h"
 #include "db.h"
 #include "err.h"
@@ -20,74 +20,127 @@
 #include "log.h"
 #include "node.h"
 #include "pki.h"
-#include "session.h"
+#include "ui.h"
 #include "xmalloc.h"
 #include "banned.h"
 
 /* The name PostgreSQL maps a client certificate to (pg_hba's `cert`). */
 #define CLUSTER_CLIENT_CN "postgres"
 
+static void cert_line(struct cmdctx *cx, const char *label, const char *name)
+{
+	ui_out(cx->ui, "  %-22s : %s%s\n", label, esc(name),
+	    *name && pki_expired(cx->node, name) ? " (expired)" : "");
+}
+
+int cmd_cluster_status(struct cmdctx *cx, int argc, char **argv)
+{
+	struct node *n = cx->node;
+	struct cluster cl;
+	const char *addr;
+
+	(void)argc;
+	(void)argv;
+	if (cluster_load(n->cluster_path, &cl) != 0)
+		return cmd_fail(cx, "database cluster status");
+	addr = conf_iface(n->conf, cl.interface);
+	if (cl.status == CS_ERROR && cl.error[0])
+		ui_out(cx->ui, "ERROR : %s\n", esc(cl.error));
+	if (cl.status == CS_DISABLING)
+		ui_out(cx->ui, "%-24s : Disabling (Started %lld seconds ago)\n",
+		    "Status", (long long)(time(NULL) - cl.since));
+	else
+		ui_out(cx->ui, "%-24s : %s\n", "Status",
+		    cluster_status_name(cl.status));
+	ui_out(cx->ui, "Nodes:\n");
+	if (cl.status == CS_ENABLED && addr) {
+		/* Every line comes from the servers (docs/cluster.md). */
+		struct buf nodes = BUF_INIT(65536);
+		if (db_cluster_nodes(n->conf, addr, cl.master, &nodes) != 0)
+			ui_out(cx->ui, "    %-20s : %s\n", addr, err_msg());
+		else
+			ui_out(cx->ui, "%s", buf_cstr(&nodes));
+		buf_free(&nodes);
+	}
+	ui_out(cx->ui, "%-24s : %s\n\n%-24s : %s%s\n\nCertificates\n",
+	    "Node in use", cl.node_in_use[0] ? esc(cl.node_in_use) : "None",
+	    "Interface", esc(cl.interface), addr ? "" : " (not configured)");
+	cert_line(cx, "Server Key", cl.server_key);
+	cert_line(cx, "Server Certificate", cl.server_cert);
+	cert_line(cx, "Client Key", cl.client_key);
+	cert_line(cx, "Client Certificate", cl.client_cert);
+	cert_line(cx, "CA Certificate", cl.ca_cert);
+	if (cl.last_command[0] && cl.last_ok == 2)
+		ui_out(cx->ui, "\n%-24s : '%s' (In progress, started %lld seconds "
+		    "ago)\n", "Last command", esc(cl.last_command),
+		    (long long)(time(NULL) - cl.since));
+	else if (cl.last_command[0])
+		ui_out(cx->ui, "\n%-24s : '%s' (%s)\n", "Last command",
+		    esc(cl.last_command), cl.last_ok ? "Success" : "Failed");
+	return EXIT_OK;
+}
+
 /* Settings change only while the node is out of the cluster. */
-static int refuse_enabled(struct session *s, const struct cluster *cl,
+static int refuse_enabled(struct cmdctx *cx, const struct cluster *cl,
     const char *what)
 {
 	if (cl->status != CS_ENABLED && cl->status != CS_DISABLING)
 		return 0;
-	sess_err(s, "ERROR: Cannot change %s when clustering enabled.\n"
+	ui_err(cx->ui, "ERROR: Cannot change %s when clustering enabled.\n"
 	    "  Disable clustering on this node first\n", what);
 	return -1;
 }
 
 /* One line per problem; the count of problems. */
-static int problem(struct session *s, int r)
+static int problem(struct cmdctx *cx, int r)
 {
 	if (r == 0)
 		return 0;
-	sess_err(s, "database cluster certs: %s\n", err_msg());
+	ui_err(cx->ui, "database cluster certs: %s\n", err_msg());
 	return 1;
 }
 
-static int check_pair(struct session *s, const char *key, const char *cert,
+static int check_pair(struct cmdctx *cx, const char *key, const char *cert,
     const char *ca)
 {
-	int bad = problem(s, pki_match(s->node, key, cert));
+	int bad = problem(cx, pki_match(cx->node, key, cert));
 
-	return bad + problem(s, pki_verify(s->node, cert, ca));
+	return bad + problem(cx, pki_verify(cx->node, cert, ca));
 }
 
-int cmd_cluster_certs(struct session *s, int argc, char **argv)
+int cmd_cluster_certs(struct cmdctx *cx, int argc, char **argv)
 {
-	struct node *n = s->node;
+	struct node *n = cx->node;
 	struct cluster cl;
 	char **a = argv, cn[256];
 	int bad = 0;
 
 	if (argc == 4) {
-		sess_err(s, "Usage:\n  database cluster certs <server key> <server "
+		ui_err(cx->ui, "Usage:\n  database cluster certs <server key> <server "
 		    "cert> <client key> <client cert> <CA cert>\n  database "
 		    "cluster certs <client key> <client cert> <CA cert>\n");
 		return EXIT_USAGE;
 	}
 	if (cluster_load(n->cluster_path, &cl) != 0) {
-		sess_err(s, "database cluster certs: %s\n", err_msg());
+		ui_err(cx->ui, "database cluster certs: %s\n", err_msg());
 		return EXIT_FAIL;
 	}
-	if (refuse_enabled(s, &cl, "certificates") != 0)
+	if (refuse_enabled(cx, &cl, "certificates") != 0)
 		return EXIT_FAIL;
 	if (argc == 5) {
-		bad += check_pair(s, a[0], a[1], a[4]);
+		bad += check_pair(cx, a[0], a[1], a[4]);
 		a += 2;
 	}
-	bad += check_pair(s, a[0], a[1], a[2]);
+	bad += check_pair(cx, a[0], a[1], a[2]);
 	if (pki_cert_cn(n, a[1], cn, sizeof cn) == 0 &&
 	    strcmp(cn, CLUSTER_CLIENT_CN)) {
-		sess_err(s, "database cluster certs: %s: the client certificate's "
+		ui_err(cx->ui, "database cluster certs: %s: the client certificate's "
 		    "CN is '%s'; the cluster's servers accept only CN '%s'\n",
 		    a[1], cn, CLUSTER_CLIENT_CN);
 		bad++;
 	}
 	if (bad) {
-		sess_err(s, "Certificates not changed\n");
+		ui_err(cx->ui, "Certificates not changed\n");
 		return EXIT_FAIL;
 	}
 	snprintf(cl.server_key, sizeof cl.server_key, "%s", argc == 5 ? argv[0] : "");
@@ -96,47 +149,47 @@ int cmd_cluster_certs(struct session *s, int argc, char **argv)
 	snprintf(cl.client_cert, sizeof cl.client_cert, "%s", a[1]);
 	snprintf(cl.ca_cert, sizeof cl.ca_cert, "%s", a[2]);
 	if (cluster_save(n->cluster_path, &cl) != 0) {
-		sess_err(s, "database cluster certs: %s\n", err_msg());
+		ui_err(cx->ui, "database cluster certs: %s\n", err_msg());
 		return EXIT_FAIL;
 	}
 	log_info("database cluster certs: %s %s %s %s %s", cl.server_key,
 	    cl.server_cert, cl.client_key, cl.client_cert, cl.ca_cert);
-	sess_out(s, "Certificates updated\n");
+	ui_out(cx->ui, "Certificates updated\n");
 	return EXIT_OK;
 }
 
-int cmd_cluster_localnode(struct session *s, int argc, char **argv)
+int cmd_cluster_localnode(struct cmdctx *cx, int argc, char **argv)
 {
-	struct node *n = s->node;
+	struct node *n = cx->node;
 	struct cluster cl;
 	const char *addr = conf_iface(n->conf, argv[0]);
 
 	(void)argc;
 	if (cluster_load(n->cluster_path, &cl) != 0) {
-		sess_err(s, "database cluster localnode: %s\n", err_msg());
+		ui_err(cx->ui, "database cluster localnode: %s\n", err_msg());
 		return EXIT_FAIL;
 	}
-	if (refuse_enabled(s, &cl, "the interface") != 0)
+	if (refuse_enabled(cx, &cl, "the interface") != 0)
 		return EXIT_FAIL;
 	if (addr == NULL) {
-		sess_err(s, "database cluster localnode: %s: no such interface "
+		ui_err(cx->ui, "database cluster localnode: %s: no such interface "
 		    "(set interface_%s in [cluster] of %s)\n", esc(argv[0]),
 		    esc(argv[0]), n->conf->file);
 		return EXIT_FAIL;
 	}
 	snprintf(cl.interface, sizeof cl.interface, "%s", argv[0]);
 	if (cluster_save(n->cluster_path, &cl) != 0) {
-		sess_err(s, "database cluster localnode: %s\n", err_msg());
+		ui_err(cx->ui, "database cluster localnode: %s\n", err_msg());
 		return EXIT_FAIL;
 	}
 	/* The server listens on the cluster interface's address. */
 	if (db_server_stop(n->conf) != 0 ||
 	    db_server_start(n->conf, addr) != 0) {
-		sess_err(s, "database cluster localnode: %s\n", err_msg());
+		ui_err(cx->ui, "database cluster localnode: %s\n", err_msg());
 		return EXIT_FAIL;
 	}
 	log_info("database cluster localnode: %s (%s)", argv[0], addr);
-	sess_out(s, "Interface %s (%s) is now this node's cluster interface\n",
+	ui_out(cx->ui, "Interface %s (%s) is now this node's cluster interface\n",
 	    argv[0], addr);
 	return EXIT_OK;
 }
@@ -258,48 +311,48 @@ static const char *const prompts[] = {
 	"restart at the end of this procedure.\n",
 };
 
-static int job_refused(struct session *s, const char *cmd,
+static int job_refused(struct cmdctx *cx, const char *cmd,
     const struct cluster *cl, enum job_kind k, const char *me)
 {
-	const struct conf *c = s->node->conf;
+	const struct conf *c = cx->node->conf;
 
 	if (strcmp(c->db_engine, "postgresql")) {
-		sess_err(s, "%s: database clustering needs [database] engine = "
+		ui_err(cx->ui, "%s: database clustering needs [database] engine = "
 		    "postgresql (this node runs %s)\n", cmd, c->db_engine);
 		return 1;
 	}
 	if (cl->status == CS_DISABLING || cl->last_ok == 2) {
-		sess_err(s, "%s: '%s' is still running (see database cluster "
+		ui_err(cx->ui, "%s: '%s' is still running (see database cluster "
 		    "status)\n", cmd, cl->last_command);
 		return 1;
 	}
 	if (me == NULL) {
-		sess_err(s, "%s: interface %s has no address (database cluster "
+		ui_err(cx->ui, "%s: interface %s has no address (database cluster "
 		    "localnode)\n", cmd, cl->interface);
 		return 1;
 	}
 	if (k == JOB_INITIALIZE && (!cl->server_key[0] || !cl->server_cert[0] ||
 	    !cl->ca_cert[0])) {
-		sess_err(s, "%s: no server certificate, key or CA certificate: run "
+		ui_err(cx->ui, "%s: no server certificate, key or CA certificate: run "
 		    "database cluster certs first\n", cmd);
 		return 1;
 	}
 	if (k == JOB_JOIN && (!cl->client_key[0] || !cl->client_cert[0] ||
 	    !cl->ca_cert[0])) {
-		sess_err(s, "%s: no client certificate, key or CA certificate: run "
+		ui_err(cx->ui, "%s: no client certificate, key or CA certificate: run "
 		    "database cluster certs first\n", cmd);
 		return 1;
 	}
 	if (k == JOB_REMOVE && cl->status == CS_DISABLED) {
-		sess_err(s, "%s: this node is not in a cluster\n", cmd);
+		ui_err(cx->ui, "%s: this node is not in a cluster\n", cmd);
 		return 1;
 	}
 	return 0;
 }
 
-static int job_start(struct session *s, enum job_kind k, const char *master)
+static int job_start(struct cmdctx *cx, enum job_kind k, const char *master)
 {
-	struct node *n = s->node;
+	struct node *n = cx->node;
 	struct cluster cl;
 	struct job *j;
 	pthread_t tid;
@@ -310,27 +363,27 @@ static int job_start(struct session *s, enum job_kind k, const char *master)
 	    k == JOB_INITIALIZE ? "initialize" : k == JOB_JOIN ? "join" : "remove",
 	    master ? " " : "", master ? master : "");
 	if (cluster_load(n->cluster_path, &cl) != 0) {
-		sess_err(s, "%s: %s\n", cmd, err_msg());
+		ui_err(cx->ui, "%s: %s\n", cmd, err_msg());
 		return EXIT_FAIL;
 	}
 	me = conf_iface(n->conf, cl.interface);
-	if (job_refused(s, cmd, &cl, k, me))
+	if (job_refused(cx, cmd, &cl, k, me))
 		return EXIT_FAIL;
 	snprintf(text, sizeof text, "%s%s", prompts[k], k == JOB_JOIN &&
 	    cl.status == CS_ENABLED ? "NOTE: This node is already in a cluster.\n"
 	    "Knowledge of all nodes in the old cluster will be removed\n" : "");
-	if (!sess_confirm(s, text)) {
-		sess_err(s, "%s: cancelled (only a capital Y proceeds)\n", cmd);
+	if (!ui_confirm(cx->ui, text)) {
+		ui_err(cx->ui, "%s: cancelled (only a capital Y proceeds)\n", cmd);
 		return EXIT_FAIL;
 	}
-	sess_out(s, "Please wait...\n");
+	ui_out(cx->ui, "Please wait...\n");
 	snprintf(cl.last_command, sizeof cl.last_command, "%s", cmd);
 	cl.last_ok = 2;
 	cl.since = time(NULL);
 	if (k == JOB_REMOVE)
 		cl.status = CS_DISABLING;
 	if (cluster_save(n->cluster_path, &cl) != 0) {
-		sess_err(s, "%s: %s\n", cmd, err_msg());
+		ui_err(cx->ui, "%s: %s\n", cmd, err_msg());
 		return EXIT_FAIL;
 	}
 	j = xcalloc(1, sizeof *j);
@@ -341,59 +394,59 @@ static int job_start(struct session *s, enum job_kind k, const char *master)
 		free(j);
 		job_finish(&(struct job){ n, k, "" }, err_set(ERR_SYS,
 		    "cannot start a thread"), me);
-		sess_err(s, "%s: cannot start a thread\n", cmd);
+		ui_err(cx->ui, "%s: cannot start a thread\n", cmd);
 		return EXIT_FAIL;
 	}
 	pthread_detach(tid);
 	log_info("%s: started", cmd);
-	sess_out(s, "%s started...\n", job_names[k]);
+	ui_out(cx->ui, "%s started...\n", job_names[k]);
 	return EXIT_OK;
 }
 
-int cmd_cluster_initialize(struct session *s, int argc, char **argv)
+int cmd_cluster_initialize(struct cmdctx *cx, int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	return job_start(s, JOB_INITIALIZE, NULL);
+	return job_start(cx, JOB_INITIALIZE, NULL);
 }
 
-int cmd_cluster_join(struct session *s, int argc, char **argv)
+int cmd_cluster_join(struct cmdctx *cx, int argc, char **argv)
 {
 	unsigned char a[16];
 
 	(void)argc;
 	if (inet_pton(AF_INET, argv[0], a) != 1 &&
 	    inet_pton(AF_INET6, argv[0], a) != 1) {
-		sess_err(s, "database cluster join: %s: expected the master's IP "
+		ui_err(cx->ui, "database cluster join: %s: expected the master's IP "
 		    "address\n", esc(argv[0]));
 		return EXIT_FAIL;
 	}
-	return job_start(s, JOB_JOIN, argv[0]);
+	return job_start(cx, JOB_JOIN, argv[0]);
 }
 
-int cmd_cluster_remove(struct session *s, int argc, char **argv)
+int cmd_cluster_remove(struct cmdctx *cx, int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	return job_start(s, JOB_REMOVE, NULL);
+	return job_start(cx, JOB_REMOVE, NULL);
 }
 
-int cmd_cluster_clear_error(struct session *s, int argc, char **argv)
+int cmd_cluster_clear_error(struct cmdctx *cx, int argc, char **argv)
 {
-	struct node *n = s->node;
+	struct node *n = cx->node;
 	struct cluster cl;
 
 	(void)argc;
 	if (strcmp(argv[0], "error")) {
-		sess_err(s, "Usage:\n  database cluster clear error\n");
+		ui_err(cx->ui, "Usage:\n  database cluster clear error\n");
 		return EXIT_USAGE;
 	}
 	if (cluster_load(n->cluster_path, &cl) != 0) {
-		sess_err(s, "database cluster clear error: %s\n", err_msg());
+		ui_err(cx->ui, "database cluster clear error: %s\n", err_msg());
 		return EXIT_FAIL;
 	}
 	if (cl.status != CS_ERROR) {
-		sess_out(s, "No error to clear\n");
+		ui_out(cx->ui, "No error to clear\n");
 		return EXIT_OK;
 	}
 	/* The error stays in the log; the node is out of the cluster until
@@ -402,9 +455,9 @@ int cmd_cluster_clear_error(struct session *s, int argc, char **argv)
 	cl.error[0] = '\0';
 	cl.since = time(NULL);
 	if (cluster_save(n->cluster_path, &cl) != 0) {
-		sess_err(s, "database cluster clear error: %s\n", err_msg());
+		ui_err(cx->ui, "database cluster clear error: %s\n", err_msg());
 		return EXIT_FAIL;
 	}
-	sess_out(s, "Error cleared\n");
+	ui_out(cx->ui, "Error cleared\n");
 	return EXIT_OK;
 }
