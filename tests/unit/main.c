@@ -8,6 +8,7 @@ int tap_n, tap_failed;
 int main(void)
 {
 	t_buf();
+	t_err();
 	t_names();
 	t_run();
 	t_conf();

@@ -16,6 +16,7 @@ extern int tap_n, tap_failed;
 } while (0)
 
 void t_buf(void);
+void t_err(void);
 void t_names(void);
 void t_run(void);
 void t_conf(void);
