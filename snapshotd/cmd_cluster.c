@@ -3,7 +3,6 @@
  * cluster), and initialize, join and remove, which run in the background
  * while status reports them (docs/console.md, docs/cluster.md). */
 #include <arpa/inet.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 
 #include "buf.h"
 #include "cluster.h"
+#include "cluster_job.h"
 #include "cmd.h"
 #include "cmd_cluster.h"
 #include "conf.h"
@@ -21,7 +21,6 @@
 #include "node.h"
 #include "pki.h"
 #include "ui.h"
-#include "xmalloc.h"
 #include "banned.h"
 
 /* The name PostgreSQL maps a client certificate to (pg_hba's `cert`). */
@@ -196,104 +195,6 @@ int cmd_cluster_localnode(struct cmdctx *cx, int argc, char **argv)
 
 /* ---- initialize, join, remove: confirmed, then run in the background ---- */
 
-enum job_kind { JOB_INITIALIZE, JOB_JOIN, JOB_REMOVE };
-
-struct job {
-	struct node *n;
-	enum job_kind kind;
-	char master[64];
-};
-
-static const char *const job_names[] = { "Initialize", "Join", "Remove" };
-
-static void tls_of(const struct cluster *cl, struct db_tls *t)
-{
-	t->server_key = cl->server_key;
-	t->server_cert = cl->server_cert;
-	t->client_key = cl->client_key;
-	t->client_cert = cl->client_cert;
-	t->ca_cert = cl->ca_cert;
-}
-
-static const struct conf *live_conf(struct node *n)
-{
-	const struct conf *c;
-
-	pthread_mutex_lock(&n->state_lock);
-	c = n->conf;
-	pthread_mutex_unlock(&n->state_lock);
-	return c;
-}
-
-/* The result goes to cluster.conf, where status reads it. */
-static void job_finish(struct job *j, int r, const char *me)
-{
-	struct node *n = j->n;
-	struct cluster cl;
-	char why[CLUSTER_VAL_MAX];
-
-	snprintf(why, sizeof why, "%s", r ? err_msg() : "");
-	if (cluster_load(n->cluster_path, &cl) != 0) {
-		log_err("database cluster: %s", err_msg());
-		return;
-	}
-	cl.since = time(NULL);
-	cl.last_ok = r == 0;
-	cl.error[0] = '\0';
-	if (r != 0) {
-		cl.status = CS_ERROR;
-		snprintf(cl.error, sizeof cl.error, "%s", why);
-	} else if (j->kind == JOB_REMOVE) {
-		cl.status = CS_DISABLED;
-		cl.node_in_use[0] = cl.master[0] = '\0';
-	} else {
-		cl.status = CS_ENABLED;
-		snprintf(cl.node_in_use, sizeof cl.node_in_use, "%s",
-		    j->kind == JOB_JOIN ? j->master : me);
-		snprintf(cl.master, sizeof cl.master, "%s",
-		    j->kind == JOB_JOIN ? j->master : "");
-	}
-	if (cluster_save(n->cluster_path, &cl) != 0)
-		log_err("database cluster: %s", err_msg());
-	if (r)
-		log_err("database cluster %s: failed: %s", cl.last_command, why);
-	else
-		log_info("%s: done", cl.last_command);
-}
-
-static void *job_run(void *arg)
-{
-	struct job *j = arg;
-	struct node *n = j->n;
-	const struct conf *c;
-	struct cluster cl;
-	struct db_tls t;
-	const char *me;
-	int r;
-
-	/* The command's own session released the lock; take it for the job. */
-	pthread_mutex_lock(&n->op_lock);
-	pthread_mutex_lock(&n->state_lock);
-	snprintf(n->op_name, sizeof n->op_name, "database cluster %s",
-	    job_names[j->kind]);
-	pthread_mutex_unlock(&n->state_lock);
-	c = live_conf(n);
-	if ((r = cluster_load(n->cluster_path, &cl)) == 0) {
-		tls_of(&cl, &t);
-		me = conf_iface(c, cl.interface);
-		if (j->kind == JOB_INITIALIZE)
-			r = db_cluster_master(c, me, &t);
-		else if (j->kind == JOB_JOIN)
-			r = db_cluster_join(c, me, &t, j->master);
-		else
-			r = db_cluster_leave(c, me, cl.master);
-		job_finish(j, r, me ? me : "");
-	}
-	free(j);
-	node_end(n);
-	return NULL;
-}
-
 static const char *const prompts[] = {
 	"WARNING!!!\nAre you sure you wish to initialize this node as a new "
 	"database cluster? (Y/n)\nThe contents of this node's database will "
@@ -312,7 +213,7 @@ static const char *const prompts[] = {
 };
 
 static int job_refused(struct cmdctx *cx, const char *cmd,
-    const struct cluster *cl, enum job_kind k, const char *me)
+    const struct cluster *cl, enum cluster_job_kind k, const char *me)
 {
 	const struct conf *c = cx->node->conf;
 
@@ -331,36 +232,35 @@ static int job_refused(struct cmdctx *cx, const char *cmd,
 		    "localnode)\n", cmd, cl->interface);
 		return 1;
 	}
-	if (k == JOB_INITIALIZE && (!cl->server_key[0] || !cl->server_cert[0] ||
+	if (k == CLUSTER_JOB_INITIALIZE && (!cl->server_key[0] || !cl->server_cert[0] ||
 	    !cl->ca_cert[0])) {
 		ui_err(cx->ui, "%s: no server certificate, key or CA certificate: run "
 		    "database cluster certs first\n", cmd);
 		return 1;
 	}
-	if (k == JOB_JOIN && (!cl->client_key[0] || !cl->client_cert[0] ||
+	if (k == CLUSTER_JOB_JOIN && (!cl->client_key[0] || !cl->client_cert[0] ||
 	    !cl->ca_cert[0])) {
 		ui_err(cx->ui, "%s: no client certificate, key or CA certificate: run "
 		    "database cluster certs first\n", cmd);
 		return 1;
 	}
-	if (k == JOB_REMOVE && cl->status == CS_DISABLED) {
+	if (k == CLUSTER_JOB_REMOVE && cl->status == CS_DISABLED) {
 		ui_err(cx->ui, "%s: this node is not in a cluster\n", cmd);
 		return 1;
 	}
 	return 0;
 }
 
-static int job_start(struct cmdctx *cx, enum job_kind k, const char *master)
+static int start_job(struct cmdctx *cx, enum cluster_job_kind k,
+    const char *master)
 {
 	struct node *n = cx->node;
 	struct cluster cl;
-	struct job *j;
-	pthread_t tid;
 	char cmd[CLUSTER_VAL_MAX], text[1024];
 	const char *me;
 
 	snprintf(cmd, sizeof cmd, "database cluster %s%s%s",
-	    k == JOB_INITIALIZE ? "initialize" : k == JOB_JOIN ? "join" : "remove",
+	    k == CLUSTER_JOB_INITIALIZE ? "initialize" : k == CLUSTER_JOB_JOIN ? "join" : "remove",
 	    master ? " " : "", master ? master : "");
 	if (cluster_load(n->cluster_path, &cl) != 0) {
 		ui_err(cx->ui, "%s: %s\n", cmd, err_msg());
@@ -369,7 +269,7 @@ static int job_start(struct cmdctx *cx, enum job_kind k, const char *master)
 	me = conf_iface(n->conf, cl.interface);
 	if (job_refused(cx, cmd, &cl, k, me))
 		return EXIT_FAIL;
-	snprintf(text, sizeof text, "%s%s", prompts[k], k == JOB_JOIN &&
+	snprintf(text, sizeof text, "%s%s", prompts[k], k == CLUSTER_JOB_JOIN &&
 	    cl.status == CS_ENABLED ? "NOTE: This node is already in a cluster.\n"
 	    "Knowledge of all nodes in the old cluster will be removed\n" : "");
 	if (!ui_confirm(cx->ui, text)) {
@@ -380,26 +280,20 @@ static int job_start(struct cmdctx *cx, enum job_kind k, const char *master)
 	snprintf(cl.last_command, sizeof cl.last_command, "%s", cmd);
 	cl.last_ok = 2;
 	cl.since = time(NULL);
-	if (k == JOB_REMOVE)
+	if (k == CLUSTER_JOB_REMOVE)
 		cl.status = CS_DISABLING;
 	if (cluster_save(n->cluster_path, &cl) != 0) {
 		ui_err(cx->ui, "%s: %s\n", cmd, err_msg());
 		return EXIT_FAIL;
 	}
-	j = xcalloc(1, sizeof *j);
-	j->n = n;
-	j->kind = k;
-	snprintf(j->master, sizeof j->master, "%s", master ? master : "");
-	if (pthread_create(&tid, NULL, job_run, j) != 0) {
-		free(j);
-		job_finish(&(struct job){ n, k, "" }, err_set(ERR_SYS,
-		    "cannot start a thread"), me);
-		ui_err(cx->ui, "%s: cannot start a thread\n", cmd);
+	/* The job takes over the lock the dispatcher took for this command. */
+	if (cluster_job_start(n, k, master) != 0) {
+		ui_err(cx->ui, "%s: %s\n", cmd, err_msg());
 		return EXIT_FAIL;
 	}
-	pthread_detach(tid);
+	cx->lock_passed = 1;
 	log_info("%s: started", cmd);
-	ui_out(cx->ui, "%s started...\n", job_names[k]);
+	ui_out(cx->ui, "%s started...\n", cluster_job_name(k));
 	return EXIT_OK;
 }
 
@@ -407,7 +301,7 @@ int cmd_cluster_initialize(struct cmdctx *cx, int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	return job_start(cx, JOB_INITIALIZE, NULL);
+	return start_job(cx, CLUSTER_JOB_INITIALIZE, NULL);
 }
 
 int cmd_cluster_join(struct cmdctx *cx, int argc, char **argv)
@@ -421,14 +315,14 @@ int cmd_cluster_join(struct cmdctx *cx, int argc, char **argv)
 		    "address\n", esc(argv[0]));
 		return EXIT_FAIL;
 	}
-	return job_start(cx, JOB_JOIN, argv[0]);
+	return start_job(cx, CLUSTER_JOB_JOIN, argv[0]);
 }
 
 int cmd_cluster_remove(struct cmdctx *cx, int argc, char **argv)
 {
 	(void)argc;
 	(void)argv;
-	return job_start(cx, JOB_REMOVE, NULL);
+	return start_job(cx, CLUSTER_JOB_REMOVE, NULL);
 }
 
 int cmd_cluster_clear_error(struct cmdctx *cx, int argc, char **argv)

@@ -1,4 +1,5 @@
-/* node.c: node identity, keys, folders and the operation lock. */
+/* node.c: node identity, keys, folders and the operation lock: the node
+ * state every layer above stands on; it calls nothing of snapshotd's. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -257,8 +258,8 @@ int node_open(struct conf *conf, struct node **out)
 
 	*out = NULL;
 	n->conf = conf;
-	pthread_mutex_init(&n->op_lock, NULL);
 	pthread_mutex_init(&n->state_lock, NULL);
+	pthread_cond_init(&n->idle, NULL);
 	n->backups = fs_join(conf->files_dir, NODE_BACKUPS_DIR);
 	n->cluster_path = fs_join(conf->state_dir, CLUSTER_FILE);
 	if ((r = ensure_dirs(conf)) != 0 || (r = ensure_key(n)) != 0 ||
@@ -324,7 +325,7 @@ void node_free(struct node *n)
 	free(n->backups);
 	free(n->cluster_path);
 	conf_free(n->conf);
-	pthread_mutex_destroy(&n->op_lock);
+	pthread_cond_destroy(&n->idle);
 	pthread_mutex_destroy(&n->state_lock);
 	free(n);
 }
@@ -559,26 +560,45 @@ char *node_backup_path(const struct node *n, const char *file)
 
 int node_begin(struct node *n, const char *what)
 {
-	if (pthread_mutex_trylock(&n->op_lock) != 0) {
-		char running[sizeof n->op_name];
-		pthread_mutex_lock(&n->state_lock);
-		memcpy(running, n->op_name, sizeof running);
+	char running[sizeof n->op_name];
+
+	pthread_mutex_lock(&n->state_lock);
+	if (!n->busy) {
+		n->busy = 1;
+		snprintf(n->op_name, sizeof n->op_name, "%s", what);
 		pthread_mutex_unlock(&n->state_lock);
-		return err_set(ERR_BUSY, "another operation is in progress (%s); "
-		    "try again when it has finished", running);
+		return 0;
 	}
+	memcpy(running, n->op_name, sizeof running);
+	pthread_mutex_unlock(&n->state_lock);
+	return err_set(ERR_BUSY, "another operation is in progress (%s); try "
+	    "again when it has finished", running);
+}
+
+void node_begin_wait(struct node *n, const char *what)
+{
+	pthread_mutex_lock(&n->state_lock);
+	while (n->busy)
+		pthread_cond_wait(&n->idle, &n->state_lock);
+	n->busy = 1;
+	snprintf(n->op_name, sizeof n->op_name, "%s", what);
+	pthread_mutex_unlock(&n->state_lock);
+}
+
+void node_relabel(struct node *n, const char *what)
+{
 	pthread_mutex_lock(&n->state_lock);
 	snprintf(n->op_name, sizeof n->op_name, "%s", what);
 	pthread_mutex_unlock(&n->state_lock);
-	return 0;
 }
 
 void node_end(struct node *n)
 {
 	pthread_mutex_lock(&n->state_lock);
+	n->busy = 0;
 	n->op_name[0] = '\0';
+	pthread_cond_broadcast(&n->idle);
 	pthread_mutex_unlock(&n->state_lock);
-	pthread_mutex_unlock(&n->op_lock);
 }
 
 int node_rollback_pending(const struct node *n)

@@ -1,7 +1,8 @@
 /* snapshotd.c: the daemon: the control socket (each connection is a
- * session, session.c), signals (SIGHUP reloads, SIGTERM waits for the
- * running operation and exits). Listing and verifying run concurrently;
- * mutating commands take the node's operation lock. */
+ * session, session.c), the job loop (job.c), signals (SIGHUP reloads,
+ * SIGTERM waits for the running operation and exits). Listing and
+ * verifying run concurrently; mutating commands and jobs take the node's
+ * operation lock. */
 #include <errno.h>
 #include <grp.h>
 #include <poll.h>
@@ -19,6 +20,7 @@
 #include "conf.h"
 #include "db.h"
 #include "err.h"
+#include "job.h"
 #include "log.h"
 #include "node.h"
 #include "session.h"
@@ -92,12 +94,12 @@ static void reload(struct node *n)
 		conf_free(nc);
 		return;
 	}
-	pthread_mutex_lock(&n->op_lock);
+	node_begin_wait(n, "reload");
 	pthread_mutex_lock(&n->state_lock);
 	old = n->conf;
 	n->conf = nc;
 	pthread_mutex_unlock(&n->state_lock);
-	pthread_mutex_unlock(&n->op_lock);
+	node_end(n);
 	retired[nretired++] = old;	/* sessions may still read it */
 	node_load_trusted(n);
 	log_info("reloaded %s", nc->file);
@@ -116,6 +118,11 @@ int snapshotd_run(struct node *n, int lfd)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	if ((sfd = signalfd(-1, &set, SFD_CLOEXEC)) < 0)
 		return err_sys("signalfd");
+	/* Background jobs: their thread inherits the blocked signals. */
+	if ((r = job_start(n)) != 0) {
+		close(sfd);
+		return r;
+	}
 	log_info("nodebak-snapshotd %s serving node %s on %s", NODEBAK_VERSION,
 	    n->conf->node_name, n->conf->socket);
 	pfd[0].fd = lfd;
@@ -149,8 +156,10 @@ int snapshotd_run(struct node *n, int lfd)
 	}
 	close(lfd);
 	unlink(n->conf->socket);
-	/* A mutating operation runs to its end; it is never cut off. */
-	pthread_mutex_lock(&n->op_lock);
+	/* A mutating operation runs to its end, a job as much as a command;
+	 * neither is ever cut off. Jobs not started yet are dropped. */
+	job_stop();
+	node_begin_wait(n, "exit");
 	if (db_server_stop(n->conf) != 0)
 		log_err("stopping the database server: %s", err_msg());
 	log_info("exiting");

@@ -20,6 +20,7 @@ int main(void)
 	t_bak();
 	t_ustar();
 	t_ftp_parse();
+	t_job();
 	printf("1..%d\n", tap_n);
 	return tap_failed ? 1 : 0;
 }

@@ -28,5 +28,6 @@ void t_journal(void);
 void t_bak(void);
 void t_ustar(void);
 void t_ftp_parse(void);
+void t_job(void);
 
 #endif
