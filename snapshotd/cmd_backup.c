@@ -30,9 +30,13 @@
 
 int cmd_backup_snapshot(struct cmdctx *cx, int argc, char **argv)
 {
+	char base[NAME_MAX_LEN + 1];
 	const char *name = argv[0];
 
 	(void)argc;
+	/* The name of the file means the snapshot: nightly.bak is nightly. */
+	if (name_from_bak(name, base, sizeof base) == 0)
+		name = base;
 	if (!name_valid(name)) {
 		ui_err(cx->ui, "backup snapshot: %s: names are 1 to 64 of "
 		    "A-Za-z0-9._- and do not start with a dot\n", esc(argv[0]));
