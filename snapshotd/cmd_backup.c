@@ -367,6 +367,7 @@ int cmd_backup_rollback(struct cmdctx *cx, int argc, char **argv)
 	if (refuse_if_clustered(cx) != 0)
 		return EXIT_FAIL;
 	memset(&seen, 0, sizeof seen);
+	seen.status = BC_UNVERIFIED;	/* until bakcheck_file() says more */
 	if (!o.yes && !confirm(cx, o.file, &seen)) {
 		ui_out(cx->ui, "Rollback cancelled; nothing was changed.\n");
 		return EXIT_FAIL;

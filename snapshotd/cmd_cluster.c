@@ -260,7 +260,8 @@ static int start_job(struct cmdctx *cx, enum cluster_job_kind k,
 	const char *me;
 
 	snprintf(cmd, sizeof cmd, "database cluster %s%s%s",
-	    k == CLUSTER_JOB_INITIALIZE ? "initialize" : k == CLUSTER_JOB_JOIN ? "join" : "remove",
+	    k == CLUSTER_JOB_INITIALIZE ? "initialize" :
+	    k == CLUSTER_JOB_JOIN ? "join" : "remove",
 	    master ? " " : "", master ? master : "");
 	if (cluster_load(n->cluster_path, &cl) != 0) {
 		ui_err(cx->ui, "%s: %s\n", cmd, err_msg());

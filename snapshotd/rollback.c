@@ -481,102 +481,142 @@ void rollback_res_free(struct rollback_res *res)
 	manifest_free(&res->mf);
 }
 
+/* One rollback_run(): what its phases share. */
+struct run {
+	struct node *n;
+	const struct rollback_req *rq;
+	const struct ui *ui;
+	struct rollback_res *res;
+	char *path, *work, *stage, *intent, *jpath, *done;
+	char ts[32];			/* after staging: for names */
+	struct journal j;
+	struct fs_fileid old_db[3];	/* the database replaced */
+	size_t nold;
+	int hooks_stopped;
+};
+
+/* 1. Verify everything into a staging folder of this rollback's own;
+ * the node is not touched. */
+static int stage_phase(struct run *x)
+{
+	const struct rollback_req *rq = x->rq;
+	int r;
+
+	if ((r = fs_mkdir_p(x->work, 0700)) != 0 ||
+	    (r = fs_write_atomic(x->intent, rq->file, strlen(rq->file),
+	    0600)) != 0)
+		return r;
+	fault_point("rollback-intent");
+	if ((x->stage = new_stage(x->work)) == NULL)
+		return ERR_SYS;
+	if ((r = stage_archive(x->n, x->path, x->stage, &x->res->mf)) != 0)
+		return r;
+	return check_origin(x->n, &x->res->mf, rq->force, rq->file, rq->seen);
+}
+
+/* 2. A safety snapshot of the current state. 3. Plan, stop the services,
+ * make sure nobody else writes into the database, commit. */
+static int commit_phase(struct run *x)
+{
+	struct rollback_res *res = x->res;
+	time_t now = time(NULL);
+	int r;
+
+	strftime(x->ts, sizeof x->ts, "%Y%m%dT%H%M%SZ", gmtime(&now));
+	if (!x->rq->no_safety) {
+		if ((r = take_safety(x->n, x->ts, res->safety,
+		    sizeof res->safety)) != 0)
+			return r;
+		ui_out(x->ui, "Safety snapshot %s.bak taken\n", res->safety);
+	}
+	if ((r = mark_out_of_cluster(x->stage, x->rq->file)) != 0)
+		return r;
+	journal_free(&x->j);
+	journal_init(&x->j, x->rq->file, x->stage);
+	if ((r = plan(x->n, x->stage, &res->mf, &x->j)) != 0 ||
+	    (r = stop_services(x->n)) != 0)
+		return r;
+	x->hooks_stopped = 1;
+	fault_point("rollback-services-stopped");
+	if ((r = refuse_if_db_in_use(x->n)) != 0)
+		return r;
+	db_file_ids(x->n->conf, x->old_db, &x->nold);
+	/* A journal that reached its name but failed its last fsync is
+	 * committed all the same: its staging folder must stay. */
+	if ((r = journal_write(&x->j, x->jpath)) != 0 && !fs_exists(x->jpath))
+		return r;
+	res->committed = 1;
+	log_info("rollback %s: committed (%zu steps)", x->rq->file, x->j.n);
+	fault_point("rollback-committed");
+	return 0;
+}
+
+/* 4. From here the rollback completes: now, or before anything else
+ * changes the node (rollback_resume), or at the next start. */
+static int complete_phase(struct run *x)
+{
+	struct node *n = x->n;
+	int r;
+
+	if ((r = journal_complete(&x->j, x->jpath, x->done, x->intent)) != 0) {
+		log_err("rollback %s: %s; the node is part restored until the "
+		    "rollback is completed", x->rq->file, err_msg());
+		return r;
+	}
+	x->res->dbok = finish(n, x->ui, x->rq->file, x->res->dbwhat);
+	warn_if_old_db_open(x->ui, x->old_db, x->nold);
+	log_info("rollback %s: done; node restored to snapshot %s", x->rq->file,
+	    x->res->mf.snapshot);
+	pthread_mutex_lock(&n->state_lock);
+	snprintf(n->recovery, sizeof n->recovery, "rolled back to %s at %s",
+	    x->rq->file, x->ts);
+	pthread_mutex_unlock(&n->state_lock);
+	unlink(x->done);
+	return 0;
+}
+
+/* Before the commit point: undo what can be undone, keeping the reason
+ * (code r) for the caller. */
+static int undo(struct run *x, int r)
+{
+	char why[1024];
+
+	snprintf(why, sizeof why, "%s", err_msg());
+	/* Only this rollback's own staging folder: never another's. */
+	if (x->stage)
+		fs_rm_rf(x->stage);
+	unlink(x->intent);
+	if (x->hooks_stopped)
+		hook_run("service_start", x->n->conf->service_start);
+	return err_set(r, "%s", why);
+}
+
 int rollback_run(struct node *n, const struct rollback_req *rq,
     const struct ui *ui, struct rollback_res *res)
 {
-	struct journal j;
-	struct fs_fileid old_db[3];
-	size_t nold = 0;
-	char ts[32], why[1024];
-	char *path = NULL, *work = NULL, *stage = NULL, *intent = NULL;
-	char *jpath = NULL, *done = NULL;
-	int r, hooks_stopped = 0;
-	time_t now;
+	struct run x;
+	int r;
 
 	memset(res, 0, sizeof *res);
 	manifest_init(&res->mf);
-	journal_init(&j, "", "");
-	path = node_backup_path(n, rq->file);
-	paths_init(n, &work, &intent, &jpath, &done);
-	/* 1. Verify everything into a staging folder of this rollback's own;
-	 * the node is not touched. */
-	if ((r = fs_mkdir_p(work, 0700)) != 0 ||
-	    (r = fs_write_atomic(intent, rq->file, strlen(rq->file), 0600)) != 0)
-		goto fail;
-	fault_point("rollback-intent");
-	if ((stage = new_stage(work)) == NULL) {
-		r = ERR_SYS;
-		goto fail;
-	}
-	if ((r = stage_archive(n, path, stage, &res->mf)) != 0 ||
-	    (r = check_origin(n, &res->mf, rq->force, rq->file, rq->seen)) != 0)
-		goto fail;
-	/* 2. A safety snapshot of the current state. */
-	now = time(NULL);
-	strftime(ts, sizeof ts, "%Y%m%dT%H%M%SZ", gmtime(&now));
-	if (!rq->no_safety) {
-		if ((r = take_safety(n, ts, res->safety, sizeof res->safety)) != 0)
-			goto fail;
-		ui_out(ui, "Safety snapshot %s.bak taken\n", res->safety);
-	}
-	/* 3. Plan, stop the services, make sure nobody else writes into the
-	 * database, commit. */
-	if ((r = mark_out_of_cluster(stage, rq->file)) != 0)
-		goto fail;
-	journal_free(&j);
-	journal_init(&j, rq->file, stage);
-	if ((r = plan(n, stage, &res->mf, &j)) != 0 ||
-	    (r = stop_services(n)) != 0)
-		goto fail;
-	hooks_stopped = 1;
-	fault_point("rollback-services-stopped");
-	if ((r = refuse_if_db_in_use(n)) != 0)
-		goto fail;
-	db_file_ids(n->conf, old_db, &nold);
-	/* A journal that reached its name but failed its last fsync is
-	 * committed all the same: its staging folder must stay. */
-	if ((r = journal_write(&j, jpath)) != 0 && !fs_exists(jpath))
-		goto fail;
-	res->committed = 1;
-	log_info("rollback %s: committed (%zu steps)", rq->file, j.n);
-	fault_point("rollback-committed");
-	/* 4. From here the rollback completes: now, or before anything else
-	 * changes the node (rollback_resume), or at the next start. */
-	if ((r = journal_complete(&j, jpath, done, intent)) != 0) {
-		log_err("rollback %s: %s; the node is part restored until the "
-		    "rollback is completed", rq->file, err_msg());
-		goto out;
-	}
-	res->dbok = finish(n, ui, rq->file, res->dbwhat);
-	warn_if_old_db_open(ui, old_db, nold);
-	log_info("rollback %s: done; node restored to snapshot %s", rq->file,
-	    res->mf.snapshot);
-	pthread_mutex_lock(&n->state_lock);
-	snprintf(n->recovery, sizeof n->recovery, "rolled back to %s at %s",
-	    rq->file, ts);
-	pthread_mutex_unlock(&n->state_lock);
-	unlink(done);
-	r = 0;
-	goto out;
-fail:
-	/* Undo what can be undone, keeping the reason for the caller. */
-	snprintf(why, sizeof why, "%s", err_msg());
-	if (!res->committed) {
-		/* Only this rollback's own staging folder: never another's. */
-		if (stage)
-			fs_rm_rf(stage);
-		unlink(intent);
-	}
-	if (hooks_stopped)
-		hook_run("service_start", n->conf->service_start);
-	err_set(r, "%s", why);
-out:
-	journal_free(&j);
-	free(path);
-	free(work);
-	free(stage);
-	free(intent);
-	free(jpath);
-	free(done);
+	memset(&x, 0, sizeof x);
+	x.n = n;
+	x.rq = rq;
+	x.ui = ui;
+	x.res = res;
+	x.path = node_backup_path(n, rq->file);
+	paths_init(n, &x.work, &x.intent, &x.jpath, &x.done);
+	journal_init(&x.j, "", "");
+	if ((r = stage_phase(&x)) != 0 || (r = commit_phase(&x)) != 0)
+		r = res->committed ? r : undo(&x, r);
+	else
+		r = complete_phase(&x);
+	journal_free(&x.j);
+	free(x.path);
+	free(x.work);
+	free(x.stage);
+	free(x.intent);
+	free(x.jpath);
+	free(x.done);
 	return r;
 }
