@@ -9,13 +9,14 @@
 
 static _Thread_local char msg[1024];
 
-/* Formatted through a copy: an argument may be err_msg() itself. */
+/* The current message may be one of the arguments (err_set(ERR_DB, "%s",
+ * err_msg())): format it apart, then copy. */
 static void vset(const char *fmt, va_list ap)
 {
-	char tmp[sizeof msg];
+	char text[sizeof msg];
 
-	vsnprintf(tmp, sizeof tmp, fmt, ap);
-	memcpy(msg, tmp, sizeof msg);
+	vsnprintf(text, sizeof text, fmt, ap);
+	memcpy(msg, text, sizeof msg);
 }
 
 int err_set(int code, const char *fmt, ...)

@@ -1,16 +1,14 @@
-/* commands.h: the console commands the daemon executes. */
+/* commands.h: the console commands the daemon executes: the table and
+ * its dispatcher (commands.c). */
 #ifndef NODEBAK_COMMANDS_H
 #define NODEBAK_COMMANDS_H
 
-struct session;
+#include "cmd.h"
 
-/* Exit statuses a command returns to the console. */
-#define EXIT_OK 0
-#define EXIT_FAIL 1
-#define EXIT_USAGE 2
-
-/* Run argv (the words the operator typed) for session s; returns the
- * exit status. Output goes to the console through s. */
-int commands_run(struct session *s, int argc, char **argv);
+/* Run argv (the words the operator typed) for cx: checks the role, takes
+ * the node lock for a command that changes the node (completing a pending
+ * rollback first) and releases it unless the command handed it to a job.
+ * Returns the exit status (cmd.h); what the command says goes to cx->ui. */
+int commands_run(struct cmdctx *cx, int argc, char **argv);
 
 #endif

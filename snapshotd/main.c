@@ -10,6 +10,7 @@
 #include "err.h"
 #include "log.h"
 #include "node.h"
+#include "recovery.h"
 #include "snapshotd.h"
 #include "banned.h"
 
@@ -65,8 +66,15 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_open("nodebak-snapshotd", 1, verbose);
+	/* Recovery runs before the database server starts and before
+	 * anything opens the database (docs/crash-safety.md). */
 	if (node_open(c, &n) != 0) {
 		fprintf(stderr, "nodebak-snapshotd: %s\n", err_msg());
+		return 1;
+	}
+	if (recovery_run(n) != 0 || node_start(n) != 0) {
+		fprintf(stderr, "nodebak-snapshotd: %s\n", err_msg());
+		node_free(n);
 		return 1;
 	}
 	if (init) {

@@ -1,4 +1,5 @@
-/* node.c: node identity, keys, folders and the operation lock. */
+/* node.c: node identity, keys, folders and the operation lock: the node
+ * state every layer above stands on; it calls nothing of snapshotd's. */
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -18,7 +19,6 @@
 #include "log.h"
 #include "names.h"
 #include "node.h"
-#include "recovery.h"
 #include "xmalloc.h"
 #include "banned.h"
 
@@ -254,54 +254,66 @@ const struct trusted_key *node_trusted_key(const struct trust *t,
 int node_open(struct conf *conf, struct node **out)
 {
 	struct node *n = xcalloc(1, sizeof *n);
-	struct cluster cl;
 	int r;
 
 	*out = NULL;
 	n->conf = conf;
-	pthread_mutex_init(&n->op_lock, NULL);
 	pthread_mutex_init(&n->state_lock, NULL);
+	pthread_cond_init(&n->idle, NULL);
 	n->backups = fs_join(conf->files_dir, NODE_BACKUPS_DIR);
 	n->cluster_path = fs_join(conf->state_dir, CLUSTER_FILE);
 	if ((r = ensure_dirs(conf)) != 0 || (r = ensure_key(n)) != 0 ||
-	    (r = ensure_id(n)) != 0 || (r = node_load_trusted(n)) != 0)
-		goto fail;
-	if ((r = recovery_run(n)) != 0)
-		goto fail;
-	if (!fs_exists(n->cluster_path)) {
-		cluster_defaults(&cl);
-		if ((r = cluster_save(n->cluster_path, &cl)) != 0)
-			goto fail;
-	} else if ((r = cluster_load(n->cluster_path, &cl)) != 0)
-		goto fail;
-	/* A cluster command that was running when the daemon stopped will
-	 * never finish: say so instead of refusing every command after it. */
-	if (cl.last_ok == 2 || cl.status == CS_DISABLING) {
-		snprintf(cl.error, sizeof cl.error, "'%.150s' was interrupted "
-		    "(nodebak-snapshotd stopped); check the node and run it again",
-		    cl.last_command);
-		cl.status = CS_ERROR;
-		cl.last_ok = 0;
-		cl.since = time(NULL);
-		if ((r = cluster_save(n->cluster_path, &cl)) != 0)
-			goto fail;
-		log_err("database cluster: %s", cl.error);
-	}
-	/* The database exists from the first start on (with its schema); a
-	 * PostgreSQL server listens on the cluster interface's address. */
-	if ((r = db_server_start(conf, conf_iface(conf, cl.interface))) != 0)
-		goto fail;
-	{
-		struct db *db;
-		if ((r = db_open(conf, &db)) != 0)
-			goto fail;
-		db_close(db);
+	    (r = ensure_id(n)) != 0 || (r = node_load_trusted(n)) != 0) {
+		node_free(n);
+		return r;
 	}
 	*out = n;
 	return 0;
-fail:
-	node_free(n);
-	return r;
+}
+
+/* The cluster settings, created on the first start. A cluster command
+ * that was running when the daemon stopped will never finish: say so
+ * instead of refusing every command after it. */
+static int load_cluster(struct node *n, struct cluster *cl)
+{
+	int r;
+
+	if (!fs_exists(n->cluster_path)) {
+		cluster_defaults(cl);
+		return cluster_save(n->cluster_path, cl);
+	}
+	if ((r = cluster_load(n->cluster_path, cl)) != 0)
+		return r;
+	if (cl->last_ok == 2 || cl->status == CS_DISABLING) {
+		snprintf(cl->error, sizeof cl->error, "'%.150s' was interrupted "
+		    "(nodebak-snapshotd stopped); check the node and run it again",
+		    cl->last_command);
+		cl->status = CS_ERROR;
+		cl->last_ok = 0;
+		cl->since = time(NULL);
+		if ((r = cluster_save(n->cluster_path, cl)) != 0)
+			return r;
+		log_err("database cluster: %s", cl->error);
+	}
+	return 0;
+}
+
+int node_start(struct node *n)
+{
+	const struct conf *conf = n->conf;
+	struct cluster cl;
+	struct db *db;
+	int r;
+
+	if ((r = load_cluster(n, &cl)) != 0)
+		return r;
+	/* The database exists from the first start on (with its schema); a
+	 * PostgreSQL server listens on the cluster interface's address. */
+	if ((r = db_server_start(conf, conf_iface(conf, cl.interface))) != 0 ||
+	    (r = db_open(conf, &db)) != 0)
+		return r;
+	db_close(db);
+	return 0;
 }
 
 void node_free(struct node *n)
@@ -313,7 +325,7 @@ void node_free(struct node *n)
 	free(n->backups);
 	free(n->cluster_path);
 	conf_free(n->conf);
-	pthread_mutex_destroy(&n->op_lock);
+	pthread_cond_destroy(&n->idle);
 	pthread_mutex_destroy(&n->state_lock);
 	free(n);
 }
@@ -548,26 +560,45 @@ char *node_backup_path(const struct node *n, const char *file)
 
 int node_begin(struct node *n, const char *what)
 {
-	if (pthread_mutex_trylock(&n->op_lock) != 0) {
-		char running[sizeof n->op_name];
-		pthread_mutex_lock(&n->state_lock);
-		memcpy(running, n->op_name, sizeof running);
+	char running[sizeof n->op_name];
+
+	pthread_mutex_lock(&n->state_lock);
+	if (!n->busy) {
+		n->busy = 1;
+		snprintf(n->op_name, sizeof n->op_name, "%s", what);
 		pthread_mutex_unlock(&n->state_lock);
-		return err_set(ERR_BUSY, "another operation is in progress (%s); "
-		    "try again when it has finished", running);
+		return 0;
 	}
+	memcpy(running, n->op_name, sizeof running);
+	pthread_mutex_unlock(&n->state_lock);
+	return err_set(ERR_BUSY, "another operation is in progress (%s); try "
+	    "again when it has finished", running);
+}
+
+void node_begin_wait(struct node *n, const char *what)
+{
+	pthread_mutex_lock(&n->state_lock);
+	while (n->busy)
+		pthread_cond_wait(&n->idle, &n->state_lock);
+	n->busy = 1;
+	snprintf(n->op_name, sizeof n->op_name, "%s", what);
+	pthread_mutex_unlock(&n->state_lock);
+}
+
+void node_relabel(struct node *n, const char *what)
+{
 	pthread_mutex_lock(&n->state_lock);
 	snprintf(n->op_name, sizeof n->op_name, "%s", what);
 	pthread_mutex_unlock(&n->state_lock);
-	return 0;
 }
 
 void node_end(struct node *n)
 {
 	pthread_mutex_lock(&n->state_lock);
+	n->busy = 0;
 	n->op_name[0] = '\0';
+	pthread_cond_broadcast(&n->idle);
 	pthread_mutex_unlock(&n->state_lock);
-	pthread_mutex_unlock(&n->op_lock);
 }
 
 int node_rollback_pending(const struct node *n)

@@ -49,16 +49,26 @@ struct node {
 	struct trust *trust;		/* other nodes' keys: node_trust() */
 	char *backups;			/* files_dir/backups */
 	char *cluster_path;		/* state_dir/cluster.conf */
-	pthread_mutex_t op_lock;	/* one mutating operation at a time */
-	pthread_mutex_t state_lock;	/* guards op_name and conf swaps */
+	/* The operation lock: one mutating operation at a time. Not a mutex:
+	 * it belongs to an operation, not a thread, so a command can hand it
+	 * to the background job it starts (job.c). node_begin()/node_end(). */
+	int busy;
 	char op_name[128];		/* the running mutating operation */
+	pthread_cond_t idle;		/* signalled when busy drops */
+	pthread_mutex_t state_lock;	/* guards busy, op_name and conf swaps */
 	char recovery[512];		/* what the last start recovered */
 };
 
-/* Open the node described by conf (taking ownership of it): create its
- * folders, generate the signing key and node id on first start, load
- * trusted keys, then recover from an interrupted operation. */
+/* Open the node described by conf (taking ownership of it, freed on
+ * failure too): create its folders, generate the signing key and node id
+ * on first start, load trusted keys. Touches no database: crash recovery
+ * (recovery_run()) comes next, then node_start(). */
 int node_open(struct conf *conf, struct node **out);
+/* After recovery: load the cluster settings (creating them on the first
+ * start; a cluster command cut off by a stop becomes an error), start
+ * the database server and open the database once (creating its schema).
+ * 0, or an error saying what failed. */
+int node_start(struct node *n);
 void node_free(struct node *n);
 /* Reload trusted keys and their nodes (after key trust, on SIGHUP). A
  * key whose .node file is malformed is left out (logged). */
@@ -94,8 +104,16 @@ void node_limits(const struct node *n, struct bak_limits *lim);
 /* Path of backups/<file> (caller frees). */
 char *node_backup_path(const struct node *n, const char *file);
 /* Try to start a mutating operation named what: 0, or ERR_BUSY with a
- * message naming the running one. */
+ * message naming the running one. Operations start through
+ * rollback_begin(), which adds the pending-rollback gate. */
 int node_begin(struct node *n, const char *what);
+/* Wait until no operation runs, then hold the lock as what (a reload
+ * swapping the configuration, the daemon's exit). */
+void node_begin_wait(struct node *n, const char *what);
+/* The running operation is now called what (a command's background job
+ * that took the lock over from it). */
+void node_relabel(struct node *n, const char *what);
+/* End the running operation, from whichever thread holds it now. */
 void node_end(struct node *n);
 /* 1 when a rollback is committed but not complete: its journal exists,
  * or (PostgreSQL) its dump is not restored yet. The node is part

@@ -18,7 +18,6 @@
 #include "buf.h"
 #include "cluster.h"
 #include "crypto.h"
-#include "commands.h"
 #include "db.h"
 #include "err.h"
 #include "esc.h"
@@ -30,56 +29,10 @@
 #include "names.h"
 #include "node.h"
 #include "rollback.h"
-#include "session.h"
 #include "snapshot.h"
+#include "ui.h"
 #include "xmalloc.h"
 #include "banned.h"
-
-#define FORCE_NODE 1u
-#define FORCE_VERSION 2u
-#define FORCE_SCHEMA 4u
-
-struct opts {
-	const char *file;
-	int yes, no_safety;
-	unsigned force;
-};
-
-static int parse_opts(struct session *s, int argc, char **argv, struct opts *o)
-{
-	memset(o, 0, sizeof *o);
-	for (int i = 0; i < argc; i++) {
-		if (!strcmp(argv[i], "--yes"))
-			o->yes = 1;
-		else if (!strcmp(argv[i], "--no-safety-snapshot"))
-			o->no_safety = 1;
-		else if (!strcmp(argv[i], "--force") && i + 1 < argc) {
-			const char *w = argv[++i];
-			if (!strcmp(w, "node"))
-				o->force |= FORCE_NODE;
-			else if (!strcmp(w, "version"))
-				o->force |= FORCE_VERSION;
-			else if (!strcmp(w, "schema"))
-				o->force |= FORCE_SCHEMA;
-			else {
-				sess_err(s, "backup rollback: --force takes node, version or "
-				    "schema, not %s\n", w);
-				return -1;
-			}
-		} else if (argv[i][0] == '-' || o->file) {
-			sess_err(s, "Usage:\n  backup rollback <name>.bak [--yes] "
-			    "[--no-safety-snapshot] [--force node|version|schema]...\n");
-			return -1;
-		} else
-			o->file = argv[i];
-	}
-	if (o->file == NULL) {
-		sess_err(s, "Usage:\n  backup rollback <name>.bak [--yes] "
-		    "[--no-safety-snapshot] [--force node|version|schema]...\n");
-		return -1;
-	}
-	return 0;
-}
 
 /* The archive (verified, in staging) must be what the operator confirmed
  * (seen; NULL with --yes), its key must be allowed to sign for the node it
@@ -102,15 +55,15 @@ static int check_origin(struct node *n, const struct manifest *mf,
 	if (strcmp(mf->engine, n->conf->db_engine))
 		return err_set(ERR_REFUSED, "%s: taken with database engine %s, this "
 		    "node runs %s", esc(file), esc(mf->engine), n->conf->db_engine);
-	if (strcmp(mf->node_id, n->id) && !(force & FORCE_NODE))
+	if (strcmp(mf->node_id, n->id) && !(force & ROLLBACK_FORCE_NODE))
 		return err_set(ERR_REFUSED, "%s was taken on node %s (%s), not "
 		    "on this node; add --force node to restore it here",
 		    esc(file), esc(mf->node_name), esc(mf->node_id));
-	if (strcmp(mf->software, NODEBAK_VERSION) && !(force & FORCE_VERSION))
+	if (strcmp(mf->software, NODEBAK_VERSION) && !(force & ROLLBACK_FORCE_VERSION))
 		return err_set(ERR_REFUSED, "%s was taken by nodebak %s, this is "
 		    "%s; add --force version to restore it anyway", esc(file),
 		    esc(mf->software), NODEBAK_VERSION);
-	if (mf->schema != DB_SCHEMA_VERSION && !(force & FORCE_SCHEMA))
+	if (mf->schema != DB_SCHEMA_VERSION && !(force & ROLLBACK_FORCE_SCHEMA))
 		return err_set(ERR_REFUSED, "%s has database schema %ld, this "
 		    "node uses %d; add --force schema to restore it anyway",
 		    esc(file), mf->schema, DB_SCHEMA_VERSION);
@@ -233,55 +186,6 @@ static int mark_out_of_cluster(const char *stage, const char *file)
 	return r;
 }
 
-static int refuse_if_clustered(struct session *s)
-{
-	struct cluster cl;
-
-	if (cluster_load(s->node->cluster_path, &cl) != 0)
-		return -1;
-	if (cl.status == CS_ENABLED || cl.status == CS_DISABLING) {
-		sess_err(s, "ERROR: Cannot restore while clustering enabled.\n"
-		    "  Disable clustering on this node first\n");
-		return -1;
-	}
-	/* A server still following a master (after a failed join, say) is
-	 * read-only: the restore would fail after the commit point. */
-	if (db_restore_ready(s->node->conf) != 0) {
-		sess_err(s, "backup rollback: %s\n", err_msg());
-		return -1;
-	}
-	return 0;
-}
-
-/* Ask before restoring, showing what the archive holds: its MANIFEST as
- * bakcheck_file() verified it (seen gets it, for check_origin() to hold
- * the staged archive to). An archive that does not verify is not asked
- * about: staging will refuse it and say why. */
-static int confirm(struct session *s, const char *file, struct bakcheck *seen)
-{
-	char text[2048], about[1100], warn[600] = "", ts[21];
-
-	if (bakcheck_file(s->node, file, seen) != 0 ||
-	    seen->status != BC_VERIFIED)
-		return 1;
-	manifest_time(seen->created, ts);
-	if (!name_is_bak_of(file, seen->snapshot))
-		snprintf(warn, sizeof warn, "WARNING: the file is named %s but holds "
-		    "snapshot %s: it was renamed or copied from another archive.\n",
-		    esc(file), esc(seen->snapshot));
-	snprintf(about, sizeof about, "It holds snapshot %s of node %s (%s), "
-	    "taken %s, signed by key %s (%s).\n%s", esc(seen->snapshot),
-	    esc(seen->node_name), esc(seen->node_id), ts, esc(seen->key_id),
-	    node_key_origin(s->node, seen->key_id), warn);
-	snprintf(text, sizeof text, "WARNING!!!\nAre you sure you wish to restore "
-	    "this node from %s? (Y/n)\n%sThe node's database, configuration, "
-	    "certificates, keys and licence will be replaced by the snapshot's.\n"
-	    "The node will be out of the database cluster afterwards: initialize "
-	    "or join it again.\nThe node's services will restart at the end of "
-	    "this procedure.\n", esc(file), about);
-	return sess_confirm(s, text);
-}
-
 /* The staged configuration must load: restored, a configuration that does
  * not would keep the daemon and the console from starting. */
 static int check_staged_conf(const char *stage, const char *path)
@@ -392,35 +296,6 @@ static int reload_conf(struct node *n)
 	return 0;
 }
 
-static void report(struct session *s, const struct manifest *mf,
-    const char *file, const char *safety, int dbok, const char *dbwhat)
-{
-	size_t files = 0, dirs = 0;
-	char ts[21];
-
-	for (size_t i = 0; i < mf->n; i++)
-		if (!strncmp(mf->m[i].path, "files/", 6))
-			mf->m[i].is_dir ? dirs++ : files++;
-	manifest_time(mf->created, ts);
-	if (!name_is_bak_of(file, mf->snapshot))
-		sess_out(s, "WARNING: %s was renamed or copied: it held snapshot %s, "
-		    "which is what was restored\n", esc(file), esc(mf->snapshot));
-	sess_out(s, "Restored from %s (snapshot %s of node %s, taken %s):\n"
-	    "  Database           : %s (%s%s%s)\n"
-	    "  Configuration      : restored\n"
-	    "  Cluster settings   : restored; Status now Disabled\n"
-	    "  Certificates, keys and licence : %zu files, %zu folders\n",
-	    esc(file), esc(mf->snapshot), esc(mf->node_name), ts,
-	    db_member(s->node->conf),
-	    dbok ? "" : "INTEGRITY CHECK FAILED", !dbok && dbwhat[0] ? ": " : "",
-	    dbwhat, files, dirs);
-	if (safety[0])
-		sess_out(s, "Safety snapshot of the previous state: %s.bak\n",
-		    esc(safety));
-	sess_out(s, "This node is out of the database cluster: run 'database "
-	    "cluster initialize' or 'database cluster join <master>'.\n");
-}
-
 /* A new, empty staging folder of this rollback's own, in work. */
 static char *new_stage(const char *work)
 {
@@ -451,8 +326,8 @@ static int refuse_if_db_in_use(struct node *n)
 
 /* After the swap: a process that opened the old database between the
  * check and the swap still has it; say so loudly. */
-static void warn_if_old_db_open(struct session *s, const struct fs_fileid *ids,
-    size_t nids)
+static void warn_if_old_db_open(const struct ui *ui,
+    const struct fs_fileid *ids, size_t nids)
 {
 	char comm[64];
 	pid_t pid;
@@ -461,19 +336,18 @@ static void warn_if_old_db_open(struct session *s, const struct fs_fileid *ids,
 		return;
 	log_err("rollback: process %ld (%s) still has the replaced database "
 	    "open; what it writes now is lost: restart it", (long)pid, esc(comm));
-	if (s)
-		sess_err(s, "WARNING: process %ld (%s) still has the replaced "
-		    "database open; what it writes now is lost: restart it\n",
-		    (long)pid, esc(comm));
+	ui_err(ui, "WARNING: process %ld (%s) still has the replaced database "
+	    "open; what it writes now is lost: restart it\n", (long)pid,
+	    esc(comm));
 }
 
 /* The end of a rollback whose journal is complete: restore a pending
  * PostgreSQL dump, start the services, load the restored configuration,
  * check the live database. 1 when the database checks out; dbwhat (of
  * DB_CHECK_WHAT_MAX bytes) says what was checked, or what failed. */
-static int finish(struct session *s, const char *file, char *dbwhat)
+static int finish(struct node *n, const struct ui *ui, const char *file,
+    char *dbwhat)
 {
-	struct node *n = s->node;
 	int dbok;
 
 	/* PostgreSQL: the journal put the dump in place; restore it into the
@@ -482,11 +356,11 @@ static int finish(struct session *s, const char *file, char *dbwhat)
 	if (!dbok) {
 		snprintf(dbwhat, DB_CHECK_WHAT_MAX, "%s", err_msg());
 		log_err("rollback %s: %s", file, err_msg());
-		sess_err(s, "backup rollback: %s\n", err_msg());
+		ui_err(ui, "backup rollback: %s\n", err_msg());
 		return 0;
 	}
 	if (hook_run("service_start", n->conf->service_start) != 0)
-		sess_err(s, "backup rollback: %s\n", err_msg());
+		ui_err(ui, "backup rollback: %s\n", err_msg());
 	fault_point("rollback-services-started");
 	reload_conf(n);
 	dbok = db_check_live_what(n->conf, dbwhat, DB_CHECK_WHAT_MAX) == 0;
@@ -505,9 +379,8 @@ static int paths_init(struct node *n, char **work, char **intent,
 	return 0;
 }
 
-int rollback_resume(struct session *s)
+int rollback_resume(struct node *n, const struct ui *ui)
 {
-	struct node *n = s->node;
 	struct journal j;
 	char *work, *intent, *jpath, *done, bak[sizeof j.bak];
 	int r = 0;
@@ -531,13 +404,13 @@ int rollback_resume(struct session *s)
 	}
 	{
 		char dbwhat[DB_CHECK_WHAT_MAX] = "";
-		if (!finish(s, bak, dbwhat))
-			sess_err(s, "backup rollback: the restored database: %s\n",
+		if (!finish(n, ui, bak, dbwhat))
+			ui_err(ui, "backup rollback: the restored database: %s\n",
 			    dbwhat);
 	}
 	unlink(done);
 	log_info("rollback %s: completed; node restored", bak);
-	sess_out(s, "The interrupted rollback from %s has been completed: the "
+	ui_out(ui, "The interrupted rollback from %s has been completed: the "
 	    "node is in the restored state.\n", esc(bak));
 	pthread_mutex_lock(&n->state_lock);
 	snprintf(n->recovery, sizeof n->recovery, "the rollback from %s was "
@@ -561,141 +434,189 @@ out:
 	return r;
 }
 
-int cmd_rollback(struct session *s, int argc, char **argv)
+int rollback_begin(struct node *n, const char *what, const struct ui *ui)
 {
-	struct node *n = s->node;
-	struct manifest mf;
-	struct journal j;
-	struct opts o;
-	struct fs_fileid old_db[3];
-	size_t nold = 0;
-	struct bakcheck seen;
-	char base[NAME_MAX_LEN + 1], safety[NAME_MAX_LEN + 1] = "", ts[32];
-	char *path = NULL, *work = NULL, *stage = NULL, *intent = NULL;
-	char *jpath = NULL, *done = NULL;
-	char dbwhat[DB_CHECK_WHAT_MAX] = "";
-	int r = EXIT_FAIL, dbok, hooks_stopped = 0, committed = 0;
-	time_t now;
+	int r;
 
-	manifest_init(&mf);
-	journal_init(&j, "", "");
-	if (parse_opts(s, argc, argv, &o) != 0)
-		return EXIT_USAGE;
-	if (name_from_bak(o.file, base, sizeof base) != 0) {
-		sess_err(s, "backup rollback: %s\n", err_msg());
-		return EXIT_FAIL;
+	if ((r = node_begin(n, what)) != 0)
+		return r;
+	/* A committed rollback is completed before anything else changes the
+	 * node; until it is, nothing else may. */
+	if (node_rollback_pending(n) && (r = rollback_resume(n, ui)) != 0) {
+		node_end(n);
+		return r;
 	}
-	path = node_backup_path(n, o.file);
-	if (!fs_exists(path)) {
-		sess_err(s, "backup rollback: %s: no such backup (see backup list)\n",
-		    o.file);
-		goto out;
+	return 0;
+}
+
+/* The safety snapshot's name: pre-rollback-<ts>, made unique. */
+static int take_safety(struct node *n, const char *ts, char *name,
+    size_t namesz)
+{
+	snprintf(name, namesz, "pre-rollback-%s", ts);
+	for (int k = 2; k < 100 && backup_exists(n, name); k++)
+		snprintf(name, namesz, "pre-rollback-%s-%d", ts, k);
+	if (snapshot_create(n, name) != 0) {
+		name[0] = '\0';
+		return err_prefix(ERR_IO, "safety snapshot");
 	}
-	if (refuse_if_clustered(s) != 0)
-		goto out;
-	if (!o.yes && !confirm(s, o.file, &seen)) {
-		sess_out(s, "Rollback cancelled; nothing was changed.\n");
-		r = EXIT_FAIL;
-		goto out;
-	}
-	paths_init(n, &work, &intent, &jpath, &done);
-	/* 1. Verify everything into a staging folder of this rollback's own;
-	 * the node is not touched. */
-	if (fs_mkdir_p(work, 0700) != 0 ||
-	    fs_write_atomic(intent, o.file, strlen(o.file), 0600) != 0)
-		goto fail;
+	return 0;
+}
+
+/* Stop the node's services for the swap; when that fails, start them
+ * again and keep the reason. */
+static int stop_services(struct node *n)
+{
+	char msg[1024];
+
+	if (hook_run("service_stop", n->conf->service_stop) == 0)
+		return 0;
+	snprintf(msg, sizeof msg, "%s", err_msg());
+	hook_run("service_start", n->conf->service_start);
+	return err_set(ERR_IO, "%s; nothing was changed", msg);
+}
+
+void rollback_res_free(struct rollback_res *res)
+{
+	manifest_free(&res->mf);
+}
+
+/* One rollback_run(): what its phases share. */
+struct run {
+	struct node *n;
+	const struct rollback_req *rq;
+	const struct ui *ui;
+	struct rollback_res *res;
+	char *path, *work, *stage, *intent, *jpath, *done;
+	char ts[32];			/* after staging: for names */
+	struct journal j;
+	struct fs_fileid old_db[3];	/* the database replaced */
+	size_t nold;
+	int hooks_stopped;
+};
+
+/* 1. Verify everything into a staging folder of this rollback's own;
+ * the node is not touched. */
+static int stage_phase(struct run *x)
+{
+	const struct rollback_req *rq = x->rq;
+	int r;
+
+	if ((r = fs_mkdir_p(x->work, 0700)) != 0 ||
+	    (r = fs_write_atomic(x->intent, rq->file, strlen(rq->file),
+	    0600)) != 0)
+		return r;
 	fault_point("rollback-intent");
-	if ((stage = new_stage(work)) == NULL ||
-	    stage_archive(n, path, stage, &mf) != 0 ||
-	    check_origin(n, &mf, o.force, o.file, o.yes ? NULL : &seen) != 0)
-		goto fail;
-	/* 2. A safety snapshot of the current state. */
-	now = time(NULL);
-	strftime(ts, sizeof ts, "%Y%m%dT%H%M%SZ", gmtime(&now));
-	if (!o.no_safety) {
-		snprintf(safety, sizeof safety, "pre-rollback-%s", ts);
-		for (int k = 2; k < 100 && backup_exists(n, safety); k++)
-			snprintf(safety, sizeof safety, "pre-rollback-%s-%d", ts, k);
-		if (snapshot_create(n, safety) != 0) {
-			err_prefix(ERR_IO, "safety snapshot");
-			safety[0] = '\0';
-			goto fail;
-		}
-		sess_out(s, "Safety snapshot %s.bak taken\n", safety);
+	if ((x->stage = new_stage(x->work)) == NULL)
+		return ERR_SYS;
+	if ((r = stage_archive(x->n, x->path, x->stage, &x->res->mf)) != 0)
+		return r;
+	return check_origin(x->n, &x->res->mf, rq->force, rq->file, rq->seen);
+}
+
+/* 2. A safety snapshot of the current state. 3. Plan, stop the services,
+ * make sure nobody else writes into the database, commit. */
+static int commit_phase(struct run *x)
+{
+	struct rollback_res *res = x->res;
+	time_t now = time(NULL);
+	int r;
+
+	strftime(x->ts, sizeof x->ts, "%Y%m%dT%H%M%SZ", gmtime(&now));
+	if (!x->rq->no_safety) {
+		if ((r = take_safety(x->n, x->ts, res->safety,
+		    sizeof res->safety)) != 0)
+			return r;
+		ui_out(x->ui, "Safety snapshot %s.bak taken\n", res->safety);
 	}
-	/* 3. Plan, stop the services, make sure nobody else writes into the
-	 * database, commit. */
-	if (mark_out_of_cluster(stage, o.file) != 0)
-		goto fail;
-	journal_free(&j);
-	journal_init(&j, o.file, stage);
-	if (plan(n, stage, &mf, &j) != 0)
-		goto fail;
-	if (hook_run("service_stop", n->conf->service_stop) != 0) {
-		char msg[1024];
-		snprintf(msg, sizeof msg, "%s", err_msg());
-		hook_run("service_start", n->conf->service_start);
-		err_set(ERR_IO, "%s; nothing was changed", msg);
-		goto fail;
-	}
-	hooks_stopped = 1;
+	if ((r = mark_out_of_cluster(x->stage, x->rq->file)) != 0)
+		return r;
+	journal_free(&x->j);
+	journal_init(&x->j, x->rq->file, x->stage);
+	if ((r = plan(x->n, x->stage, &res->mf, &x->j)) != 0 ||
+	    (r = stop_services(x->n)) != 0)
+		return r;
+	x->hooks_stopped = 1;
 	fault_point("rollback-services-stopped");
-	if (refuse_if_db_in_use(n) != 0)
-		goto fail;
-	db_file_ids(n->conf, old_db, &nold);
+	if ((r = refuse_if_db_in_use(x->n)) != 0)
+		return r;
+	db_file_ids(x->n->conf, x->old_db, &x->nold);
 	/* A journal that reached its name but failed its last fsync is
 	 * committed all the same: its staging folder must stay. */
-	if (journal_write(&j, jpath) != 0 && !fs_exists(jpath))
-		goto fail;
-	committed = 1;
-	log_info("rollback %s: committed (%zu steps)", o.file, j.n);
+	if ((r = journal_write(&x->j, x->jpath)) != 0 && !fs_exists(x->jpath))
+		return r;
+	res->committed = 1;
+	log_info("rollback %s: committed (%zu steps)", x->rq->file, x->j.n);
 	fault_point("rollback-committed");
-	/* 4. From here the rollback completes: now, or before anything else
-	 * changes the node (rollback_resume), or at the next start. */
-	if (journal_complete(&j, jpath, done, intent) != 0) {
+	return 0;
+}
+
+/* 4. From here the rollback completes: now, or before anything else
+ * changes the node (rollback_resume), or at the next start. */
+static int complete_phase(struct run *x)
+{
+	struct node *n = x->n;
+	int r;
+
+	if ((r = journal_complete(&x->j, x->jpath, x->done, x->intent)) != 0) {
 		log_err("rollback %s: %s; the node is part restored until the "
-		    "rollback is completed", o.file, err_msg());
-		sess_err(s, "backup rollback: %s: %s\n  The rollback is committed "
-		    "but not complete: the node is part restored, and no other "
-		    "operation may change it until the rollback is completed. Fix "
-		    "the cause, then run any backup, key, pki or database cluster "
-		    "command, or restart nodebak-snapshotd: either completes it.\n",
-		    o.file, err_msg());
-		goto out;
+		    "rollback is completed", x->rq->file, err_msg());
+		return r;
 	}
-	hooks_stopped = 0;
-	dbok = finish(s, o.file, dbwhat);
-	warn_if_old_db_open(s, old_db, nold);
-	log_info("rollback %s: done; node restored to snapshot %s", o.file,
-	    mf.snapshot);
+	x->res->dbok = finish(n, x->ui, x->rq->file, x->res->dbwhat);
+	warn_if_old_db_open(x->ui, x->old_db, x->nold);
+	log_info("rollback %s: done; node restored to snapshot %s", x->rq->file,
+	    x->res->mf.snapshot);
 	pthread_mutex_lock(&n->state_lock);
 	snprintf(n->recovery, sizeof n->recovery, "rolled back to %s at %s",
-	    o.file, ts);
+	    x->rq->file, x->ts);
 	pthread_mutex_unlock(&n->state_lock);
-	report(s, &mf, o.file, safety, dbok, dbwhat);
-	unlink(done);
-	r = dbok ? EXIT_OK : EXIT_FAIL;
-	goto out;
-fail:
-	sess_err(s, "backup rollback: %s\n", err_msg());
-	if (!committed) {
-		/* Only this rollback's own staging folder: never another's. */
-		if (stage)
-			fs_rm_rf(stage);
-		if (intent)
-			unlink(intent);
-		sess_err(s, "  The node was not changed.\n");
-	}
-	if (hooks_stopped)
-		hook_run("service_start", n->conf->service_start);
-out:
-	manifest_free(&mf);
-	journal_free(&j);
-	free(path);
-	free(work);
-	free(stage);
-	free(intent);
-	free(jpath);
-	free(done);
+	unlink(x->done);
+	return 0;
+}
+
+/* Before the commit point: undo what can be undone, keeping the reason
+ * (code r) for the caller. */
+static int undo(struct run *x, int r)
+{
+	char why[1024];
+
+	snprintf(why, sizeof why, "%s", err_msg());
+	/* Only this rollback's own staging folder: never another's. */
+	if (x->stage)
+		fs_rm_rf(x->stage);
+	unlink(x->intent);
+	if (x->hooks_stopped)
+		hook_run("service_start", x->n->conf->service_start);
+	return err_set(r, "%s", why);
+}
+
+int rollback_run(struct node *n, const struct rollback_req *rq,
+    const struct ui *ui, struct rollback_res *res)
+{
+	struct run x;
+	int r;
+
+	memset(res, 0, sizeof *res);
+	manifest_init(&res->mf);
+	memset(&x, 0, sizeof x);
+	x.n = n;
+	x.rq = rq;
+	x.ui = ui;
+	x.res = res;
+	x.path = node_backup_path(n, rq->file);
+	paths_init(n, &x.work, &x.intent, &x.jpath, &x.done);
+	journal_init(&x.j, "", "");
+	if ((r = stage_phase(&x)) != 0 || (r = commit_phase(&x)) != 0)
+		r = res->committed ? r : undo(&x, r);
+	else
+		r = complete_phase(&x);
+	journal_free(&x.j);
+	free(x.path);
+	free(x.work);
+	free(x.stage);
+	free(x.intent);
+	free(x.jpath);
+	free(x.done);
 	return r;
 }

@@ -31,6 +31,13 @@ def main(t):
         t.ok(os.path.isfile(bak), "nightly.bak is in backups/")
         rc, out, err = n.nb("backup", "snapshot", "nightly")
         t.ok(rc == 1 and "already exists" in err and out == "", "existing name is an error, not an overwrite", err)
+        rc, out, err = n.nb("backup", "snapshot", "weekly.bak")
+        t.eq((rc, out), (0, "weekly.bak ready for download\n"), "a name given with .bak means the snapshot without it")
+        t.ok(os.path.isfile(os.path.join(n.files, "backups", "weekly.bak")) and
+             not os.path.exists(os.path.join(n.files, "backups", "weekly.bak.bak")), "weekly.bak, not weekly.bak.bak",
+             os.listdir(os.path.join(n.files, "backups")))
+        rc, out, err = n.nb("backup", "snapshot", "nightly.bak")
+        t.ok(rc == 1 and "nightly.bak already exists" in err, "nightly.bak names the existing nightly", err)
         for bad in [".hidden", "a/b", "x" * 65, "sp ace", "é"]:
             rc, out, err = n.nb("backup", "snapshot", bad)
             t.ok(rc != 0 and err.count("\n") == 1, f"bad name {bad!r} refused with one line", err)

@@ -8,6 +8,7 @@ int tap_n, tap_failed;
 int main(void)
 {
 	t_buf();
+	t_err();
 	t_names();
 	t_run();
 	t_conf();
@@ -21,6 +22,7 @@ int main(void)
 	t_ftp_parse();
 	t_keyscan();
 	t_rootfs();
+	t_job();
 	printf("1..%d\n", tap_n);
 	return tap_failed ? 1 : 0;
 }

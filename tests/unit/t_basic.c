@@ -29,6 +29,18 @@ void t_buf(void)
 	ok(!strcmp(buf_cstr(&b), "") && b.len == 0, "buf: empty after free");
 }
 
+void t_err(void)
+{
+	err_set(ERR_IO, "pg_basebackup failed (status 1): no route");
+	ok(err_set(ERR_DB, "%s", err_msg()) == ERR_DB && !strcmp(err_msg(),
+	    "pg_basebackup failed (status 1): no route"),
+	    "err: err_set() with the current message as its argument keeps it: "
+	    "%s", err_msg());
+	err_prefix(ERR_DB, "copying from %s", "10.0.0.1");
+	ok(!strcmp(err_msg(), "copying from 10.0.0.1: pg_basebackup failed "
+	    "(status 1): no route"), "err: err_prefix() after it: %s", err_msg());
+}
+
 void t_names(void)
 {
 	static const char *good[] = { "nightly", "a", "pre-rollback-2026.1_x",

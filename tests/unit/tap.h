@@ -16,6 +16,7 @@ extern int tap_n, tap_failed;
 } while (0)
 
 void t_buf(void);
+void t_err(void);
 void t_names(void);
 void t_run(void);
 void t_conf(void);
@@ -29,5 +30,6 @@ void t_ustar(void);
 void t_ftp_parse(void);
 void t_keyscan(void);
 void t_rootfs(void);
+void t_job(void);
 
 #endif
