@@ -33,4 +33,38 @@ struct cmdctx {
 /* Print "what: <err_msg()>" on standard error; returns EXIT_FAIL. */
 int cmd_fail(struct cmdctx *cx, const char *what);
 
+/* The commands, one file per topic (the table is in commands.c). Each
+ * returns an exit status as above. */
+
+/* cmd_backup.c: backup snapshot|list|verify|delete|rollback; rollback
+ * takes <name>.bak [--yes] [--no-safety-snapshot]
+ * [--force node|version|schema]... */
+int cmd_backup_snapshot(struct cmdctx *cx, int argc, char **argv);
+int cmd_backup_list(struct cmdctx *cx, int argc, char **argv);
+int cmd_backup_verify(struct cmdctx *cx, int argc, char **argv);
+int cmd_backup_delete(struct cmdctx *cx, int argc, char **argv);
+int cmd_backup_rollback(struct cmdctx *cx, int argc, char **argv);
+
+/* cmd_cluster.c: database cluster ... */
+int cmd_cluster_status(struct cmdctx *cx, int argc, char **argv);
+int cmd_cluster_certs(struct cmdctx *cx, int argc, char **argv);
+int cmd_cluster_localnode(struct cmdctx *cx, int argc, char **argv);
+int cmd_cluster_initialize(struct cmdctx *cx, int argc, char **argv);
+int cmd_cluster_join(struct cmdctx *cx, int argc, char **argv);
+int cmd_cluster_remove(struct cmdctx *cx, int argc, char **argv);
+int cmd_cluster_clear_error(struct cmdctx *cx, int argc, char **argv);
+
+/* cmd_key.c: key show|list|trust; trust takes FILE [--node ID] and
+ * returns CMD_GROUP_USAGE on other arguments. */
+int cmd_key_show(struct cmdctx *cx, int argc, char **argv);
+int cmd_key_list(struct cmdctx *cx, int argc, char **argv);
+int cmd_key_trust(struct cmdctx *cx, int argc, char **argv);
+
+/* cmd_pki.c: pki list|inspect|csr|verify|match */
+int cmd_pki_list(struct cmdctx *cx, int argc, char **argv);
+int cmd_pki_inspect(struct cmdctx *cx, int argc, char **argv);
+int cmd_pki_csr(struct cmdctx *cx, int argc, char **argv);
+int cmd_pki_verify(struct cmdctx *cx, int argc, char **argv);
+int cmd_pki_match(struct cmdctx *cx, int argc, char **argv);
+
 #endif

@@ -11,7 +11,6 @@
 #include "bakcheck.h"
 #include "cluster.h"
 #include "cmd.h"
-#include "cmd_backup.h"
 #include "db.h"
 #include "err.h"
 #include "esc.h"

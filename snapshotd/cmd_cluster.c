@@ -12,7 +12,6 @@
 #include "cluster.h"
 #include "cluster_job.h"
 #include "cmd.h"
-#include "cmd_cluster.h"
 #include "conf.h"
 #include "db.h"
 #include "err.h"

@@ -6,7 +6,6 @@
 
 #include "buf.h"
 #include "cmd.h"
-#include "cmd_key.h"
 #include "crypto.h"
 #include "esc.h"
 #include "log.h"

@@ -4,7 +4,6 @@
 
 #include "buf.h"
 #include "cmd.h"
-#include "cmd_pki.h"
 #include "esc.h"
 #include "log.h"
 #include "pki.h"

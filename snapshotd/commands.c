@@ -19,10 +19,6 @@
 #include <string.h>
 
 #include "cmd.h"
-#include "cmd_backup.h"
-#include "cmd_cluster.h"
-#include "cmd_key.h"
-#include "cmd_pki.h"
 #include "commands.h"
 #include "err.h"
 #include "esc.h"

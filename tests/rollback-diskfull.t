@@ -14,29 +14,10 @@ import tempfile
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from node import Node  # noqa: E402
 from nodestate import folder_hash, snapshot_of  # noqa: E402
+from scenario import add_blobs, fill, free_bytes, snapshot  # noqa: E402
 from tap import run  # noqa: E402
 
-MIB = 1 << 20
 SQLITE_TMP = ("db/node.db-wal", "db/node.db-shm")
-
-
-def free_bytes(path):
-    st = os.statvfs(path)
-    return st.f_bavail * st.f_frsize
-
-
-def fill(path, leave):
-    """Make a filler file so that about `leave` bytes stay free."""
-    filler = os.path.join(path, "filler")
-    if os.path.exists(filler):
-        os.unlink(filler)
-    size = free_bytes(path) - leave
-    with open(filler, "wb") as f:
-        while size > 0:
-            n = min(size, MIB)
-            f.write(b"\xff" * n)
-            size -= n
-    return filler
 
 
 def main(t):
@@ -53,14 +34,8 @@ def main(t):
         with open(os.path.join(n.files, "certs", "server.cer"), "w") as f:
             f.write("certificate of the snapshot\n")
         n.start()
-        con = sqlite3.connect(n.db)
-        con.execute("CREATE TABLE blobs(id INTEGER PRIMARY KEY, b BLOB)")
-        con.executemany("INSERT INTO blobs(b) VALUES (?)", [(os.urandom(4096),) for _ in range(1500)])
-        con.commit()
-        con.close()
-        rc, _, err = n.nb("backup", "snapshot", "base")
-        t.ok(rc == 0, "snapshot base", err)
-        old = snapshot_of(n)
+        add_blobs(n.db, 1500, 4096)
+        old = snapshot(t, n)
         con = sqlite3.connect(n.db)
         con.execute("DELETE FROM blobs WHERE id % 2 = 0")
         con.commit()

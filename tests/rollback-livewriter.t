@@ -26,6 +26,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from node import Node  # noqa: E402
 from nodestate import folder_hash, snapshot_of  # noqa: E402
+from scenario import snapshot, sql, wait_until  # noqa: E402
 from tap import run  # noqa: E402
 
 SQLITE_TMP = ("db/node.db-wal", "db/node.db-shm")
@@ -63,15 +64,6 @@ while True:
 """
 
 
-def wait_for(cond, secs=30):
-    deadline = time.time() + secs
-    while time.time() < deadline:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return False
-
-
 def count(d, phase):
     try:
         with open(os.path.join(d, f"count{phase}")) as f:
@@ -95,16 +87,11 @@ def sqlite_cases(t):
     writer = None
     try:
         n.start()
-        con = sqlite3.connect(n.db)
-        con.execute("CREATE TABLE livewrites(phase INTEGER, k INTEGER)")
-        con.execute("INSERT INTO users VALUES (1, 'alice@example.com', 'Alice')")
-        con.commit()
-        con.close()
-        rc, _, err = n.nb("backup", "snapshot", "base")
-        t.ok(rc == 0, "snapshot base", err)
-        A = snapshot_of(n)
+        sql(n.db, "CREATE TABLE livewrites(phase INTEGER, k INTEGER);"
+            "INSERT INTO users VALUES (1, 'alice@example.com', 'Alice');")
+        A = snapshot(t, n)
         writer = subprocess.Popen([sys.executable, "-c", WRITER, n.db, ctl])
-        t.ok(wait_for(lambda: count(ctl, 1) > 20), "the writer is committing")
+        t.ok(wait_until(lambda: count(ctl, 1) > 20), "the writer is committing")
 
         # 1. No hook: refused, naming the writer and the hooks.
         h0 = folder_hash(n, skip=SQLITE_TMP + ("db/node.db",))
@@ -115,15 +102,15 @@ def sqlite_cases(t):
         t.eq(folder_hash(n, skip=SQLITE_TMP + ("db/node.db",)), h0,
              "no hook: state, files and configuration unchanged")
         k_before = count(ctl, 1)
-        t.ok(wait_for(lambda: count(ctl, 1) > k_before + 20), "the writer still commits after the refusal")
+        t.ok(wait_until(lambda: count(ctl, 1) > k_before + 20), "the writer still commits after the refusal")
         open(os.path.join(ctl, "STOP"), "w").close()
-        t.ok(wait_for(lambda: os.path.exists(os.path.join(ctl, "CLOSED"))), "the writer closed the database")
+        t.ok(wait_until(lambda: os.path.exists(os.path.join(ctl, "CLOSED"))), "the writer closed the database")
         t.eq(rows(n.db, 1), count(ctl, 1), "no hook: every commit the writer made is in the live database")
 
         # 2. Hooks that stop and restart the writer: the rollback goes
         # ahead, and what the writer commits afterwards is kept.
         open(os.path.join(ctl, "START"), "w").close()
-        t.ok(wait_for(lambda: count(ctl, 2) > 20), "the writer is committing again (phase 2)")
+        t.ok(wait_until(lambda: count(ctl, 2) > 20), "the writer is committing again (phase 2)")
         n.stop()
         with open(n.conf) as f:
             conf = f.read()
@@ -137,7 +124,7 @@ def sqlite_cases(t):
         t.ok(rc == 0 and "Restored from base.bak" in out, "with the hooks: the rollback succeeds", out + err)
         now = snapshot_of(n)
         t.eq(now["files"], A["files"], "with the hooks: files restored")
-        t.ok(wait_for(lambda: count(ctl, 3) > 50), "the restarted writer commits into the restored database")
+        t.ok(wait_until(lambda: count(ctl, 3) > 50), "the restarted writer commits into the restored database")
         open(os.path.join(ctl, "END"), "w").close()
         writer.wait(timeout=30)
         writer = None
@@ -167,7 +154,7 @@ def pg_case(t):
                                    "-U", "postgres", "-d", "nodebak", "-c", "SELECT pg_sleep(120)"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                   env=dict(os.environ, PGAPPNAME="livewriter"))
-        t.ok(wait_for(lambda: n.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+        t.ok(wait_until(lambda: n.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = "
                                      "'livewriter'", db="postgres").strip() == "1"), "postgresql: a client is "
              "connected to the node database")
         rc, out, err = n.nb("backup", "rollback", "base.bak", "--yes", "--no-safety-snapshot")
@@ -178,7 +165,7 @@ def pg_case(t):
                "'livewriter'", db="postgres")
         client.wait(timeout=30)
         client = None
-        t.ok(wait_for(lambda: n.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+        t.ok(wait_until(lambda: n.psql("SELECT count(*) FROM pg_stat_activity WHERE application_name = "
                                      "'livewriter'", db="postgres").strip() == "0"), "postgresql: it is gone")
         rc, out, err = n.nb("backup", "rollback", "base.bak", "--yes", "--no-safety-snapshot")
         t.ok(rc == 0 and "late@example.com" not in n.psql("SELECT jid FROM users"),

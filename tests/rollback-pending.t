@@ -24,28 +24,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from bakutil import read_members  # noqa: E402
 from node import BIN, Node  # noqa: E402
 from nodestate import Arch, gz, snapshot_of, tree  # noqa: E402
+from scenario import add_blobs, fill, snapshot  # noqa: E402
 from tap import run  # noqa: E402
-
-MIB = 1 << 20
-
-
-def free_bytes(path):
-    st = os.statvfs(path)
-    return st.f_bavail * st.f_frsize
-
-
-def fill(path, leave):
-    filler = os.path.join(path, "filler")
-    if os.path.exists(filler):
-        os.unlink(filler)
-    size = free_bytes(path) - leave
-    with open(filler, "wb") as f:
-        while size > 0:
-            k = min(size, MIB)
-            f.write(b"\xff" * k)
-            size -= k
-    return filler
-
 
 def put(path, text):
     os.makedirs(os.path.dirname(path), exist_ok=True)
@@ -101,15 +81,8 @@ def main(t):
         put(os.path.join(n.files, "cms.lic"), "licence: base\n")
         put(os.path.join(n.files, "certs", "server.cer"), "certificate of the snapshot\n")
         n.start()
-        con = sqlite3.connect(n.db)
-        con.execute("CREATE TABLE blobs(id INTEGER PRIMARY KEY, b BLOB)")
-        con.executemany("INSERT INTO blobs(b) VALUES (?)", [(os.urandom(2048),) for _ in range(600)])
-        con.execute("INSERT INTO users VALUES (1, 'alice@example.com', 'Alice')")
-        con.commit()
-        con.close()
-        rc, _, err = n.nb("backup", "snapshot", "base")
-        t.ok(rc == 0, "snapshot base", err)
-        A = snapshot_of(n)
+        add_blobs(n.db, 600, 2048, "INSERT INTO users VALUES (1, 'alice@example.com', 'Alice');")
+        A = snapshot(t, n)
         bk = os.path.join(n.files, "backups")
         base = os.path.join(bk, "base.bak")
         members = read_members(base)

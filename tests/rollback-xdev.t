@@ -16,6 +16,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from node import BIN, TBIN, Node  # noqa: E402
 from nodestate import snapshot_of  # noqa: E402
+from scenario import add_blobs, snapshot  # noqa: E402
 from tap import run  # noqa: E402
 
 REAL = os.path.join(BIN, "nodebak-snapshotd")
@@ -50,15 +51,8 @@ def main(t):
         with open(os.path.join(n.files, "cms.lic"), "w") as f:
             f.write("licence: base\n")
         n.start()
-        con = sqlite3.connect(n.db)
-        con.execute("CREATE TABLE blobs(id INTEGER PRIMARY KEY, b BLOB)")
-        con.executemany("INSERT INTO blobs(b) VALUES (?)", [(os.urandom(2048),) for _ in range(500)])
-        con.execute("INSERT INTO users VALUES (1, 'alice@example.com', 'Alice')")
-        con.commit()
-        con.close()
-        rc, _, err = n.nb("backup", "snapshot", "base")
-        t.ok(rc == 0, "snapshot base", err)
-        old = snapshot_of(n)
+        add_blobs(n.db, 500, 2048, "INSERT INTO users VALUES (1, 'alice@example.com', 'Alice');")
+        old = snapshot(t, n)
         con = sqlite3.connect(n.db)
         con.execute("DELETE FROM blobs WHERE id % 2 = 0")
         con.execute("INSERT INTO users VALUES (2, 'bob@example.com', 'Bob')")

@@ -15,6 +15,7 @@ import tempfile
 import time
 
 from node import Node, BIN
+from scenario import wait_until  # noqa: F401 (used by the tests through sftp_util)
 
 PASSWORDS = {"admin": "admin-Pass-1", "ro": "ro-Pass-1"}
 
@@ -289,10 +290,3 @@ def port_open(addr, port):
         return False
 
 
-def wait_until(cond, timeout=10):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if cond():
-            return True
-        time.sleep(0.05)
-    return cond()

@@ -1,0 +1,66 @@
+"""scenario.py: steps the rollback scenario tests share: fill a node's
+database with data, take the snapshot a test restores, fill a filesystem
+up to a given free space, and wait (bounded) for a condition."""
+import os
+import sqlite3
+import time
+
+from nodestate import snapshot_of
+
+MIB = 1 << 20
+
+
+def sql(db, script, many=None):
+    """Run script (several statements) on the SQLite database db; with
+    many=(statement, rows), also run one statement for each row."""
+    con = sqlite3.connect(db)
+    try:
+        con.executescript(script)
+        if many:
+            con.executemany(*many)
+        con.commit()
+    finally:
+        con.close()
+
+
+def add_blobs(db, count, size, also=""):
+    """A table blobs of count random rows of size bytes (and the
+    statements in also)."""
+    sql(db, "CREATE TABLE blobs(id INTEGER PRIMARY KEY, b BLOB);" + also,
+        ("INSERT INTO blobs(b) VALUES (?)", [(os.urandom(size),) for _ in range(count)]))
+
+
+def snapshot(t, n, name="base"):
+    """backup snapshot name, as a test step; the node's state it holds."""
+    rc, _, err = n.nb("backup", "snapshot", name)
+    t.ok(rc == 0, f"snapshot {name}", err)
+    return snapshot_of(n)
+
+
+def free_bytes(path):
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize
+
+
+def fill(path, leave):
+    """Make path/filler so that about leave bytes stay free; its path."""
+    filler = os.path.join(path, "filler")
+    if os.path.exists(filler):
+        os.unlink(filler)
+    size = free_bytes(path) - leave
+    with open(filler, "wb") as f:
+        while size > 0:
+            k = min(size, MIB)
+            f.write(b"\xff" * k)
+            size -= k
+    return filler
+
+
+def wait_until(cond, timeout=30, step=0.05):
+    """Poll cond until it is true or timeout seconds have passed."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if cond():
+            return True
+        time.sleep(step)
+    return cond()
