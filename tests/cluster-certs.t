@@ -7,24 +7,16 @@ interface's address), and `pki csr`, `pki verify`, `pki match`."""
 import os
 import re
 import shutil
-import socket
 import stat
 import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from node import Node, TOP  # noqa: E402
+from scenario import listening  # noqa: E402
 from tap import run  # noqa: E402
 
 MKCERTS = os.path.join(TOP, "scripts", "mkcerts.sh")
-
-
-def listening(addr, port):
-    try:
-        with socket.create_connection((addr, port), timeout=2):
-            return True
-    except OSError:
-        return False
 
 
 def certset(dest, mode, prefix):

@@ -8,7 +8,6 @@ rollback's commit point is finished at the next start; the check after a
 restore (pg_amcheck) finds a damaged index page; a clean exit stops the
 server."""
 import os
-import socket
 import stat
 import subprocess
 import sys
@@ -18,18 +17,11 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from node import BIN, TBIN, Node  # noqa: E402
+from scenario import listening  # noqa: E402
 from tap import run  # noqa: E402
 
 
 FAULT = os.path.join(TBIN, "nodebak-snapshotd-fault")
-
-
-def listening(addr, port):
-    try:
-        with socket.create_connection((addr, port), timeout=2):
-            return True
-    except OSError:
-        return False
 
 
 def member(bak, path):

@@ -2,6 +2,7 @@
 database with data, take the snapshot a test restores, fill a filesystem
 up to a given free space, and wait (bounded) for a condition."""
 import os
+import socket
 import sqlite3
 import time
 
@@ -64,3 +65,12 @@ def wait_until(cond, timeout=30, step=0.05):
             return True
         time.sleep(step)
     return cond()
+
+
+def listening(addr, port):
+    """1 when something accepts TCP connections on addr:port."""
+    try:
+        with socket.create_connection((addr, port), timeout=2):
+            return True
+    except OSError:
+        return False

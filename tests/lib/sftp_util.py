@@ -15,7 +15,7 @@ import tempfile
 import time
 
 from node import Node, BIN
-from scenario import wait_until  # noqa: F401 (used by the tests through sftp_util)
+from scenario import listening as port_open, wait_until  # noqa: F401 (the tests use them through sftp_util)
 
 PASSWORDS = {"admin": "admin-Pass-1", "ro": "ro-Pass-1"}
 
@@ -282,11 +282,5 @@ class RawSftp:
         return out
 
 
-def port_open(addr, port):
-    try:
-        with socket.create_connection((addr, port), timeout=2):
-            return True
-    except OSError:
-        return False
 
 
