@@ -7,7 +7,6 @@ lftp and paramiko command lines for it. RawSftp speaks SFTP packets
 directly over a paramiko channel, for the hostile tests."""
 import os
 import shutil
-import socket
 import struct
 import subprocess
 import sys
