@@ -29,6 +29,7 @@ enum ctype {
 	CT_INT,		/* long, min..max */
 	CT_MODE,	/* long, min..max, written in octal */
 	CT_SIZE,	/* long long with K/M/G/T suffix, min..max */
+	CT_DURATION,	/* long long seconds, s/m/h/d/w suffix, min..max */
 	CT_ENUM,	/* one of enumv */
 	CT_LISTEN,	/* ADDRESS:PORT items; empty: none */
 	CT_RANGE,	/* LOW-HIGH ports */
@@ -40,13 +41,15 @@ struct ckey {
 	enum ctype type;
 	size_t off;
 	const char *dflt;	/* NULL: unset */
-	long long min, max;	/* CT_INT, CT_MODE, CT_SIZE */
+	long long min, max;	/* CT_INT, CT_MODE, CT_SIZE, CT_DURATION */
 	const char *enumv;	/* CT_ENUM: space-separated choices */
 	const char *desc;	/* one line, for nodebak.conf(5) checks */
 };
 
 #define S(f) offsetof(struct conf, f)
 #define F(f) offsetof(struct conf, ftpd.f)
+#define R(f) offsetof(struct conf, retention.f)
+#define KEEPS "0", 0, 1000000, NULL
 
 /* Grouped by section, in the order the man page and errors list them. */
 static const struct ckey keys[] = {
@@ -78,6 +81,27 @@ static const struct ckey keys[] = {
 	  "shell command that stops the node's services before a rollback" },
 	{ "snapshotd", "service_start", CT_CMD, S(service_start), NULL, 0, 0, NULL,
 	  "shell command that starts them again afterwards" },
+	{ "retention", "keep_last", CT_INT, R(keep_last), KEEPS,
+	  "scheduled archives: keep the N newest" },
+	{ "retention", "keep_hourly", CT_INT, R(keep_hourly), KEEPS,
+	  "scheduled archives: keep the newest of each of the N latest UTC hours" },
+	{ "retention", "keep_daily", CT_INT, R(keep_daily), KEEPS,
+	  "scheduled archives: keep the newest of each of the N latest UTC days" },
+	{ "retention", "keep_weekly", CT_INT, R(keep_weekly), KEEPS,
+	  "scheduled archives: the newest of each of the N latest ISO weeks" },
+	{ "retention", "keep_monthly", CT_INT, R(keep_monthly), KEEPS,
+	  "scheduled archives: the newest of each of the N latest UTC months" },
+	{ "retention", "keep_yearly", CT_INT, R(keep_yearly), KEEPS,
+	  "scheduled archives: the newest of each of the N latest UTC years" },
+	{ "retention", "keep_within", CT_DURATION, R(keep_within), "0", 0,
+	  (long long)3650 * 86400, NULL,
+	  "scheduled archives: keep all created within this duration" },
+	{ "retention", "keep_manual", CT_INT, R(keep_manual), "-1", -1, 1000000, NULL,
+	  "manual and pre-rollback archives kept, newest first (-1: all)" },
+	{ "retention", "min_keep", CT_INT, R(min_keep), "1", 1, 1000000, NULL,
+	  "verified archives that always remain" },
+	{ "retention", "max_space", CT_SIZE, R(max_space), "0", 0, (long long)1 << 50, NULL,
+	  "prune oldest scheduled archives beyond the policy above this (0: none)" },
 	{ "cluster", "interface_<x>", CT_IFACE, S(ifaces), NULL, 0, 0, NULL,
 	  "the address of the node's interface x (lower-case letters)" },
 	{ "ftpd", "ftp_listen", CT_LISTEN, F(ftp_listen), "127.0.0.1:2121", 0, 0, NULL,
@@ -183,6 +207,19 @@ static void add_size(struct buf *b, long long n)
 	buf_addf(b, "%lld", n);
 }
 
+static const char dur_suffix[] = "wdhms";
+static const long long dur_secs[] = { 604800, 86400, 3600, 60, 1 };
+
+static void add_duration(struct buf *b, long long n)
+{
+	for (int i = 0; i < 5; i++)
+		if (n && n % dur_secs[i] == 0) {
+			buf_addf(b, "%lld%c", n / dur_secs[i], dur_suffix[i]);
+			return;
+		}
+	buf_addf(b, "%lld", n);
+}
+
 /* "must be ..." for key k. */
 static void add_allowed(struct buf *b, const struct ckey *k)
 {
@@ -212,6 +249,14 @@ static void add_allowed(struct buf *b, const struct ckey *k)
 		buf_adds(b, " to ");
 		add_size(b, k->max);
 		buf_adds(b, " (digits with an optional K, M, G or T)");
+		break;
+	case CT_DURATION:
+		buf_adds(b, "a duration from ");
+		add_duration(b, k->min);
+		buf_adds(b, " to ");
+		add_duration(b, k->max);
+		buf_adds(b, " (digits with s, m, h, d or w: 90m, 36h, 7d, 2w; "
+		    "0: off)");
 		break;
 	case CT_ENUM:
 		buf_adds(b, "one of ");
@@ -266,6 +311,31 @@ static int parse_num(const char *v, long long *out, int with_suffix)
 	if (*end)
 		return -1;
 	*out = n;
+	return 0;
+}
+
+/* Decimal digits with an optional s, m, h, d or w: seconds. */
+static int parse_duration(const char *v, long long *out)
+{
+	long long n = 0, unit = 1;
+	const char *p = v;
+
+	if (!isdigit((unsigned char)*p))
+		return -1;
+	for (; isdigit((unsigned char)*p); p++) {
+		if (n > (LLONG_MAX - 9) / 10)
+			return -1;
+		n = n * 10 + (*p - '0');
+	}
+	if (*p) {
+		const char *u = strchr(dur_suffix, *p);
+		if (u == NULL || p[1])
+			return -1;
+		unit = dur_secs[u - dur_suffix];
+	}
+	if (n > LLONG_MAX / unit)
+		return -1;
+	*out = n * unit;
 	return 0;
 }
 
@@ -440,7 +510,15 @@ static int set_value(struct conf *c, const struct ckey *k, const char *v,
 	case CT_INT:
 	case CT_MODE:
 	case CT_SIZE:
-		if (parse_num(v, &n, k->type == CT_SIZE) || n < k->min || n > k->max) {
+		if (k->type == CT_INT && k->min < 0 && v[0] == '-') {
+			/* keep_manual = -1 */
+			if (parse_num(v + 1, &n, 0) || -n < k->min) {
+				bad = 1;
+				break;
+			}
+			n = -n;
+		} else if (parse_num(v, &n, k->type == CT_SIZE) || n < k->min ||
+		    n > k->max) {
 			bad = 1;
 			break;
 		}
@@ -448,6 +526,13 @@ static int set_value(struct conf *c, const struct ckey *k, const char *v,
 			*(long long *)(void *)sp = n;
 		else
 			*(long *)(void *)sp = (long)n;
+		return 0;
+	case CT_DURATION:
+		if (parse_duration(v, &n) || n < k->min || n > k->max) {
+			bad = 1;
+			break;
+		}
+		*(long long *)(void *)sp = n;
 		return 0;
 	case CT_NAME:
 		bad = !name_valid(v);
@@ -778,7 +863,8 @@ void conf_free(struct conf *c)
 		return;
 	for (size_t i = 0; i < NKEYS; i++) {
 		switch (keys[i].type) {
-		case CT_INT: case CT_MODE: case CT_SIZE: case CT_IFACE:
+		case CT_INT: case CT_MODE: case CT_SIZE: case CT_DURATION:
+		case CT_IFACE:
 			continue;
 		default:
 			free(*field(c, &keys[i]));

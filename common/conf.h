@@ -34,6 +34,16 @@ struct conf_ftpd {
 	long max_handles;
 };
 
+/* [retention] (docs/snapshots.md "Retention"); absent: keep everything. */
+struct conf_retention {
+	long keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly,
+	    keep_yearly;
+	long long keep_within;		/* seconds; 0: off */
+	long keep_manual;		/* -1: all */
+	long min_keep;
+	long long max_space;		/* bytes; 0: no limit */
+};
+
 struct conf {
 	char *file;			/* the file this came from */
 	/* [node] */
@@ -50,6 +60,8 @@ struct conf {
 	long max_members;
 	long long max_bytes;
 	char *service_stop, *service_start;
+	/* [retention] */
+	struct conf_retention retention;
 	/* [cluster] */
 	struct conf_iface ifaces[CONF_MAX_IFACES];
 	int n_ifaces;

@@ -180,6 +180,59 @@ static void t_conf_values(void)
 	}
 }
 
+/* [retention]: durations, keep_manual's -1, the defaults (keep all). */
+static void t_conf_retention(void)
+{
+	struct conf *c = NULL;
+
+	ok(conf_text("[node]\nname = x\n", &c) == 0 && c &&
+	    c->retention.keep_last == 0 && c->retention.keep_daily == 0 &&
+	    c->retention.keep_within == 0 && c->retention.keep_manual == -1 &&
+	    c->retention.min_keep == 1 && c->retention.max_space == 0,
+	    "conf: no [retention]: every rule off, keep_manual -1, min_keep 1");
+	conf_free(c);
+	c = NULL;
+	ok(conf_text("[node]\nname = x\n[retention]\nkeep_daily = 7\n"
+	    "keep_weekly = 4\nkeep_within = 36h\nkeep_manual = 5\n"
+	    "min_keep = 2\nmax_space = 20G\n", &c) == 0 && c &&
+	    c->retention.keep_daily == 7 && c->retention.keep_weekly == 4 &&
+	    c->retention.keep_within == 36 * 3600 && c->retention.keep_manual == 5 &&
+	    c->retention.min_keep == 2 && c->retention.max_space == 20LL << 30,
+	    "conf: [retention] values load: %s", err_msg());
+	conf_free(c);
+	c = NULL;
+	ok(conf_text("[node]\nname = x\n[retention]\nkeep_within = 2w\n", &c) ==
+	    0 && c && c->retention.keep_within == 14 * 86400,
+	    "conf: keep_within = 2w is 14 days");
+	conf_free(c);
+	c = NULL;
+	ok(conf_text("[node]\nname = x\n[retention]\nkeep_within = 90\n", &c) ==
+	    0 && c && c->retention.keep_within == 90,
+	    "conf: a bare duration is seconds");
+	conf_free(c);
+	ok(conf_refused("[retention]\nkeep_within = 7 days\n", ":2: [retention] "
+	    "keep_within = 7 days: must be a duration from 0 to 3650d (digits "
+	    "with s, m, h, d or w: 90m, 36h, 7d, 2w; 0: off)"),
+	    "conf: bad duration explained: %s", err_msg());
+	ok(conf_refused("[retention]\nkeep_within = 3651d\n", ":2: [retention] "
+	    "keep_within = 3651d: must be a duration from 0 to 3650d (digits "
+	    "with s, m, h, d or w: 90m, 36h, 7d, 2w; 0: off)"),
+	    "conf: duration over its maximum: %s", err_msg());
+	ok(conf_refused("[retention]\nkeep_within = -1h\n", ":2: [retention] "
+	    "keep_within = -1h: must be a duration from 0 to 3650d (digits "
+	    "with s, m, h, d or w: 90m, 36h, 7d, 2w; 0: off)"),
+	    "conf: negative duration refused: %s", err_msg());
+	ok(conf_refused("[retention]\nkeep_manual = -2\n", ":2: [retention] "
+	    "keep_manual = -2: must be an integer from -1 to 1000000"),
+	    "conf: keep_manual below -1 refused: %s", err_msg());
+	ok(conf_refused("[retention]\nkeep_daily = -1\n", ":2: [retention] "
+	    "keep_daily = -1: must be an integer from 0 to 1000000"),
+	    "conf: a negative count refused: %s", err_msg());
+	ok(conf_refused("[retention]\nmin_keep = 0\n", ":2: [retention] "
+	    "min_keep = 0: must be an integer from 1 to 1000000"),
+	    "conf: min_keep 0 refused: %s", err_msg());
+}
+
 /* The keys of the table and the .TP tags of nodebak.conf(5)'s [section]
  * parts are the same set: every key documented, nothing documented that
  * the programs do not know. A tag's bold words are keys; a bold word
@@ -348,7 +401,7 @@ void t_conf(void)
 	    "unknown key (keys of [node]: name, state_dir, files_dir)"),
 	    "conf: unknown key named, with the section's keys: %s", err_msg());
 	ok(conf_refused("[node]\nname = n1\n[nodes]\n", ":3: [nodes]: unknown "
-	    "section (sections: node, database, snapshotd, cluster, ftpd)"),
+	    "section (sections: node, database, snapshotd, retention, cluster, ftpd)"),
 	    "conf: unknown section named, with the sections: %s", err_msg());
 	ok(conf_refused("[node]\nname = n1\nname = n2\n", ":3: [node] name = n2: "
 	    "duplicate key (first set on line 2)"), "conf: duplicate key: %s",
@@ -377,7 +430,7 @@ void t_conf(void)
 	    "must be 1 to 64 of A-Za-z0-9._- not starting with a dot"),
 	    "conf: name required: %s", err_msg());
 	ok(conf_refused("name = x\n", ":1: name = x: key outside of any section "
-	    "(sections: node, database, snapshotd, cluster, ftpd)"),
+	    "(sections: node, database, snapshotd, retention, cluster, ftpd)"),
 	    "conf: key outside section: %s", err_msg());
 	ok(conf_load("conf/nodebak.conf", &c) == 0, "conf: the shipped example "
 	    "conf/nodebak.conf loads (%s)", err_msg());
@@ -387,6 +440,7 @@ void t_conf(void)
 	    strstr(err_msg(), "/nonexistent/nodebak.conf"),
 	    "conf: missing file named: %s", err_msg());
 	t_conf_values();
+	t_conf_retention();
 	t_conf_schema();
 }
 
