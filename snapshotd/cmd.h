@@ -36,13 +36,18 @@ int cmd_fail(struct cmdctx *cx, const char *what);
 /* The commands, one file per topic (the table is in commands.c). Each
  * returns an exit status as above. */
 
-/* cmd_backup.c: backup snapshot|list|verify|delete|rollback; rollback
+/* cmd_backup.c: backup snapshot|list|verify|delete|prune|pin|unpin|
+ * rollback; rollback
  * takes <name>.bak [--yes] [--no-safety-snapshot]
  * [--force node|version|schema]... */
 int cmd_backup_snapshot(struct cmdctx *cx, int argc, char **argv);
 int cmd_backup_list(struct cmdctx *cx, int argc, char **argv);
 int cmd_backup_verify(struct cmdctx *cx, int argc, char **argv);
 int cmd_backup_delete(struct cmdctx *cx, int argc, char **argv);
+int cmd_backup_prune(struct cmdctx *cx, int argc, char **argv);
+int cmd_backup_prune_dry_run(struct cmdctx *cx, int argc, char **argv);
+int cmd_backup_pin(struct cmdctx *cx, int argc, char **argv);
+int cmd_backup_unpin(struct cmdctx *cx, int argc, char **argv);
 int cmd_backup_rollback(struct cmdctx *cx, int argc, char **argv);
 
 /* cmd_cluster.c: database cluster ... */

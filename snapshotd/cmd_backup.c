@@ -1,6 +1,7 @@
 /* cmd_backup.c: the `backup ...` console commands: snapshot, list, verify,
- * delete and rollback (docs/console.md). They parse, ask and report; the
- * work is done by the engines (snapshot.c, rollback.c, bakcheck.c). */
+ * delete, prune, pin, unpin and rollback (docs/console.md). They parse, ask and report; the
+ * work is done by the engines (snapshot.c, rollback.c, bakcheck.c,
+ * prune.c, pins.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,8 @@
 #include "log.h"
 #include "names.h"
 #include "node.h"
+#include "pins.h"
+#include "prune.h"
 #include "rollback.h"
 #include "snapshot.h"
 #include "ui.h"
@@ -194,29 +197,75 @@ int cmd_backup_verify(struct cmdctx *cx, int argc, char **argv)
 
 int cmd_backup_delete(struct cmdctx *cx, int argc, char **argv)
 {
-	char *path, *json;
-	size_t n;
+	char *path;
 	int r;
 
 	(void)argc;
 	if ((r = bak_arg(cx, "backup delete", argv[0], &path)) != EXIT_OK)
 		return r;
-	n = strlen(path);		/* ".../NAME.bak" -> ".../NAME.json" */
-	json = xmalloc(n + 2);
-	memcpy(json, path, n - 4);
-	memcpy(json + n - 4, ".json", 6);
-	if (unlink(path) != 0) {
-		err_sys("%s", esc(argv[0]));
-		r = cmd_fail(cx, "backup delete");
-	} else {
-		unlink(json);
-		fs_fsync_dir(cx->node->backups);
-		log_info("deleted %s", esc(argv[0]));
-		ui_out(cx->ui, "%s deleted\n", esc(argv[0]));
-	}
 	free(path);
-	free(json);
-	return r;
+	if (pins_has(cx->node, argv[0])) {
+		ui_err(cx->ui, "backup delete: %s is pinned; backup unpin %s first\n",
+		    esc(argv[0]), esc(argv[0]));
+		return EXIT_FAIL;
+	}
+	if (prune_delete(cx->node, argv[0]) != 0)
+		return cmd_fail(cx, "backup delete");
+	log_info("deleted %s", esc(argv[0]));
+	ui_out(cx->ui, "%s deleted\n", esc(argv[0]));
+	return EXIT_OK;
+}
+
+/* ---- backup prune, pin, unpin ---- */
+
+int cmd_backup_prune(struct cmdctx *cx, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	if (prune_run(cx->node, 0, cx->ui) != 0)
+		return cmd_fail(cx, "backup prune");
+	return EXIT_OK;
+}
+
+int cmd_backup_prune_dry_run(struct cmdctx *cx, int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	if (prune_run(cx->node, 1, cx->ui) != 0)
+		return cmd_fail(cx, "backup prune --dry-run");
+	return EXIT_OK;
+}
+
+static int pin(struct cmdctx *cx, const char *file, int on)
+{
+	const char *cmd = on ? "backup pin" : "backup unpin";
+	char *path;
+	int r;
+
+	/* Unpinning an archive that is gone is allowed: the pin is stale. */
+	if (on && (r = bak_arg(cx, cmd, file, &path)) != EXIT_OK)
+		return r;
+	if (on)
+		free(path);
+	if (pins_set(cx->node, file, on) != 0)
+		return cmd_fail(cx, cmd);
+	log_info("%s %s", on ? "pinned" : "unpinned", esc(file));
+	ui_out(cx->ui, "%s %s: %s\n", esc(file), on ? "pinned" : "unpinned",
+	    on ? "kept for good by backup prune; backup delete refuses it" :
+	    "backup prune decides it by the policy again");
+	return EXIT_OK;
+}
+
+int cmd_backup_pin(struct cmdctx *cx, int argc, char **argv)
+{
+	(void)argc;
+	return pin(cx, argv[0], 1);
+}
+
+int cmd_backup_unpin(struct cmdctx *cx, int argc, char **argv)
+{
+	(void)argc;
+	return pin(cx, argv[0], 0);
 }
 
 /* ---- backup rollback ---- */

@@ -50,6 +50,16 @@ static const struct command commands[] = {
 	{ "backup", "verify", NULL, 1, 1, 0, cmd_backup_verify, "backup verify <name>.bak" },
 	{ "backup", "delete", NULL, 1, 1, F_ADMIN | F_MUTATES, cmd_backup_delete,
 	  "backup delete <name>.bak" },
+	/* A dry run changes nothing: readonly users may run it, without the
+	 * node lock. The first match wins, so it comes before the other. */
+	{ "backup", "prune", "--dry-run", 0, 0, 0, cmd_backup_prune_dry_run,
+	  "backup prune --dry-run" },
+	{ "backup", "prune", NULL, 0, 0, F_ADMIN | F_MUTATES, cmd_backup_prune,
+	  "backup prune" },
+	{ "backup", "pin", NULL, 1, 1, F_ADMIN | F_MUTATES, cmd_backup_pin,
+	  "backup pin <name>.bak" },
+	{ "backup", "unpin", NULL, 1, 1, F_ADMIN | F_MUTATES, cmd_backup_unpin,
+	  "backup unpin <name>.bak" },
 	{ "pki", "list", NULL, 0, 0, 0, cmd_pki_list, "pki list" },
 	{ "pki", "inspect", NULL, 1, 1, 0, cmd_pki_inspect, "pki inspect <file>" },
 	{ "pki", "csr", NULL, 2, 8, F_ADMIN | F_MUTATES, cmd_pki_csr,

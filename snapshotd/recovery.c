@@ -12,6 +12,7 @@
 #include "journal.h"
 #include "log.h"
 #include "node.h"
+#include "prune.h"
 #include "recovery.h"
 #include "hooks.h"
 #include "xmalloc.h"
@@ -26,6 +27,45 @@ static void note(struct node *n, const char *fmt, const char *arg)
 	log_info("recovery: %s", line);
 	snprintf(n->recovery + len, sizeof n->recovery - len, "%s%s",
 	    len ? "; " : "", line);
+}
+
+/* Finish what prune_delete() was cut off in: the archive is already
+ * hidden as PRUNE_DEL_PREFIX<name>.bak; remove its .json, then it. Runs
+ * before clean_snapshots(), whose orphan-.json rule would count those
+ * .json files as a snapshot's leftovers. */
+static int clean_deletions(struct node *n)
+{
+	const size_t plen = strlen(PRUNE_DEL_PREFIX);
+	struct dirent *de;
+	DIR *d;
+	int removed = 0;
+
+	if ((d = opendir(n->backups)) == NULL)
+		return err_sys("%s", n->backups);
+	while ((de = readdir(d)) != NULL) {
+		const char *nm = de->d_name;
+		size_t len = strlen(nm);
+		char json[512], *p;
+		if (strncmp(nm, PRUNE_DEL_PREFIX, plen) || len < plen + 5 ||
+		    strcmp(nm + len - 4, ".bak"))
+			continue;
+		snprintf(json, sizeof json, "%.*s.json", (int)(len - plen - 4),
+		    nm + plen);
+		p = node_backup_path(n, json);
+		unlink(p);
+		free(p);
+		p = node_backup_path(n, nm);
+		unlink(p);
+		free(p);
+		removed++;
+	}
+	closedir(d);
+	if (removed) {
+		fs_fsync_dir(n->backups);
+		note(n, "an interrupted backup delete or prune left %s; removed",
+		    removed == 1 ? "1 hidden archive" : "hidden archives");
+	}
+	return 0;
 }
 
 /* Remove a snapshot's leftovers: temporary archives, a .json whose .bak
@@ -195,7 +235,7 @@ int recovery_run(struct node *n)
 		if (d)
 			closedir(d);
 	}
-	if ((r = clean_snapshots(n)) != 0)
+	if ((r = clean_deletions(n)) != 0 || (r = clean_snapshots(n)) != 0)
 		goto out;
 	/* An interrupted rollback may have stopped the services. */
 	if (interrupted && hook_run("service_start",
