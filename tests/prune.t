@@ -156,6 +156,12 @@ def main(t):
              "manual and safety archives: KEEP by keep_manual (default all)", out)
         t.ok(pairs(bk)[0] == every and "Dry run: would delete" in out,
              "the dry run deleted nothing", out)
+        rc, out2, err = n.nb("--role", "readonly", "backup", "prune", "--dry-run")
+        t.ok(rc == 0 and lines(out2) == got, "a readonly user may run the dry run", out2 + err)
+        rc, _, err = n.nb("--role", "readonly", "backup", "prune")
+        rc2, _, err2 = n.nb("--role", "readonly", "backup", "unpin", pinned + ".bak")
+        t.ok(rc == 1 and rc2 == 1 and "not allowed for a readonly user" in err + err2 and
+             pairs(bk)[0] == every, "prune and unpin need the admin role", err + err2)
         deleted = {x for x in every if got[x][0] == "DELETE"}
         kept = every - deleted
 
