@@ -95,18 +95,21 @@ static void list_line(struct cmdctx *cx, const char *file)
 		manifest_time(c.created, ts);
 		ts[10] = ' ';
 		ts[19] = '\0';
-		ui_out(cx->ui, "%-36s %10s  %-20s  %-13s  %s / %s (%s)%s%s\n",
+		ui_out(cx->ui, "%-36s %10s  %-20s  %-13s  %s / %s (%s)%s%s%s\n",
 		    esc(file), size, ts, st_name, esc(c.node_name), esc(c.key_id),
 		    node_key_origin(n, c.key_id), name_is_bak_of(file, c.snapshot) ?
 		    "" : "; WARNING: holds snapshot ", name_is_bak_of(file,
-		    c.snapshot) ? "" : esc(c.snapshot));
+		    c.snapshot) ? "" : esc(c.snapshot), pins_has(n, file) ?
+		    "; pinned" : "");
 	} else if (c.key_id[0])
-		ui_out(cx->ui, "%-36s %10s  %-20s  %-13s  claims %s (%s) / %s%s\n",
+		ui_out(cx->ui, "%-36s %10s  %-20s  %-13s  claims %s (%s) / %s%s%s\n",
 		    esc(file), size, ts, st_name, esc(c.node_name), esc(c.node_id),
-		    esc(c.key_id), c.status == BC_UNTRUSTED ? " (untrusted)" : "");
+		    esc(c.key_id), c.status == BC_UNTRUSTED ? " (untrusted)" : "",
+		    pins_has(n, file) ? "; pinned" : "");
 	else
-		ui_out(cx->ui, "%-36s %10s  %-20s  %-13s  (no readable MANIFEST)\n",
-		    esc(file), size, ts, st_name);
+		ui_out(cx->ui, "%-36s %10s  %-20s  %-13s  (no readable MANIFEST)%s\n",
+		    esc(file), size, ts, st_name, pins_has(n, file) ? "; pinned" :
+		    "");
 }
 
 int cmd_backup_list(struct cmdctx *cx, int argc, char **argv)

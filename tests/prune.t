@@ -126,6 +126,10 @@ def main(t):
 
         rc, out, err = n.nb("backup", "pin", pinned + ".bak")
         t.ok(rc == 0 and "pinned" in out, "backup pin", out + err)
+        rc, out, _ = n.nb("backup", "list")
+        t.ok(rc == 0 and [x for x in out.splitlines() if x.endswith("; pinned")] ==
+             [x for x in out.splitlines() if x.startswith(pinned + ".bak ")],
+             "backup list marks the pinned archive, only it", out)
         rc, out, err = n.nb("backup", "pin", "nosuch.bak")
         t.ok(rc == 1 and "no such backup" in err, "pin of a missing archive refused", err)
         n.kill(sig=signal.SIGTERM)
