@@ -260,6 +260,17 @@ def main(t):
         t.ok(rc == 0 and len(vkept) == 6 and len(floor) >= 1,
              f"min_keep 6: six verified archives kept ({len(floor)} by the floor)", out + err)
 
+        # --- keep_manual = 1: the newest manual or safety archive stays.
+        n.kill(sig=signal.SIGTERM)
+        n.write_conf("[retention]\nkeep_manual = 1\n")
+        start(REAL)
+        rc, out, err = n.nb("backup", "prune", "--dry-run")
+        got = lines(out)
+        t.ok(rc == 0 and got["base"][0] == "KEEP" and all(
+             got[x][0] == "DELETE" and got[x][1].endswith("manual beyond keep_manual")
+             for x in ("old-manual", safety)) and got[pinned][0] == "KEEP",
+             "keep_manual 1 counts manual and safety archives together, newest first", out + err)
+
         # --- max_space below what pins, manual archives and floors hold.
         n.kill(sig=signal.SIGTERM)
         n.write_conf("[retention]\nkeep_last = 5\nmax_space = 1K\n")
