@@ -370,9 +370,12 @@ static int data_ready(struct sess *s)
 /* Send the 150 reply (its text: what), then accept the data connection
  * from the control connection's peer only; with PROT P, its TLS session
  * must resume the control connection's (vsftpd's require_ssl_reuse: proof
- * that the same client opened it). 0 and *d, left non-blocking, or ERR_IO
- * after the failure reply was sent. */
-static int data_accept(struct sess *s, struct data *d, const char *what)
+ * that the same client opened it). upload: the client sends, and reads
+ * nothing, so no TLS 1.3 session ticket may be left unread in its socket
+ * (tls.h). 0 and *d, left non-blocking, or ERR_IO after the failure reply
+ * was sent. */
+static int data_accept(struct sess *s, struct data *d, const char *what,
+    int upload)
 {
 	struct pollfd p = { s->pasvfd, POLLIN, 0 };
 	struct sockaddr_storage a;
@@ -411,7 +414,8 @@ connected:
 	}
 	io_timeouts(fd, s->f->data_timeout);
 	if (s->prot_p) {
-		if (tls_accept(s->tls, fd, (int)s->f->data_timeout, 1, &d->t) != 0) {
+		if (tls_accept(s->tls, fd, (int)s->f->data_timeout, upload,
+		    &d->t) != 0) {
 			close(fd);
 			reply(s, "425 TLS handshake on the data connection failed");
 			return ERR_IO;
@@ -812,7 +816,7 @@ static int list_common(struct sess *s, const char *arg, enum lform form)
 			reply(s, "451 Listing too long");
 		buf_free(&t);
 	} else if (data_accept(s, &dc, form == L_NAMES ? "Here comes the name list" :
-	    "Here comes the directory listing") == 0) {
+	    "Here comes the directory listing", 0) == 0) {
 		s->xfer_path = what[form];
 		r = xfer_send(s, &dc, -1, buf_cstr(&b), 0, (off_t)b.len);
 		data_close(&dc);
@@ -878,7 +882,7 @@ static int cmd_retr(struct sess *s, const char *cmd, const char *arg)
 	}
 	snprintf(what, sizeof what, "Opening BINARY mode data connection for %s "
 	    "(%lld bytes)", vp, (long long)(st.st_size - off));
-	if (data_accept(s, &dc, what) != 0) {
+	if (data_accept(s, &dc, what, 0) != 0) {
 		close(fd);
 		return 0;
 	}
@@ -976,7 +980,7 @@ static int cmd_stor(struct sess *s, const char *cmd, const char *arg)
 	}
 	if (src >= 0)
 		close(src);
-	if (data_accept(s, &dc, "Ok to send data") != 0) {
+	if (data_accept(s, &dc, "Ok to send data", 1) != 0) {
 		close(fd);
 		unlinkat(dfd, tmp, 0);
 		close(dfd);

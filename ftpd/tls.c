@@ -132,8 +132,8 @@ void tls_server_free(struct tls_server *srv)
 	free(srv);
 }
 
-int tls_accept(struct tls_server *srv, int fd, int timeout_sec, int data,
-    struct tls_conn **out)
+int tls_accept(struct tls_server *srv, int fd, int timeout_sec,
+    int no_tickets, struct tls_conn **out)
 {
 	struct tls_conn *c;
 	time_t end = time(NULL) + timeout_sec;
@@ -146,7 +146,7 @@ int tls_accept(struct tls_server *srv, int fd, int timeout_sec, int data,
 		free(c);
 		return ssl_err("TLS connection");
 	}
-	if (data)
+	if (no_tickets)
 		SSL_set_num_tickets(c->ssl, 0);
 	/* The fd is blocking; poll first so a silent peer cannot hold us. */
 	for (;;) {

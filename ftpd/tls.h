@@ -14,15 +14,17 @@ int tls_server_new(const char *cert_path, const char *key_path,
     struct tls_server **out);
 void tls_server_free(struct tls_server *srv);
 
-/* Handshake on fd within timeout_sec. data: a data connection, which
- * resumes the control connection's session and issues no session ticket
- * of its own (TLS 1.3 sends tickets after the handshake: on an upload the
- * client never reads them, and a client that closes a socket with unread
- * bytes resets it, which discards the end of the upload still queued for
- * us to read). *out owns the connection (which does not own fd). 0 or
- * ERR_PROTO. */
-int tls_accept(struct tls_server *srv, int fd, int timeout_sec, int data,
-    struct tls_conn **out);
+/* Handshake on fd within timeout_sec. no_tickets: issue no TLS 1.3
+ * session ticket, for an upload's data connection (tickets are sent after
+ * the handshake; on an upload the client never reads them, and a client
+ * that closes a socket with unread bytes resets it, which discards the end
+ * of the upload still queued for us to read). A download's data connection
+ * keeps them: without, curl fetching several files in one session over
+ * FTPS failed every file after the first ("transfer closed with 4096
+ * bytes remaining", tests/ftp-tls.t). *out owns the connection (which
+ * does not own fd). 0 or ERR_PROTO. */
+int tls_accept(struct tls_server *srv, int fd, int timeout_sec,
+    int no_tickets, struct tls_conn **out);
 /* 1 when the handshake resumed an earlier session of this server. */
 int tls_resumed(const struct tls_conn *c);
 /* As read(2)/write(2): bytes, 0 at a clean end, -1 on error. On a

@@ -72,6 +72,21 @@ def main(t):
         p = subprocess.run(ssl_ + ["-u", "ro:pw-ro-secret", "-o", dst, url + "/backups/nightly.bak"],
                            capture_output=True, text=True)
         t.ok(p.returncode == 0 and sha(dst) == sha(big), "curl --ssl-reqd: download byte-identical", p.stderr)
+        # Several files in one curl session: each data connection resumes
+        # the control session, and each download arrives whole.
+        small = []
+        for i in range(12):
+            small.append(os.path.join(files, "backups", f"s{i}.bak"))
+            with open(small[-1], "wb") as f:
+                f.write(os.urandom(4096 + i))
+        many = ssl_ + ["-u", "ro:pw-ro-secret"]
+        for i in range(12):
+            many += [url + f"/backups/s{i}.bak", "-o", os.path.join(tmp, f"s{i}")]
+        p = subprocess.run(many, capture_output=True, text=True)
+        t.ok(p.returncode == 0 and all(sha(os.path.join(tmp, f"s{i}")) == sha(small[i]) for i in range(12)),
+             "curl --ssl-reqd: 12 downloads in one session, each byte-identical", p.stderr[-600:])
+        for x in small:
+            os.unlink(x)
         with open(dst, "r+b") as f:
             f.truncate(12345)
         p = subprocess.run(ssl_ + ["-u", "ro:pw-ro-secret", "-C", "-", "-o", dst, url + "/backups/nightly.bak"],
