@@ -18,6 +18,7 @@
 #include "err.h"
 #include "esc.h"
 #include "names.h"
+#include "schedule.h"
 #include "xmalloc.h"
 #include "banned.h"
 
@@ -33,6 +34,9 @@ enum ctype {
 	CT_LISTEN,	/* ADDRESS:PORT items; empty: none */
 	CT_RANGE,	/* LOW-HIGH ports */
 	CT_IFACE,	/* the family interface_<x>: struct conf's ifaces[] */
+	CT_SCHED,	/* schedule_parse(); empty: unset */
+	CT_DURATION,	/* duration_parse(), seconds as a long */
+	CT_TEMPLATE,	/* schedule_name() */
 };
 
 struct ckey {
@@ -80,6 +84,20 @@ static const struct ckey keys[] = {
 	  "shell command that starts them again afterwards" },
 	{ "cluster", "interface_<x>", CT_IFACE, S(ifaces), NULL, 0, 0, NULL,
 	  "the address of the node's interface x (lower-case letters)" },
+	{ "schedule", "schedule", CT_SCHED, S(sched_schedule), NULL, 0, 0, NULL,
+	  "when scheduled snapshots run; unset: never" },
+	{ "schedule", "timezone", CT_ENUM, S(sched_timezone), "utc", 0, 0, "utc local",
+	  "whether the schedule's days and times are UTC or local time" },
+	{ "schedule", "jitter", CT_DURATION, S(sched_jitter), "0", 0, 0, NULL,
+	  "the most a node's fixed offset from each scheduled time may be" },
+	{ "schedule", "catch_up", CT_ENUM, S(sched_catch_up), "yes", 0, 0, "yes no",
+	  "take one missed run at start" },
+	{ "schedule", "name", CT_TEMPLATE, S(sched_name), "auto-%Y%m%dT%H%M%SZ", 0, 0, NULL,
+	  "the name template of scheduled snapshots (UTC)" },
+	{ "metrics", "textfile", CT_PATH, S(metrics_textfile), NULL, 0, 0, NULL,
+	  "the Prometheus text-format file the daemon keeps up to date" },
+	{ "pki", "warn_days", CT_INT, S(pki_warn_days), "30", 0, 3650, NULL,
+	  "days before a certificate's expiry from which it is warned about" },
 	{ "ftpd", "ftp_listen", CT_LISTEN, F(ftp_listen), "127.0.0.1:2121", 0, 0, NULL,
 	  "where FTP with explicit FTPS listens" },
 	{ "ftpd", "ftps_implicit_listen", CT_LISTEN, F(ftps_implicit_listen), NULL, 0, 0, NULL,
@@ -230,6 +248,17 @@ static void add_allowed(struct buf *b, const struct ckey *k)
 		break;
 	case CT_IFACE:
 		buf_adds(b, "an IPv4 or IPv6 address");
+		break;
+	case CT_SCHED:
+		buf_adds(b, SCHEDULE_ALLOWED ", or empty for unset");
+		break;
+	case CT_DURATION:
+		buf_adds(b, DURATION_ALLOWED);
+		break;
+	case CT_TEMPLATE:
+		buf_adds(b, "a snapshot name (1 to 64 of A-Za-z0-9._- not "
+		    "starting with a dot) with %Y %m %d %H %M %S %j %% for the "
+		    "UTC time of the run");
 		break;
 	}
 }
@@ -474,6 +503,25 @@ static int set_value(struct conf *c, const struct ckey *k, const char *v,
 	case CT_IFACE:
 		bad = 1;	/* set_iface()'s; never a default */
 		break;
+	case CT_SCHED: {
+		struct schedule sc;
+		bad = *v && schedule_parse(v, &sc) != 0;
+		break;
+	}
+	case CT_DURATION:
+		if (duration_parse(v, &n) != 0) {
+			bad = 1;
+			break;
+		}
+		*(long *)(void *)sp = (long)n;
+		return 0;
+	case CT_TEMPLATE: {
+		char name[NAME_MAX_LEN + 1];
+		/* The longest expansion: every conversion at its widest. */
+		bad = schedule_name(v, (time_t)253402300799LL, name,
+		    sizeof name) != 0;
+		break;
+	}
 	}
 	if (bad) {
 		buf_adds(why, "must be ");
@@ -779,6 +827,7 @@ void conf_free(struct conf *c)
 	for (size_t i = 0; i < NKEYS; i++) {
 		switch (keys[i].type) {
 		case CT_INT: case CT_MODE: case CT_SIZE: case CT_IFACE:
+		case CT_DURATION:
 			continue;
 		default:
 			free(*field(c, &keys[i]));

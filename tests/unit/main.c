@@ -23,6 +23,7 @@ int main(void)
 	t_keyscan();
 	t_rootfs();
 	t_job();
+	t_schedule();
 	printf("1..%d\n", tap_n);
 	return tap_failed ? 1 : 0;
 }

@@ -31,5 +31,6 @@ void t_ftp_parse(void);
 void t_keyscan(void);
 void t_rootfs(void);
 void t_job(void);
+void t_schedule(void);
 
 #endif
