@@ -12,7 +12,7 @@
  * console command that starts a job hands over the lock it already holds
  * (job_handover()), so that nothing slips in between the command and its
  * job. The jobs: the database cluster commands (cluster_job.c) and the
- * scheduled snapshots and metrics (sched.c), which are wall-clock timer
+ * scheduled snapshots and metrics (scheduled.c), which are wall-clock timer
  * jobs (job_at_time()) that follow clock.h's clock: setting the test
  * clock wakes the loop, which re-evaluates what is due. */
 #ifndef NODEBAK_JOB_H

@@ -21,6 +21,7 @@
 #include "db.h"
 #include "err.h"
 #include "job.h"
+#include "scheduled.h"
 #include "log.h"
 #include "node.h"
 #include "session.h"
@@ -120,6 +121,11 @@ int snapshotd_run(struct node *n, int lfd)
 		return err_sys("signalfd");
 	/* Background jobs: their thread inherits the blocked signals. */
 	if ((r = job_start(n)) != 0) {
+		close(sfd);
+		return r;
+	}
+	if ((r = sched_start(n)) != 0) {
+		job_stop();
 		close(sfd);
 		return r;
 	}
