@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""schedule.t: scheduled snapshots on the test clock (test clock set|advance
+in the fault-injection daemon; no test waits for wall-clock minutes): runs
+at the right simulated times under the right names, a failed run recorded
+and the failure count reset by the next success, catch-up of one missed
+run after a restart, backup schedule status (text and --json) and the
+metrics file, parsed by prometheus_client's parser."""
+import calendar
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from node import Node, TBIN  # noqa: E402
+from tap import run  # noqa: E402
+
+T0 = calendar.timegm((2026, 3, 4, 10, 0, 30))  # Wed 2026-03-04 10:00:30 UTC
+
+
+def status(n):
+    rc, out, err = n.nb("backup", "schedule", "status", "--json")
+    assert rc == 0, err
+    return json.loads(out)
+
+
+def wait_run(n, start_after):
+    """Wait until a run that started at or after start_after is recorded."""
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        s = status(n)
+        if s["last_end"] is not None and s["last_start"] >= start_after and s["result"]:
+            return s
+        time.sleep(0.1)
+    raise RuntimeError("no scheduled run recorded: " + n.log()[-2000:])
+
+
+def metrics(path):
+    try:
+        from prometheus_client.parser import text_string_to_metric_families
+    except ImportError:  # Debian's package, under another python3 first on PATH
+        sys.path.append("/usr/lib/python3/dist-packages")
+        from prometheus_client.parser import text_string_to_metric_families
+    got = {}
+    with open(path) as f:
+        for fam in text_string_to_metric_families(f.read()):
+            for s in fam.samples:
+                key = s.name + "".join(f"{{{k}={v}}}" for k, v in sorted(s.labels.items()))
+                got[key] = s.value
+    return got
+
+
+def main(t):
+    n = Node("sched1", daemon=os.path.join(TBIN, "nodebak-snapshotd-fault"),
+             extra_conf="[schedule]\nschedule = every 1m\n")
+    with open(n.conf, "a") as f:
+        f.write("[metrics]\ntextfile = metrics.prom\n")
+    prom = n.path("metrics.prom")
+    backups = n.path("files", "backups")
+    env = n.env()
+    env["NODEBAK_TEST_CLOCK"] = str(T0)
+    try:
+        n.start(env=env)
+        s = status(n)
+        t.eq((s["schedule"], s["now"], s["next_run"], s["result"], s["consecutive_failures"]),
+             ("every 1m", T0, T0 + 30, None, 0), "status before any run: the next run on the minute")
+        rc, out, err = n.nb("test", "clock", "advance", "30")
+        t.eq((rc, out), (0, f"{T0 + 30}\n"), "test clock advance answers the new time")
+        s = wait_run(n, T0 + 30)
+        t.eq((s["result"], s["last_name"], s["last_start"], s["consecutive_failures"]),
+             ("success", "auto-20260304T100100Z", T0 + 30, 0), "the run at 10:01:00 took its snapshot")
+        t.ok(os.path.exists(os.path.join(backups, "auto-20260304T100100Z.bak")), "and the archive exists")
+        t.eq(s["next_run"], T0 + 90, "the next run is a minute later")
+        t.eq(s["newest_verified"]["name"], "auto-20260304T100100Z.bak", "newest verified archive named")
+        m = metrics(prom)
+        t.eq((m["nodebak_snapshot_last_success_timestamp_seconds"], m["nodebak_snapshot_consecutive_failures"],
+              m["nodebak_archives{kind=scheduled}"]), (T0 + 30, 0, 1), "metrics after a success")
+        t.ok(m["nodebak_snapshot_last_size_bytes"] == os.path.getsize(
+            os.path.join(backups, "auto-20260304T100100Z.bak")), "metrics: last size is the archive's")
+
+        # A failure: the next run's name is taken already.
+        rc, out, err = n.nb("backup", "snapshot", "auto-20260304T100200Z")
+        t.eq(rc, 0, "a manual snapshot takes the next run's name")
+        n.nb("test", "clock", "advance", "60")
+        s = wait_run(n, T0 + 90)
+        t.ok(s["result"] == "failure" and s["consecutive_failures"] == 1 and s["error"],
+             "the run that cannot create its archive is recorded as failed", str(s))
+        m = metrics(prom)
+        t.eq((m["nodebak_snapshot_consecutive_failures"], m["nodebak_snapshot_failures_total{reason=snapshot}"],
+              m["nodebak_snapshot_last_success_timestamp_seconds"]), (1, 1, T0 + 30),
+             "metrics count the failure; last success unchanged")
+        rc, out, err = n.nb("backup", "schedule", "status")
+        t.ok(rc == 0 and "Consecutive failures   1" in out and "Last result            failure" in out,
+             "text status tells the failure", out)
+        n.nb("test", "clock", "advance", "60")
+        s = wait_run(n, T0 + 150)
+        t.eq((s["result"], s["last_name"], s["consecutive_failures"]),
+             ("success", "auto-20260304T100300Z", 0), "the next success resets consecutive failures")
+
+        # Restart a day later: catch-up takes one missed run at once.
+        n.stop()
+        env["NODEBAK_TEST_CLOCK"] = str(T0 + 86400 + 15)
+        n.start(env=env)
+        s = wait_run(n, T0 + 86400)
+        t.eq((s["result"], s["last_name"], s["consecutive_failures"]),
+             ("success", "auto-20260305T100000Z", 0), "after a restart one missed run is taken at start")
+        names = sorted(x for x in os.listdir(backups) if x.endswith(".bak"))
+        t.eq(names, ["auto-20260304T100100Z.bak", "auto-20260304T100200Z.bak",
+                     "auto-20260304T100300Z.bak", "auto-20260305T100000Z.bak"],
+             "exactly the runs that were due, and the manual one")
+        t.eq(s["next_run"], T0 + 86400 + 30, "the next run is back on the minute")
+        log = n.log()
+        t.ok(log.count("scheduled snapshot auto-") >= 8 and "failed (snapshot, 1 in a row)" in log,
+             "runs and the failure are logged", log[-1500:])
+        t.eq(json.loads(open(n.path("state", "schedule.state")).read().split("\n")[0].split()[1]),
+             T0 + 86400 - 30, "the record of the last run (its scheduled time) is in state_dir")
+    finally:
+        n.cleanup()
+
+
+run(main)
