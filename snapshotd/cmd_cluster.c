@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "cluster.h"
 #include "cluster_job.h"
 #include "cmd.h"
@@ -25,10 +26,22 @@
 /* The name PostgreSQL maps a client certificate to (pg_hba's `cert`). */
 #define CLUSTER_CLIENT_CN "postgres"
 
+static void key_line(struct cmdctx *cx, const char *label, const char *name)
+{
+	ui_out(cx->ui, "  %-22s : %s\n", label, esc(name));
+}
+
+/* A certificate with its days left by clock_now(); none when the file is
+ * missing or holds no certificate (certs refuses such files). */
 static void cert_line(struct cmdctx *cx, const char *label, const char *name)
 {
-	ui_out(cx->ui, "  %-22s : %s%s\n", label, esc(name),
-	    *name && pki_expired(cx->node, name) ? " (expired)" : "");
+	char words[64] = "";
+	time_t na;
+
+	if (*name && pki_not_after(cx->node, name, &na) == 0)
+		pki_expiry_words(na, clock_now(), words, sizeof words);
+	ui_out(cx->ui, "  %-22s : %s%s%s\n", label, esc(name), *words ? " " : "",
+	    words);
 }
 
 int cmd_cluster_status(struct cmdctx *cx, int argc, char **argv)
@@ -63,9 +76,9 @@ int cmd_cluster_status(struct cmdctx *cx, int argc, char **argv)
 	ui_out(cx->ui, "%-24s : %s\n\n%-24s : %s%s\n\nCertificates\n",
 	    "Node in use", cl.node_in_use[0] ? esc(cl.node_in_use) : "None",
 	    "Interface", esc(cl.interface), addr ? "" : " (not configured)");
-	cert_line(cx, "Server Key", cl.server_key);
+	key_line(cx, "Server Key", cl.server_key);
 	cert_line(cx, "Server Certificate", cl.server_cert);
-	cert_line(cx, "Client Key", cl.client_key);
+	key_line(cx, "Client Key", cl.client_key);
 	cert_line(cx, "Client Certificate", cl.client_cert);
 	cert_line(cx, "CA Certificate", cl.ca_cert);
 	if (cl.last_command[0] && cl.last_ok == 2)

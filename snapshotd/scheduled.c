@@ -13,6 +13,7 @@
 #include "bak.h"
 #include "bakcheck.h"
 #include "buf.h"
+#include "certwatch.h"
 #include "clock.h"
 #include "err.h"
 #include "esc.h"
@@ -234,6 +235,7 @@ static void metrics_write(struct node *n)
 	metric(&b, "nodebak_backup_filesystem_free_bytes", "gauge",
 	    "Bytes free for archives on the backups folder's filesystem.");
 	buf_addf(&b, "nodebak_backup_filesystem_free_bytes %lld\n", a.free_bytes);
+	certwatch_metrics(n, &b);
 	if (fs_write_atomic(path, buf_cstr(&b), b.len, 0644) != 0)
 		log_err("metrics: %s: %s", esc(path), err_msg());
 	buf_free(&b);

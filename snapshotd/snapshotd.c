@@ -21,6 +21,7 @@
 #include "db.h"
 #include "err.h"
 #include "job.h"
+#include "certwatch.h"
 #include "scheduled.h"
 #include "log.h"
 #include "node.h"
@@ -124,7 +125,7 @@ int snapshotd_run(struct node *n, int lfd)
 		close(sfd);
 		return r;
 	}
-	if ((r = sched_start(n)) != 0) {
+	if ((r = sched_start(n)) != 0 || (r = certwatch_start(n)) != 0) {
 		job_stop();
 		close(sfd);
 		return r;
