@@ -59,7 +59,7 @@ int cmd_cluster_status(struct cmdctx *cx, int argc, char **argv)
 		ui_out(cx->ui, "ERROR : %s\n", esc(cl.error));
 	if (cl.status == CS_DISABLING)
 		ui_out(cx->ui, "%-24s : Disabling (Started %lld seconds ago)\n",
-		    "Status", (long long)(time(NULL) - cl.since));
+		    "Status", (long long)(clock_now() - cl.since));
 	else
 		ui_out(cx->ui, "%-24s : %s\n", "Status",
 		    cluster_status_name(cl.status));
@@ -84,7 +84,7 @@ int cmd_cluster_status(struct cmdctx *cx, int argc, char **argv)
 	if (cl.last_command[0] && cl.last_ok == 2)
 		ui_out(cx->ui, "\n%-24s : '%s' (In progress, started %lld seconds "
 		    "ago)\n", "Last command", esc(cl.last_command),
-		    (long long)(time(NULL) - cl.since));
+		    (long long)(clock_now() - cl.since));
 	else if (cl.last_command[0])
 		ui_out(cx->ui, "\n%-24s : '%s' (%s)\n", "Last command",
 		    esc(cl.last_command), cl.last_ok ? "Success" : "Failed");
@@ -292,7 +292,7 @@ static int start_job(struct cmdctx *cx, enum cluster_job_kind k,
 	ui_out(cx->ui, "Please wait...\n");
 	snprintf(cl.last_command, sizeof cl.last_command, "%s", cmd);
 	cl.last_ok = 2;
-	cl.since = time(NULL);
+	cl.since = clock_now();
 	if (k == CLUSTER_JOB_REMOVE)
 		cl.status = CS_DISABLING;
 	if (cluster_save(n->cluster_path, &cl) != 0) {
@@ -360,7 +360,7 @@ int cmd_cluster_clear_error(struct cmdctx *cx, int argc, char **argv)
 	 * it is initialised or joined again. */
 	cl.status = CS_DISABLED;
 	cl.error[0] = '\0';
-	cl.since = time(NULL);
+	cl.since = clock_now();
 	if (cluster_save(n->cluster_path, &cl) != 0) {
 		ui_err(cx->ui, "database cluster clear error: %s\n", err_msg());
 		return EXIT_FAIL;

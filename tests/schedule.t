@@ -71,7 +71,8 @@ def main(t):
              ("success", "auto-20260304T100100Z", T0 + 30, 0), "the run at 10:01:00 took its snapshot")
         t.ok(os.path.exists(os.path.join(backups, "auto-20260304T100100Z.bak")), "and the archive exists")
         t.eq(s["next_run"], T0 + 90, "the next run is a minute later")
-        t.eq(s["newest_verified"]["name"], "auto-20260304T100100Z.bak", "newest verified archive named")
+        t.eq(s["newest_verified"], {"name": "auto-20260304T100100Z.bak", "created": T0 + 30, "age_seconds": 0},
+             "newest verified archive named, created at the test clock's time (its MANIFEST), age 0")
         m = metrics(prom)
         t.eq((m["nodebak_snapshot_last_success_timestamp_seconds"], m["nodebak_snapshot_consecutive_failures"],
               m["nodebak_archives{kind=scheduled}"]), (T0 + 30, 0, 1), "metrics after a success")
@@ -85,6 +86,10 @@ def main(t):
         s = wait_run(n, T0 + 90)
         t.ok(s["result"] == "failure" and s["consecutive_failures"] == 1 and s["error"],
              "the run that cannot create its archive is recorded as failed", str(s))
+        t.eq((s["newest_verified"]["created"], s["newest_verified"]["age_seconds"]), (T0 + 30, 60),
+             "a minute later the newest verified archive is 60 s old by the test clock")
+        rc, out, err = n.nb("backup", "schedule", "status")
+        t.ok(rc == 0 and "(age 60 s)" in out, "text status: the same age", out)
         m = metrics(prom)
         t.eq((m["nodebak_snapshot_consecutive_failures"], m["nodebak_snapshot_failures_total{reason=snapshot}"],
               m["nodebak_snapshot_last_success_timestamp_seconds"]), (1, 1, T0 + 30),
