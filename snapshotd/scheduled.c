@@ -192,19 +192,17 @@ static void metric(struct buf *b, const char *name, const char *type,
 	buf_addf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void metrics_write(struct node *n)
+/* The metrics file from the record r (the caller's copy). */
+static void metrics_write(struct node *n, const struct record *rp)
 {
 	const char *path = n->conf->metrics_textfile;
 	struct buf b = BUF_INIT(1 << 20);
 	struct archives a;
-	struct record r;
+	struct record r = *rp;
 
 	if (path == NULL)
 		return;
 	archives_scan(n, &a);
-	pthread_mutex_lock(&st.lock);
-	r = st.rec;
-	pthread_mutex_unlock(&st.lock);
 	metric(&b, "nodebak_snapshot_last_success_timestamp_seconds", "gauge",
 	    "When the last scheduled snapshot that verified ended (0: never).");
 	buf_addf(&b, "nodebak_snapshot_last_success_timestamp_seconds %lld\n",
@@ -325,20 +323,29 @@ static int run_job(struct node *n, void *arg)
 		log_err("scheduled snapshot %s: failed (%s, %lld in a row): %s",
 		    name, reason_name[why], r.consecutive, r.error);
 	}
+	/* The next run, the state file and the metrics come before the
+	 * record is published, so that a status that sees this run's result
+	 * sees them too (this loop thread runs the next run, so it cannot
+	 * start before we return). */
+	queue_run(schedule_next(&st.sc, clock_now()));
+	if (record_save(n, &r) != 0)
+		log_err("schedule: %s", err_msg());
+	metrics_write(n, &r);
 	pthread_mutex_lock(&st.lock);
 	st.rec = r;
 	pthread_mutex_unlock(&st.lock);
-	if (record_save(n, &r) != 0)
-		log_err("schedule: %s", err_msg());
-	metrics_write(n);
-	queue_run(schedule_next(&st.sc, clock_now()));
 	return 0;	/* a failed run is recorded and logged above */
 }
 
 static int metrics_job(struct node *n, void *arg)
 {
+	struct record r;
+
 	(void)arg;
-	metrics_write(n);
+	pthread_mutex_lock(&st.lock);
+	r = st.rec;
+	pthread_mutex_unlock(&st.lock);
+	metrics_write(n, &r);
 	if (job_at_time(clock_now() + 3600, "metrics", metrics_job, NULL,
 	    NULL) != 0)
 		log_err("%s", err_msg());
