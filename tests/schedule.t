@@ -4,15 +4,20 @@ in the fault-injection daemon; no test waits for wall-clock minutes): runs
 at the right simulated times under the right names, a failed run recorded
 and the failure count reset by the next success, catch-up of one missed
 run after a restart, backup schedule status (text and --json) and the
-metrics file, parsed by prometheus_client's parser."""
+metrics file, parsed by prometheus_client's parser; the newest verified
+archive's age by the test clock; a run that falls due while a console
+operation holds the node is logged as waiting and runs right after; runs
+on a full backups filesystem (a small tmpfs) counted, then reset."""
 import calendar
 import json
 import os
+import subprocess
+import tempfile
 import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from node import Node, TBIN  # noqa: E402
+from node import BIN, Node, TBIN  # noqa: E402
 from tap import run  # noqa: E402
 
 T0 = calendar.timegm((2026, 3, 4, 10, 0, 30))  # Wed 2026-03-04 10:00:30 UTC
@@ -123,4 +128,120 @@ def main(t):
         n.cleanup()
 
 
-run(main)
+
+def busy_retry(t):
+    """A run that falls due while a console snapshot holds the node lock
+    (paused by NODEBAK_FAULT_HOLD) is logged as waiting and runs right
+    after the console's operation ends."""
+    n = Node("sched2", daemon=os.path.join(TBIN, "nodebak-snapshotd-fault"),
+             extra_conf="[schedule]\nschedule = every 1m\n")
+    hold = n.path("hold")
+    env = n.env()
+    env["NODEBAK_TEST_CLOCK"] = str(T0)
+    env["NODEBAK_FAULT_HOLD"] = f"snapshot-db-copied:{hold}"
+    held = None
+    try:
+        n.start(env=env)
+        open(hold, "w").close()
+        held = subprocess.Popen([os.path.join(BIN, "nodebak"), "-c", n.conf, "backup", "snapshot", "slow"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=n.env())
+        deadline = time.time() + 30
+        while not os.path.isdir(os.path.join(n.state, "work", "snapshot-slow", "db")) and time.time() < deadline:
+            time.sleep(0.02)
+        n.nb("test", "clock", "advance", "30")
+        deadline = time.time() + 30
+        while "scheduled snapshot: waiting: another operation is in progress" not in n.log() and time.time() < deadline:
+            time.sleep(0.05)
+        t.ok("scheduled snapshot: waiting: another operation is in progress (backup snapshot slow)" in n.log(),
+             "the run that falls due while the node is busy is logged as waiting", n.log()[-1500:])
+        t.eq(status(n)["result"], None, "and has not run yet")
+        os.unlink(hold)
+        out, err = held.communicate(timeout=60)
+        t.eq(held.returncode, 0, "the console's snapshot finishes")
+        s = wait_run(n, T0 + 30)
+        t.eq((s["result"], s["last_name"], s["last_start"]), ("success", "auto-20260304T100100Z", T0 + 30),
+             "the scheduled run happens right after, under its slot's name")
+        t.ok(n.log().index("scheduled snapshot: waiting") < n.log().index("scheduled snapshot auto-20260304T100100Z: started"),
+             "waiting, then started")
+    finally:
+        if held and held.poll() is None:
+            held.kill()
+        n.cleanup()
+
+
+def fill(mnt):
+    """Fill the filesystem at mnt; the filler file's path."""
+    path = os.path.join(mnt, ".filler")
+    with open(path, "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * (1 << 20))
+                f.flush()
+        except OSError:
+            pass
+    try:
+        with open(path, "ab") as f:
+            while True:
+                f.write(b"\0" * 4096)
+                f.flush()
+    except OSError:
+        pass
+    return path
+
+
+def disk_full(t):
+    """Runs that fail because the backups filesystem (a small tmpfs) is
+    full are counted (reason space, consecutive failures 2), and the next
+    run after room is made resets the count."""
+    n = Node("sched3", daemon=os.path.join(TBIN, "nodebak-snapshotd-fault"),
+             extra_conf="[schedule]\nschedule = every 1m\n")
+    with open(n.conf, "a") as f:
+        f.write("[metrics]\ntextfile = metrics.prom\n")
+    backups = n.path("files", "backups")
+    os.makedirs(backups, exist_ok=True)
+    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m,mode=0755", "tmpfs", backups],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        t.ok(True, f"# SKIP disk full: cannot mount a tmpfs: {p.stderr.strip()}")
+        n.cleanup()
+        return
+    env = n.env()
+    env["NODEBAK_TEST_CLOCK"] = str(T0)
+    try:
+        n.start(env=env)
+        filler = fill(backups)
+        n.nb("test", "clock", "advance", "30")
+        s = wait_run(n, T0 + 30)
+        t.ok(s["result"] == "failure" and "No space left on device" in s["error"] and s["consecutive_failures"] == 1,
+             "a run on a full disk fails and says why", str(s))
+        n.nb("test", "clock", "advance", "60")
+        s = wait_run(n, T0 + 90)
+        t.eq((s["result"], s["consecutive_failures"]), ("failure", 2), "the next one too: two in a row")
+        m = metrics(n.path("metrics.prom"))
+        t.eq((m["nodebak_snapshot_consecutive_failures"], m["nodebak_snapshot_failures_total{reason=space}"]),
+             (2, 2), "metrics: two consecutive failures, reason space")
+        t.eq(sorted(x for x in os.listdir(backups) if not x.startswith(".filler")), [],
+             "no partial archive or sidecar is left behind")
+        os.unlink(filler)
+        n.nb("test", "clock", "advance", "60")
+        s = wait_run(n, T0 + 150)
+        t.eq((s["result"], s["last_name"], s["consecutive_failures"]), ("success", "auto-20260304T100300Z", 0),
+             "with room again the next run succeeds and the count is reset")
+        m = metrics(n.path("metrics.prom"))
+        t.eq((m["nodebak_snapshot_consecutive_failures"], m["nodebak_snapshot_failures_total{reason=space}"],
+              m["nodebak_snapshot_last_success_timestamp_seconds"]), (0, 2, T0 + 150),
+             "metrics: reset, the total kept, the last success")
+        t.ok("failed (space, 2 in a row)" in n.log(), "the failures are logged with their reason", n.log()[-1500:])
+    finally:
+        n.stop()
+        subprocess.run(["umount", backups], capture_output=True)
+        n.cleanup()
+
+
+def all_tests(t):
+    main(t)
+    busy_retry(t)
+    disk_full(t)
+
+
+run(all_tests)
