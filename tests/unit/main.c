@@ -24,6 +24,7 @@ int main(void)
 	t_rootfs();
 	t_job();
 	t_schedule();
+	t_pki();
 	printf("1..%d\n", tap_n);
 	return tap_failed ? 1 : 0;
 }

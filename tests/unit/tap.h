@@ -32,5 +32,6 @@ void t_keyscan(void);
 void t_rootfs(void);
 void t_job(void);
 void t_schedule(void);
+void t_pki(void);
 
 #endif
