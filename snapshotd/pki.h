@@ -39,7 +39,8 @@ int pki_read(const struct node *n, const char *name, struct buf *b);
 /* The private key in key belongs to the certificate in cert. */
 int pki_match(const struct node *n, const char *key, const char *cert);
 /* The first certificate in cert (any further ones in the file are taken as
- * intermediates) verifies against the certificates in ca, now; ca NULL:
+ * intermediates) verifies against the certificates in ca at clock_now()
+ * (clock.h); ca NULL:
  * the system's trust store. */
 int pki_verify(const struct node *n, const char *cert, const char *ca);
 /* The subject CN of the first certificate in cert into out. */

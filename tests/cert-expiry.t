@@ -135,6 +135,10 @@ def main(t):
              "status six days later: (expired) and the days left")
         rc, out, err = n.nb("pki", "inspect", "dbclusterserver.cer")
         t.ok(rc == 0 and "  Status: EXPIRED (expired)\n" in out, "pki inspect: EXPIRED (expired)", out)
+        rc, out, err = n.nb("pki", "verify", "dbclusterserver.cer", "CA.cer")
+        t.ok(rc == 1 and "expired" in err, "pki verify checks validity by the same clock", out + err)
+        rc, out, err = n.nb("pki", "verify", "dbclusterclient.cer", "CA.cer")
+        t.eq((rc, out), (0, "dbclusterclient.cer: OK (verified against CA.cer)\n"), "and passes one still valid")
         warned = wait_log(n, mark, r"pki: certificate (\S+) (expires in \d+ days?|expired \d+ days? ago)", 3)
         t.eq(sorted(warned), [("CA.cer", "expires in 25 days"), ("dbclusterclient.cer", "expires in 23 days"),
                               ("dbclusterserver.cer", "expired 1 day ago")],
