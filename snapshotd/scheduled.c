@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,8 @@ static struct {
 	struct schedule sc;
 	int enabled;
 	long long next;		/* the next run, 0: none */
+	unsigned run_gen;	/* queued runs of another generation are */
+	unsigned metrics_gen;	/* stale (a reload re-planned them): dropped */
 } st = { .lock = PTHREAD_MUTEX_INITIALIZER, .rec = { .result = -1 } };
 
 /* ---- the record ---- */
@@ -243,17 +246,24 @@ static void metrics_write(struct node *n, const struct record *rp)
 
 static int run_job(struct node *n, void *arg);
 
+/* A queued run: its scheduled time and the plan it belongs to. */
+struct queued {
+	time_t slot;
+	unsigned gen;
+};
+
 static void queue_run(time_t when)
 {
-	time_t *slot = xmalloc(sizeof *slot);
+	struct queued *q = xmalloc(sizeof *q);
 
-	*slot = when;
+	q->slot = when;
 	pthread_mutex_lock(&st.lock);
 	st.next = (long long)when;
+	q->gen = st.run_gen;
 	pthread_mutex_unlock(&st.lock);
-	if (job_at_time(when, "scheduled snapshot", run_job, slot, free) != 0) {
+	if (job_at_time(when, "scheduled snapshot", run_job, q, free) != 0) {
 		log_err("%s", err_msg());
-		free(slot);
+		free(q);
 	}
 }
 
@@ -282,7 +292,8 @@ static int verify(struct node *n, const char *name, long long *size)
 
 static int run_job(struct node *n, void *arg)
 {
-	time_t slot = *(time_t *)arg;
+	const struct queued *q = arg;
+	time_t slot = q->slot;
 	char name[NAME_MAX_LEN + 1];
 	struct record r;
 	int64_t t0 = job_now();
@@ -291,7 +302,13 @@ static int run_job(struct node *n, void *arg)
 
 	pthread_mutex_lock(&st.lock);
 	r = st.rec;
+	ret = q->gen != st.run_gen;
 	pthread_mutex_unlock(&st.lock);
+	if (ret) {
+		log_debug("scheduled snapshot of %lld: dropped (the schedule was "
+		    "reloaded)", (long long)slot);
+		return 0;
+	}
 	r.last_slot = (long long)slot;
 	r.last_start = (long long)clock_now();
 	if ((ret = schedule_name(n->conf->sched_name, slot, name,
@@ -337,49 +354,112 @@ static int run_job(struct node *n, void *arg)
 	return 0;	/* a failed run is recorded and logged above */
 }
 
+/* arg: the metrics generation, as a pointer-sized integer. */
 static int metrics_job(struct node *n, void *arg)
 {
 	struct record r;
+	int stale;
 
-	(void)arg;
 	pthread_mutex_lock(&st.lock);
 	r = st.rec;
+	stale = (uintptr_t)arg != st.metrics_gen;
 	pthread_mutex_unlock(&st.lock);
+	if (stale)
+		return 0;
 	metrics_write(n, &r);
-	if (job_at_time(clock_now() + 3600, "metrics", metrics_job, NULL,
+	if (job_at_time(clock_now() + 3600, "metrics", metrics_job, arg,
 	    NULL) != 0)
 		log_err("%s", err_msg());
 	return 0;
 }
 
-int sched_start(struct node *n)
+/* Start a new chain of metrics jobs (now, then hourly) when [metrics]
+ * textfile is set; the chain before it, if any, ends. */
+static int plan_metrics(struct node *n)
+{
+	uintptr_t gen;
+
+	pthread_mutex_lock(&st.lock);
+	gen = ++st.metrics_gen;
+	pthread_mutex_unlock(&st.lock);
+	if (n->conf->metrics_textfile == NULL)
+		return 0;
+	return job_at_time(clock_now(), "metrics", metrics_job, (void *)gen,
+	    NULL);
+}
+
+/* Plan the runs of n->conf's [schedule]: the next run (with catch_up,
+ * one missed run at once instead); runs queued by an earlier plan are
+ * dropped when they come due. */
+static int plan_runs(struct node *n, int catch_up)
 {
 	const struct conf *c = n->conf;
 	time_t now = clock_now(), missed;
+	struct schedule sc;
+	long long last;
 	int r;
 
 	pthread_mutex_lock(&st.lock);
-	record_load(n, &st.rec);
+	st.run_gen++;
 	st.enabled = c->sched_schedule != NULL;
+	st.next = 0;
+	last = st.rec.last_slot;
 	pthread_mutex_unlock(&st.lock);
-	if (c->metrics_textfile && (r = job_at_time(now, "metrics",
-	    metrics_job, NULL, NULL)) != 0)
-		return r;
-	if (!st.enabled)
+	if (c->sched_schedule == NULL)
 		return 0;
-	if ((r = schedule_parse(c->sched_schedule, &st.sc)) != 0)
+	if ((r = schedule_parse(c->sched_schedule, &sc)) != 0)
 		return r;
-	st.sc.local = !strcmp(c->sched_timezone, "local");
-	st.sc.offset = schedule_jitter(n->id, c->sched_jitter);
-	missed = schedule_prev(&st.sc, now);
-	if (!strcmp(c->sched_catch_up, "yes") && st.rec.last_slot > 0 &&
-	    (long long)missed > st.rec.last_slot) {
+	sc.local = !strcmp(c->sched_timezone, "local");
+	sc.offset = schedule_jitter(n->id, c->sched_jitter);
+	pthread_mutex_lock(&st.lock);
+	st.sc = sc;
+	pthread_mutex_unlock(&st.lock);
+	missed = schedule_prev(&sc, now);
+	if (catch_up && !strcmp(c->sched_catch_up, "yes") && last > 0 &&
+	    (long long)missed > last) {
 		log_info("schedule: the run of %lld was missed; taking it now",
 		    (long long)missed);
 		queue_run(missed);
 	} else
-		queue_run(schedule_next(&st.sc, now));
+		queue_run(schedule_next(&sc, now));
 	return 0;
+}
+
+int sched_start(struct node *n)
+{
+	int r;
+
+	pthread_mutex_lock(&st.lock);
+	record_load(n, &st.rec);
+	pthread_mutex_unlock(&st.lock);
+	if ((r = plan_metrics(n)) != 0)
+		return r;
+	return plan_runs(n, 1);
+}
+
+static int same(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+void sched_reload(struct node *n, const struct conf *old)
+{
+	const struct conf *c = n->conf;
+
+	/* An unchanged schedule keeps its queued run (which may be waiting
+	 * for the node right now); the name template is read at each run. */
+	if (!same(c->sched_schedule, old->sched_schedule) ||
+	    !same(c->sched_timezone, old->sched_timezone) ||
+	    c->sched_jitter != old->sched_jitter) {
+		if (plan_runs(n, 0) != 0)
+			log_err("reload: [schedule]: %s", err_msg());
+		else
+			log_info("reload: [schedule] schedule = %s",
+			    c->sched_schedule ? esc(c->sched_schedule) : "none");
+	}
+	if (!same(c->metrics_textfile, old->metrics_textfile) &&
+	    plan_metrics(n) != 0)
+		log_err("reload: [metrics]: %s", err_msg());
 }
 
 /* ---- backup schedule status ---- */

@@ -7,6 +7,7 @@
 #define NODEBAK_SCHEDULED_H
 
 struct buf;
+struct conf;
 struct node;
 
 #define SCHED_STATE_FILE "schedule.state"
@@ -15,6 +16,13 @@ struct node;
  * catch_up, one missed run at once) and the hourly metrics job. 0, or an
  * error (a malformed schedule, which conf_load() already refused). */
 int sched_start(struct node *n);
+
+/* After a reload swapped n->conf (old: the configuration before), with
+ * the node lock held: a changed [schedule] schedule, timezone or jitter is
+ * planned anew from now (no catch-up; a run queued by the old one is
+ * dropped), a changed [metrics] textfile is written now and hourly.
+ * Errors are logged. */
+void sched_reload(struct node *n, const struct conf *old);
 
 /* The health report of backup schedule status, as text (json 0) or as
  * the JSON object of docs/console.md (json 1), appended to out. */

@@ -101,6 +101,7 @@ static void reload(struct node *n)
 	old = n->conf;
 	n->conf = nc;
 	pthread_mutex_unlock(&n->state_lock);
+	sched_reload(n, old);
 	node_end(n);
 	retired[nretired++] = old;	/* sessions may still read it */
 	node_load_trusted(n);

@@ -7,10 +7,12 @@ run after a restart, backup schedule status (text and --json) and the
 metrics file, parsed by prometheus_client's parser; the newest verified
 archive's age by the test clock; a run that falls due while a console
 operation holds the node is logged as waiting and runs right after; runs
-on a full backups filesystem (a small tmpfs) counted, then reset."""
+on a full backups filesystem (a small tmpfs) counted, then reset; SIGHUP
+re-reading [schedule] and [metrics]."""
 import calendar
 import json
 import os
+import signal
 import subprocess
 import tempfile
 import sys
@@ -238,10 +240,55 @@ def disk_full(t):
         n.cleanup()
 
 
+def reload(t):
+    """SIGHUP re-reads [schedule] and [metrics]: the new schedule is
+    planned from now (the old plan's queued run is dropped), a metrics file
+    named only now is written at once."""
+    n = Node("sched4", daemon=os.path.join(TBIN, "nodebak-snapshotd-fault"),
+             extra_conf="[schedule]\nschedule = every 1m\n")
+    env = n.env()
+    env["NODEBAK_TEST_CLOCK"] = str(T0)
+    prom = n.path("metrics.prom")
+    try:
+        n.start(env=env)
+        t.eq(status(n)["next_run"], T0 + 30, "before the reload: every minute")
+        n.write_conf("[schedule]\nschedule = daily 12:00\n[metrics]\ntextfile = metrics.prom\n")
+        os.kill(n.procs["snapshotd"].pid, signal.SIGHUP)
+        deadline = time.time() + 20
+        while "reloaded " not in n.log() and time.time() < deadline:
+            time.sleep(0.05)
+        s = status(n)
+        t.eq((s["schedule"], s["next_run"]), ("daily 12:00", calendar.timegm((2026, 3, 4, 12, 0, 0))),
+             "after SIGHUP: the new schedule and its next run")
+        deadline = time.time() + 20
+        while not os.path.exists(prom) and time.time() < deadline:
+            time.sleep(0.05)
+        t.ok(os.path.exists(prom) and "nodebak_snapshot_consecutive_failures 0" in open(prom).read(),
+             "the metrics file named by the reload is written at once")
+        n.nb("test", "clock", "advance", "90")
+        time.sleep(1.5)
+        t.eq((status(n)["result"], [x for x in os.listdir(n.path("files", "backups")) if x.endswith(".bak")]
+              if os.path.isdir(n.path("files", "backups")) else []), (None, []),
+             "the old plan's run at 10:01 is dropped")
+        n.nb("test", "clock", "set", str(calendar.timegm((2026, 3, 4, 12, 0, 0))))
+        s = wait_run(n, T0)
+        t.eq((s["result"], s["last_name"]), ("success", "auto-20260304T120000Z"), "the new schedule runs at 12:00")
+        n.write_conf("")
+        os.kill(n.procs["snapshotd"].pid, signal.SIGHUP)
+        deadline = time.time() + 20
+        while n.log().count("reloaded ") < 2 and time.time() < deadline:
+            time.sleep(0.05)
+        s = status(n)
+        t.eq((s["schedule"], s["next_run"]), (None, None), "a reload without [schedule] stops the runs")
+    finally:
+        n.cleanup()
+
+
 def all_tests(t):
     main(t)
     busy_retry(t)
     disk_full(t)
+    reload(t)
 
 
 run(all_tests)
