@@ -18,6 +18,7 @@
 #include "err.h"
 #include "esc.h"
 #include "names.h"
+#include "schedule.h"
 #include "xmalloc.h"
 #include "banned.h"
 
@@ -29,11 +30,13 @@ enum ctype {
 	CT_INT,		/* long, min..max */
 	CT_MODE,	/* long, min..max, written in octal */
 	CT_SIZE,	/* long long with K/M/G/T suffix, min..max */
-	CT_DURATION,	/* long long seconds, s/m/h/d/w suffix, min..max */
+	CT_DURATION,	/* long long seconds, duration_parse(), min..max */
 	CT_ENUM,	/* one of enumv */
 	CT_LISTEN,	/* ADDRESS:PORT items; empty: none */
 	CT_RANGE,	/* LOW-HIGH ports */
 	CT_IFACE,	/* the family interface_<x>: struct conf's ifaces[] */
+	CT_SCHED,	/* schedule_parse(); empty: unset */
+	CT_TEMPLATE,	/* schedule_name() */
 };
 
 struct ckey {
@@ -104,6 +107,20 @@ static const struct ckey keys[] = {
 	  "prune oldest scheduled archives beyond the policy above this (0: none)" },
 	{ "cluster", "interface_<x>", CT_IFACE, S(ifaces), NULL, 0, 0, NULL,
 	  "the address of the node's interface x (lower-case letters)" },
+	{ "schedule", "schedule", CT_SCHED, S(sched_schedule), NULL, 0, 0, NULL,
+	  "when scheduled snapshots run; unset: never" },
+	{ "schedule", "timezone", CT_ENUM, S(sched_timezone), "utc", 0, 0, "utc local",
+	  "whether the schedule's days and times are UTC or local time" },
+	{ "schedule", "jitter", CT_DURATION, S(sched_jitter), "0", 0, 86400, NULL,
+	  "the most a node's fixed offset from each scheduled time may be" },
+	{ "schedule", "catch_up", CT_ENUM, S(sched_catch_up), "yes", 0, 0, "yes no",
+	  "take one missed run at start" },
+	{ "schedule", "name", CT_TEMPLATE, S(sched_name), "auto-%Y%m%dT%H%M%SZ", 0, 0, NULL,
+	  "the name template of scheduled snapshots (UTC)" },
+	{ "metrics", "textfile", CT_PATH, S(metrics_textfile), NULL, 0, 0, NULL,
+	  "the Prometheus text-format file the daemon keeps up to date" },
+	{ "pki", "warn_days", CT_INT, S(pki_warn_days), "30", 0, 3650, NULL,
+	  "days before a certificate's expiry from which it is warned about" },
 	{ "ftpd", "ftp_listen", CT_LISTEN, F(ftp_listen), "127.0.0.1:2121", 0, 0, NULL,
 	  "where FTP with explicit FTPS listens" },
 	{ "ftpd", "ftps_implicit_listen", CT_LISTEN, F(ftps_implicit_listen), NULL, 0, 0, NULL,
@@ -255,8 +272,8 @@ static void add_allowed(struct buf *b, const struct ckey *k)
 		add_duration(b, k->min);
 		buf_adds(b, " to ");
 		add_duration(b, k->max);
-		buf_adds(b, " (digits with s, m, h, d or w: 90m, 36h, 7d, 2w; "
-		    "0: off)");
+		buf_adds(b, " (digits with s, m, h, d or w, several added: 90m, "
+		    "1h30m, 7d, 2w; digits alone are seconds; 0: off)");
 		break;
 	case CT_ENUM:
 		buf_adds(b, "one of ");
@@ -275,6 +292,14 @@ static void add_allowed(struct buf *b, const struct ckey *k)
 		break;
 	case CT_IFACE:
 		buf_adds(b, "an IPv4 or IPv6 address");
+		break;
+	case CT_SCHED:
+		buf_adds(b, SCHEDULE_ALLOWED ", or empty for unset");
+		break;
+	case CT_TEMPLATE:
+		buf_adds(b, "a snapshot name (1 to 64 of A-Za-z0-9._- not "
+		    "starting with a dot) with %Y %m %d %H %M %S %j %% for the "
+		    "UTC time of the run");
 		break;
 	}
 }
@@ -311,31 +336,6 @@ static int parse_num(const char *v, long long *out, int with_suffix)
 	if (*end)
 		return -1;
 	*out = n;
-	return 0;
-}
-
-/* Decimal digits with an optional s, m, h, d or w: seconds. */
-static int parse_duration(const char *v, long long *out)
-{
-	long long n = 0, unit = 1;
-	const char *p = v;
-
-	if (!isdigit((unsigned char)*p))
-		return -1;
-	for (; isdigit((unsigned char)*p); p++) {
-		if (n > (LLONG_MAX - 9) / 10)
-			return -1;
-		n = n * 10 + (*p - '0');
-	}
-	if (*p) {
-		const char *u = strchr(dur_suffix, *p);
-		if (u == NULL || p[1])
-			return -1;
-		unit = dur_secs[u - dur_suffix];
-	}
-	if (n > LLONG_MAX / unit)
-		return -1;
-	*out = n * unit;
 	return 0;
 }
 
@@ -528,7 +528,7 @@ static int set_value(struct conf *c, const struct ckey *k, const char *v,
 			*(long *)(void *)sp = (long)n;
 		return 0;
 	case CT_DURATION:
-		if (parse_duration(v, &n) || n < k->min || n > k->max) {
+		if (duration_parse(v, &n) != 0 || n < k->min || n > k->max) {
 			bad = 1;
 			break;
 		}
@@ -559,6 +559,18 @@ static int set_value(struct conf *c, const struct ckey *k, const char *v,
 	case CT_IFACE:
 		bad = 1;	/* set_iface()'s; never a default */
 		break;
+	case CT_SCHED: {
+		struct schedule sc;
+		bad = *v && schedule_parse(v, &sc) != 0;
+		break;
+	}
+	case CT_TEMPLATE: {
+		char name[NAME_MAX_LEN + 1];
+		/* The longest expansion: every conversion at its widest. */
+		bad = schedule_name(v, (time_t)253402300799LL, name,
+		    sizeof name) != 0;
+		break;
+	}
 	}
 	if (bad) {
 		buf_adds(why, "must be ");

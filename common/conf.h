@@ -65,6 +65,16 @@ struct conf {
 	/* [cluster] */
 	struct conf_iface ifaces[CONF_MAX_IFACES];
 	int n_ifaces;
+	/* [schedule] (schedule.h) */
+	char *sched_schedule;		/* NULL: no scheduled snapshots */
+	char *sched_timezone;		/* utc | local */
+	long long sched_jitter;		/* seconds */
+	char *sched_catch_up;		/* yes | no */
+	char *sched_name;		/* name template */
+	/* [metrics] */
+	char *metrics_textfile;		/* NULL: none */
+	/* [pki] */
+	long pki_warn_days;
 	/* [ftpd] */
 	struct conf_ftpd ftpd;
 };

@@ -40,9 +40,60 @@ void fault_point(const char *where)
 				usleep(10000);
 	}
 }
+
+/* The test clock: -1 until set (or read from $NODEBAK_TEST_CLOCK). */
+static long long test_clock = -1;
+static int test_clock_init;
+
+int fault_clock_get(long long *t)
+{
+	long long v;
+
+	if (!__atomic_load_n(&test_clock_init, __ATOMIC_ACQUIRE)) {
+		const char *env = getenv("NODEBAK_TEST_CLOCK");
+		long long start = env && *env ? strtoll(env, NULL, 10) : -1;
+		long long unset = -1;
+
+		__atomic_compare_exchange_n(&test_clock, &unset, start, 0,
+		    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+		__atomic_store_n(&test_clock_init, 1, __ATOMIC_RELEASE);
+	}
+	v = __atomic_load_n(&test_clock, __ATOMIC_SEQ_CST);
+	if (v < 0)
+		return 0;
+	*t = v;
+	return 1;
+}
+
+void fault_clock_put(long long t)
+{
+	__atomic_store_n(&test_clock_init, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&test_clock, t, __ATOMIC_SEQ_CST);
+}
+
+int fault_clock_testable(void)
+{
+	return 1;
+}
 #else
 void fault_point(const char *where)
 {
 	(void)where;
+}
+
+int fault_clock_get(long long *t)
+{
+	(void)t;
+	return 0;
+}
+
+void fault_clock_put(long long t)
+{
+	(void)t;
+}
+
+int fault_clock_testable(void)
+{
+	return 0;
 }
 #endif

@@ -24,6 +24,14 @@ path = db/node.db
 [snapshotd]
 socket = snapshotd.sock
 
+[schedule]
+# A snapshot every 15 minutes, so that backup schedule status shows runs.
+schedule = every 15m
+jitter = 1m
+
+[metrics]
+textfile = metrics.prom
+
 [cluster]
 interface_a = 127.0.0.1
 

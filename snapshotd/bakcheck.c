@@ -167,7 +167,8 @@ int bakcheck_file(struct node *n, const char *file, struct bakcheck *out)
 	check(n, path, file, out);
 	/* Remembered only when the file did not change while it was read,
 	 * and its ctime is old enough that a change would show in it (a
-	 * change within the same clock tick would not: git's "racy clean"). */
+	 * change within the same clock tick would not: git's "racy clean").
+	 * The real time(2), not clock_now(): it is compared with a ctime. */
 	if (lstat(path, &after) == 0 && same_stat(&st, &after) &&
 	    st.st_ctim.tv_sec < started - 1 && node_trust(n)->gen == gen)
 		remember(path, &st, gen, out);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "cluster.h"
 #include "cluster_job.h"
 #include "conf.h"
@@ -61,7 +62,7 @@ static void finish(struct node *n, const struct cjob *j, int r,
 		log_err("database cluster: %s", err_msg());
 		return;
 	}
-	cl.since = time(NULL);
+	cl.since = clock_now();
 	cl.last_ok = r == 0;
 	cl.error[0] = '\0';
 	if (r != 0) {

@@ -49,6 +49,12 @@ int cmd_backup_prune_dry_run(struct cmdctx *cx, int argc, char **argv);
 int cmd_backup_pin(struct cmdctx *cx, int argc, char **argv);
 int cmd_backup_unpin(struct cmdctx *cx, int argc, char **argv);
 int cmd_backup_rollback(struct cmdctx *cx, int argc, char **argv);
+/* backup schedule status [--json] (scheduled.c's report) */
+int cmd_backup_schedule_status(struct cmdctx *cx, int argc, char **argv);
+
+/* cmd_test.c: test clock set|advance N, in the test daemon only (the
+ * dispatcher leaves F_TEST commands out of the shipped one). */
+int cmd_test_clock(struct cmdctx *cx, int argc, char **argv);
 
 /* cmd_cluster.c: database cluster ... */
 int cmd_cluster_status(struct cmdctx *cx, int argc, char **argv);

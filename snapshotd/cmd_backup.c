@@ -10,6 +10,7 @@
 
 #include "bak.h"
 #include "bakcheck.h"
+#include "buf.h"
 #include "cluster.h"
 #include "cmd.h"
 #include "db.h"
@@ -22,6 +23,7 @@
 #include "pins.h"
 #include "prune.h"
 #include "rollback.h"
+#include "scheduled.h"
 #include "snapshot.h"
 #include "ui.h"
 #include "xmalloc.h"
@@ -140,6 +142,19 @@ int cmd_backup_list(struct cmdctx *cx, int argc, char **argv)
 			ui_out(cx->ui, "Node state: %s\n", n->recovery);
 		pthread_mutex_unlock(&n->state_lock);
 	}
+	return EXIT_OK;
+}
+
+int cmd_backup_schedule_status(struct cmdctx *cx, int argc, char **argv)
+{
+	struct buf b = BUF_INIT(1 << 20);
+	int json = argc == 1 && !strcmp(argv[0], "--json");
+
+	if (argc == 1 && !json)
+		return CMD_GROUP_USAGE;
+	sched_status(cx->node, json, &b);
+	ui_out(cx->ui, "%s", buf_cstr(&b));
+	buf_free(&b);
 	return EXIT_OK;
 }
 

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "cluster.h"
 #include "cluster_job.h"
 #include "cmd.h"
@@ -25,10 +26,22 @@
 /* The name PostgreSQL maps a client certificate to (pg_hba's `cert`). */
 #define CLUSTER_CLIENT_CN "postgres"
 
+static void key_line(struct cmdctx *cx, const char *label, const char *name)
+{
+	ui_out(cx->ui, "  %-22s : %s\n", label, esc(name));
+}
+
+/* A certificate with its days left by clock_now(); none when the file is
+ * missing or holds no certificate (certs refuses such files). */
 static void cert_line(struct cmdctx *cx, const char *label, const char *name)
 {
-	ui_out(cx->ui, "  %-22s : %s%s\n", label, esc(name),
-	    *name && pki_expired(cx->node, name) ? " (expired)" : "");
+	char words[64] = "";
+	time_t na;
+
+	if (*name && pki_not_after(cx->node, name, &na) == 0)
+		pki_expiry_words(na, clock_now(), words, sizeof words);
+	ui_out(cx->ui, "  %-22s : %s%s%s\n", label, esc(name), *words ? " " : "",
+	    words);
 }
 
 int cmd_cluster_status(struct cmdctx *cx, int argc, char **argv)
@@ -46,7 +59,7 @@ int cmd_cluster_status(struct cmdctx *cx, int argc, char **argv)
 		ui_out(cx->ui, "ERROR : %s\n", esc(cl.error));
 	if (cl.status == CS_DISABLING)
 		ui_out(cx->ui, "%-24s : Disabling (Started %lld seconds ago)\n",
-		    "Status", (long long)(time(NULL) - cl.since));
+		    "Status", (long long)(clock_now() - cl.since));
 	else
 		ui_out(cx->ui, "%-24s : %s\n", "Status",
 		    cluster_status_name(cl.status));
@@ -63,15 +76,15 @@ int cmd_cluster_status(struct cmdctx *cx, int argc, char **argv)
 	ui_out(cx->ui, "%-24s : %s\n\n%-24s : %s%s\n\nCertificates\n",
 	    "Node in use", cl.node_in_use[0] ? esc(cl.node_in_use) : "None",
 	    "Interface", esc(cl.interface), addr ? "" : " (not configured)");
-	cert_line(cx, "Server Key", cl.server_key);
+	key_line(cx, "Server Key", cl.server_key);
 	cert_line(cx, "Server Certificate", cl.server_cert);
-	cert_line(cx, "Client Key", cl.client_key);
+	key_line(cx, "Client Key", cl.client_key);
 	cert_line(cx, "Client Certificate", cl.client_cert);
 	cert_line(cx, "CA Certificate", cl.ca_cert);
 	if (cl.last_command[0] && cl.last_ok == 2)
 		ui_out(cx->ui, "\n%-24s : '%s' (In progress, started %lld seconds "
 		    "ago)\n", "Last command", esc(cl.last_command),
-		    (long long)(time(NULL) - cl.since));
+		    (long long)(clock_now() - cl.since));
 	else if (cl.last_command[0])
 		ui_out(cx->ui, "\n%-24s : '%s' (%s)\n", "Last command",
 		    esc(cl.last_command), cl.last_ok ? "Success" : "Failed");
@@ -279,7 +292,7 @@ static int start_job(struct cmdctx *cx, enum cluster_job_kind k,
 	ui_out(cx->ui, "Please wait...\n");
 	snprintf(cl.last_command, sizeof cl.last_command, "%s", cmd);
 	cl.last_ok = 2;
-	cl.since = time(NULL);
+	cl.since = clock_now();
 	if (k == CLUSTER_JOB_REMOVE)
 		cl.status = CS_DISABLING;
 	if (cluster_save(n->cluster_path, &cl) != 0) {
@@ -347,7 +360,7 @@ int cmd_cluster_clear_error(struct cmdctx *cx, int argc, char **argv)
 	 * it is initialised or joined again. */
 	cl.status = CS_DISABLED;
 	cl.error[0] = '\0';
-	cl.since = time(NULL);
+	cl.since = clock_now();
 	if (cluster_save(n->cluster_path, &cl) != 0) {
 		ui_err(cx->ui, "database cluster clear error: %s\n", err_msg());
 		return EXIT_FAIL;

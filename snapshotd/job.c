@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "err.h"
 #include "job.h"
 #include "log.h"
@@ -25,6 +26,7 @@ struct job {
 	void *arg;
 	job_free_fn free_arg;
 	int64_t due;
+	time_t wall;		/* job_at_time()'s: due at this clock_now() */
 	int held;		/* its command handed it the node lock */
 	unsigned tries;		/* times it found the node busy */
 	struct job *next;
@@ -75,8 +77,46 @@ static void enqueue(struct job *j)
 	*pp = j;
 }
 
-static int submit(int64_t due, int held, const char *what, job_fn fn,
-    void *arg, job_free_fn free_arg)
+/* A wall-clock job's due time on job_now()'s scale, as of now. */
+static int64_t wall_due(time_t wall)
+{
+	int64_t now = job_now();
+	time_t w = clock_now();
+
+	return wall <= w ? now : now + ((int64_t)wall - (int64_t)w) * 1000;
+}
+
+/* Re-place the wall-clock jobs (loop.lock held): the clock may have been
+ * set or moved since they were queued (clock.h). */
+static void rewall(void)
+{
+	struct job **pp = &loop.queue, *moved = NULL, *j;
+
+	while ((j = *pp) != NULL)
+		if (j->wall && !j->held) {
+			*pp = j->next;
+			j->due = wall_due(j->wall);
+			j->next = moved;
+			moved = j;
+		} else
+			pp = &j->next;
+	while ((j = moved) != NULL) {
+		moved = j->next;
+		enqueue(j);
+	}
+}
+
+/* The clock changed: ring the loop so it re-evaluates what is due. */
+static void clock_changed(void)
+{
+	pthread_mutex_lock(&loop.lock);
+	if (loop.running)
+		wake();
+	pthread_mutex_unlock(&loop.lock);
+}
+
+static int submit(int64_t due, time_t wall, int held, const char *what,
+    job_fn fn, void *arg, job_free_fn free_arg)
 {
 	struct job *j;
 
@@ -90,7 +130,8 @@ static int submit(int64_t due, int held, const char *what, job_fn fn,
 	j->fn = fn;
 	j->arg = arg;
 	j->free_arg = free_arg;
-	j->due = due;
+	j->due = wall ? wall_due(wall) : due;
+	j->wall = wall;
 	j->held = held;
 	enqueue(j);
 	wake();
@@ -101,13 +142,19 @@ static int submit(int64_t due, int held, const char *what, job_fn fn,
 int job_at(int64_t due, const char *what, job_fn fn, void *arg,
     job_free_fn free_arg)
 {
-	return submit(due, 0, what, fn, arg, free_arg);
+	return submit(due, 0, 0, what, fn, arg, free_arg);
+}
+
+int job_at_time(time_t when, const char *what, job_fn fn, void *arg,
+    job_free_fn free_arg)
+{
+	return submit(0, when > 0 ? when : 1, 0, what, fn, arg, free_arg);
 }
 
 int job_handover(const char *what, job_fn fn, void *arg,
     job_free_fn free_arg)
 {
-	return submit(job_now(), 1, what, fn, arg, free_arg);
+	return submit(job_now(), 0, 1, what, fn, arg, free_arg);
 }
 
 /* The first job if it is due (loop.lock held); only one handed the lock
@@ -156,6 +203,7 @@ static void run_one(struct job *j)
 		logmsg(j->tries++ ? LOG_DEBUG : LOG_INFO, "%s: waiting: %s; "
 		    "trying again every %d ms", j->what, err_msg(), JOB_RETRY_MS);
 		j->due = job_now() + JOB_RETRY_MS;
+		j->wall = 0;	/* retried on the loop's own scale */
 		pthread_mutex_lock(&loop.lock);
 		enqueue(j);
 		pthread_mutex_unlock(&loop.lock);
@@ -199,6 +247,7 @@ static void *loop_main(void *arg)
 		int stop;
 
 		pthread_mutex_lock(&loop.lock);
+		rewall();
 		j = take_due(job_now(), &next);
 		stop = j == NULL && loop.stopping;
 		pthread_mutex_unlock(&loop.lock);
@@ -232,6 +281,8 @@ int job_start(struct node *n)
 		r = err_sys("job loop: cannot start its thread");
 	else
 		r = 0;
+	if (r == 0)
+		clock_on_change(clock_changed);
 	if (r != 0) {
 		if (loop.tfd >= 0)
 			close(loop.tfd);
@@ -256,6 +307,7 @@ void job_stop(void)
 	loop.stopping = 1;
 	wake();
 	pthread_mutex_unlock(&loop.lock);
+	clock_on_change(NULL);
 	pthread_join(loop.thread, NULL);
 	pthread_mutex_lock(&loop.lock);
 	while ((j = loop.queue) != NULL) {

@@ -11,11 +11,14 @@
  * finds the lock taken is logged and tried again JOB_RETRY_MS later. A
  * console command that starts a job hands over the lock it already holds
  * (job_handover()), so that nothing slips in between the command and its
- * job. Today's jobs: the database cluster commands (cluster_job.c).
- * Tomorrow's scheduled snapshots and pruning are timer jobs (job_at()). */
+ * job. The jobs: the database cluster commands (cluster_job.c) and the
+ * scheduled snapshots and metrics (scheduled.c), which are wall-clock timer
+ * jobs (job_at_time()) that follow clock.h's clock: setting the test
+ * clock wakes the loop, which re-evaluates what is due. */
 #ifndef NODEBAK_JOB_H
 #define NODEBAK_JOB_H
 #include <stdint.h>
+#include <time.h>
 
 struct node;
 
@@ -29,8 +32,9 @@ typedef int (*job_fn)(struct node *n, void *arg);
 /* Frees a job's argument (after it ran, or when it is dropped). */
 typedef void (*job_free_fn)(void *arg);
 
-/* The loop's clock, in milliseconds (CLOCK_MONOTONIC): the one time scale
- * of due times. NEEDSWORK: let tests drive it when timer jobs come. */
+/* The loop's clock, in milliseconds (CLOCK_MONOTONIC): the time scale of
+ * job_at()'s due times and of retries. Decisions by the time of day use
+ * clock_now() and job_at_time() instead. */
 int64_t job_now(void);
 
 /* Start the loop for node n, on a thread that inherits the caller's
@@ -46,6 +50,12 @@ void job_stop(void);
  * names the job in the lock's refusals and the log. 0, or ERR_INVAL when
  * the loop is not running (arg is then still the caller's). */
 int job_at(int64_t due, const char *what, job_fn fn, void *arg,
+    job_free_fn free_arg);
+/* As job_at(), but due when clock_now() (clock.h) reaches when: the due
+ * time is re-evaluated whenever the loop wakes, and a change of the test
+ * clock wakes it. A job that finds the node busy is retried JOB_RETRY_MS
+ * later as job_at() jobs are. 0, or ERR_INVAL as job_at(). */
+int job_at_time(time_t when, const char *what, job_fn fn, void *arg,
     job_free_fn free_arg);
 /* As job_at(now), for a caller that holds the node lock (taken with
  * rollback_begin()): the lock passes to the job, which ends it when fn

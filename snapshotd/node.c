@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "cluster.h"
 #include "db.h"
 #include "err.h"
@@ -290,7 +291,7 @@ static int load_cluster(struct node *n, struct cluster *cl)
 		    cl->last_command);
 		cl->status = CS_ERROR;
 		cl->last_ok = 0;
-		cl->since = time(NULL);
+		cl->since = clock_now();
 		if ((r = cluster_save(n->cluster_path, cl)) != 0)
 			return r;
 		log_err("database cluster: %s", cl->error);

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -11,6 +12,7 @@
 #include <openssl/x509.h>
 
 #include "buf.h"
+#include "clock.h"
 #include "err.h"
 #include "esc.h"
 #include "fsutil.h"
@@ -126,13 +128,50 @@ static int add_pubkey(struct buf *out, EVP_PKEY *pk, const char *indent)
 	    indent, alg ? alg : "unknown", indent, EVP_PKEY_get_bits(pk));
 }
 
+/* An ASN1_TIME as seconds since the epoch, UTC. */
+static int asn1_time(const ASN1_TIME *t, time_t *out)
+{
+	struct tm tm;
+
+	if (!ASN1_TIME_to_tm(t, &tm))
+		return err_set(ERR_FORMAT, "malformed certificate time");
+	*out = timegm(&tm);
+	return 0;
+}
+
+long pki_days_left(time_t not_after, time_t now)
+{
+	long long d = (long long)not_after - (long long)now;
+
+	/* Whole days, rounded down: 23 hours left is today, 1 s late is -1. */
+	return (long)(d >= 0 ? d / 86400 : -((-d + 86399) / 86400));
+}
+
+void pki_expiry_words(time_t not_after, time_t now, char *out, size_t outsz)
+{
+	long days = pki_days_left(not_after, now);
+
+	if (not_after <= now)
+		snprintf(out, outsz, "(expired)");
+	else if (days == 0)
+		snprintf(out, outsz, "(expires today)");
+	else
+		snprintf(out, outsz, "(expires in %ld day%s)", days,
+		    days == 1 ? "" : "s");
+}
+
 static int describe_cert(X509 *x, const char *enc, struct buf *out)
 {
 	const ASN1_TIME *nb = X509_get0_notBefore(x), *na = X509_get0_notAfter(x);
 	EVP_PKEY *pk = X509_get0_pubkey(x);
-	int expired = X509_cmp_current_time(na) < 0;
-	int early = X509_cmp_current_time(nb) > 0;
-	int r;
+	time_t now = clock_now(), t_nb = 0, t_na = 0;
+	char words[64];
+	int r, early;
+
+	if ((r = asn1_time(nb, &t_nb)) != 0 || (r = asn1_time(na, &t_na)) != 0)
+		return r;
+	early = t_nb > now;
+	pki_expiry_words(t_na, now, words, sizeof words);
 
 	r = buf_addf(out, "File contains a %s encoded certificate\nCertificate:\n"
 	    "  Data:\n    Version: %ld (0x%lx)\n", enc, X509_get_version(x) + 1,
@@ -147,8 +186,8 @@ static int describe_cert(X509 *x, const char *enc, struct buf *out)
 	if (r == 0) r = add_name(out, "Subject", X509_get_subject_name(x));
 	if (r == 0) r = buf_adds(out, "    Subject Public Key Info:\n");
 	if (r == 0 && pk) r = add_pubkey(out, pk, "      ");
-	if (r == 0) r = buf_addf(out, "  Status: %s\n", expired ? "EXPIRED" :
-	    early ? "not yet valid" : "valid (not expired)");
+	if (r == 0) r = buf_addf(out, "  Status: %s %s\n", t_na <= now ?
+	    "EXPIRED" : early ? "not yet valid" : "valid", words);
 	return r;
 }
 
@@ -219,29 +258,46 @@ int pki_inspect(const struct node *n, const char *name, struct buf *out)
 	return r;
 }
 
-int pki_expired(const struct node *n, const char *name)
+/* The first certificate of b, PEM or DER; NULL when it holds none. */
+static X509 *cert_parse(const struct buf *b)
 {
-	struct buf b = BUF_INIT(PKI_FILE_MAX);
-	const unsigned char *der;
+	const unsigned char *der = (const unsigned char *)b->p;
+	BIO *bio = BIO_new_mem_buf(b->p, (int)b->len);
 	X509 *x = NULL;
-	BIO *bio;
-	int expired = 0;
 
-	if (!*name || pki_read(n, name, &b) != 0)
-		goto out;
-	if ((bio = BIO_new_mem_buf(b.p, (int)b.len)) != NULL) {
+	if (bio != NULL) {
 		x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
 		BIO_free(bio);
 	}
-	der = (const unsigned char *)b.p;
 	if (x == NULL)
-		x = d2i_X509(NULL, &der, (long)b.len);
-	if (x)
-		expired = X509_cmp_current_time(X509_get0_notAfter(x)) < 0;
-	X509_free(x);
+		x = d2i_X509(NULL, &der, (long)b->len);
+	return x;
+}
+
+int pki_not_after(const struct node *n, const char *name, time_t *out)
+{
+	struct buf b = BUF_INIT(PKI_FILE_MAX);
+	X509 *x = NULL;
+	int r;
+
+	*out = 0;
+	if ((r = pki_read(n, name, &b)) != 0)
+		goto out;
+	if ((x = cert_parse(&b)) == NULL)
+		r = err_set(ERR_FORMAT, "%s: not a certificate", esc(name));
+	else if ((r = asn1_time(X509_get0_notAfter(x), out)) != 0)
+		r = err_set(r, "%s: %s", esc(name), err_msg());
 out:
+	X509_free(x);
 	buf_free(&b);
-	return expired;
+	return r;
+}
+
+int pki_expired(const struct node *n, const char *name)
+{
+	time_t na;
+
+	return *name && pki_not_after(n, name, &na) == 0 && na <= clock_now();
 }
 
 static int is_pki_name(const char *name)

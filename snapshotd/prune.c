@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "bakcheck.h"
+#include "clock.h"
 #include "err.h"
 #include "esc.h"
 #include "fault.h"
@@ -194,7 +195,7 @@ int prune_run(struct node *n, int dry_run, const struct ui *ui)
 		if (archive_of(n, names[i], &a[na]) == 0)
 			na++;
 	print_policy(ui, &p);
-	if ((r = retention_decide(a, na, &p, time(NULL), d, &over)) != 0)
+	if ((r = retention_decide(a, na, &p, clock_now(), d, &over)) != 0)
 		goto out;
 	r = apply(n, a, d, na, dry_run, ui);
 	if (over) {

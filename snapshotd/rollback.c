@@ -16,6 +16,7 @@
 #include "bak.h"
 #include "bakcheck.h"
 #include "buf.h"
+#include "clock.h"
 #include "cluster.h"
 #include "crypto.h"
 #include "db.h"
@@ -175,7 +176,7 @@ static int mark_out_of_cluster(const char *stage, const char *file)
 
 	if ((r = cluster_load(path, &cl)) == 0) {
 		cl.status = CS_DISABLED;
-		cl.since = time(NULL);
+		cl.since = clock_now();
 		cl.node_in_use[0] = cl.master[0] = cl.error[0] = '\0';
 		snprintf(cl.last_command, sizeof cl.last_command,
 		    "backup rollback %s", file);
@@ -519,7 +520,7 @@ static int stage_phase(struct run *x)
 static int commit_phase(struct run *x)
 {
 	struct rollback_res *res = x->res;
-	time_t now = time(NULL);
+	time_t now = clock_now();
 	int r;
 
 	strftime(x->ts, sizeof x->ts, "%Y%m%dT%H%M%SZ", gmtime(&now));

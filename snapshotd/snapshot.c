@@ -11,6 +11,7 @@
 
 #include "bak.h"
 #include "buf.h"
+#include "clock.h"
 #include "cluster.h"
 #include "db.h"
 #include "err.h"
@@ -323,7 +324,7 @@ int snapshot_create(struct node *n, const char *name)
 	snprintf(mf.engine, sizeof mf.engine, "%s", n->conf->db_engine);
 	snprintf(mf.snapshot, sizeof mf.snapshot, "%s", name);
 	snprintf(mf.key_id, sizeof mf.key_id, "%s", sigkey_id(n->key));
-	mf.created = time(NULL);
+	mf.created = clock_now();
 	if ((r = snapshot_collect(n, work, &mf)) != 0)
 		goto out;
 	/* 2. The archive under a temporary name, fsynced. */

@@ -21,6 +21,8 @@
 #include "db.h"
 #include "err.h"
 #include "job.h"
+#include "certwatch.h"
+#include "scheduled.h"
 #include "log.h"
 #include "node.h"
 #include "session.h"
@@ -99,6 +101,7 @@ static void reload(struct node *n)
 	old = n->conf;
 	n->conf = nc;
 	pthread_mutex_unlock(&n->state_lock);
+	sched_reload(n, old);
 	node_end(n);
 	retired[nretired++] = old;	/* sessions may still read it */
 	node_load_trusted(n);
@@ -120,6 +123,11 @@ int snapshotd_run(struct node *n, int lfd)
 		return err_sys("signalfd");
 	/* Background jobs: their thread inherits the blocked signals. */
 	if ((r = job_start(n)) != 0) {
+		close(sfd);
+		return r;
+	}
+	if ((r = sched_start(n)) != 0 || (r = certwatch_start(n)) != 0) {
+		job_stop();
 		close(sfd);
 		return r;
 	}

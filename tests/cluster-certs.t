@@ -121,13 +121,13 @@ def main(t):
                             "dbclusterclient.key", "dbclusterclient.cer", "CA.cer")
         t.eq((rc, out, err), (0, "Certificates updated\n", ""), "certs with a good set: Certificates updated")
         rc, out, err = n.nb("database", "cluster", "status")
-        t.ok(re.search(r"Server Key\s+: dbclusterserver.key\n", out) and re.search(r"Client Certificate\s+: dbclusterclient.cer\n", out) and
-             re.search(r"CA Certificate\s+: CA.cer\n", out) and "(expired)" not in out, "status lists the new files", out)
+        t.ok(re.search(r"Server Key\s+: dbclusterserver.key\n", out) and re.search(r"Client Certificate\s+: dbclusterclient.cer \(expires in \d+ days\)\n", out) and
+             re.search(r"CA Certificate\s+: CA.cer \(expires in \d+ days\)\n", out) and "(expired)" not in out, "status lists the new files", out)
         rc, out, err = n.nb("database", "cluster", "certs", "other-dbclusterclient.key", "other-dbclusterclient.cer", "other-CA.cer")
         t.eq((rc, out), (0, "Certificates updated\n"), "the client-only form")
         rc, out, err = n.nb("database", "cluster", "status")
         t.ok(re.search(r"Server Key\s+: \n", out) and re.search(r"Client Key\s+: other-dbclusterclient.key\n", out) and
-             re.search(r"CA Certificate\s+: other-CA.cer\n", out), "it clears the server pair and sets the client pair and CA", out)
+             re.search(r"CA Certificate\s+: other-CA.cer \(expires in \d+ days\)\n", out), "it clears the server pair and sets the client pair and CA", out)
 
         # localnode moves the server to the interface's address.
         t.ok(listening("127.0.0.11", n.pg_port), "the server listens on interface a")

@@ -86,7 +86,7 @@ def main(t):
         t.ok(out, "a restarted replica no longer connects to the master", status(r1))
         t.ok(out and "Server Certificate     : dbclusterserver.cer (expired)" in out and
              "Client Certificate     : dbclusterclient.cer (expired)" in out and
-             "CA Certificate         : CA.cer\n" in out, "status marks the server and client certificates (expired)", out)
+             "CA Certificate         : CA.cer (expires in 3649 days)\n" in out, "status marks the server and client certificates (expired)", out)
         out = status_has(m, ["    127.0.0.12           : Unreachable ( known to the master, not connected )\n",
                              "    127.0.0.13           : Unreachable ( known to the master, not connected )\n"])
         t.ok(out and "In Sync" not in out, "the master knows both replicas and shows them Unreachable", status(m))

@@ -15,7 +15,7 @@ from tap import run  # noqa: E402
 LISTEN = ("must be space-separated ADDRESS:PORT items (IPv6 as [ADDRESS]:PORT, "
           "port 1 to 65535), or empty for none")
 NAME = "must be 1 to 64 of A-Za-z0-9._- not starting with a dot"
-SECTIONS = "sections: node, database, snapshotd, retention, cluster, ftpd"
+SECTIONS = "sections: node, database, snapshotd, retention, cluster, schedule, metrics, pki, ftpd"
 N = "[node]\nname = x\n"
 
 # (what, file text, line, "[section] key = value" part, what is allowed)

@@ -24,7 +24,7 @@ def main(t):
                            ("[node]\nname = x\n[snapshotd]\ncompression_level = zero\n",
                             ":4: [snapshotd] compression_level = zero: must be an integer from 1 to 9"),
                            ("[node]\nname = x\n[nosuch]\n",
-                            ":3: [nosuch]: unknown section (sections: node, database, snapshotd, retention, cluster, ftpd)")]:
+                            ":3: [nosuch]: unknown section (sections: node, database, snapshotd, retention, cluster, schedule, metrics, pki, ftpd)")]:
             with open(n.conf, "w") as f:
                 f.write(text)
             p = subprocess.run([os.path.join(BIN, "nodebak-snapshotd"), "-f", "-c", n.conf],

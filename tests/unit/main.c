@@ -24,6 +24,8 @@ int main(void)
 	t_rootfs();
 	t_job();
 	t_retention();
+	t_schedule();
+	t_pki();
 	printf("1..%d\n", tap_n);
 	return tap_failed ? 1 : 0;
 }

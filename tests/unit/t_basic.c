@@ -8,6 +8,7 @@
 
 #include "buf.h"
 #include "conf.h"
+#include "schedule.h"
 #include "err.h"
 #include "esc.h"
 #include "names.h"
@@ -212,15 +213,18 @@ static void t_conf_retention(void)
 	conf_free(c);
 	ok(conf_refused("[retention]\nkeep_within = 7 days\n", ":2: [retention] "
 	    "keep_within = 7 days: must be a duration from 0 to 3650d (digits "
-	    "with s, m, h, d or w: 90m, 36h, 7d, 2w; 0: off)"),
+	    "with s, m, h, d or w, several added: 90m, 1h30m, 7d, 2w; digits "
+	    "alone are seconds; 0: off)"),
 	    "conf: bad duration explained: %s", err_msg());
 	ok(conf_refused("[retention]\nkeep_within = 3651d\n", ":2: [retention] "
 	    "keep_within = 3651d: must be a duration from 0 to 3650d (digits "
-	    "with s, m, h, d or w: 90m, 36h, 7d, 2w; 0: off)"),
+	    "with s, m, h, d or w, several added: 90m, 1h30m, 7d, 2w; digits "
+	    "alone are seconds; 0: off)"),
 	    "conf: duration over its maximum: %s", err_msg());
 	ok(conf_refused("[retention]\nkeep_within = -1h\n", ":2: [retention] "
 	    "keep_within = -1h: must be a duration from 0 to 3650d (digits "
-	    "with s, m, h, d or w: 90m, 36h, 7d, 2w; 0: off)"),
+	    "with s, m, h, d or w, several added: 90m, 1h30m, 7d, 2w; digits "
+	    "alone are seconds; 0: off)"),
 	    "conf: negative duration refused: %s", err_msg());
 	ok(conf_refused("[retention]\nkeep_manual = -2\n", ":2: [retention] "
 	    "keep_manual = -2: must be an integer from -1 to 1000000"),
@@ -401,8 +405,28 @@ void t_conf(void)
 	    "unknown key (keys of [node]: name, state_dir, files_dir)"),
 	    "conf: unknown key named, with the section's keys: %s", err_msg());
 	ok(conf_refused("[node]\nname = n1\n[nodes]\n", ":3: [nodes]: unknown "
-	    "section (sections: node, database, snapshotd, retention, cluster, ftpd)"),
+	    "section (sections: node, database, snapshotd, retention, cluster, schedule, metrics, pki, ftpd)"),
 	    "conf: unknown section named, with the sections: %s", err_msg());
+	ok(conf_refused("[node]\nname = n1\n[schedule]\nschedule = daily 25:00\n",
+	    ":4: [schedule] schedule = daily 25:00: must be " SCHEDULE_ALLOWED
+	    ", or empty for unset"), "conf: bad schedule: %s", err_msg());
+	ok(conf_refused("[node]\nname = n1\n[schedule]\njitter = 5x\n",
+	    ":4: [schedule] jitter = 5x: must be a duration from 0 to 1d (digits "
+	    "with s, m, h, d or w, several added: 90m, 1h30m, 7d, 2w; digits "
+	    "alone are seconds; 0: off)"),
+	    "conf: bad jitter: %s", err_msg());
+	ok(conf_refused("[node]\nname = n1\n[schedule]\nname = .x%Y\n",
+	    ":4: [schedule] name = .x%Y: must be a snapshot name (1 to 64 of "
+	    "A-Za-z0-9._- not starting with a dot) with %Y %m %d %H %M %S %j %% "
+	    "for the UTC time of the run"), "conf: bad name template: %s",
+	    err_msg());
+	ok(conf_text("[node]\nname = n1\n[schedule]\nschedule = weekly sun "
+	    "03:30\njitter = 1h30m\n", &c) == 0 && c && c->sched_jitter == 5400 &&
+	    !strcmp(c->sched_schedule, "weekly sun 03:30") &&
+	    !strcmp(c->sched_catch_up, "yes") && c->pki_warn_days == 30,
+	    "conf: a schedule, its jitter and the defaults");
+	conf_free(c);
+	c = NULL;
 	ok(conf_refused("[node]\nname = n1\nname = n2\n", ":3: [node] name = n2: "
 	    "duplicate key (first set on line 2)"), "conf: duplicate key: %s",
 	    err_msg());
@@ -430,7 +454,7 @@ void t_conf(void)
 	    "must be 1 to 64 of A-Za-z0-9._- not starting with a dot"),
 	    "conf: name required: %s", err_msg());
 	ok(conf_refused("name = x\n", ":1: name = x: key outside of any section "
-	    "(sections: node, database, snapshotd, retention, cluster, ftpd)"),
+	    "(sections: node, database, snapshotd, retention, cluster, schedule, metrics, pki, ftpd)"),
 	    "conf: key outside section: %s", err_msg());
 	ok(conf_load("conf/nodebak.conf", &c) == 0, "conf: the shipped example "
 	    "conf/nodebak.conf loads (%s)", err_msg());

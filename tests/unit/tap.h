@@ -32,5 +32,7 @@ void t_keyscan(void);
 void t_rootfs(void);
 void t_job(void);
 void t_retention(void);
+void t_schedule(void);
+void t_pki(void);
 
 #endif
