@@ -42,6 +42,7 @@ int cmd_fail(struct cmdctx *cx, const char *what);
  * [--force node|version|schema]... */
 int cmd_backup_snapshot(struct cmdctx *cx, int argc, char **argv);
 int cmd_backup_list(struct cmdctx *cx, int argc, char **argv);
+int cmd_backup_list_json(struct cmdctx *cx, int argc, char **argv);
 int cmd_backup_verify(struct cmdctx *cx, int argc, char **argv);
 int cmd_backup_delete(struct cmdctx *cx, int argc, char **argv);
 int cmd_backup_prune(struct cmdctx *cx, int argc, char **argv);

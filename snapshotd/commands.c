@@ -48,6 +48,8 @@ static const struct command commands[] = {
 	{ "backup", "rollback", NULL, 1, 8, F_ADMIN | F_MUTATES, cmd_backup_rollback,
 	  "backup rollback <name>.bak [--yes] [--no-safety-snapshot] "
 	  "[--force node|version|schema]..." },
+	{ "backup", "list", "--json", 0, 0, 0, cmd_backup_list_json,
+	  "backup list --json" },
 	{ "backup", "list", NULL, 0, 0, 0, cmd_backup_list, "backup list" },
 	{ "backup", "verify", NULL, 1, 1, 0, cmd_backup_verify, "backup verify <name>.bak" },
 	{ "backup", "delete", NULL, 1, 1, F_ADMIN | F_MUTATES, cmd_backup_delete,

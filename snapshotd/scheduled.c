@@ -480,26 +480,6 @@ static void add_time(struct buf *b, const char *label, long long t)
 	buf_addf(b, "%-22s %s\n", label, ts);
 }
 
-static void json_num_or_null(struct buf *b, const char *key, long long v,
-    int present, int comma)
-{
-	if (present)
-		buf_addf(b, "\"%s\":%lld%s", key, v, comma ? "," : "");
-	else
-		buf_addf(b, "\"%s\":null%s", key, comma ? "," : "");
-}
-
-static void json_str_or_null(struct buf *b, const char *key, const char *v,
-    int comma)
-{
-	buf_addf(b, "\"%s\":", key);
-	if (v && *v)
-		json_str(b, v);
-	else
-		buf_adds(b, "null");
-	buf_adds(b, comma ? "," : "");
-}
-
 void sched_status(struct node *n, int json, struct buf *out)
 {
 	const char *result[] = { "success", "failure" };
@@ -517,30 +497,30 @@ void sched_status(struct node *n, int json, struct buf *out)
 	pthread_mutex_unlock(&st.lock);
 	if (json) {
 		buf_adds(out, "{");
-		json_str_or_null(out, "schedule", enabled ? spec : NULL, 1);
-		json_num_or_null(out, "now", now, 1, 1);
-		json_num_or_null(out, "next_run", next, enabled && next, 1);
-		json_num_or_null(out, "last_start", r.last_start, r.last_start, 1);
-		json_num_or_null(out, "last_end", r.last_end, r.last_end, 1);
-		json_str_or_null(out, "result", r.result >= 0 ?
+		json_key_str(out, "schedule", enabled ? spec : NULL, 1);
+		json_key_num(out, "now", now, 1, 1);
+		json_key_num(out, "next_run", next, enabled && next, 1);
+		json_key_num(out, "last_start", r.last_start, r.last_start, 1);
+		json_key_num(out, "last_end", r.last_end, r.last_end, 1);
+		json_key_str(out, "result", r.result >= 0 ?
 		    result[r.result] : NULL, 1);
-		json_str_or_null(out, "error", r.result == 1 ? r.error : NULL, 1);
-		json_str_or_null(out, "last_name", r.last_name, 1);
-		json_num_or_null(out, "consecutive_failures", r.consecutive, 1, 1);
-		json_num_or_null(out, "last_success", r.last_success,
+		json_key_str(out, "error", r.result == 1 ? r.error : NULL, 1);
+		json_key_str(out, "last_name", r.last_name, 1);
+		json_key_num(out, "consecutive_failures", r.consecutive, 1, 1);
+		json_key_num(out, "last_success", r.last_success,
 		    r.last_success, 1);
 		buf_adds(out, "\"newest_verified\":");
 		if (a.newest[0]) {
 			buf_adds(out, "{");
-			json_str_or_null(out, "name", a.newest, 1);
-			json_num_or_null(out, "created", a.newest_created, 1, 1);
-			json_num_or_null(out, "age_seconds", now - a.newest_created,
+			json_key_str(out, "name", a.newest, 1);
+			json_key_num(out, "created", a.newest_created, 1, 1);
+			json_key_num(out, "age_seconds", now - a.newest_created,
 			    1, 0);
 			buf_adds(out, "},");
 		} else
 			buf_adds(out, "null,");
-		json_num_or_null(out, "archives_bytes", a.bytes, 1, 1);
-		json_num_or_null(out, "free_bytes", a.free_bytes, 1, 0);
+		json_key_num(out, "archives_bytes", a.bytes, 1, 1);
+		json_key_num(out, "free_bytes", a.free_bytes, 1, 0);
 		buf_adds(out, "}\n");
 		return;
 	}

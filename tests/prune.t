@@ -130,6 +130,41 @@ def main(t):
         t.ok(rc == 0 and [x for x in out.splitlines() if x.endswith("; pinned")] ==
              [x for x in out.splitlines() if x.startswith(pinned + ".bak ")],
              "backup list marks the pinned archive, only it", out)
+        # --- backup list --json: every archive, as the files are.
+        rc, out, err = n.nb("backup", "list", "--json")
+        try:
+            doc = json.loads(out)
+        except ValueError as e:
+            doc = {"archives": [], "error": str(e)}
+        got = {a["name"]: a for a in doc["archives"]}
+        created = dict(sched, base=None, **{safety: midnight - 300 * 86400,
+                                            "old-manual": midnight - 200 * 86400})
+        bad = []
+        for name in every:
+            a = got.get(name + ".bak", {})
+            nid = base_json["node"]
+            ok = a.get("size") == os.path.getsize(os.path.join(bk, name + ".bak")) and \
+                a.get("pinned") == (name == pinned) and \
+                a.get("kind") == ("scheduled" if name.startswith("auto-") else
+                                  "safety" if name.startswith("pre-rollback-") else "manual")
+            if name == broken:
+                ok = ok and a.get("check") == "unverified" and a.get("created") is None \
+                    and a.get("created_iso") is None and a.get("node_id") is None
+            else:
+                ts = created[name]
+                if ts is None:
+                    ts = calendar.timegm(time.strptime(base_json["created"],
+                                                       "%Y-%m-%dT%H:%M:%SZ"))
+                ok = ok and a.get("check") == "verified" and a.get("created") == ts and \
+                    a.get("created_iso") == iso(ts) and a.get("node_name") == nid["name"] \
+                    and a.get("node_id") == nid["id"] and \
+                    a.get("key_id") == base_json["key_id"] and \
+                    a.get("key_origin") == "this node" and a.get("snapshot") == name
+            if not ok:
+                bad.append((name, a))
+        t.ok(rc == 0 and set(got) == {x + ".bak" for x in every} and not bad and
+             doc.get("rollback_pending") is False and "node_state" in doc,
+             f"backup list --json: {len(every)} archives, each as its files are", (bad, out + err))
         rc, out, err = n.nb("backup", "pin", "nosuch.bak")
         t.ok(rc == 1 and "no such backup" in err, "pin of a missing archive refused", err)
         n.kill(sig=signal.SIGTERM)
