@@ -8,8 +8,12 @@ metrics file, parsed by prometheus_client's parser; the newest verified
 archive's age by the test clock; a run that falls due while a console
 operation holds the node is logged as waiting and runs right after; runs
 on a full backups filesystem (a small tmpfs) counted, then reset; SIGHUP
-re-reading [schedule] and [metrics]."""
+re-reading [schedule] and [metrics]; 40 simulated days of `daily 02:00`
+under keep_daily/weekly/monthly with a restart (catch-up) and two
+full-disk failures, the kept set against a model of the policy."""
 import calendar
+import datetime
+import hashlib
 import json
 import os
 import signal
@@ -316,12 +320,149 @@ def retention(t):
         n.cleanup()
 
 
+def model_prune(arch, pinned):
+    """The [retention] keep_daily = 7, keep_weekly = 4, keep_monthly = 12
+    policy of docs/snapshots.md, written plainly: scheduled archives
+    [(name, ts)] newest first; each rule on its own keeps the newest of
+    each of its N most recent UTC periods (ISO weeks) that hold one; pins
+    and the newest archive (the floor) stay. The names kept."""
+    def day(x):
+        return time.strftime("%Y-%m-%d", time.gmtime(x))
+
+    def week(x):
+        return "%d-W%02d" % datetime.datetime.fromtimestamp(x, datetime.timezone.utc).isocalendar()[:2]
+
+    def month(x):
+        return time.strftime("%Y-%m", time.gmtime(x))
+
+    order = sorted(arch, key=lambda a: (-a[1], a[0]))
+    keep = set(pinned) & {a[0] for a in arch}
+    if order:
+        keep.add(order[0][0])
+    for count, key in ((7, day), (4, week), (12, month)):
+        seen = set()
+        for name, ts in order:
+            k = key(ts)
+            if k not in seen:
+                seen.add(k)
+                if len(seen) <= count:
+                    keep.add(name)
+    return keep
+
+
+def forty_days(t):
+    """40 simulated days of `daily 02:00` under keep_daily = 7, keep_weekly
+    = 4, keep_monthly = 12: every run waited for on the test clock; one
+    restart after two missed days (catch-up takes one run); two runs on a
+    full backups filesystem (a tmpfs, when one can be mounted). Each
+    successful run prunes, so the model prunes after each success too; at
+    the end the archives are exactly the model's, the metrics tell the
+    last success and no failures in a row, and a manual and a pinned
+    archive are untouched."""
+    S = calendar.timegm((2026, 3, 1, 0, 0, 0))  # Sun 2026-03-01 00:00 UTC
+    n = Node("sched40", daemon=os.path.join(TBIN, "nodebak-snapshotd-fault"),
+             extra_conf="[schedule]\nschedule = daily 02:00\ncatch_up = yes\n"
+             "[retention]\nkeep_daily = 7\nkeep_weekly = 4\nkeep_monthly = 12\n"
+             "[metrics]\ntextfile = metrics.prom\n")
+    backups = n.path("files", "backups")
+    os.makedirs(backups, exist_ok=True)
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m,mode=0755", "tmpfs", backups],
+                             capture_output=True, text=True).returncode == 0
+    env = n.env()
+    env["NODEBAK_TEST_CLOCK"] = str(S)
+    restart_day, full_days = 20, (30, 31) if mounted else ()
+    try:
+        n.start(env=env)
+        rc, _, err = n.nb("backup", "snapshot", "manual-keep")
+        t.ok(rc == 0, "40 days: a manual snapshot", err)
+        sums = {}
+        arch, pinned, bad, last_ok, fails = [], [], [], None, 0
+        filler = None
+        day = 0
+        while day < 40:
+            slot = S + day * 86400 + 7200
+            name = time.strftime("auto-%Y%m%dT%H%M%SZ", time.gmtime(slot))
+            if day == restart_day:
+                n.stop()  # days 20 and 21 are missed; day 22's run is caught up at start
+                day += 2
+                slot = S + day * 86400 + 7200
+                name = time.strftime("auto-%Y%m%dT%H%M%SZ", time.gmtime(slot))
+                env["NODEBAK_TEST_CLOCK"] = str(slot + 600)
+                n.start(env=env)
+            else:
+                if day in full_days and filler is None:
+                    filler = fill(backups)
+                n.nb("test", "clock", "set", str(slot))
+            s = wait_run(n, slot)
+            want = "failure" if day in full_days else "success"
+            # A caught-up run starts at the restart, under its slot's name.
+            start = slot + 600 if day == restart_day + 2 else slot
+            if (s["result"], s["last_name"] if want == "success" else name,
+                    s["last_start"]) != (want, name, start):
+                bad.append((day, want, name, s))
+            if want == "success":
+                arch.append((name, start))
+                last_ok = start
+                keep = model_prune(arch, pinned)
+                arch = [a for a in arch if a[0] in keep]
+            else:
+                fails += 1
+                if day == full_days[-1]:
+                    m = metrics(n.path("metrics.prom"))
+                    t.eq(m["nodebak_snapshot_consecutive_failures"], len(full_days),
+                         "40 days: two runs on a full disk, two failures in a row")
+                    os.unlink(filler)
+                    filler = None
+            if day == 0:
+                rc, _, err = n.nb("backup", "pin", name + ".bak")
+                t.ok(rc == 0, "40 days: the first scheduled archive pinned", err)
+                pinned.append(name)
+                for x in ("manual-keep", name):
+                    for ext in (".bak", ".json"):
+                        with open(os.path.join(backups, x + ext), "rb") as f:
+                            sums[x + ext] = hashlib.sha256(f.read()).hexdigest()
+            day += 1
+        t.ok(not bad, f"40 days: {40 - 2} runs at 02:00, each named by its slot "
+             f"({fails} failed on a full disk{'' if mounted else '; no tmpfs could be mounted, none injected'})",
+             bad)
+        files = sorted(x for x in os.listdir(backups) if not x.startswith("."))
+        want = sorted(x + ext for x in [a[0] for a in arch] + ["manual-keep"] for ext in (".bak", ".json"))
+        t.eq(files, want, f"40 days: the archives are exactly the model's ({len(arch)} scheduled, "
+             "the pinned one, the manual one), in pairs")
+        # By hand: days 20-21 (Mar 21-22) missed, Mar 31 and Apr 1 failed.
+        # daily: Apr 3-9; weekly: W15 Apr 9, W14 Apr 5, W13 Mar 29, W12
+        # Mar 20; monthly: Apr 9, Mar 30; pinned: Mar 1.
+        hand = ["auto-202603%02dT020000Z" % d for d in (1, 20, 29, 30)] + \
+            ["auto-202604%02dT020000Z" % d for d in range(3, 10)] if mounted else None
+        t.ok(hand is None or sorted(a[0] for a in arch) == hand,
+             f"40 days: the model keeps what the policy says by hand ({len(arch)} scheduled)",
+             sorted(a[0] for a in arch))
+        same = True
+        for f_, h in sums.items():
+            with open(os.path.join(backups, f_), "rb") as f:
+                same = same and hashlib.sha256(f.read()).hexdigest() == h
+        t.ok(same, "40 days: the manual and the pinned archive are untouched (.bak and .json)")
+        m = metrics(n.path("metrics.prom"))
+        t.eq((m["nodebak_snapshot_last_success_timestamp_seconds"], m["nodebak_snapshot_consecutive_failures"],
+              m["nodebak_archives{kind=scheduled}"], m["nodebak_archives{kind=other}"]),
+             (last_ok, 0, len(arch), 1), "40 days: metrics: last success, no failures in a row, archives")
+        if mounted:
+            t.eq(m["nodebak_snapshot_failures_total{reason=space}"], len(full_days),
+                 "40 days: metrics: the full-disk failures counted")
+    finally:
+        n.stop()
+        if mounted:
+            subprocess.run(["umount", backups], capture_output=True)
+        n.cleanup()
+
+
 def all_tests(t):
     main(t)
     retention(t)
     busy_retry(t)
     disk_full(t)
     reload(t)
+    forty_days(t)
 
 
 run(all_tests)
