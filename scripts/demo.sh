@@ -29,6 +29,11 @@ socket = snapshotd.sock
 schedule = every 15m
 jitter = 1m
 
+[retention]
+# Prune after each scheduled run: the 8 newest scheduled snapshots stay
+# (manual ones and pins are never pruned by this).
+keep_last = 8
+
 [metrics]
 textfile = metrics.prom
 
