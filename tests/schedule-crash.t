@@ -17,26 +17,11 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from node import Node, TBIN  # noqa: E402
+from scenario import schedule_status, wait_run  # noqa: E402
 from tap import run  # noqa: E402
 
 FAULT = os.path.join(TBIN, "nodebak-snapshotd-fault")
 T0 = calendar.timegm((2026, 3, 4, 10, 0, 30))  # 30 s before a slot
-
-
-def status(n):
-    rc, out, err = n.nb("backup", "schedule", "status", "--json")
-    assert rc == 0, err
-    return json.loads(out)
-
-
-def wait_run(n, start_after):
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        s = status(n)
-        if s["last_end"] is not None and s["last_start"] >= start_after and s["result"]:
-            return s
-        time.sleep(0.05)
-    raise RuntimeError("no scheduled run recorded: " + n.log()[-2000:])
 
 
 def pairs(bk):
@@ -92,7 +77,7 @@ def phase(t, label, runs, keep_before):
         tfile = n.path("trace")
         restore()
         start(clock, NODEBAK_FAULT_TRACE=tfile)
-        status(n)
+        schedule_status(n)
         before = 0
         if os.path.exists(tfile):       # the points of the start, if any
             with open(tfile) as f:

@@ -24,26 +24,10 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from node import BIN, Node, TBIN  # noqa: E402
+from scenario import schedule_status, wait_run  # noqa: E402
 from tap import run  # noqa: E402
 
 T0 = calendar.timegm((2026, 3, 4, 10, 0, 30))  # Wed 2026-03-04 10:00:30 UTC
-
-
-def status(n):
-    rc, out, err = n.nb("backup", "schedule", "status", "--json")
-    assert rc == 0, err
-    return json.loads(out)
-
-
-def wait_run(n, start_after):
-    """Wait until a run that started at or after start_after is recorded."""
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        s = status(n)
-        if s["last_end"] is not None and s["last_start"] >= start_after and s["result"]:
-            return s
-        time.sleep(0.1)
-    raise RuntimeError("no scheduled run recorded: " + n.log()[-2000:])
 
 
 def metrics(path):
@@ -72,7 +56,7 @@ def main(t):
     env["NODEBAK_TEST_CLOCK"] = str(T0)
     try:
         n.start(env=env)
-        s = status(n)
+        s = schedule_status(n)
         t.eq((s["schedule"], s["now"], s["next_run"], s["result"], s["consecutive_failures"]),
              ("every 1m", T0, T0 + 30, None, 0), "status before any run: the next run on the minute")
         rc, out, err = n.nb("test", "clock", "advance", "30")
@@ -160,7 +144,7 @@ def busy_retry(t):
             time.sleep(0.05)
         t.ok("scheduled snapshot: waiting: another operation is in progress (backup snapshot slow)" in n.log(),
              "the run that falls due while the node is busy is logged as waiting", n.log()[-1500:])
-        t.eq(status(n)["result"], None, "and has not run yet")
+        t.eq(schedule_status(n)["result"], None, "and has not run yet")
         os.unlink(hold)
         out, err = held.communicate(timeout=60)
         t.eq(held.returncode, 0, "the console's snapshot finishes")
@@ -255,13 +239,13 @@ def reload(t):
     prom = n.path("metrics.prom")
     try:
         n.start(env=env)
-        t.eq(status(n)["next_run"], T0 + 30, "before the reload: every minute")
+        t.eq(schedule_status(n)["next_run"], T0 + 30, "before the reload: every minute")
         n.write_conf("[schedule]\nschedule = daily 12:00\n[metrics]\ntextfile = metrics.prom\n")
         os.kill(n.procs["snapshotd"].pid, signal.SIGHUP)
         deadline = time.time() + 20
         while "reloaded " not in n.log() and time.time() < deadline:
             time.sleep(0.05)
-        s = status(n)
+        s = schedule_status(n)
         t.eq((s["schedule"], s["next_run"]), ("daily 12:00", calendar.timegm((2026, 3, 4, 12, 0, 0))),
              "after SIGHUP: the new schedule and its next run")
         deadline = time.time() + 20
@@ -271,7 +255,7 @@ def reload(t):
              "the metrics file named by the reload is written at once")
         n.nb("test", "clock", "advance", "90")
         time.sleep(1.5)
-        t.eq((status(n)["result"], [x for x in os.listdir(n.path("files", "backups")) if x.endswith(".bak")]
+        t.eq((schedule_status(n)["result"], [x for x in os.listdir(n.path("files", "backups")) if x.endswith(".bak")]
               if os.path.isdir(n.path("files", "backups")) else []), (None, []),
              "the old plan's run at 10:01 is dropped")
         n.nb("test", "clock", "set", str(calendar.timegm((2026, 3, 4, 12, 0, 0))))
@@ -282,7 +266,7 @@ def reload(t):
         deadline = time.time() + 20
         while n.log().count("reloaded ") < 2 and time.time() < deadline:
             time.sleep(0.05)
-        s = status(n)
+        s = schedule_status(n)
         t.eq((s["schedule"], s["next_run"]), (None, None), "a reload without [schedule] stops the runs")
     finally:
         n.cleanup()

@@ -1,6 +1,7 @@
 """scenario.py: steps the rollback scenario tests share: fill a node's
 database with data, take the snapshot a test restores, fill a filesystem
 up to a given free space, and wait (bounded) for a condition."""
+import json
 import os
 import socket
 import sqlite3
@@ -74,3 +75,22 @@ def listening(addr, port):
             return True
     except OSError:
         return False
+
+
+def schedule_status(n):
+    """backup schedule status --json, parsed."""
+    rc, out, err = n.nb("backup", "schedule", "status", "--json")
+    assert rc == 0, err
+    return json.loads(out)
+
+
+def wait_run(n, start_after):
+    """Wait (at most 60 s) until a scheduled run that started at or after
+    start_after (test clock) is recorded; its status."""
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        s = schedule_status(n)
+        if s["last_end"] is not None and s["last_start"] >= start_after and s["result"]:
+            return s
+        time.sleep(0.05)
+    raise RuntimeError("no scheduled run recorded: " + n.log()[-2000:])
