@@ -505,7 +505,7 @@ void t_run(void)
 	memset(&c, 0, sizeof c);
 	c.argv = fds;
 	ok(run_capture(&c, &out, NULL, 1024, 0) == 0 &&
-	    atoi(buf_cstr(&out)) == 4, "run: the child has only 0, 1, 2 (and "
+	    strtol(buf_cstr(&out), NULL, 10) == 4, "run: the child has only 0, 1, 2 (and "
 	    "ls's own): %s", buf_cstr(&out));
 	memset(&c, 0, sizeof c);
 	c.argv = missing;
