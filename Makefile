@@ -2,7 +2,7 @@
 PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
-PKGS    := openssl zlib libarchive sqlite3 libpq
+PKGS    := openssl zlib libarchive sqlite3 libpq jansson
 SSHPKGS := libssh
 
 VERSION := 0.1.0
@@ -23,10 +23,14 @@ COMMON_OBJS := $(patsubst %.c,%.o,$(wildcard common/*.c))
 SNAPSHOTD_OBJS := $(patsubst %.c,%.o,$(filter-out snapshotd/main.c,$(wildcard snapshotd/*.c)))
 CLIENT_OBJS := $(patsubst %.c,%.o,$(filter-out client/main.c,$(wildcard client/*.c)))
 FTPD_OBJS := $(patsubst %.c,%.o,$(filter-out ftpd/main.c,$(wildcard ftpd/*.c)))
+PULL_OBJS := $(patsubst %.c,%.o,$(filter-out client/pull/main.c,$(wildcard client/pull/*.c)))
 
 PROGRAMS := bin/nodebak bin/nodebak-snapshotd
 ifneq ($(wildcard ftpd/main.c),)
 PROGRAMS += bin/nodebak-ftpd
+endif
+ifneq ($(wildcard client/pull/main.c),)
+PROGRAMS += bin/nodebak-pull
 endif
 TEST_PROGRAMS := tests/bin/nodebak-snapshotd-fault tests/bin/unit
 
@@ -39,6 +43,10 @@ bin/nodebak-snapshotd: snapshotd/main.o $(SNAPSHOTD_OBJS) common/libnodebak.a | 
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 bin/nodebak-ftpd: ftpd/main.o $(FTPD_OBJS) common/libnodebak.a | bin
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs $(SSHPKGS))
+
+# The archive host's puller (docs/pull.md): libssh's client side.
+bin/nodebak-pull: client/pull/main.o $(PULL_OBJS) common/libnodebak.a | bin
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs $(SSHPKGS))
 
 common/libnodebak.a: $(COMMON_OBJS)

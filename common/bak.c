@@ -250,7 +250,7 @@ struct reader {
 	struct archive *a;
 	struct gz_reader *gz;
 	const char *path;
-	int fd;
+	int fd;			/* opened here, or -1 */
 	char *in;		/* decompressed tar bytes handed to libarchive */
 	struct ustar_stream us;	/* checks them first */
 	int err;
@@ -297,16 +297,18 @@ static int rerr(struct reader *rd, const char *what)
 	    "unreadable archive");
 }
 
-static int reader_open(struct reader *rd, const char *path)
+/* Read from fd (the caller's, left open) when fd >= 0, else open path. */
+static int reader_open(struct reader *rd, const char *path, int fd)
 {
 	int r;
 
 	memset(rd, 0, sizeof *rd);
 	rd->path = path;
+	rd->fd = -1;
 	ustar_stream_init(&rd->us, path);
-	if ((rd->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+	if (fd < 0 && (rd->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
 		return err_sys("%s", path);
-	if ((r = gz_reader_new(rd->fd, path, &rd->gz)) != 0)
+	if ((r = gz_reader_new(fd >= 0 ? fd : rd->fd, path, &rd->gz)) != 0)
 		return r;
 	rd->in = xmalloc(IO_CHUNK);
 	rd->chunk = xmalloc(IO_CHUNK);
@@ -324,7 +326,7 @@ static void reader_close(struct reader *rd)
 	if (rd->a)
 		archive_read_free(rd->a);
 	gz_reader_free(rd->gz);
-	if (rd->fd > 0)
+	if (rd->fd >= 0)
 		close(rd->fd);
 	free(rd->in);
 	free(rd->chunk);
@@ -582,6 +584,12 @@ static int check_tail(struct reader *rd, uint64_t expect)
 int bak_read(const char *path, bak_keylookup lookup, void *arg,
     const struct bak_limits *lim, int stage_fd, struct manifest *mf)
 {
+	return bak_read_fd(-1, path, lookup, arg, lim, stage_fd, mf);
+}
+
+int bak_read_fd(int fd, const char *path, bak_keylookup lookup, void *arg,
+    const struct bak_limits *lim, int stage_fd, struct manifest *mf)
+{
 	struct buf mtext = BUF_INIT(MANIFEST_MAX_BYTES);
 	struct buf stext = BUF_INIT(BAK_SIG_MAX);
 	struct buf msg = BUF_INIT(MANIFEST_MAX_BYTES + 64);
@@ -596,7 +604,7 @@ int bak_read(const char *path, bak_keylookup lookup, void *arg,
 	int r, eof;
 
 	manifest_init(mf);
-	if ((r = reader_open(&rd, path)) != 0)
+	if ((r = reader_open(&rd, path, fd)) != 0)
 		goto out;
 	/* 1. MANIFEST and MANIFEST.sig, first and in that order. */
 	if ((r = next_header(&rd, &e, name, sizeof name, &eof)) != 0)
@@ -706,7 +714,7 @@ int bak_peek_manifest(const char *path, struct manifest *mf)
 	int r, eof;
 
 	manifest_init(mf);
-	if ((r = reader_open(&rd, path)) != 0 ||
+	if ((r = reader_open(&rd, path, -1)) != 0 ||
 	    (r = next_header(&rd, &e, name, sizeof name, &eof)) != 0)
 		goto out;
 	if (eof || strcmp(name, "MANIFEST")) {

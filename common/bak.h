@@ -52,6 +52,12 @@ struct bak_limits {
 int bak_read(const char *path, bak_keylookup lookup, void *arg,
     const struct bak_limits *lim, int stage_fd, struct manifest *mf);
 
+/* As bak_read(), reading the archive from fd (a pipe will do: it is read
+ * once, in order, to its end) instead of opening path, which only names
+ * it in messages. fd is left open. */
+int bak_read_fd(int fd, const char *path, bak_keylookup lookup, void *arg,
+    const struct bak_limits *lim, int stage_fd, struct manifest *mf);
+
 /* Read only the MANIFEST (not verified: for listings of what a file
  * claims). */
 int bak_peek_manifest(const char *path, struct manifest *mf);
