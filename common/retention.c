@@ -8,9 +8,24 @@
 #include <string.h>
 
 #include "err.h"
+#include "conf.h"
 #include "retention.h"
 #include "xmalloc.h"
 #include "banned.h"
+
+void retention_policy_of(const struct conf_retention *c, struct ret_policy *p)
+{
+	p->keep_last = c->keep_last;
+	p->keep_hourly = c->keep_hourly;
+	p->keep_daily = c->keep_daily;
+	p->keep_weekly = c->keep_weekly;
+	p->keep_monthly = c->keep_monthly;
+	p->keep_yearly = c->keep_yearly;
+	p->keep_within = c->keep_within;
+	p->keep_manual = c->keep_manual;
+	p->min_keep = c->min_keep;
+	p->max_space = (unsigned long long)c->max_space;
+}
 
 void retention_policy_default(struct ret_policy *p)
 {

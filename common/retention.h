@@ -40,6 +40,10 @@ struct ret_decision {
 	char why[RET_WHY_MAX];		/* "keep_daily 2026-11-30", "pinned" */
 };
 
+struct conf_retention;
+
+/* The policy a [retention] section (nodebak.conf or pull.conf) gives. */
+void retention_policy_of(const struct conf_retention *c, struct ret_policy *p);
 /* The policy when [retention] is absent: keep everything. */
 void retention_policy_default(struct ret_policy *p);
 /* The kind a name says: "pre-rollback-" safety, "auto-" scheduled, else

@@ -79,20 +79,8 @@ static int is_bak_name(const char *name)
 /* The policy as configured, read under the lock a reload swaps it in. */
 static void policy_of(struct node *n, struct ret_policy *p)
 {
-	const struct conf_retention *c;
-
 	pthread_mutex_lock(&n->state_lock);
-	c = &n->conf->retention;
-	p->keep_last = c->keep_last;
-	p->keep_hourly = c->keep_hourly;
-	p->keep_daily = c->keep_daily;
-	p->keep_weekly = c->keep_weekly;
-	p->keep_monthly = c->keep_monthly;
-	p->keep_yearly = c->keep_yearly;
-	p->keep_within = c->keep_within;
-	p->keep_manual = c->keep_manual;
-	p->min_keep = c->min_keep;
-	p->max_space = (unsigned long long)c->max_space;
+	retention_policy_of(&n->conf->retention, p);
 	pthread_mutex_unlock(&n->state_lock);
 }
 

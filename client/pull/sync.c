@@ -1,0 +1,619 @@
+/* sync.c: nodebak-pull sync (sync.h): per node, list the archives over
+ * SFTP, fetch each new one (fetch.c), apply the archive host's retention
+ * to the verified copies; nodes in parallel worker threads, watched by
+ * the main thread for stalls and drawn as progress. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bak.h"
+#include "clock.h"
+#include "crypto.h"
+#include "err.h"
+#include "esc.h"
+#include "fetch.h"
+#include "fsutil.h"
+#include "json.h"
+#include "progress.h"
+#include "pullconf.h"
+#include "retention.h"
+#include "sidecar.h"
+#include "sshc.h"
+#include "store.h"
+#include "sync.h"
+#include "xmalloc.h"
+#include "banned.h"
+
+#define MAX_ENTRIES 100000
+
+/* A token bucket shared by every transfer ([pull] bwlimit). */
+struct rate {
+	long long bps;		/* 0: no limit */
+	double tokens, last;
+};
+
+struct runner {
+	const struct pull_conf *c;
+	const struct sync_opts *o;
+	struct node_report *reps;
+	size_t n, next;
+	pthread_mutex_t mu;
+	struct rate rate;
+	struct bak_limits lim;
+};
+
+double sync_mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void rate_take(struct runner *ru, size_t n)
+{
+	double wait = 0, now;
+
+	if (ru->rate.bps <= 0)
+		return;
+	pthread_mutex_lock(&ru->mu);
+	now = sync_mono();
+	ru->rate.tokens += (now - ru->rate.last) * (double)ru->rate.bps;
+	if (ru->rate.tokens > (double)ru->rate.bps)	/* at most 1 s of burst */
+		ru->rate.tokens = (double)ru->rate.bps;
+	ru->rate.last = now;
+	ru->rate.tokens -= (double)n;
+	if (ru->rate.tokens < 0)
+		wait = -ru->rate.tokens / (double)ru->rate.bps;
+	pthread_mutex_unlock(&ru->mu);
+	if (wait > 0) {
+		struct timespec ts = { (time_t)wait,
+		    (long)((wait - (double)(time_t)wait) * 1e9) };
+		while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+			;
+	}
+}
+
+/* A line about a node: kept as an error when err, and shown at once on
+ * stderr when the output is a log (not a terminal, not --json). */
+static void note(struct runner *ru, struct node_report *rep, int err,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void note(struct runner *ru, struct node_report *rep, int err,
+    const char *fmt, ...)
+{
+	struct buf line = BUF_INIT(2048);
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vaddf(&line, fmt, ap);
+	va_end(ap);
+	pthread_mutex_lock(&ru->mu);
+	if (err)
+		buf_addf(&rep->errors, "%s\n", buf_cstr(&line));
+	if (!ru->o->quiet && !ru->o->tty)
+		fprintf(stderr, "%s: %s\n", rep->node->name, buf_cstr(&line));
+	pthread_mutex_unlock(&ru->mu);
+	buf_free(&line);
+}
+
+static void touch(struct runner *ru, struct node_report *rep)
+{
+	pthread_mutex_lock(&ru->mu);
+	rep->last_progress = sync_mono();
+	pthread_mutex_unlock(&ru->mu);
+}
+
+struct progress_arg {
+	struct runner *ru;
+	struct node_report *rep;
+};
+
+static void on_bytes(void *arg, size_t n, uint64_t done, uint64_t total)
+{
+	struct progress_arg *pa = arg;
+
+	rate_take(pa->ru, n);
+	pthread_mutex_lock(&pa->ru->mu);
+	pa->rep->done = done;
+	pa->rep->total = total;
+	pa->rep->last_progress = sync_mono();
+	pthread_mutex_unlock(&pa->ru->mu);
+}
+
+/* ---- one node ---- */
+
+struct nodejob {
+	struct runner *ru;
+	struct node_report *rep;
+	const struct pull_node *pn;
+	struct sshc *c;
+	struct sigkey *key;
+	struct store_state st;
+	char *hostkey_file;
+};
+
+static int connect_node(struct nodejob *j)
+{
+	const struct pull_node *pn = j->pn;
+	struct sshc_opts o;
+	int r;
+
+	memset(&o, 0, sizeof o);
+	o.host = pn->address;
+	o.port = (int)pn->port;
+	o.user = pn->user;
+	o.identity = pn->identity;
+	o.timeout = (long)j->ru->c->timeout;
+	if (pn->host_key_is_fp)
+		o.pin_fp = pn->host_key;
+	else {
+		j->hostkey_file = pn->host_key ? xstrdup(pn->host_key) :
+		    store_hostkey_path(j->ru->c->archive_dir, pn->name);
+		if (!fs_exists(j->hostkey_file))
+			return err_set(ERR_REFUSED, "no pinned host key (%s does "
+			    "not exist): check the node's key and run "
+			    "nodebak-pull trust %s", esc(j->hostkey_file),
+			    pn->name);
+		o.pin_file = j->hostkey_file;
+	}
+	if ((r = sigkey_load_public(pn->signing_key, &j->key)) != 0)
+		return err_prefix(r, "signing_key");
+	touch(j->ru, j->rep);
+	if ((r = sshc_connect(&o, &j->c)) != 0)
+		return r;
+	pthread_mutex_lock(&j->ru->mu);
+	j->rep->fd = sshc_fd(j->c);
+	pthread_mutex_unlock(&j->ru->mu);
+	return 0;
+}
+
+static char *remote_path(const struct pull_node *pn, const char *file)
+{
+	struct buf b = BUF_INIT(1 << 16);
+
+	buf_addf(&b, "%s/%s", pn->remote_dir, file);
+	return buf_detach(&b, NULL);
+}
+
+static int have_copy(const struct store_copy *copies, size_t n,
+    const char *file, const char **sha)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(copies[i].file, file)) {
+			*sha = copies[i].sha256;
+			return 1;
+		}
+	return 0;
+}
+
+/* One archive the node lists. Returns 0, or an error that ends the
+ * node's sync (the connection is gone). */
+static int pull_one(struct nodejob *j, const char *file,
+    const struct store_copy *copies, size_t ncopies)
+{
+	struct runner *ru = j->ru;
+	struct node_report *rep = j->rep;
+	struct buf json = BUF_INIT(SIDECAR_MAX_BYTES), why = BUF_INIT(1024);
+	char *rjson, *rbak = remote_path(j->pn, file), qsha[65];
+	char base[NAME_MAX_LEN + 1];
+	struct progress_arg pa = { ru, rep };
+	struct fetch_result res;
+	struct fetch_ctx f;
+	struct sidecar sc;
+	const char *sha;
+	double t0;
+	int r;
+
+	name_from_bak(file, base, sizeof base);
+	{
+		char jf[NAME_MAX_LEN + 8];
+		snprintf(jf, sizeof jf, "%s.json", base);
+		rjson = remote_path(j->pn, jf);
+	}
+	touch(ru, rep);
+	if ((r = sshc_read_small(j->c, rjson, SIDECAR_MAX_BYTES, &json)) != 0) {
+		rep->n_failed++;
+		note(ru, rep, 1, "%s: cannot read its NAME.json: %s", esc(file),
+		    err_msg());
+		r = r == ERR_NOTFOUND || r == ERR_TOOBIG ? 0 : r;
+		goto out;
+	}
+	if ((r = sidecar_parse(json.p, json.len, file, &sc)) != 0 ||
+	    strcmp(sc.file, file)) {
+		if (r == 0)
+			err_set(ERR_FORMAT, "%s: its NAME.json describes %s",
+			    esc(file), esc(sc.file));
+		rep->n_failed++;
+		j->st.verify_failures_total++;
+		buf_adds(&why, err_msg());
+		store_quarantine(ru->c->archive_dir, j->pn->name, file, NULL,
+		    json.p, json.len, buf_cstr(&why));
+		note(ru, rep, 1, "%s: quarantined: %s", esc(file), buf_cstr(&why));
+		r = 0;
+		goto out;
+	}
+	if (have_copy(copies, ncopies, file, &sha)) {
+		if (!strcmp(sha, sc.sha256))
+			rep->n_skipped++;
+		else {
+			rep->n_failed++;
+			note(ru, rep, 1, "%s: changed on the node since it was "
+			    "copied (SHA-256 %s, the copy's %s): the verified copy "
+			    "is kept, the new one not pulled", esc(file), sc.sha256,
+			    sha);
+		}
+		goto out;
+	}
+	if (store_quarantined(ru->c->archive_dir, j->pn->name, file, qsha,
+	    &why) == 0 && !strcmp(qsha, sc.sha256)) {
+		rep->n_failed++;
+		note(ru, rep, 1, "%s: quarantined earlier: %s", esc(file),
+		    buf_cstr(&why));
+		goto out;
+	}
+	if (ru->o->dry_run) {
+		rep->n_new++;
+		note(ru, rep, 0, "%s: would pull (%llu bytes)", esc(file),
+		    (unsigned long long)sc.size);
+		goto out;
+	}
+	memset(&f, 0, sizeof f);
+	f.c = j->c;
+	f.archive_dir = ru->c->archive_dir;
+	f.node = j->pn->name;
+	f.remote = rbak;
+	f.file = file;
+	f.json = json.p;
+	f.jsonlen = json.len;
+	f.sc = &sc;
+	f.key = j->key;
+	f.lim = &ru->lim;
+	f.on_bytes = on_bytes;
+	f.arg = &pa;
+	pthread_mutex_lock(&ru->mu);
+	snprintf(rep->current, sizeof rep->current, "%s", file);
+	rep->done = 0;
+	rep->total = sc.size;
+	rep->started = sync_mono();
+	pthread_mutex_unlock(&ru->mu);
+	t0 = sync_mono();
+	r = fetch_archive(&f, &res);
+	rep->bytes += res.bytes;
+	j->st.bytes_total += (long long)res.bytes;
+	if (res.resumed_at) {
+		rep->resumed++;
+		j->st.resumes_total++;
+	}
+	pthread_mutex_lock(&ru->mu);
+	rep->current[0] = '\0';
+	pthread_mutex_unlock(&ru->mu);
+	if (r == 0) {
+		rep->n_new++;
+		note(ru, rep, 0, "%s: pulled and verified (%llu bytes%s, %.1f s)",
+		    esc(file), (unsigned long long)sc.size, res.resumed_at ?
+		    ", resumed" : "", sync_mono() - t0);
+	} else if (res.quarantined) {
+		rep->n_failed++;
+		j->st.verify_failures_total++;
+		note(ru, rep, 1, "%s: quarantined: %s", esc(file), err_msg());
+		r = 0;
+	} else {
+		rep->n_failed++;
+		if (rep->stalled)
+			err_set(ERR_IO, "no data for %llds: timed out (the partial "
+			    "download is kept for the next sync)",
+			    (long long)ru->c->timeout);
+		note(ru, rep, 1, "%s: %s", esc(file), err_msg());
+	}
+out:
+	buf_free(&json);
+	buf_free(&why);
+	free(rjson);
+	free(rbak);
+	return r;
+}
+
+static int is_bak_entry(const struct sshc_entry *e)
+{
+	char base[NAME_MAX_LEN + 1];
+
+	return e->regular && e->name[0] != '.' &&
+	    name_from_bak(e->name, base, sizeof base) == 0;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	return strcmp(((const struct sshc_entry *)a)->name,
+	    ((const struct sshc_entry *)b)->name);
+}
+
+static int pull_all(struct nodejob *j)
+{
+	struct sshc_entry *e = NULL;
+	struct store_copy *copies = NULL;
+	size_t n = 0, ncopies = 0;
+	int r;
+
+	if ((r = sshc_list(j->c, j->pn->remote_dir, MAX_ENTRIES, &e, &n)) != 0)
+		return r;
+	if ((r = store_copies(j->ru->c->archive_dir, j->pn->name, &copies,
+	    &ncopies)) != 0)
+		goto out;
+	qsort(e, n, sizeof *e, cmp_entry);
+	for (size_t i = 0; i < n && r == 0; i++)
+		if (is_bak_entry(&e[i]))
+			r = pull_one(j, e[i].name, copies, ncopies);
+out:
+	free(copies);
+	sshc_entries_free(e, n);
+	return r;
+}
+
+/* The archive host's retention, over the verified copies only. */
+static void prune_copies(struct nodejob *j)
+{
+	struct runner *ru = j->ru;
+	struct store_copy *copies = NULL;
+	struct ret_archive *a;
+	struct ret_decision *d;
+	struct ret_policy p;
+	size_t n = 0, m = 0;
+	int over;
+
+	if (store_copies(ru->c->archive_dir, j->pn->name, &copies, &n) != 0 ||
+	    n == 0) {
+		free(copies);
+		return;
+	}
+	retention_policy_of(&ru->c->retention, &p);
+	a = xcalloc(n, sizeof *a);
+	d = xcalloc(n, sizeof *d);
+	for (size_t i = 0; i < n; i++)
+		if (copies[i].created) {	/* its NAME.json is readable */
+			a[m].name = copies[i].file;
+			a[m].created = copies[i].created;
+			a[m].kind = retention_kind(copies[i].file);
+			a[m].verified = 1;
+			a[m].size = copies[i].size;
+			m++;
+		}
+	if (retention_decide(a, m, &p, clock_now(), d, &over) == 0)
+		for (size_t i = 0; i < m; i++) {
+			if (d[i].keep)
+				continue;
+			if (ru->o->dry_run)
+				note(ru, j->rep, 0, "%s: would delete (retention)",
+				    esc(a[i].name));
+			else if (store_delete(ru->c->archive_dir, j->pn->name,
+			    a[i].name) != 0)
+				note(ru, j->rep, 1, "retention: %s", err_msg());
+			else
+				note(ru, j->rep, 0, "%s: deleted (retention)",
+				    esc(a[i].name));
+			j->rep->n_deleted++;
+		}
+	if (over)
+		note(ru, j->rep, 0, "retention: the copies still hold more than "
+		    "max_space: the floors forbid deleting more");
+	free(a);
+	free(d);
+	free(copies);
+}
+
+static void sync_node(struct runner *ru, struct node_report *rep)
+{
+	struct nodejob j;
+	double t0 = sync_mono();
+	int lockfd = -1, r;
+
+	memset(&j, 0, sizeof j);
+	j.ru = ru;
+	j.rep = rep;
+	j.pn = rep->node;
+	if ((r = store_prepare(ru->c->archive_dir, j.pn->name)) != 0 ||
+	    (r = store_lock(ru->c->archive_dir, j.pn->name, &lockfd)) != 0) {
+		note(ru, rep, 1, "%s", err_msg());
+		goto done;
+	}
+	store_state_load(ru->c->archive_dir, j.pn->name, &j.st);
+	if ((r = connect_node(&j)) == 0)
+		r = pull_all(&j);
+	if (r != 0 && !(rep->n_failed && rep->errors.len))
+		note(ru, rep, 1, "%s", rep->stalled ? "no data from the node "
+		    "within the timeout: connection closed" : err_msg());
+	if (j.c)
+		prune_copies(&j);
+	rep->ok = r == 0 && rep->n_failed == 0;
+	if (!ru->o->dry_run) {
+		j.st.last_sync = (long long)clock_now();
+		snprintf(j.st.last_result, sizeof j.st.last_result, "%s",
+		    rep->ok ? "ok" : "failed");
+		snprintf(j.st.last_error, sizeof j.st.last_error, "%.*s",
+		    (int)strcspn(buf_cstr(&rep->errors), "\n"),
+		    buf_cstr(&rep->errors));
+		if (rep->ok) {
+			j.st.last_success = j.st.last_sync;
+			j.st.consecutive_failures = 0;
+		} else
+			j.st.consecutive_failures++;
+		if (store_state_save(ru->c->archive_dir, j.pn->name, &j.st) != 0)
+			note(ru, rep, 1, "%s", err_msg());
+	}
+done:
+	pthread_mutex_lock(&ru->mu);
+	rep->fd = -1;
+	pthread_mutex_unlock(&ru->mu);
+	sshc_close(j.c);
+	sigkey_free(j.key);
+	free(j.hostkey_file);
+	store_unlock(lockfd);
+	rep->seconds = sync_mono() - t0;
+}
+
+static void *worker(void *arg)
+{
+	struct runner *ru = arg;
+
+	for (;;) {
+		struct node_report *rep;
+
+		pthread_mutex_lock(&ru->mu);
+		rep = ru->next < ru->n ? &ru->reps[ru->next++] : NULL;
+		pthread_mutex_unlock(&ru->mu);
+		if (rep == NULL)
+			return NULL;
+		sync_node(ru, rep);
+		pthread_mutex_lock(&ru->mu);
+		rep->finished = 1;
+		pthread_mutex_unlock(&ru->mu);
+	}
+}
+
+/* ---- the runner ---- */
+
+static int select_nodes(const struct pull_conf *c, const struct sync_opts *o,
+    struct node_report **out, size_t *n)
+{
+	struct node_report *reps = xcalloc(c->n_nodes, sizeof *reps);
+	size_t count = 0;
+
+	for (size_t i = 0; i < o->n_only; i++)
+		if (pullconf_node(c, o->only[i]) == NULL) {
+			free(reps);
+			return err_set(ERR_INVAL, "--node %s: no [node %s] in %s",
+			    esc(o->only[i]), esc(o->only[i]), esc(c->file));
+		}
+	for (size_t i = 0; i < c->n_nodes; i++) {
+		int take = o->n_only == 0;
+		for (size_t k = 0; k < o->n_only && !take; k++)
+			take = !strcmp(o->only[k], c->nodes[i].name);
+		if (!take)
+			continue;
+		reps[count].node = &c->nodes[i];
+		reps[count].fd = -1;
+		buf_init(&reps[count].errors, 1 << 20);
+		count++;
+	}
+	*out = reps;
+	*n = count;
+	return 0;
+}
+
+/* The main thread: cut stalled connections, draw the progress. */
+static void watch(struct runner *ru)
+{
+	struct progress pr;
+
+	progress_init(&pr, ru->o->tty && !ru->o->quiet);
+	for (;;) {
+		size_t done = 0;
+		double now = sync_mono();
+
+		pthread_mutex_lock(&ru->mu);
+		for (size_t i = 0; i < ru->n; i++) {
+			struct node_report *rep = &ru->reps[i];
+			done += rep->finished;
+			if (rep->fd >= 0 && !rep->stalled &&
+			    now - rep->last_progress > (double)ru->c->timeout) {
+				rep->stalled = 1;
+				shutdown(rep->fd, SHUT_RDWR);
+			}
+		}
+		if (done == ru->n)
+			pr.last = -1e9;		/* the final state, drawn now */
+		progress_draw(&pr, ru->reps, ru->n, now);
+		pthread_mutex_unlock(&ru->mu);
+		if (done == ru->n)
+			break;
+		usleep(100000);
+	}
+	progress_end(&pr);
+}
+
+int sync_run(const struct pull_conf *c, const struct sync_opts *o,
+    struct node_report **reps, size_t *n)
+{
+	struct runner ru;
+	pthread_t *t;
+	long jobs = o->jobs > 0 ? o->jobs : c->jobs;
+	size_t nt, failed = 0;
+	int r;
+
+	*reps = NULL;
+	*n = 0;
+	memset(&ru, 0, sizeof ru);
+	if ((r = select_nodes(c, o, &ru.reps, &ru.n)) != 0)
+		return 3;
+	ru.c = c;
+	ru.o = o;
+	pthread_mutex_init(&ru.mu, NULL);
+	ru.rate.bps = c->bwlimit;
+	ru.rate.last = sync_mono();
+	ru.lim.max_members = (size_t)c->max_members;
+	ru.lim.max_bytes = (uint64_t)c->max_bytes;
+	nt = (size_t)jobs < ru.n ? (size_t)jobs : ru.n;
+	t = xcalloc(nt ? nt : 1, sizeof *t);
+	for (size_t i = 0; i < ru.n; i++)
+		ru.reps[i].last_progress = sync_mono();
+	for (size_t i = 0; i < nt; i++)
+		if (pthread_create(&t[i], NULL, worker, &ru) != 0)
+			nt = i;		/* fewer workers: still all nodes */
+	if (nt == 0)
+		worker(&ru);
+	watch(&ru);
+	for (size_t i = 0; i < nt; i++)
+		pthread_join(t[i], NULL);
+	free(t);
+	pthread_mutex_destroy(&ru.mu);
+	for (size_t i = 0; i < ru.n; i++)
+		failed += !ru.reps[i].ok;
+	*reps = ru.reps;
+	*n = ru.n;
+	return failed == 0 ? 0 : failed == ru.n ? 2 : 1;
+}
+
+void sync_reports_free(struct node_report *reps, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		buf_free(&reps[i].errors);
+	free(reps);
+}
+
+void sync_json(const struct node_report *reps, size_t n, int status,
+    struct buf *out)
+{
+	buf_addf(out, "{\"status\":%d,\"nodes\":[", status);
+	for (size_t i = 0; i < n; i++) {
+		const struct node_report *r = &reps[i];
+		const char *p = buf_cstr(&r->errors);
+
+		buf_adds(out, i ? ",{" : "{");
+		json_key_str(out, "node", r->node->name, 1);
+		json_key_str(out, "result", r->ok ? "ok" : "failed", 1);
+		json_key_num(out, "new", r->n_new, 1, 1);
+		json_key_num(out, "skipped", r->n_skipped, 1, 1);
+		json_key_num(out, "failed", r->n_failed, 1, 1);
+		json_key_num(out, "deleted", r->n_deleted, 1, 1);
+		json_key_num(out, "bytes", (long long)r->bytes, 1, 1);
+		json_key_num(out, "resumed", (long long)r->resumed, 1, 1);
+		buf_addf(out, "\"seconds\":%.3f,\"errors\":[", r->seconds);
+		for (int k = 0; *p; k++) {
+			size_t len = strcspn(p, "\n");
+			char *line = xstrndup(p, len);
+			if (k)
+				buf_addch(out, ',');
+			json_str(out, line);
+			free(line);
+			p += len + (p[len] == '\n');
+		}
+		buf_adds(out, "]}");
+	}
+	buf_adds(out, "]}\n");
+}
