@@ -131,8 +131,9 @@ static void add_allowed(struct buf *b, const struct ini_key *k)
 		add_duration(b, k->min);
 		buf_adds(b, " to ");
 		add_duration(b, k->max);
-		buf_adds(b, " (digits with s, m, h, d or w, several added: 90m, "
-		    "1h30m, 7d, 2w; digits alone are seconds; 0: off)");
+		buf_addf(b, " (digits with s, m, h, d or w, several added: 90m, "
+		    "1h30m, 7d, 2w; digits alone are seconds%s)",
+		    k->min == 0 ? "; 0: off" : "");
 		break;
 	case CT_ENUM:
 		buf_adds(b, "one of ");
