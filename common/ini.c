@@ -94,6 +94,32 @@ static void add_duration(struct buf *b, long long n)
 	buf_addf(b, "%lld", n);
 }
 
+/* "must be ..." for the types of a remote host's settings (pull.conf). */
+static void add_allowed_remote(struct buf *b, const struct ini_key *k,
+    const char *unset)
+{
+	switch (k->type) {
+	case CT_HOST:
+		buf_adds(b, "an IPv4 or IPv6 address or a host name (1 to "
+		    STR(HOST_MAX) " of A-Za-z0-9.-)");
+		break;
+	case CT_USER:
+		buf_adds(b, "a user name (1 to 32 of a-z0-9._-, starting with a "
+		    "letter)");
+		break;
+	case CT_RELPATH:
+		buf_adds(b, "a relative path without .. components");
+		break;
+	case CT_HOSTKEY:
+		buf_addf(b, FP_PREFIX " and %d base64 characters (A-Za-z0-9+/, as "
+		    "ssh-keygen -l prints it), or a path to the public key "
+		    "(relative to the file's folder)%s", FP_CHARS, unset);
+		break;
+	default:
+		break;
+	}
+}
+
 /* "must be ..." for key k. */
 static void add_allowed(struct buf *b, const struct ini_key *k)
 {
@@ -161,21 +187,8 @@ static void add_allowed(struct buf *b, const struct ini_key *k)
 		    "starting with a dot) with %Y %m %d %H %M %S %j %% for the "
 		    "UTC time of the run");
 		break;
-	case CT_HOST:
-		buf_adds(b, "an IPv4 or IPv6 address or a host name (1 to "
-		    STR(HOST_MAX) " of A-Za-z0-9.-)");
-		break;
-	case CT_USER:
-		buf_adds(b, "a user name (1 to 32 of a-z0-9._-, starting with a "
-		    "letter)");
-		break;
-	case CT_RELPATH:
-		buf_adds(b, "a relative path without .. components");
-		break;
-	case CT_HOSTKEY:
-		buf_addf(b, FP_PREFIX " and %d base64 characters (A-Za-z0-9+/, as "
-		    "ssh-keygen -l prints it), or a path to the public key "
-		    "(relative to the file's folder)%s", FP_CHARS, unset);
+	default:
+		add_allowed_remote(b, k, unset);
 		break;
 	}
 }
