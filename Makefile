@@ -64,11 +64,13 @@ common/fault-test.o: common/fault.c
 
 UNIT_SRCS := $(wildcard tests/unit/t_*.c)
 UNIT_FTPD_OBJS := ftpd/ftp_parse.o ftpd/rootfs.o
+UNIT_PULL_OBJS := client/pull/pullconf.o
 tests/bin/unit: tests/unit/main.c $(UNIT_SRCS) $(SNAPSHOTD_OBJS) $(UNIT_FTPD_OBJS) \
-		common/libnodebak.a | tests/bin
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -Itests/unit -Isnapshotd -Iftpd -o $@ \
+		$(UNIT_PULL_OBJS) common/libnodebak.a | tests/bin
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -Itests/unit -Isnapshotd -Iftpd \
+		-Iclient/pull -o $@ \
 		tests/unit/main.c $(UNIT_SRCS) $(SNAPSHOTD_OBJS) $(UNIT_FTPD_OBJS) \
-		common/libnodebak.a $(LIBS)
+		$(UNIT_PULL_OBJS) common/libnodebak.a $(LIBS)
 
 # Sanitised fuzz targets (clang, libFuzzer): see tests/fuzz/README.md.
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -DNODEBAK_VERSION='"$(VERSION)"' -g -O1 \

@@ -313,9 +313,10 @@ static int tag_keys(const char *section, const char *line, char keys[][64],
 	return n;
 }
 
-/* The "SECTION KEY" of every .TP tag under a .SH "[SECTION]" heading, or
- * -1 when the file cannot be read. */
-static int man_keys(const char *file, char keys[][64], int max)
+/* The "SECTION KEY" of every .TP tag under a .SH "[SECTION]" heading (a
+ * named section's heading "[SECTION NAME]" counts as SECTION), or -1 when
+ * the file cannot be read. */
+int man_keys(const char *file, char keys[][64], int max)
 {
 	FILE *f = fopen(file, "r");
 	char line[1024], section[32] = "";
@@ -330,7 +331,7 @@ static int man_keys(const char *file, char keys[][64], int max)
 			section[0] = '\0';
 			if (b && e && e > b)
 				snprintf(section, sizeof section, "%.*s",
-				    (int)(e - b - 1), b + 1);
+				    (int)strcspn(b + 1, " ]"), b + 1);
 		} else if (!strcmp(line, ".TP"))
 			tag = 1;
 		else if (tag) {

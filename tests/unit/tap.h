@@ -34,5 +34,10 @@ void t_job(void);
 void t_retention(void);
 void t_schedule(void);
 void t_pki(void);
+void t_pullconf(void);
+
+/* t_basic.c: the "SECTION KEY" of every .TP tag of a man page's
+ * .SH "[SECTION]" parts, or -1 (the schema checks). */
+int man_keys(const char *file, char keys[][64], int max);
 
 #endif
