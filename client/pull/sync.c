@@ -103,6 +103,16 @@ static void note(struct runner *ru, struct node_report *rep, int err,
 	buf_free(&line);
 }
 
+static int stalled(struct runner *ru, struct node_report *rep)
+{
+	int v;
+
+	pthread_mutex_lock(&ru->mu);
+	v = rep->stalled;
+	pthread_mutex_unlock(&ru->mu);
+	return v;
+}
+
 static void touch(struct runner *ru, struct node_report *rep)
 {
 	pthread_mutex_lock(&ru->mu);
@@ -304,9 +314,15 @@ static int pull_one(struct nodejob *j, const char *file,
 		j->st.verify_failures_total++;
 		note(ru, rep, 1, "%s: quarantined: %s", esc(file), err_msg());
 		r = 0;
+	} else if (r == ERR_NOTFOUND) {
+		/* Listed, then gone: the node pruned or deleted it. */
+		rep->n_skipped++;
+		note(ru, rep, 0, "%s: gone from the node before it was pulled",
+		    esc(file));
+		r = 0;
 	} else {
 		rep->n_failed++;
-		if (rep->stalled)
+		if (stalled(ru, rep))
 			err_set(ERR_IO, "no data for %llds: timed out (the partial "
 			    "download is kept for the next sync)",
 			    (long long)ru->c->timeout);
@@ -334,6 +350,45 @@ static int cmp_entry(const void *a, const void *b)
 	    ((const struct sshc_entry *)b)->name);
 }
 
+/* Partial downloads of archives the node no longer lists (pruned or
+ * deleted there) will never be finished: remove them. */
+static int is_partial(const char *name)
+{
+	size_t n = strlen(name);
+
+	return (n > 8 && !strcmp(name + n - 8, ".partial")) ||
+	    (n > 13 && !strcmp(name + n - 13, ".partial.json"));
+}
+
+static void drop_stale_partials(struct nodejob *j,
+    const struct sshc_entry *e, size_t n)
+{
+	char *dir = store_path(j->ru->c->archive_dir, ST_INCOMING, j->pn->name,
+	    NULL), **names;
+	size_t count;
+
+	if (fs_list_sorted(dir, is_partial, &names, &count) != 0) {
+		free(dir);
+		return;
+	}
+	for (size_t i = 0; i < count; i++) {
+		size_t len = strlen(names[i]), base = len - (len > 13 &&
+		    !strcmp(names[i] + len - 13, ".partial.json") ? 13 : 8);
+		int listed = 0;
+		for (size_t k = 0; k < n && !listed; k++)
+			listed = is_bak_entry(&e[k]) &&
+			    strlen(e[k].name) == base + 4 &&
+			    !strncmp(e[k].name, names[i], base);
+		if (!listed) {
+			char *p = fs_join(dir, names[i]);
+			unlink(p);
+			free(p);
+		}
+	}
+	fs_list_free(names, count);
+	free(dir);
+}
+
 static int pull_all(struct nodejob *j)
 {
 	struct sshc_entry *e = NULL;
@@ -350,6 +405,8 @@ static int pull_all(struct nodejob *j)
 	for (size_t i = 0; i < n && r == 0; i++)
 		if (is_bak_entry(&e[i]))
 			r = pull_one(j, e[i].name, copies, ncopies);
+	if (r == 0 && !j->ru->o->dry_run)
+		drop_stale_partials(j, e, n);
 out:
 	free(copies);
 	sshc_entries_free(e, n);
@@ -426,7 +483,7 @@ static void sync_node(struct runner *ru, struct node_report *rep)
 	if ((r = connect_node(&j)) == 0)
 		r = pull_all(&j);
 	if (r != 0 && !(rep->n_failed && rep->errors.len))
-		note(ru, rep, 1, "%s", rep->stalled ? "no data from the node "
+		note(ru, rep, 1, "%s", stalled(ru, rep) ? "no data from the node "
 		    "within the timeout: connection closed" : err_msg());
 	if (j.c)
 		prune_copies(&j);
