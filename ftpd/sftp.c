@@ -1264,8 +1264,7 @@ int sftp_serve(const struct sftp_io *io, const struct sftp_params *p)
 	timeout = p->idle_timeout > 0 && p->idle_timeout < 86400 ?
 	    (int)p->idle_timeout * 1000 : 300000;
 	tzset();	/* longnames' local time, before /etc is out of reach */
-	if ((r = rootfs_open(&s.fs, p->root, p->readonly ?
-	    ROLE_READONLY : ROLE_ADMIN)) != 0 ||
+	if ((r = rootfs_open(&s.fs, p->root, p->role)) != 0 ||
 	    (p->lockdown && (r = rootfs_lockdown(&s.fs)) != 0))
 		goto out;
 	if (!(s.data = nmalloc(SFTP_MAX_DATA)) || !(chunk = nmalloc(IN_CHUNK))) {
