@@ -17,8 +17,10 @@ import ftplib
 import hashlib
 import io
 import os
+import shutil
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from sftp_util import need_paramiko  # noqa: E402
@@ -71,6 +73,37 @@ def tree(top):
     return out
 
 
+def save_files(n):
+    """Keep a copy of the files root, for restore_files()."""
+    n.saved = os.path.join(n.root, "files-saved")
+    shutil.copytree(n.files, n.saved, symlinks=True)
+    n.saved_tree = tree(n.files)
+
+
+def restore_files(n):
+    """Put the files root back as save_files() found it, when a change
+    that should have been refused went through: each refusal is then
+    checked on its own, not on what an earlier one left. The folder itself
+    stays (sessions hold it open)."""
+    if tree(n.files) == n.saved_tree:
+        return
+    time.sleep(0.2)  # a session may still be closing an upload's hidden file
+    for name in os.listdir(n.files):
+        p = os.path.join(n.files, name)
+        if os.path.isdir(p) and not os.path.islink(p):
+            shutil.rmtree(p, ignore_errors=True)
+            if os.path.exists(p):
+                shutil.rmtree(p)
+        else:
+            os.unlink(p)
+    for name in os.listdir(n.saved):
+        src, dst = os.path.join(n.saved, name), os.path.join(n.files, name)
+        if os.path.isdir(src) and not os.path.islink(src):
+            shutil.copytree(src, dst, symlinks=True)
+        else:
+            shutil.copy2(src, dst, follow_symlinks=False)
+
+
 def setup(n):
     files, b = n.files, os.path.join(n.files, "backups")
     os.makedirs(os.path.join(files, "certs"))
@@ -88,6 +121,9 @@ def setup(n):
         f.write("internal\n")
     with open(os.path.join(files, ".nodebak-staging"), "w") as f:
         f.write("internal\n")
+    # Empty folders, so that a refused RMD/RMDIR is the role's doing.
+    os.makedirs(os.path.join(b, "old"))
+    os.makedirs(os.path.join(files, "empty"))
     # Symlinks planted by someone on the host: out of the root, to a file
     # of the root outside backups/, and to a folder outside backups/.
     os.symlink(n.conf, os.path.join(b, "conf-link.bak"))
@@ -117,6 +153,11 @@ def ftp_refused(fn):
     except ftplib.Error as e:
         return f"refused ({e})"
     return "ALLOWED"
+
+
+def append(sf, path):
+    with sf.open(path, "a") as fh:
+        fh.write(b"x")
 
 
 def check_sftp_paramiko(t, n, bak, js):
@@ -170,7 +211,7 @@ def check_sftp_paramiko(t, n, bak, js):
     changes = [
         ("upload into backups/", lambda: sf.putfo(io.BytesIO(b"x" * 100), "/backups/new.bak")),
         ("overwrite the archive", lambda: sf.putfo(io.BytesIO(b"x"), "/backups/nightly.bak")),
-        ("append to the archive", lambda: sf.open("/backups/nightly.bak", "a").write(b"x")),
+        ("append to the archive", lambda: append(sf, "/backups/nightly.bak")),
         ("upload at the top", lambda: sf.putfo(io.BytesIO(b"x"), "/new.txt")),
         ("delete the archive", lambda: sf.remove("/backups/nightly.bak")),
         ("delete the .json", lambda: sf.remove("backups/nightly.json")),
@@ -180,18 +221,24 @@ def check_sftp_paramiko(t, n, bak, js):
         ("rename out of backups/", lambda: sf.rename("/backups/nightly.bak", "/moved.bak")),
         ("mkdir in backups/", lambda: sf.mkdir("/backups/dir")),
         ("mkdir at the top", lambda: sf.mkdir("/dir")),
-        ("rmdir backups/", lambda: sf.rmdir("/backups")),
-        ("rmdir certs/", lambda: sf.rmdir("/certs")),
+        ("rmdir an empty folder in backups/", lambda: sf.rmdir("/backups/old")),
+        ("rmdir an empty folder outside", lambda: sf.rmdir("/empty")),
         ("chmod the archive", lambda: sf.chmod("/backups/nightly.bak", 0o666)),
         ("utime the archive", lambda: sf.utime("/backups/nightly.bak", (1, 1))),
         ("truncate the archive", lambda: sf.truncate("/backups/nightly.bak", 0)),
         ("chmod backups/", lambda: sf.chmod("/backups", 0o777)),
         ("symlink in backups/", lambda: sf.symlink("nightly.bak", "/backups/l.bak")),
     ]
-    bad = [(what, r) for what, fn in changes if (r := sftp_refused(fn)) == "ALLOWED"]
+    bad, changed = [], []
+    for what, fn in changes:
+        if (r := sftp_refused(fn)) == "ALLOWED":
+            bad.append((what, r))
+        if tree(n.files) != before:
+            changed.append(what)
+        restore_files(n)
     t.ok(not bad, f"paramiko archiver: {len(changes)} changes (upload, delete, rename, mkdir, rmdir, "
          "setstat, symlink) all refused", bad)
-    t.ok(tree(n.files) == before, "paramiko archiver: the files root is unchanged")
+    t.ok(not changed, "paramiko archiver: the files root is unchanged after each", changed)
     sf.close()
     c.close()
 
@@ -231,12 +278,13 @@ def check_openssh(t, n, bak, js):
                 "get /backups/conf-link.bak x4", "get /backups/cert-link.bak x5", "ls /certs",
                 "cd /certs", "cd /backups/../certs", "ls /esc", f"put {up} /backups/up.bak", f"put {up} /up.bin",
                 "rm /backups/nightly.bak", "rename /backups/nightly.bak /backups/r.bak",
-                "mkdir /backups/d", "rmdir /backups", "chmod 600 /backups/nightly.bak",
+                "mkdir /backups/d", "rmdir /backups/old", "chmod 600 /backups/nightly.bak",
                 "ln -s nightly.bak /backups/l.bak"]:
         rc, out, err = n.sftp(f"lcd {local}\n{cmd}\n", user="archiver")
-        t.ok(rc != 0, f"sftp -b archiver: {cmd} refused", (rc, out, err))
+        same = tree(n.files) == before
+        restore_files(n)
+        t.ok(rc != 0 and same, f"sftp -b archiver: {cmd} refused, nothing changed", (rc, out, err))
     t.ok(not [x for x in os.listdir(local) if x.startswith("x")], "sftp -b archiver: nothing fetched from outside")
-    t.ok(tree(n.files) == before, "sftp -b archiver: the files root is unchanged")
 
     scp = ["scp"] + n.ssh_opts("archiver") + ["-P", str(n.sftp_port)]
     env = n.ssh_env("archiver")
@@ -252,6 +300,7 @@ def check_openssh(t, n, bak, js):
                        capture_output=True, text=True, env=env, timeout=60)
     t.ok(p.returncode != 0 and not os.path.exists(n.path("files", "backups", "scp-up.bak")),
          "scp archiver: upload refused", p.stderr)
+    restore_files(n)
     p = subprocess.run(scp + ["-O", f"archiver@{n.addr}:backups/nightly.bak", f"{local}/legacy.bak"],
                        capture_output=True, text=True, env=env, timeout=60)
     t.ok(p.returncode != 0 and NO_CONSOLE in p.stderr and not os.path.exists(f"{local}/legacy.bak"),
@@ -329,20 +378,25 @@ def check_ftp(t, n, bak, js):
         ("STOR in backups/", lambda: f.storbinary("STOR /backups/new.bak", io.BytesIO(b"x"))),
         ("STOR over the archive", lambda: f.storbinary("STOR /backups/nightly.bak", io.BytesIO(b"x"))),
         ("APPE to the archive", lambda: f.storbinary("APPE /backups/nightly.bak", io.BytesIO(b"x"))),
-        ("STOU in backups/", lambda: f.storbinary("STOU", io.BytesIO(b"x"))),
         ("STOR at the top", lambda: f.storbinary("STOR /new.txt", io.BytesIO(b"x"))),
         ("DELE the archive", lambda: f.delete("/backups/nightly.bak")),
         ("DELE outside", lambda: f.delete("/notes.txt")),
         ("RNFR/RNTO in backups/", lambda: f.rename("/backups/nightly.bak", "/backups/moved.bak")),
         ("MKD in backups/", lambda: f.mkd("/backups/dir")),
         ("MKD at the top", lambda: f.mkd("/dir")),
-        ("RMD backups/", lambda: f.rmd("/backups")),
-        ("SITE CHMOD", lambda: f.sendcmd("SITE CHMOD 777 /backups/nightly.bak")),
-        ("MFMT", lambda: f.sendcmd("MFMT 20000101000000 /backups/nightly.bak")),
+        ("RMD an empty folder in backups/", lambda: f.rmd("/backups/old")),
+        ("RMD an empty folder outside", lambda: f.rmd("/empty")),
+        ("RNFR/RNTO out of backups/", lambda: f.rename("/backups/nightly.json", "/nightly.json")),
     ]
-    bad = [(what, r) for what, fn in changes if not (r := ftp_refused(fn)).startswith("5")]
+    bad, changed = [], []
+    for what, fn in changes:
+        if not (r := ftp_refused(fn)).startswith("5"):
+            bad.append((what, r))
+        if tree(n.files) != before:
+            changed.append(what)
+        restore_files(n)
     t.ok(not bad, f"ftplib archiver: {len(changes)} changes all refused (5xx)", bad)
-    t.ok(tree(n.files) == before, "ftplib archiver: the files root is unchanged")
+    t.ok(not changed, "ftplib archiver: the files root is unchanged after each", changed)
     f.quit()
 
     url = f"ftp://{n.addr}:{n.ftp_port}"
@@ -364,6 +418,7 @@ def check_ftp(t, n, bak, js):
     p = subprocess.run(curl + ["-T", bak, url + "/backups/curl-up.bak"], capture_output=True, text=True)
     t.ok(p.returncode != 0 and not os.path.exists(n.path("files", "backups", "curl-up.bak")),
          "curl -T archiver: upload refused, nothing stored", p.stderr)
+    restore_files(n)
 
 
 def check_others(t, n, bak):
@@ -415,6 +470,7 @@ def main(t):
         js = n.path("files", "backups", "nightly.json")
         t.ok(os.path.exists(bak) and os.path.exists(js), "nightly.bak and nightly.json exist")
         setup(n)
+        save_files(n)
         check_sftp_paramiko(t, n, bak, js)
         check_openssh(t, n, bak, js)
         check_ftp(t, n, bak, js)
