@@ -17,7 +17,7 @@
 static int usage(void)
 {
 	fprintf(stderr, "Usage:\n"
-	    "  user add <name> <admin|readonly> [--password-stdin]\n"
+	    "  user add <name> <admin|readonly|archiver> [--password-stdin]\n"
 	    "  user del <name>\n"
 	    "  user list\n"
 	    "  user key add <name> <authorized_keys file>\n"

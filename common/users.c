@@ -48,21 +48,49 @@ static int timingsafe_eq(const char *a, const char *b, size_t n)
 	return d == 0;
 }
 
+/* The roles by name, and whether each has a console (docs/ftpd.md,
+ * "Users"); the files root rules per role are in ftpd/rootfs.c. */
+static const struct role_row {
+	enum role role;
+	const char *name;
+	int console;
+} role_rows[] = {
+	{ ROLE_ADMIN, "admin", 1 },
+	{ ROLE_READONLY, "readonly", 1 },
+	{ ROLE_ARCHIVER, "archiver", 0 },
+};
+
+static const struct role_row *role_find(enum role r)
+{
+	for (size_t i = 0; i < sizeof role_rows / sizeof role_rows[0]; i++)
+		if (role_rows[i].role == r)
+			return &role_rows[i];
+	return NULL;
+}
+
 const char *role_name(enum role r)
 {
-	return r == ROLE_ADMIN ? "admin" : r == ROLE_READONLY ? "readonly" :
-	    "none";
+	const struct role_row *row = role_find(r);
+
+	return row ? row->name : "none";
 }
 
 int role_parse(const char *s, enum role *out)
 {
-	if (!strcmp(s, "admin"))
-		*out = ROLE_ADMIN;
-	else if (!strcmp(s, "readonly"))
-		*out = ROLE_READONLY;
-	else
-		return err_set(ERR_INVAL, "%s: roles are admin and readonly", s);
-	return 0;
+	for (size_t i = 0; i < sizeof role_rows / sizeof role_rows[0]; i++)
+		if (!strcmp(s, role_rows[i].name)) {
+			*out = role_rows[i].role;
+			return 0;
+		}
+	return err_set(ERR_INVAL, "%s: roles are admin, readonly and archiver",
+	    s);
+}
+
+int role_has_console(enum role r)
+{
+	const struct role_row *row = role_find(r);
+
+	return row ? row->console : 0;
 }
 
 int users_name_ok(const char *s)

@@ -9,7 +9,10 @@
 
 struct buf;
 
-enum role { ROLE_NONE = 0, ROLE_READONLY = 1, ROLE_ADMIN = 2 };
+/* ROLE_ARCHIVER: downloads backups/ only (an off-box puller), no console.
+ * What each role may do in the files root is ftpd/rootfs.c's role table. */
+enum role { ROLE_NONE = 0, ROLE_READONLY = 1, ROLE_ADMIN = 2,
+	ROLE_ARCHIVER = 3 };
 
 struct users;
 
@@ -25,8 +28,12 @@ int users_role(const struct users *u, const char *name, enum role *rolep);
  * blob) is one of name's authorized keys, ERR_DENIED otherwise. */
 int users_key_allowed(const struct users *u, const char *name,
     const char *type, const char *blob_b64);
+/* "admin", "readonly", "archiver"; "none" for ROLE_NONE (static). */
 const char *role_name(enum role r);
+/* 0 and *out for a role's name; ERR_INVAL naming the roles otherwise. */
 int role_parse(const char *s, enum role *out);
+/* 1 when the role may run the console (SSH exec and shell), else 0. */
+int role_has_console(enum role r);
 /* 1 when s is an acceptable user name (1-32 of a-z0-9._-, starting with a
  * letter). */
 int users_name_ok(const char *s);

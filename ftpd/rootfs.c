@@ -48,6 +48,8 @@ struct rootfs_role {
 static const struct rootfs_role roles[] = {
 	{ ROLE_NONE, 0, NULL, 0, 0 },
 	{ ROLE_READONLY, ROOTFS_LIST | ROOTFS_READ, "/backups", 0, 0 },
+	/* The off-box puller: readonly's files, no console (users.c). */
+	{ ROLE_ARCHIVER, ROOTFS_LIST | ROOTFS_READ, "/backups", 0, 0 },
 	{ ROLE_ADMIN, ROOTFS_ALL, NULL, 1, 1 },
 };
 
@@ -74,8 +76,9 @@ static int sys_openat2(int dirfd, const char *path, int flags, mode_t mode,
 	return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
 }
 
-/* Symlinks resolve inside the root; a role that follows none (readonly)
- * cannot be shown a key kept elsewhere through a link under backups/. */
+/* Symlinks resolve inside the root; a role that follows none (readonly,
+ * archiver) cannot be shown a key kept elsewhere through a link under
+ * backups/. */
 static unsigned long long resolve_flags(const struct rootfs *fs)
 {
 	unsigned long long r = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;

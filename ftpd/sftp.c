@@ -501,6 +501,18 @@ static int path_arg(struct sftp *s, struct msg *m, uint32_t id,
 	return 0;
 }
 
+/* The answer to REALPATH and expand-path, both lexical: the normalised
+ * s->path, when the role may see that name at all (a path outside its
+ * folders is refused as a STAT of it would be, existing or not). */
+static int send_realpath(struct sftp *s, uint32_t id)
+{
+	int r;
+
+	if ((r = rootfs_check(&s->fs, s->path.p, ROOTFS_LIST)) != 0)
+		return send_error(s, id, r, 0);
+	return send_name1(s, id, s->path.p);
+}
+
 static int do_realpath(struct sftp *s, uint32_t id, struct msg *m)
 {
 	const char *p;
@@ -508,7 +520,7 @@ static int do_realpath(struct sftp *s, uint32_t id, struct msg *m)
 
 	if (get_str(m, &p, &n) != 0 || rootfs_normalise(p, n, &s->path) != 0)
 		return send_status(s, id, FX_BAD_MESSAGE);
-	return send_name1(s, id, s->path.p);
+	return send_realpath(s, id);
 }
 
 /* expand-path@openssh.com: REALPATH that also takes "~" and "~user/"
@@ -525,7 +537,7 @@ static int do_expand_path(struct sftp *s, uint32_t id, struct msg *m)
 			;
 	if (rootfs_normalise(p + i, n - i, &s->path) != 0)
 		return send_status(s, id, FX_BAD_MESSAGE);
-	return send_name1(s, id, s->path.p);
+	return send_realpath(s, id);
 }
 
 static int do_home_directory(struct sftp *s, uint32_t id, struct msg *m)
@@ -1264,8 +1276,7 @@ int sftp_serve(const struct sftp_io *io, const struct sftp_params *p)
 	timeout = p->idle_timeout > 0 && p->idle_timeout < 86400 ?
 	    (int)p->idle_timeout * 1000 : 300000;
 	tzset();	/* longnames' local time, before /etc is out of reach */
-	if ((r = rootfs_open(&s.fs, p->root, p->readonly ?
-	    ROLE_READONLY : ROLE_ADMIN)) != 0 ||
+	if ((r = rootfs_open(&s.fs, p->root, p->role)) != 0 ||
 	    (p->lockdown && (r = rootfs_lockdown(&s.fs)) != 0))
 		goto out;
 	if (!(s.data = nmalloc(SFTP_MAX_DATA)) || !(chunk = nmalloc(IN_CHUNK))) {

@@ -5,6 +5,8 @@
 #define NODEBAK_SFTP_H
 #include <stddef.h>
 
+#include "users.h"
+
 /* Largest packet accepted or sent, and the longest READ/WRITE data
  * (OpenSSH's figures, advertised through limits@openssh.com). */
 #define SFTP_MAX_PACKET (256 * 1024)
@@ -24,7 +26,7 @@ struct sftp_params {
 	const char *root;	/* the files root (a host path) */
 	const char *user;	/* for the log */
 	const char *peer;	/* client address, for the log */
-	int readonly;		/* the readonly role */
+	enum role role;		/* the user's role (ftpd/rootfs.c's table) */
 	long max_handles;	/* open files and folders at once */
 	long idle_timeout;	/* seconds without a request */
 	/* 1: confine the whole process to the root with Landlock for the

@@ -46,7 +46,9 @@
 #define FAIL_DELAY_MS 1000	/* after each failed login attempt */
 #define END_GRACE_MS 3000	/* waiting for the client to close */
 
-enum mode { M_NONE, M_SFTP, M_EXEC, M_SHELL };
+/* M_NOCONSOLE: an exec or shell request from a role without a console,
+ * accepted only to say so on the channel. */
+enum mode { M_NONE, M_SFTP, M_EXEC, M_SHELL, M_NOCONSOLE };
 
 struct sess {
 	const struct sshd_opts *o;
@@ -54,7 +56,8 @@ struct sess {
 	ssh_channel chan;
 	char peer[64];
 	char user[128];
-	int authed, readonly, failures;
+	int authed, failures;
+	enum role role;
 	enum mode mode;
 	char *command;		/* exec request */
 	struct rconsole_pty pty;
@@ -173,14 +176,14 @@ static void login_failed(struct sess *s, int delay)
 }
 
 static void login_done(struct sess *s, const char *user, const char *method,
-    int ok, int readonly)
+    int ok, enum role role)
 {
 	if (s->o->login_log)
 		s->o->login_log(s->o->arg, user, s->peer, method, ok);
 	if (!ok)
 		return;
 	s->authed = 1;
-	s->readonly = readonly;
+	s->role = role;
 	snprintf(s->user, sizeof(s->user), "%s", user);
 }
 
@@ -188,15 +191,15 @@ static int auth_password(ssh_session ssh, const char *user,
     const char *password, void *arg)
 {
 	struct sess *s = arg;
-	int readonly = 1;
+	enum role role = ROLE_NONE;
 
 	(void)ssh;
 	if (!s->authed && s->o->password &&
-	    s->o->password(s->o->arg, user, password, &readonly) == 0) {
-		login_done(s, user, "password", 1, readonly);
+	    s->o->password(s->o->arg, user, password, &role) == 0) {
+		login_done(s, user, "password", 1, role);
 		return SSH_AUTH_SUCCESS;
 	}
-	login_done(s, user, "password", 0, 1);
+	login_done(s, user, "password", 0, ROLE_NONE);
 	login_failed(s, 1);
 	return SSH_AUTH_DENIED;
 }
@@ -209,12 +212,13 @@ static int auth_pubkey(ssh_session ssh, const char *user,
 	struct sess *s = arg;
 	char *b64 = NULL;
 	const char *type = ssh_key_type_to_char(ssh_key_type(pubkey));
-	int readonly = 1, ok = 0;
+	enum role role = ROLE_NONE;
+	int ok = 0;
 
 	(void)ssh;
 	if (!s->authed && s->o->pubkey && type &&
 	    ssh_pki_export_pubkey_base64(pubkey, &b64) == SSH_OK)
-		ok = s->o->pubkey(s->o->arg, user, type, b64, &readonly) == 0;
+		ok = s->o->pubkey(s->o->arg, user, type, b64, &role) == 0;
 	ssh_string_free_char(b64);
 	if (signature_state == SSH_PUBLICKEY_STATE_NONE) {
 		if (ok)
@@ -223,10 +227,10 @@ static int auth_pubkey(ssh_session ssh, const char *user,
 		return SSH_AUTH_DENIED;
 	}
 	if (signature_state == SSH_PUBLICKEY_STATE_VALID && ok) {
-		login_done(s, user, "publickey", 1, readonly);
+		login_done(s, user, "publickey", 1, role);
 		return SSH_AUTH_SUCCESS;
 	}
-	login_done(s, user, "publickey", 0, 1);
+	login_done(s, user, "publickey", 0, ROLE_NONE);
 	login_failed(s, 1);
 	return SSH_AUTH_DENIED;
 }
@@ -418,7 +422,7 @@ static int run_sftp(struct sess *s)
 	p.root = s->o->files_dir;
 	p.user = s->user;
 	p.peer = s->peer;
-	p.readonly = s->readonly;
+	p.role = s->role;
 	p.max_handles = s->o->max_handles;
 	p.idle_timeout = s->o->idle_timeout;
 	p.lockdown = 1;
@@ -582,11 +586,13 @@ static int start_session(struct sess *s, enum mode mode)
 		log_warn("ssh: %s: %s: %s", s->peer, s->user, err_msg());
 		return SSH_ERROR;
 	}
-	if (mode != M_SFTP) {
+	if (mode != M_SFTP && !role_has_console(s->role))
+		mode = M_NOCONSOLE;
+	if (mode == M_EXEC || mode == M_SHELL) {
 		memset(&spec, 0, sizeof(spec));
 		spec.console = s->o->console;
 		spec.conf_file = s->o->conf_file;
-		spec.readonly = s->readonly;
+		spec.readonly = s->role != ROLE_ADMIN;
 		spec.command = mode == M_EXEC ? s->command : NULL;
 		spec.pty = s->want_pty ? &s->pty : NULL;
 		spec.output = con_output;
@@ -599,6 +605,23 @@ static int start_session(struct sess *s, enum mode mode)
 	}
 	s->mode = mode;
 	return SSH_OK;
+}
+
+/* A role without a console asked for one (exec, shell, legacy scp, which
+ * is an exec of "scp"): one line on stderr and exit status 1, so that the
+ * client says why rather than "exec request failed". */
+static int refuse_console(struct sess *s)
+{
+	char line[160];
+	int n;
+
+	log_info("ssh: %s: %s: console refused: %s role", s->peer, s->user,
+	    role_name(s->role));
+	n = snprintf(line, sizeof(line), "nodebak: %s users have no console, "
+	    "only SFTP%s", role_name(s->role), s->want_pty ? "\r\n" : "\n");
+	if (n > 0 && (size_t)n < sizeof(line))
+		ssh_channel_write_stderr(s->chan, line, (uint32_t)n);
+	return 1;
 }
 
 static int serve(struct sess *s, ssh_event ev)
@@ -616,6 +639,8 @@ static int serve(struct sess *s, ssh_event ev)
 			    err_msg());
 		ssh_event_add_session(ev, s->ssh);
 		status = r ? 1 : 0;
+	} else if (s->mode == M_NOCONSOLE) {
+		status = refuse_console(s);
 	} else {
 		log_info("ssh: %s: %s: console %s%s", s->peer, s->user,
 		    s->mode == M_EXEC ? "exec: " : "shell",

@@ -6,6 +6,8 @@
 #define NODEBAK_SSHD_H
 #include <stddef.h>
 
+#include "users.h"
+
 /* Create the Ed25519 key at path if it is missing (mode 0600), and log
  * its fingerprint. 0, or an ERR_* code with err_msg() set. */
 int sshd_host_key(const char *path);
@@ -22,12 +24,13 @@ struct sshd_opts {
 	const char *conf_file;	/* handed to the console with -c */
 	const char *console;	/* bin/nodebak; NULL: beside this program */
 	long login_timeout, idle_timeout, max_login_attempts, max_handles;
-	/* Login checks: 0 and *readonly (1 for the readonly role) when the
-	 * user may log in, else a negative ERR_* code. */
+	/* Login checks: 0 and the user's role in *rolep when the user may
+	 * log in, else a negative ERR_* code. A role without a console
+	 * (role_has_console()) gets SFTP only. */
 	int (*password)(void *arg, const char *user, const char *password,
-	    int *readonly);
+	    enum role *rolep);
 	int (*pubkey)(void *arg, const char *user, const char *type,
-	    const char *blob_b64, int *readonly);
+	    const char *blob_b64, enum role *rolep);
 	/* After a login, before serving: drop privileges and open what the
 	 * session needs from outside the files root (may be NULL). 0 or an
 	 * ERR_* code that ends the session. */

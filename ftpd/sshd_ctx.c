@@ -17,30 +17,22 @@
 #include "banned.h"
 
 static int check_password(void *arg, const char *user, const char *password,
-    int *readonly)
+    enum role *rolep)
 {
 	const struct ftpd_ctx *ctx = arg;
-	enum role role;
-	int r;
 
-	if ((r = users_check_password(ctx->users, user, password, &role)) != 0)
-		return r;
-	*readonly = role != ROLE_ADMIN;
-	return 0;
+	return users_check_password(ctx->users, user, password, rolep);
 }
 
 static int check_pubkey(void *arg, const char *user, const char *type,
-    const char *blob_b64, int *readonly)
+    const char *blob_b64, enum role *rolep)
 {
 	const struct ftpd_ctx *ctx = arg;
-	enum role role;
 	int r;
 
-	if ((r = users_key_allowed(ctx->users, user, type, blob_b64)) != 0 ||
-	    (r = users_role(ctx->users, user, &role)) != 0)
+	if ((r = users_key_allowed(ctx->users, user, type, blob_b64)) != 0)
 		return r;
-	*readonly = role != ROLE_ADMIN;
-	return 0;
+	return users_role(ctx->users, user, rolep);
 }
 
 /* Failed logins of this session (each session is its own process). */

@@ -78,6 +78,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	prm.root = root;
 	prm.user = "fuzz";
 	prm.peer = "fuzz";
+	prm.role = ROLE_ADMIN;
 	prm.max_handles = 16;
 	prm.idle_timeout = 1;
 	sftp_serve(&io, &prm);

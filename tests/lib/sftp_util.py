@@ -1,8 +1,10 @@
 """sftp_util.py: shared set-up for the SFTP/SSH scenario tests (sftp-*.t).
 
 SshNode is a scratch Node with nodebak-snapshotd and nodebak-ftpd running,
-two users (admin: role admin; ro: role readonly), each with a password and
-an Ed25519 key in a private HOME, and helpers that build OpenSSH, curl,
+three users (admin: role admin; ro: role readonly; archiver: role archiver,
+the off-box puller's), each with a password and an Ed25519 key in a
+private HOME (n.keys[user] is the private key's path, + ".pub" the public
+one), and helpers that build OpenSSH, curl,
 lftp and paramiko command lines for it. RawSftp speaks SFTP packets
 directly over a paramiko channel, for the hostile tests."""
 import os
@@ -16,7 +18,8 @@ import time
 from node import Node, BIN
 from scenario import listening as port_open, wait_until  # noqa: F401 (the tests use them through sftp_util)
 
-PASSWORDS = {"admin": "admin-Pass-1", "ro": "ro-Pass-1"}
+PASSWORDS = {"admin": "admin-Pass-1", "ro": "ro-Pass-1", "archiver": "archiver-Pass-1"}
+ROLES = {"admin": "admin", "ro": "readonly", "archiver": "archiver"}
 
 
 def need_paramiko():
@@ -62,8 +65,9 @@ class SshNode(Node):
             self.askpass[user] = path
 
     def setup_users(self):
-        """Add admin and ro with passwords and keys through the console."""
-        for user, role in (("admin", "admin"), ("ro", "readonly")):
+        """Add admin, ro and archiver with passwords and keys through the
+        console."""
+        for user, role in ROLES.items():
             pw = PASSWORDS[user]
             rc, out, err = self.nb("user", "add", user, role,
                                    input=f"{pw}\n{pw}\n")

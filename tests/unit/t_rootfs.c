@@ -151,6 +151,22 @@ void t_rootfs(void)
 		{ ROLE_READONLY, "/backups/n.KEY", ROOTFS_LIST, ERR_DENIED },
 		{ ROLE_READONLY, "/backups/n.Key", ROOTFS_READ, ERR_DENIED },
 		{ ROLE_READONLY, "/backups/.nodebak-x", ROOTFS_LIST, ERR_NOTFOUND },
+		{ ROLE_ARCHIVER, "/", ROOTFS_LIST, 0 },
+		{ ROLE_ARCHIVER, "/backups", ROOTFS_LIST, 0 },
+		{ ROLE_ARCHIVER, "/backups/a.bak", ROOTFS_READ, 0 },
+		{ ROLE_ARCHIVER, "/backups/a.json", ROOTFS_READ, 0 },
+		{ ROLE_ARCHIVER, "/node.crt", ROOTFS_READ, ERR_DENIED },
+		{ ROLE_ARCHIVER, "/state", ROOTFS_LIST, ERR_DENIED },
+		{ ROLE_ARCHIVER, "/certs/x.crt", ROOTFS_READ, ERR_DENIED },
+		{ ROLE_ARCHIVER, "/node.key", ROOTFS_LIST, ERR_DENIED },
+		{ ROLE_ARCHIVER, "/backupsX/a.bak", ROOTFS_READ, ERR_DENIED },
+		{ ROLE_ARCHIVER, "/backups/n.key", ROOTFS_READ, ERR_DENIED },
+		{ ROLE_ARCHIVER, "/backups/a.bak", ROOTFS_WRITE, ERR_DENIED },
+		{ ROLE_ARCHIVER, "/backups/new", ROOTFS_WRITE, ERR_DENIED },
+		{ ROLE_ARCHIVER, "/backups/a.bak", ROOTFS_DELETE, ERR_DENIED },
+		{ ROLE_ARCHIVER, "/backups/a.bak", ROOTFS_RENAME, ERR_DENIED },
+		{ ROLE_ARCHIVER, "/backups", ROOTFS_DELETE, ERR_DENIED },
+		{ ROLE_ARCHIVER, "/backups/.nodebak-x", ROOTFS_READ, ERR_NOTFOUND },
 		{ ROLE_ADMIN, "/backups/n.KEY", ROOTFS_READ, 0 },
 		{ ROLE_ADMIN, "/certs/x.crt", ROOTFS_WRITE, 0 },
 		{ ROLE_ADMIN, "/certs", ROOTFS_DELETE | ROOTFS_RENAME, 0 },
@@ -167,6 +183,7 @@ void t_rootfs(void)
 	char dir[] = "/tmp/nodebak-unit-root-XXXXXX", p[256];
 	const char *const rm[] = { "/bin/rm", "-rf", dir, NULL };
 	struct rootfs fs = { -1, NULL };
+	enum role role;
 	struct child c;
 	struct stat st;
 	int fd = -1, dfd;
@@ -179,6 +196,13 @@ void t_rootfs(void)
 		    rules[i].op, rules[i].vpath, rules[i].want ? err_str(rules[i].want) :
 		    "allowed");
 	}
+	ok(role_parse("archiver", &role) == 0 && role == ROLE_ARCHIVER &&
+	    !strcmp(role_name(ROLE_ARCHIVER), "archiver") &&
+	    role_parse("Archiver", &role) == ERR_INVAL,
+	    "users: the archiver role by name, both ways");
+	ok(!role_has_console(ROLE_ARCHIVER) && !role_has_console(ROLE_NONE) &&
+	    role_has_console(ROLE_READONLY) && role_has_console(ROLE_ADMIN),
+	    "users: archiver (and no role) has no console; readonly and admin do");
 	if (mkdtemp(dir) == NULL) {
 		ok(0, "rootfs: scratch root");
 		return;
@@ -216,6 +240,20 @@ void t_rootfs(void)
 		close(dfd);
 	} else
 		ok(0, "rootfs: open /backups");
+	rootfs_set_role(&fs, ROLE_ARCHIVER);
+	ok(rootfs_openat(&fs, "/backups/a.bak", ROOTFS_READ, O_RDONLY, 0, &fd) == 0 &&
+	    fd >= 0, "rootfs: archiver opens an archive");
+	if (fd >= 0)
+		close(fd);
+	ok(rootfs_openat(&fs, "/backups/link.bak", ROOTFS_READ, O_RDONLY, 0, &fd) ==
+	    ERR_SYS && errno == ELOOP, "rootfs: archiver follows no symlink");
+	ok(rootfs_openat(&fs, "/backups/innocent.txt", ROOTFS_READ, O_RDONLY, 0,
+	    &fd) == ERR_DENIED && fd == -1,
+	    "rootfs: archiver opening a key by content: ERR_DENIED");
+	ok(rootfs_mkdir(&fs, "/backups/new", 0755) == ERR_DENIED &&
+	    rootfs_unlink(&fs, "/backups/a.bak") == ERR_DENIED &&
+	    rootfs_rename(&fs, "/backups/a.bak", "/backups/b.bak", 0) == ERR_DENIED,
+	    "rootfs: archiver makes, deletes and renames nothing in backups/");
 	rootfs_set_role(&fs, ROLE_ADMIN);
 	ok(rootfs_openat(&fs, "/backups/innocent.txt", ROOTFS_READ, O_RDONLY, 0,
 	    &fd) == 0, "rootfs: admin opens the key");
