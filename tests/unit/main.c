@@ -26,6 +26,7 @@ int main(void)
 	t_retention();
 	t_schedule();
 	t_pki();
+	t_sidecar();
 	printf("1..%d\n", tap_n);
 	return tap_failed ? 1 : 0;
 }

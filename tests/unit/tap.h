@@ -34,5 +34,6 @@ void t_job(void);
 void t_retention(void);
 void t_schedule(void);
 void t_pki(void);
+void t_sidecar(void);
 
 #endif
