@@ -17,6 +17,7 @@
 #include "esc.h"
 #include "fsutil.h"
 #include "journal.h"
+#include "keyfile.h"
 #include "log.h"
 #include "names.h"
 #include "node.h"
@@ -382,85 +383,24 @@ int node_check_claim(const struct node *n, const struct manifest *mf,
 	    " only", esc(mf->node_name), esc(mf->node_id));
 }
 
-/* In key show's output, the value of the line "<label> : <value>" before
- * the PEM block: 1 and out, 0 when there is none, or an error. */
-static int keyfile_field(const char *text, size_t len, const char *label,
-    char *out, size_t outsz, const char *what)
-{
-	const char *p = text, *end = text + len;
-	size_t ll = strlen(label);
-	int found = 0;
-
-	while (p < end && strncmp(p, "-----BEGIN", 10)) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *le = nl ? nl : end, *v = p + ll;
-		if ((size_t)(le - p) > ll && !strncmp(p, label, ll) &&
-		    (*v == ' ' || *v == ':')) {
-			size_t vl;
-			while (v < le && *v == ' ')
-				v++;
-			if (v + 2 > le || v[0] != ':' || v[1] != ' ')
-				return err_set(ERR_FORMAT, "%s: malformed %s line",
-				    what, label);
-			v += 2;
-			vl = (size_t)(le - v);
-			if (vl && v[vl - 1] == '\r')
-				vl--;
-			if (found++ || vl == 0 || vl >= outsz)
-				return err_set(ERR_FORMAT, "%s: malformed or repeated "
-				    "%s line", what, label);
-			memcpy(out, v, vl);
-			out[vl] = '\0';
-		}
-		p = le + (nl ? 1 : 0);
-	}
-	return found;
-}
-
-/* key show's "Node : <name> (<id>)" line, when text has one. */
-static int keyfile_node(const char *text, size_t len, const char *what,
-    struct trusted_node *tn, int *found)
-{
-	char v[160], *open;
-	size_t vl;
-	int r;
-
-	*found = 0;
-	memset(tn, 0, sizeof *tn);
-	if ((r = keyfile_field(text, len, "Node", v, sizeof v, what)) <= 0)
-		return r;
-	vl = strlen(v);
-	if ((open = strrchr(v, '(')) == NULL || open == v || open[-1] != ' ' ||
-	    v[vl - 1] != ')' || (size_t)(v + vl - 1 - (open + 1)) != 36)
-		return err_set(ERR_FORMAT, "%s: Node line is not '<name> (<node "
-		    "id>)'", what);
-	open[-1] = '\0';
-	v[vl - 1] = '\0';
-	if (!name_valid(v) || !node_id_valid(open + 1))
-		return err_set(ERR_FORMAT, "%s: Node line has a bad name or node "
-		    "id", what);
-	memcpy(tn->name, v, strlen(v) + 1);
-	memcpy(tn->id, open + 1, 37);
-	*found = 1;
-	return 0;
-}
-
 /* The node id the key is to be trusted for: the file's Node line and/or
  * --node, which must agree; never this node's own. */
-static int trust_target(const struct node *n, const char *text, size_t len,
+static int trust_target(const struct node *n, const struct keyfile_node *kn,
     const char *node_arg, const char *what, struct trusted_node *tn)
 {
-	int r, found;
+	int found = kn->id[0] != '\0';
 
-	if ((r = keyfile_node(text, len, what, tn, &found)) != 0)
-		return r;
+	memset(tn, 0, sizeof *tn);
 	if (node_arg && !node_id_valid(node_arg))
 		return err_set(ERR_INVAL, "--node %s: not a node id (key show on "
 		    "the node prints it)", esc(node_arg));
-	if (node_arg && found && strcmp(node_arg, tn->id))
+	if (node_arg && found && strcmp(node_arg, kn->id))
 		return err_set(ERR_INVAL, "%s names node %s (%s), --node says %s",
-		    what, tn->name, tn->id, node_arg);
-	if (node_arg && !found)
+		    what, kn->name, kn->id, node_arg);
+	if (found) {
+		memcpy(tn->id, kn->id, sizeof tn->id);
+		memcpy(tn->name, kn->name, sizeof tn->name);
+	} else if (node_arg)
 		memcpy(tn->id, node_arg, 37);
 	if (tn->id[0] == '\0')
 		return err_set(ERR_INVAL, "%s names no node: give the output of "
@@ -508,29 +448,20 @@ int node_trust_key(struct node *n, const char *text, size_t len,
     char keyid[KEYID_HEX_LEN + 1])
 {
 	struct buf pem = BUF_INIT(16384);
+	struct keyfile_node kn;
 	struct sigkey *k = NULL;
-	char claimed[KEYID_HEX_LEN + 8], *path = NULL;
+	char *path = NULL;
 	int r;
 
 	memset(added, 0, sizeof *added);
 	keyid[0] = '\0';
-	if ((r = sigkey_parse_public(text, len, &k)) != 0) {
-		r = err_prefix(r, "%s", what);
+	if ((r = keyfile_parse(text, len, what, &k, &kn)) != 0)
 		goto out;
-	}
 	if (!strcmp(sigkey_id(k), sigkey_id(n->key))) {
 		r = err_set(ERR_INVAL, "%s is this node's own key", what);
 		goto out;
 	}
-	if ((r = keyfile_field(text, len, "Key id", claimed, sizeof claimed,
-	    what)) < 0)
-		goto out;
-	if (r == 1 && strcmp(claimed, sigkey_id(k))) {
-		r = err_set(ERR_FORMAT, "%s: its Key id line says %s, the key's id "
-		    "is %s", what, esc(claimed), sigkey_id(k));
-		goto out;
-	}
-	if ((r = trust_target(n, text, len, node_arg, what, added)) != 0)
+	if ((r = trust_target(n, &kn, node_arg, what, added)) != 0)
 		goto out;
 	/* The node ids first: a key without them (after a crash between the
 	 * two writes) is refused, never trusted for any node. */
