@@ -33,6 +33,7 @@ struct trustset {
 	char own_id[37];
 	struct sigkey *other;		/* the trusted key last looked up */
 	const char *origin;		/* "given", "this node", "trusted" */
+	char asked[KEYID_HEX_LEN + 1];	/* the key id the archive names */
 };
 
 static int keyid_ok(const char *s)
@@ -50,6 +51,7 @@ static const struct sigkey *lookup(void *arg, const char *keyid)
 	struct trustset *t = arg;
 	char name[KEYID_HEX_LEN + 8], *dir, *p;
 
+	snprintf(t->asked, sizeof t->asked, "%s", keyid);
 	if (t->given)
 		return strcmp(sigkey_id(t->given), keyid) ? NULL : t->given;
 	if (t->own && !strcmp(sigkey_id(t->own), keyid))
@@ -249,6 +251,10 @@ int verify_main(const char *conf_file, int argc, char **argv)
 		if ((r = check_claim(&t, &mf, path)) == 0)
 			r = check_sidecar(path, &mf, &said);
 	}
+	/* bak_read() speaks of the node's trust; here one key was given. */
+	if (r == ERR_UNTRUSTED && t.given && !got_mf)
+		err_set(r, "%s: signed by key %s, not by the key given (%s)",
+		    esc(path), esc(t.asked), sigkey_id(t.given));
 	if (r == 0)
 		report(path, &mf, &t, said);
 	else
