@@ -1,6 +1,7 @@
 /* keyfile.c: a public key as key show prints it, or a bare PEM key
  * (keyfile.h). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "buf.h"
@@ -8,6 +9,7 @@
 #include "esc.h"
 #include "fsutil.h"
 #include "keyfile.h"
+#include "xmalloc.h"
 #include "banned.h"
 
 #define KEYFILE_MAX 16384	/* sigkey_parse_public()'s limit */
@@ -112,6 +114,65 @@ int keyfile_load(const char *path, struct sigkey **key,
 	memset(node, 0, sizeof *node);
 	if ((r = fs_read_file(path, KEYFILE_MAX, &b)) == 0)
 		r = keyfile_parse(buf_cstr(&b), b.len, esc(path), key, node);
+	buf_free(&b);
+	return r;
+}
+
+/* One "node <id> <name>" line of a .node file ("-": no name). */
+static int nodes_line(const char *line, struct keyfile_node *kn)
+{
+	const char *name = line + 5 + 36 + 1;
+
+	memset(kn, 0, sizeof *kn);
+	if (strncmp(line, "node ", 5) || strlen(line) < 5 + 36 + 2 ||
+	    line[5 + 36] != ' ')
+		return -1;
+	memcpy(kn->id, line + 5, 36);
+	if (!node_id_valid(kn->id) || (strcmp(name, "-") && !name_valid(name)))
+		return -1;
+	if (strcmp(name, "-"))
+		memcpy(kn->name, name, strlen(name) + 1);
+	return 0;
+}
+
+int keyfile_load_nodes(const char *path, struct keyfile_node **nodes,
+    size_t *n)
+{
+	struct buf b = BUF_INIT(16384);
+	struct keyfile_node *v = NULL;
+	size_t nv = 0;
+	char *line, *next;
+	int r, lineno = 0;
+
+	*nodes = NULL;
+	*n = 0;
+	if ((r = fs_read_file(path, 16384, &b)) != 0)
+		goto out;
+	/* Every line up to the end, an empty one included (an error). */
+	for (line = b.p; line && line < b.p + b.len; line = next) {
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		lineno++;
+		if (line[0] == '#')
+			continue;
+		if (nv == KEYFILE_NODES_MAX) {
+			r = err_set(ERR_TOOBIG, "%s: more than %d nodes", path,
+			    KEYFILE_NODES_MAX);
+			goto out;
+		}
+		v = xreallocarray(v, nv + 1, sizeof *v);
+		if (next == NULL || nodes_line(line, &v[nv]) != 0) {
+			r = err_set(ERR_FORMAT, "%s:%d: expected 'node <node id> "
+			    "<name>'", path, lineno);
+			goto out;
+		}
+		nv++;
+	}
+	*nodes = v;
+	*n = nv;
+	v = NULL;
+out:
+	free(v);
 	buf_free(&b);
 	return r;
 }

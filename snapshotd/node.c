@@ -97,9 +97,6 @@ out:
 	return r;
 }
 
-#define NODE_BINDING_EXT ".node"
-#define NODE_BINDING_MAX 64	/* node ids per key */
-
 /* Where key keyid's file with extension ext lives (caller frees). */
 static char *trusted_path(const struct node *n, const char *keyid,
     const char *ext)
@@ -111,59 +108,6 @@ static char *trusted_path(const struct node *n, const char *keyid,
 	p = fs_join(dir, fname);
 	free(dir);
 	return p;
-}
-
-/* One "node <id> <name>" line of a .node file ("-": no name). */
-static int binding_line(const char *line, struct trusted_node *tn)
-{
-	const char *name = line + 5 + 36 + 1;
-
-	memset(tn, 0, sizeof *tn);
-	if (strncmp(line, "node ", 5) || strlen(line) < 5 + 36 + 2 ||
-	    line[5 + 36] != ' ')
-		return -1;
-	memcpy(tn->id, line + 5, 36);
-	if (!node_id_valid(tn->id) || (strcmp(name, "-") && !name_valid(name)))
-		return -1;
-	if (strcmp(name, "-"))
-		memcpy(tn->name, name, strlen(name) + 1);
-	return 0;
-}
-
-/* Read tk's node ids from path: a missing file leaves none (a key trusted
- * before they were recorded); a malformed one is an error. */
-static int load_binding(const char *path, struct trusted_key *tk)
-{
-	struct buf b = BUF_INIT(16384);
-	char *line, *next;
-	int r, lineno = 0;
-
-	if ((r = fs_read_file(path, 16384, &b)) != 0)
-		goto out;
-	/* Every line up to the end, an empty one included (an error). */
-	for (line = b.p; line && line < b.p + b.len; line = next) {
-		if ((next = strchr(line, '\n')) != NULL)
-			*next++ = '\0';
-		lineno++;
-		if (line[0] == '#')
-			continue;
-		if (tk->nnodes == NODE_BINDING_MAX) {
-			r = err_set(ERR_TOOBIG, "%s: more than %d nodes", path,
-			    NODE_BINDING_MAX);
-			goto out;
-		}
-		tk->nodes = xreallocarray(tk->nodes, tk->nnodes + 1,
-		    sizeof *tk->nodes);
-		if (next == NULL || binding_line(line, &tk->nodes[tk->nnodes]) != 0) {
-			r = err_set(ERR_FORMAT, "%s:%d: expected 'node <node id> "
-			    "<name>'", path, lineno);
-			goto out;
-		}
-		tk->nnodes++;
-	}
-out:
-	buf_free(&b);
-	return r;
 }
 
 static void trust_free(struct trust *t)
@@ -190,8 +134,9 @@ static void load_one(const struct node *n, const char *dir, const char *name,
 	int r;
 
 	if ((r = sigkey_load_public(p, &tk.key)) == 0) {
-		bind = trusted_path(n, sigkey_id(tk.key), NODE_BINDING_EXT);
-		if ((r = load_binding(bind, &tk)) == ERR_NOTFOUND)
+		bind = trusted_path(n, sigkey_id(tk.key), KEYFILE_NODES_EXT);
+		if ((r = keyfile_load_nodes(bind, &tk.nodes, &tk.nnodes)) ==
+		    ERR_NOTFOUND)
 			r = 0;
 	}
 	if (r == 0 && tk.nnodes == 0)
@@ -386,7 +331,7 @@ int node_check_claim(const struct node *n, const struct manifest *mf,
 /* The node id the key is to be trusted for: the file's Node line and/or
  * --node, which must agree; never this node's own. */
 static int trust_target(const struct node *n, const struct keyfile_node *kn,
-    const char *node_arg, const char *what, struct trusted_node *tn)
+    const char *node_arg, const char *what, struct keyfile_node *tn)
 {
 	int found = kn->id[0] != '\0';
 
@@ -415,12 +360,12 @@ static int trust_target(const struct node *n, const struct keyfile_node *kn,
 /* trusted/<keyid>.node: the node ids key k had, with tn added (or its
  * name updated). */
 static int write_binding(struct node *n, const struct sigkey *k,
-    const struct trusted_node *tn)
+    const struct keyfile_node *tn)
 {
 	const struct trusted_key *old = node_trusted_key(node_trust(n),
 	    sigkey_id(k));
 	struct buf b = BUF_INIT(16384);
-	char *path = trusted_path(n, sigkey_id(k), NODE_BINDING_EXT);
+	char *path = trusted_path(n, sigkey_id(k), KEYFILE_NODES_EXT);
 	size_t count = 1;
 	int r = buf_addf(&b, "# nodebak key trust: the nodes whose archives key "
 	    "%s may sign\n", sigkey_id(k));
@@ -431,9 +376,9 @@ static int write_binding(struct node *n, const struct sigkey *k,
 			    old->nodes[i].name[0] ? old->nodes[i].name : "-");
 			count++;
 		}
-	if (r == 0 && count > NODE_BINDING_MAX)
+	if (r == 0 && count > KEYFILE_NODES_MAX)
 		r = err_set(ERR_TOOBIG, "key %s is trusted for %d nodes already",
-		    sigkey_id(k), NODE_BINDING_MAX);
+		    sigkey_id(k), KEYFILE_NODES_MAX);
 	if (r == 0)
 		r = buf_addf(&b, "node %s %s\n", tn->id, tn->name[0] ? tn->name : "-");
 	if (r == 0)
@@ -444,7 +389,7 @@ static int write_binding(struct node *n, const struct sigkey *k,
 }
 
 int node_trust_key(struct node *n, const char *text, size_t len,
-    const char *node_arg, const char *what, struct trusted_node *added,
+    const char *node_arg, const char *what, struct keyfile_node *added,
     char keyid[KEYID_HEX_LEN + 1])
 {
 	struct buf pem = BUF_INIT(16384);
