@@ -73,29 +73,37 @@ static const struct sigkey *lookup(void *arg, const char *keyid)
 	return t->other;
 }
 
-/* 1 when state_dir/trusted/<keyid>.node has a "node <id> ..." line for
- * id (docs/bak-format.md "Trust"). NEEDSWORK: snapshotd/node.c parses
- * the same file (with more checks); one parser in common/ would do. */
-static int bound_to(const char *state_dir, const char *keyid, const char *id)
+/* 0 when state_dir/trusted/<keyid>.node lists id: the key is trusted
+ * for that node (docs/bak-format.md "Trust"); ERR_UNTRUSTED otherwise. */
+static int bound_to(const char *state_dir, const char *keyid,
+    const struct manifest *mf, const char *file)
 {
-	struct buf b = BUF_INIT(16384);
-	char name[KEYID_HEX_LEN + 8], *dir, *p, *line, *next;
-	int found = 0;
+	struct keyfile_node *nodes = NULL;
+	char name[KEYID_HEX_LEN + 8], *dir, *p;
+	size_t n = 0, i;
+	int r;
 
-	snprintf(name, sizeof name, "%s.node", keyid);
+	snprintf(name, sizeof name, "%s" KEYFILE_NODES_EXT, keyid);
 	dir = fs_join(state_dir, "trusted");
 	p = fs_join(dir, name);
-	if (fs_read_file(p, 16384, &b) == 0)
-		for (line = b.p; !found && line && line < b.p + b.len; line = next) {
-			if ((next = strchr(line, '\n')) != NULL)
-				*next++ = '\0';
-			found = !strncmp(line, "node ", 5) &&
-			    !strncmp(line + 5, id, 36) && line[5 + 36] == ' ';
-		}
-	buf_free(&b);
+	r = keyfile_load_nodes(p, &nodes, &n);
+	for (i = 0; r == 0 && i < n && strcmp(nodes[i].id, mf->node_id); i++)
+		;
+	if (r == ERR_NOTFOUND || (r == 0 && n == 0))
+		r = err_set(ERR_UNTRUSTED, "%s: signed by key %s, which was trusted "
+		    "before nodebak recorded the node a key belongs to; trust it "
+		    "again (key show on its node, then key trust)", esc(file),
+		    keyid);
+	else if (r == 0 && i == n)
+		r = err_set(ERR_UNTRUSTED, "%s: FORGED: signed by key %s, which is "
+		    "trusted for node %s (%s)%s, but claims node %s (%s); refused",
+		    esc(file), keyid, nodes[0].name[0] ? nodes[0].name : "?",
+		    nodes[0].id, n > 1 ? " and others (key list)" : " only",
+		    esc(mf->node_name), esc(mf->node_id));
+	free(nodes);
 	free(dir);
 	free(p);
-	return found;
+	return r;
 }
 
 /* The node the MANIFEST names is one its key may sign for. */
@@ -121,11 +129,7 @@ static int check_claim(struct trustset *t, const struct manifest *mf,
 		return 0;
 	}
 	t->origin = "trusted";
-	if (!bound_to(t->state_dir, mf->key_id, mf->node_id))
-		return err_set(ERR_UNTRUSTED, "%s: signed by key %s, which this node "
-		    "does not trust for node %s (%s) (key list)", esc(file),
-		    mf->key_id, esc(mf->node_name), esc(mf->node_id));
-	return 0;
+	return bound_to(t->state_dir, mf->key_id, mf, file);
 }
 
 /* Without --key: the node's own key and trusted keys, from the

@@ -72,6 +72,12 @@ def main(t):
         t.ok(rc == 0, "snapshot other on node b", err)
         rc, show_a, err = a.nb("key", "show")
         t.ok(rc == 0 and "BEGIN PUBLIC KEY" in show_a, "key show on node a", err)
+        rc, show_b, err = b.nb("key", "show")
+        kb = os.path.join(w, "b.keyshow")
+        with open(kb, "w") as f:
+            f.write(show_b)
+        rc, out, err = a.nb("key", "trust", kb)
+        t.ok(rc == 0, "node a trusts node b's key", out + err)
         # No daemon from here on: verify needs none.
         a.stop()
         b.stop()
@@ -167,12 +173,6 @@ def main(t):
                  f"{name}: the openssl recipe agrees (FAILED)", out2 + err2)
 
         # Node b's archive with node b's key: OK; the Node line is checked.
-        b.start()
-        rc, show_b, err = b.nb("key", "show")
-        b.stop()
-        kb = os.path.join(w, "b.keyshow")
-        with open(kb, "w") as f:
-            f.write(show_b)
         foreign = os.path.join(w, "foreign.bak")
         rc1, out1, err1 = verify(foreign, kb)
         rc2, out2, err2 = recipe(foreign, kb)
@@ -180,6 +180,27 @@ def main(t):
              out1 + err1 + out2 + err2)
         t.ok("WARNING: the file is named foreign.bak but holds snapshot other" in out1,
              "nodebak verify warns that the file name and the snapshot differ", out1)
+        # Without --key, node a's configuration: b's key is trusted for b.
+        rc, out, err = verify(foreign, env=a.env())
+        t.ok(rc == 0 and "(trusted)" in out, "without --key: a key node a trusts, for "
+             "its node", out + err)
+        # ... and only for b: with its .node file naming another node, the
+        # same archive is a forgery.
+        tdir = os.path.join(a.state, "trusted")
+        node_file = [os.path.join(tdir, x) for x in os.listdir(tdir) if x.endswith(".node")][0]
+        bound = open(node_file).read()
+        with open(node_file, "w") as f:
+            f.write(re.sub(r"^node \S+", "node 00000000-0000-4000-8000-000000000000",
+                           bound, flags=re.M))
+        rc, out, err = verify(foreign, env=a.env())
+        t.ok(rc == 1 and "FORGED" in err and err.count("\n") == 1,
+             "without --key: a trusted key's archive claiming a node it is not trusted for "
+             "is refused", err)
+        with open(node_file, "w") as f:
+            f.write(bound)
+        rc, out, err = verify(os.path.join(w, "member.bak"), env=a.env())
+        t.ok(rc == 1 and "files/cms.lic" in err, "without --key: a changed member is "
+             "refused too", err)
         # key show output whose Node line names another node than the MANIFEST.
         with open(kb, "w") as f:
             f.write(re.sub(r"\(([0-9a-f-]{36})\)", "(00000000-0000-4000-8000-000000000000)",
