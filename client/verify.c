@@ -164,6 +164,10 @@ static int node_keys(const char *conf_file, struct conf **cp,
 		if (!node_id_valid(t->own_id))
 			r = err_set(ERR_FORMAT, "%s: not a node id", p);
 	}
+	/* Without the id, the node's own key cannot say which node it is. */
+	if (r != 0)
+		r = err_set(ERR_NOTFOUND, "no node id readable (%s); give the "
+		    "signing node's public key with --key PUBKEY", err_msg());
 	free(p);
 	buf_free(&id);
 	return r;
