@@ -76,7 +76,7 @@ tests/bin/unit: tests/unit/main.c $(UNIT_SRCS) $(SNAPSHOTD_OBJS) $(UNIT_FTPD_OBJ
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -DNODEBAK_VERSION='"$(VERSION)"' -g -O1 \
 	-fsanitize=fuzzer,address,undefined -Icommon $(shell pkg-config --cflags libpq)
 FUZZ_LIB_SRCS := $(filter-out common/fault.c,$(wildcard common/*.c)) common/fault.c
-fuzz: tests/bin/fuzz_manifest tests/bin/fuzz_ctl tests/bin/fuzz_bak tests/bin/fuzz_sftp \
+fuzz: tests/bin/fuzz_manifest tests/bin/fuzz_sidecar tests/bin/fuzz_ctl tests/bin/fuzz_bak tests/bin/fuzz_sftp \
 	tests/bin/fuzz_ftp
 tests/bin/fuzz_sftp: tests/fuzz/fuzz_sftp.c ftpd/sftp.c ftpd/rootfs.c $(FUZZ_LIB_SRCS) | tests/bin
 	clang $(FUZZ_CFLAGS) -Iftpd -o $@ $^ $(LIBS)

@@ -6,6 +6,7 @@
 #include "conf.h"
 #include "console.h"
 #include "err.h"
+#include "verify.h"
 #include "banned.h"
 
 static void usage(FILE *f)
@@ -17,6 +18,8 @@ static void usage(FILE *f)
 	    "  -h         this help\n"
 	    "  --version  print the version\n"
 	    "Without a command, reads commands from standard input (type help).\n"
+	    "nodebak verify FILE.bak [--key PUBKEY] checks an archive here, with "
+	    "no daemon.\n"
 	    "Examples: nodebak backup snapshot nightly\n"
 	    "          nodebak backup list\n"
 	    "          nodebak database cluster status\n");
@@ -52,6 +55,10 @@ int main(int argc, char **argv)
 		}
 	}
 	signal(SIGPIPE, SIG_IGN);
+	/* The one local command: no daemon, and a configuration only when no
+	 * key is given. */
+	if (i < argc && !strcmp(argv[i], "verify"))
+		return verify_main(file, argc - i - 1, argv + i + 1);
 	if (conf_load(file, &c) != 0) {
 		fprintf(stderr, "nodebak: %s\n", err_msg());
 		return 1;

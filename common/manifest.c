@@ -208,7 +208,7 @@ static int parse_mode(const char *s, unsigned *out)
 	return 0;
 }
 
-static int parse_time(const char *s, time_t *out)
+int manifest_parse_time(const char *s, time_t *out)
 {
 	struct tm tm;
 	char back[21];
@@ -304,7 +304,7 @@ int manifest_parse(const char *text, size_t len, size_t max_members,
 	    strlen(mf->node_id) != 36 || strlen(mf->key_id) != KEYID_HEX_LEN ||
 	    (strcmp(mf->engine, "sqlite") && strcmp(mf->engine, "postgresql")) ||
 	    parse_u64(schema, &sch) || sch > 1000000 ||
-	    parse_time(ts, &mf->created) || parse_u64(count, &n)) {
+	    manifest_parse_time(ts, &mf->created) || parse_u64(count, &n)) {
 		err_set(r, "MANIFEST: a header field has a bad value");
 		goto out;
 	}

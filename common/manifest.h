@@ -59,5 +59,8 @@ long manifest_find(const struct manifest *mf, const char *path);
 uint64_t manifest_total(const struct manifest *mf);
 /* RFC 3339 UTC time "2026-11-28T08:00:00Z" into out (21 bytes). */
 void manifest_time(time_t t, char out[21]);
+/* The inverse: 0 and *out when s is exactly that form (canonical, so
+ * "2026-02-30T..." or a missing Z is refused), -1 otherwise. */
+int manifest_parse_time(const char *s, time_t *out);
 
 #endif

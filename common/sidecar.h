@@ -31,6 +31,9 @@ int sidecar_parse(const char *text, size_t len, const char *what,
     struct sidecar *out);
 /* Read and parse the file at path (at most SIDECAR_MAX_BYTES). */
 int sidecar_load(const char *path, struct sidecar *out);
+/* The NAME.json beside bak_path ("x/NAME.bak" -> "x/NAME.json"; caller
+ * frees), or NULL when bak_path does not end in .bak. */
+char *sidecar_path(const char *bak_path);
 /* 0 when a verified MANIFEST agrees with what the sidecar says about it
  * (node id and name, snapshot, created, key id); ERR_MISMATCH naming the
  * first field that differs. */

@@ -259,7 +259,7 @@ int cmd_backup_verify(struct cmdctx *cx, int argc, char **argv)
 	node_limits(n, &lim);
 	r = bak_read(path, node_lookup_key, n, &lim, -1, &mf);
 	if (r == 0 && ((r = node_check_claim(n, &mf, argv[0])) != 0 ||
-	    (r = snapshot_check_sidecar(path)) != 0))
+	    (r = snapshot_check_sidecar(path, &mf)) != 0))
 		manifest_free(&mf);
 	free(path);
 	if (r != 0) {

@@ -63,7 +63,7 @@ int cmd_key_list(struct cmdctx *cx, int argc, char **argv)
 int cmd_key_trust(struct cmdctx *cx, int argc, char **argv)
 {
 	struct buf pem = BUF_INIT(1 << 20);	/* pki_read()'s limit */
-	struct trusted_node tn;
+	struct keyfile_node tn;
 	char what[420], keyid[KEYID_HEX_LEN + 1];
 	const char *node_arg = NULL;
 	int r = EXIT_FAIL;

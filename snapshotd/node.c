@@ -17,6 +17,7 @@
 #include "esc.h"
 #include "fsutil.h"
 #include "journal.h"
+#include "keyfile.h"
 #include "log.h"
 #include "names.h"
 #include "node.h"
@@ -96,9 +97,6 @@ out:
 	return r;
 }
 
-#define NODE_BINDING_EXT ".node"
-#define NODE_BINDING_MAX 64	/* node ids per key */
-
 /* Where key keyid's file with extension ext lives (caller frees). */
 static char *trusted_path(const struct node *n, const char *keyid,
     const char *ext)
@@ -110,59 +108,6 @@ static char *trusted_path(const struct node *n, const char *keyid,
 	p = fs_join(dir, fname);
 	free(dir);
 	return p;
-}
-
-/* One "node <id> <name>" line of a .node file ("-": no name). */
-static int binding_line(const char *line, struct trusted_node *tn)
-{
-	const char *name = line + 5 + 36 + 1;
-
-	memset(tn, 0, sizeof *tn);
-	if (strncmp(line, "node ", 5) || strlen(line) < 5 + 36 + 2 ||
-	    line[5 + 36] != ' ')
-		return -1;
-	memcpy(tn->id, line + 5, 36);
-	if (!node_id_valid(tn->id) || (strcmp(name, "-") && !name_valid(name)))
-		return -1;
-	if (strcmp(name, "-"))
-		memcpy(tn->name, name, strlen(name) + 1);
-	return 0;
-}
-
-/* Read tk's node ids from path: a missing file leaves none (a key trusted
- * before they were recorded); a malformed one is an error. */
-static int load_binding(const char *path, struct trusted_key *tk)
-{
-	struct buf b = BUF_INIT(16384);
-	char *line, *next;
-	int r, lineno = 0;
-
-	if ((r = fs_read_file(path, 16384, &b)) != 0)
-		goto out;
-	/* Every line up to the end, an empty one included (an error). */
-	for (line = b.p; line && line < b.p + b.len; line = next) {
-		if ((next = strchr(line, '\n')) != NULL)
-			*next++ = '\0';
-		lineno++;
-		if (line[0] == '#')
-			continue;
-		if (tk->nnodes == NODE_BINDING_MAX) {
-			r = err_set(ERR_TOOBIG, "%s: more than %d nodes", path,
-			    NODE_BINDING_MAX);
-			goto out;
-		}
-		tk->nodes = xreallocarray(tk->nodes, tk->nnodes + 1,
-		    sizeof *tk->nodes);
-		if (next == NULL || binding_line(line, &tk->nodes[tk->nnodes]) != 0) {
-			r = err_set(ERR_FORMAT, "%s:%d: expected 'node <node id> "
-			    "<name>'", path, lineno);
-			goto out;
-		}
-		tk->nnodes++;
-	}
-out:
-	buf_free(&b);
-	return r;
 }
 
 static void trust_free(struct trust *t)
@@ -189,8 +134,9 @@ static void load_one(const struct node *n, const char *dir, const char *name,
 	int r;
 
 	if ((r = sigkey_load_public(p, &tk.key)) == 0) {
-		bind = trusted_path(n, sigkey_id(tk.key), NODE_BINDING_EXT);
-		if ((r = load_binding(bind, &tk)) == ERR_NOTFOUND)
+		bind = trusted_path(n, sigkey_id(tk.key), KEYFILE_NODES_EXT);
+		if ((r = keyfile_load_nodes(bind, &tk.nodes, &tk.nnodes)) ==
+		    ERR_NOTFOUND)
 			r = 0;
 	}
 	if (r == 0 && tk.nnodes == 0)
@@ -382,85 +328,24 @@ int node_check_claim(const struct node *n, const struct manifest *mf,
 	    " only", esc(mf->node_name), esc(mf->node_id));
 }
 
-/* In key show's output, the value of the line "<label> : <value>" before
- * the PEM block: 1 and out, 0 when there is none, or an error. */
-static int keyfile_field(const char *text, size_t len, const char *label,
-    char *out, size_t outsz, const char *what)
-{
-	const char *p = text, *end = text + len;
-	size_t ll = strlen(label);
-	int found = 0;
-
-	while (p < end && strncmp(p, "-----BEGIN", 10)) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *le = nl ? nl : end, *v = p + ll;
-		if ((size_t)(le - p) > ll && !strncmp(p, label, ll) &&
-		    (*v == ' ' || *v == ':')) {
-			size_t vl;
-			while (v < le && *v == ' ')
-				v++;
-			if (v + 2 > le || v[0] != ':' || v[1] != ' ')
-				return err_set(ERR_FORMAT, "%s: malformed %s line",
-				    what, label);
-			v += 2;
-			vl = (size_t)(le - v);
-			if (vl && v[vl - 1] == '\r')
-				vl--;
-			if (found++ || vl == 0 || vl >= outsz)
-				return err_set(ERR_FORMAT, "%s: malformed or repeated "
-				    "%s line", what, label);
-			memcpy(out, v, vl);
-			out[vl] = '\0';
-		}
-		p = le + (nl ? 1 : 0);
-	}
-	return found;
-}
-
-/* key show's "Node : <name> (<id>)" line, when text has one. */
-static int keyfile_node(const char *text, size_t len, const char *what,
-    struct trusted_node *tn, int *found)
-{
-	char v[160], *open;
-	size_t vl;
-	int r;
-
-	*found = 0;
-	memset(tn, 0, sizeof *tn);
-	if ((r = keyfile_field(text, len, "Node", v, sizeof v, what)) <= 0)
-		return r;
-	vl = strlen(v);
-	if ((open = strrchr(v, '(')) == NULL || open == v || open[-1] != ' ' ||
-	    v[vl - 1] != ')' || (size_t)(v + vl - 1 - (open + 1)) != 36)
-		return err_set(ERR_FORMAT, "%s: Node line is not '<name> (<node "
-		    "id>)'", what);
-	open[-1] = '\0';
-	v[vl - 1] = '\0';
-	if (!name_valid(v) || !node_id_valid(open + 1))
-		return err_set(ERR_FORMAT, "%s: Node line has a bad name or node "
-		    "id", what);
-	memcpy(tn->name, v, strlen(v) + 1);
-	memcpy(tn->id, open + 1, 37);
-	*found = 1;
-	return 0;
-}
-
 /* The node id the key is to be trusted for: the file's Node line and/or
  * --node, which must agree; never this node's own. */
-static int trust_target(const struct node *n, const char *text, size_t len,
-    const char *node_arg, const char *what, struct trusted_node *tn)
+static int trust_target(const struct node *n, const struct keyfile_node *kn,
+    const char *node_arg, const char *what, struct keyfile_node *tn)
 {
-	int r, found;
+	int found = kn->id[0] != '\0';
 
-	if ((r = keyfile_node(text, len, what, tn, &found)) != 0)
-		return r;
+	memset(tn, 0, sizeof *tn);
 	if (node_arg && !node_id_valid(node_arg))
 		return err_set(ERR_INVAL, "--node %s: not a node id (key show on "
 		    "the node prints it)", esc(node_arg));
-	if (node_arg && found && strcmp(node_arg, tn->id))
+	if (node_arg && found && strcmp(node_arg, kn->id))
 		return err_set(ERR_INVAL, "%s names node %s (%s), --node says %s",
-		    what, tn->name, tn->id, node_arg);
-	if (node_arg && !found)
+		    what, kn->name, kn->id, node_arg);
+	if (found) {
+		memcpy(tn->id, kn->id, sizeof tn->id);
+		memcpy(tn->name, kn->name, sizeof tn->name);
+	} else if (node_arg)
 		memcpy(tn->id, node_arg, 37);
 	if (tn->id[0] == '\0')
 		return err_set(ERR_INVAL, "%s names no node: give the output of "
@@ -475,12 +360,12 @@ static int trust_target(const struct node *n, const char *text, size_t len,
 /* trusted/<keyid>.node: the node ids key k had, with tn added (or its
  * name updated). */
 static int write_binding(struct node *n, const struct sigkey *k,
-    const struct trusted_node *tn)
+    const struct keyfile_node *tn)
 {
 	const struct trusted_key *old = node_trusted_key(node_trust(n),
 	    sigkey_id(k));
 	struct buf b = BUF_INIT(16384);
-	char *path = trusted_path(n, sigkey_id(k), NODE_BINDING_EXT);
+	char *path = trusted_path(n, sigkey_id(k), KEYFILE_NODES_EXT);
 	size_t count = 1;
 	int r = buf_addf(&b, "# nodebak key trust: the nodes whose archives key "
 	    "%s may sign\n", sigkey_id(k));
@@ -491,9 +376,9 @@ static int write_binding(struct node *n, const struct sigkey *k,
 			    old->nodes[i].name[0] ? old->nodes[i].name : "-");
 			count++;
 		}
-	if (r == 0 && count > NODE_BINDING_MAX)
+	if (r == 0 && count > KEYFILE_NODES_MAX)
 		r = err_set(ERR_TOOBIG, "key %s is trusted for %d nodes already",
-		    sigkey_id(k), NODE_BINDING_MAX);
+		    sigkey_id(k), KEYFILE_NODES_MAX);
 	if (r == 0)
 		r = buf_addf(&b, "node %s %s\n", tn->id, tn->name[0] ? tn->name : "-");
 	if (r == 0)
@@ -504,33 +389,24 @@ static int write_binding(struct node *n, const struct sigkey *k,
 }
 
 int node_trust_key(struct node *n, const char *text, size_t len,
-    const char *node_arg, const char *what, struct trusted_node *added,
+    const char *node_arg, const char *what, struct keyfile_node *added,
     char keyid[KEYID_HEX_LEN + 1])
 {
 	struct buf pem = BUF_INIT(16384);
+	struct keyfile_node kn;
 	struct sigkey *k = NULL;
-	char claimed[KEYID_HEX_LEN + 8], *path = NULL;
+	char *path = NULL;
 	int r;
 
 	memset(added, 0, sizeof *added);
 	keyid[0] = '\0';
-	if ((r = sigkey_parse_public(text, len, &k)) != 0) {
-		r = err_prefix(r, "%s", what);
+	if ((r = keyfile_parse(text, len, what, &k, &kn)) != 0)
 		goto out;
-	}
 	if (!strcmp(sigkey_id(k), sigkey_id(n->key))) {
 		r = err_set(ERR_INVAL, "%s is this node's own key", what);
 		goto out;
 	}
-	if ((r = keyfile_field(text, len, "Key id", claimed, sizeof claimed,
-	    what)) < 0)
-		goto out;
-	if (r == 1 && strcmp(claimed, sigkey_id(k))) {
-		r = err_set(ERR_FORMAT, "%s: its Key id line says %s, the key's id "
-		    "is %s", what, esc(claimed), sigkey_id(k));
-		goto out;
-	}
-	if ((r = trust_target(n, text, len, node_arg, what, added)) != 0)
+	if ((r = trust_target(n, &kn, node_arg, what, added)) != 0)
 		goto out;
 	/* The node ids first: a key without them (after a crash between the
 	 * two writes) is refused, never trusted for any node. */

@@ -9,6 +9,7 @@
 #include "bak.h"
 #include "conf.h"
 #include "crypto.h"
+#include "keyfile.h"
 #include "names.h"
 
 #define NODE_KEY_FILE "signing.key"
@@ -19,16 +20,12 @@
 #define NODE_WORK_DIR "work"
 #define NODE_INTERNAL_PREFIX ".nodebak"
 
-/* A node whose archives a trusted key may sign (docs/bak-format.md,
- * "Trust"): recorded by key trust in state_dir/trusted/<keyid>.node. */
-struct trusted_node {
-	char id[37];
-	char name[NAME_MAX_LEN + 1];	/* "" when only the id was given */
-};
-
 struct trusted_key {
 	struct sigkey *key;
-	struct trusted_node *nodes;
+	/* The nodes whose archives it may sign (docs/bak-format.md "Trust"),
+	 * state_dir/trusted/<keyid>.node; a name is "" when only the id was
+	 * given. */
+	struct keyfile_node *nodes;
 	size_t nnodes;		/* 0: trusted before node ids were recorded */
 };
 
@@ -97,7 +94,7 @@ int node_check_claim(const struct node *n, const struct manifest *mf,
  * trusted/<keyid>.pub, then reloads. what names the source in messages;
  * *added gets the node trusted for and the key id. */
 int node_trust_key(struct node *n, const char *text, size_t len,
-    const char *node_arg, const char *what, struct trusted_node *added,
+    const char *node_arg, const char *what, struct keyfile_node *added,
     char keyid[KEYID_HEX_LEN + 1]);
 /* Limits for reading archives. */
 void node_limits(const struct node *n, struct bak_limits *lim);

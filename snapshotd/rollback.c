@@ -258,7 +258,7 @@ static int stage_archive(struct node *n, const char *path, const char *stage,
 	node_limits(n, &lim);
 	r = bak_read(path, node_lookup_key, n, &lim, fd, mf);
 	if (r == 0)
-		r = snapshot_check_sidecar(path);
+		r = snapshot_check_sidecar(path, mf);
 	if (r == 0 && fsync(fd) != 0)
 		r = err_sys("fsync %s", stage);
 	close(fd);

@@ -283,7 +283,7 @@ static int verify(struct node *n, const char *name, long long *size)
 	r = bak_read(path, node_lookup_key, n, &lim, -1, &mf);
 	if (r == 0) {
 		if ((r = node_check_claim(n, &mf, file)) == 0)
-			r = snapshot_check_sidecar(path);
+			r = snapshot_check_sidecar(path, &mf);
 		manifest_free(&mf);
 	}
 	*size = r == 0 && stat(path, &sb) == 0 ? (long long)sb.st_size : 0;

@@ -21,6 +21,7 @@
 #include "log.h"
 #include "names.h"
 #include "node.h"
+#include "sidecar.h"
 #include "snapshot.h"
 #include "xmalloc.h"
 #include "banned.h"
@@ -381,44 +382,18 @@ out:
 	return r;
 }
 
-/* The first "key": value of the .json (the writer puts the archive's own
- * size and sha256 before the member list). */
-static const char *json_field(const char *text, const char *key)
+int snapshot_check_sidecar(const char *bak_path, const struct manifest *mf)
 {
-	const char *p = strstr(text, key);
-
-	return p ? p + strlen(key) : NULL;
-}
-
-int snapshot_check_sidecar(const char *bak_path)
-{
-	struct buf b = BUF_INIT(MANIFEST_MAX_BYTES * 2);
-	char *json = xstrdup(bak_path), hex[SHA256_HEX_LEN + 1];
-	const char *sz, *sha;
-	size_t n = strlen(json);
-	uint64_t size = 0;
+	struct sidecar sc;
+	char *json = sidecar_path(bak_path);
 	int r = 0;
 
-	json = xreallocarray(json, n + 2, 1);
-	memcpy(json + n - 4, ".json", 6);
-	if (!fs_exists(json))
+	if (json == NULL || !fs_exists(json))
 		goto out;
-	if ((r = fs_read_file(json, MANIFEST_MAX_BYTES * 2, &b)) != 0)
-		goto out;
-	sz = json_field(buf_cstr(&b), "\"size\": ");
-	sha = json_field(buf_cstr(&b), "\"sha256\": \"");
-	if (sz == NULL || sha == NULL || strlen(sha) < SHA256_HEX_LEN + 1 ||
-	    sha[SHA256_HEX_LEN] != '"') {
-		r = err_set(ERR_FORMAT, "%s: malformed (no size or sha256)", json);
-		goto out;
-	}
-	if ((r = sha256_file(bak_path, hex, &size)) != 0)
-		goto out;
-	if (strtoull(sz, NULL, 10) != size || strncmp(sha, hex, SHA256_HEX_LEN))
-		r = err_set(ERR_MISMATCH, "%s: the file is not the one the snapshot "
-		    "wrote (its size or SHA-256 differs from %s)", bak_path, json);
+	if ((r = sidecar_load(json, &sc)) == 0 &&
+	    (r = sidecar_check_file(&sc, bak_path)) == 0 && mf)
+		r = sidecar_match_manifest(&sc, mf);
 out:
-	buf_free(&b);
 	free(json);
 	return r;
 }

@@ -26,10 +26,12 @@ char *snapshot_member_path(const char *work, const char *member);
  * backup, not internal): used by snapshot and rollback alike. */
 int snapshot_is_node_file(const char *name, int top_level);
 
-/* When backups/<name>.json exists beside bak_path, check that the .bak
- * has the size and SHA-256 it records (catches any change to the file,
- * even one that leaves the signed content intact). 0 when it matches or
- * there is no .json; ERR_MISMATCH or ERR_FORMAT otherwise. */
-int snapshot_check_sidecar(const char *bak_path);
+/* When NAME.json exists beside bak_path, parse it strictly and check that
+ * the .bak has the size and SHA-256 it records (catches any change to the
+ * file, even one that leaves the signed content intact) and, when mf (the
+ * verified MANIFEST) is not NULL, that it says what mf says about node,
+ * snapshot, time and key. 0 when it matches or there is no .json;
+ * ERR_MISMATCH or ERR_FORMAT otherwise. */
+int snapshot_check_sidecar(const char *bak_path, const struct manifest *mf);
 
 #endif

@@ -27,6 +27,7 @@ int main(void)
 	t_schedule();
 	t_pki();
 	t_pullconf();
+	t_sidecar();
 	printf("1..%d\n", tap_n);
 	return tap_failed ? 1 : 0;
 }

@@ -39,5 +39,6 @@ void t_pullconf(void);
 /* t_basic.c: the "SECTION KEY" of every .TP tag of a man page's
  * .SH "[SECTION]" parts, or -1 (the schema checks). */
 int man_keys(const char *file, char keys[][64], int max);
+void t_sidecar(void);
 
 #endif
