@@ -189,6 +189,10 @@ static int check_whole(const struct fetch_ctx *f, struct sink *s,
 	if (r == 0 && strcmp(hex, f->sc->sha256))
 		r = err_set(ERR_MISMATCH, "%s: SHA-256 %s differs from the %s its "
 		    "NAME.json gives", esc(f->file), hex, f->sc->sha256);
+	if (r == 0 && f->node_id[0] && strcmp(f->node_id, v->mf.node_id))
+		r = err_set(ERR_MISMATCH, "%s: an archive of node id %s, but the "
+		    "signing key is %s's (its Node line)", esc(f->file),
+		    v->mf.node_id, f->node_id);
 	if (r == 0)
 		r = sidecar_match_manifest(f->sc, &v->mf);
 	if (rv == 0)

@@ -23,6 +23,7 @@ struct fetch_ctx {
 	size_t jsonlen;
 	const struct sidecar *sc;	/* ... parsed */
 	const struct sigkey *key;	/* the node's pinned signing key */
+	const char *node_id;		/* its node (key show's Node line), or "" */
 	const struct bak_limits *lim;
 	/* Called with each piece: the bytes, and done/total for progress. */
 	void (*on_bytes)(void *arg, size_t n, uint64_t done, uint64_t total);

@@ -20,6 +20,7 @@
 #include "fetch.h"
 #include "fsutil.h"
 #include "json.h"
+#include "keyfile.h"
 #include "progress.h"
 #include "pullconf.h"
 #include "retention.h"
@@ -145,6 +146,7 @@ struct nodejob {
 	const struct pull_node *pn;
 	struct sshc *c;
 	struct sigkey *key;
+	struct keyfile_node knode;	/* the node the key file names */
 	struct store_state st;
 	char *hostkey_file;
 };
@@ -173,7 +175,7 @@ static int connect_node(struct nodejob *j)
 			    pn->name);
 		o.pin_file = j->hostkey_file;
 	}
-	if ((r = sigkey_load_public(pn->signing_key, &j->key)) != 0)
+	if ((r = keyfile_load(pn->signing_key, &j->key, &j->knode)) != 0)
 		return err_prefix(r, "signing_key");
 	touch(j->ru, j->rep);
 	if ((r = sshc_connect(&o, &j->c)) != 0)
@@ -284,6 +286,7 @@ static int pull_one(struct nodejob *j, const char *file,
 	f.jsonlen = json.len;
 	f.sc = &sc;
 	f.key = j->key;
+	f.node_id = j->knode.id;
 	f.lim = &ru->lim;
 	f.on_bytes = on_bytes;
 	f.arg = &pa;

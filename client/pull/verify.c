@@ -9,6 +9,7 @@
 #include "err.h"
 #include "esc.h"
 #include "fsutil.h"
+#include "keyfile.h"
 #include "names.h"
 #include "pull.h"
 #include "pullconf.h"
@@ -27,7 +28,7 @@ static const struct sigkey *pinned(void *arg, const char *keyid)
 /* Check one copy: the archive with the node's pinned key, then its
  * NAME.json (size, SHA-256, what it says of the MANIFEST). */
 static int check_copy(const struct pull_conf *c, const struct sigkey *key,
-    const char *path)
+    const char *node_id, const char *path)
 {
 	struct bak_limits lim = { (size_t)c->max_members,
 	    (uint64_t)c->max_bytes };
@@ -41,7 +42,12 @@ static int check_copy(const struct pull_conf *c, const struct sigkey *key,
 	if ((r = bak_read(path, pinned, (void *)key, &lim, -1, &mf)) == ERR_UNTRUSTED)
 		r = err_set(r, "%s: not signed by the node's pinned signing key "
 		    "%s", esc(path), sigkey_id(key));
-	if (r == 0) {
+	if (r == 0 && node_id[0] && strcmp(node_id, mf.node_id)) {
+		r = err_set(ERR_MISMATCH, "%s: an archive of node id %s, but the "
+		    "signing key is %s's (its Node line)", esc(path), mf.node_id,
+		    node_id);
+		manifest_free(&mf);
+	} else if (r == 0) {
 		if ((r = sidecar_load(json, &sc)) == 0 &&
 		    (r = sidecar_check_file(&sc, path)) == 0)
 			r = sidecar_match_manifest(&sc, &mf);
@@ -77,10 +83,11 @@ static int verify_one(const struct pull_conf *c, const struct pull_node *pn,
     const char *path, const char *shown)
 {
 	struct sigkey *key = NULL;
+	struct keyfile_node kn;
 	int r;
 
-	if ((r = sigkey_load_public(pn->signing_key, &key)) == 0)
-		r = check_copy(c, key, path);
+	if ((r = keyfile_load(pn->signing_key, &key, &kn)) == 0)
+		r = check_copy(c, key, kn.id, path);
 	sigkey_free(key);
 	if (r == 0)
 		printf("%s: OK\n", shown);
