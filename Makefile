@@ -121,6 +121,18 @@ install: all
 	install -m 0644 docs/man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 0644 docs/man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 0644 docs/man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system \
+		$(DESTDIR)$(PREFIX)/share/doc/nodebak/examples
+	for u in conf/systemd/*; do \
+		sed 's|/usr/local/bin/|$(PREFIX)/bin/|' $$u > \
+		    $(DESTDIR)$(PREFIX)/lib/systemd/system/$${u##*/} && \
+		chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/$${u##*/} || exit 1; \
+	done
+	install -d $(DESTDIR)$(PREFIX)/lib/sysusers.d
+	install -m 0644 conf/sysusers/nodebak-pull.conf \
+		$(DESTDIR)$(PREFIX)/lib/sysusers.d/
+	install -m 0644 conf/nodebak.conf conf/pull.conf \
+		$(DESTDIR)$(PREFIX)/share/doc/nodebak/examples/
 
 clean:
 	rm -rf bin tests/bin common/*.a
