@@ -187,19 +187,9 @@ const char *conf_path(const char *path)
 	return CONF_DEFAULT_PATH;
 }
 
-int conf_schema_key(size_t i, struct conf_key_info *out)
+int conf_schema_key(size_t i, struct ini_key_info *out)
 {
-	const struct ini_section *sec;
-	const struct ini_key *k = ini_row(schema, i, &sec);
-
-	memset(out, 0, sizeof *out);
-	if (k == NULL)
-		return ERR_NOTFOUND;
-	out->section = sec->name;
-	out->key = k->key;
-	out->desc = k->desc;
-	out->dflt = k->dflt;
-	return 0;
+	return ini_key_info(schema, i, out);
 }
 
 /* The x of interface_<x>: 1 to 15 lower-case letters. */

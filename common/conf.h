@@ -7,6 +7,8 @@
 #define NODEBAK_CONF_H
 #include <stddef.h>
 
+#include "ini.h"
+
 #define CONF_DEFAULT_PATH "/etc/nodebak/nodebak.conf"
 #define CONF_MAX_IFACES 8
 
@@ -91,15 +93,8 @@ const char *conf_path(const char *path);
 /* The address of interface name, or NULL. */
 const char *conf_iface(const struct conf *c, const char *name);
 
-/* One key of the table, for checks that the documentation matches it. */
-struct conf_key_info {
-	const char *section;	/* "node", "database", ... */
-	const char *key;	/* "name"; a family of keys as "interface_<x>" */
-	const char *desc;	/* one line */
-	const char *dflt;	/* the default as the file would say it, or NULL */
-};
 /* Fill *out with the i-th key of the table (from 0; grouped by section)
  * and return 0, or ERR_NOTFOUND past the last. The strings are static. */
-int conf_schema_key(size_t i, struct conf_key_info *out);
+int conf_schema_key(size_t i, struct ini_key_info *out);
 
 #endif

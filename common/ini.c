@@ -933,3 +933,19 @@ const struct ini_key *ini_row(const struct ini_section *schema, size_t i,
 	*sec = NULL;
 	return NULL;
 }
+
+int ini_key_info(const struct ini_section *schema, size_t i,
+    struct ini_key_info *out)
+{
+	const struct ini_section *sec;
+	const struct ini_key *k = ini_row(schema, i, &sec);
+
+	memset(out, 0, sizeof *out);
+	if (k == NULL)
+		return ERR_NOTFOUND;
+	out->section = sec->name;
+	out->key = k->key;
+	out->desc = k->desc;
+	out->dflt = k->dflt;
+	return 0;
+}

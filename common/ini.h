@@ -86,6 +86,18 @@ void ini_free_keys(const struct ini_key *keys, void *base);
 const struct ini_key *ini_row(const struct ini_section *schema, size_t i,
     const struct ini_section **sec);
 
+/* One key of a schema, for checks that the documentation matches it. */
+struct ini_key_info {
+	const char *section;	/* "node", "database", ... */
+	const char *key;	/* "name"; a family of keys as "interface_<x>" */
+	const char *desc;	/* one line */
+	const char *dflt;	/* the default as the file would say it, or NULL */
+};
+/* Fill *out with the i-th key of the schema (from 0, in order) and return
+ * 0, or ERR_NOTFOUND past the last. The strings are static. */
+int ini_key_info(const struct ini_section *schema, size_t i,
+    struct ini_key_info *out);
+
 /* For CT_FAMILY setters: the engine's errors, "FILE:LINE: " + fmt, and
  * "[section] key = v: why" (or "key is empty: why"). Return ERR_INVAL. */
 int ini_fail(const struct ini_at *at, const char *fmt, ...)

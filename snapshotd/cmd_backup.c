@@ -17,6 +17,7 @@
 #include "err.h"
 #include "esc.h"
 #include "fsutil.h"
+#include "human.h"
 #include "json.h"
 #include "log.h"
 #include "names.h"
@@ -54,22 +55,6 @@ int cmd_backup_snapshot(struct cmdctx *cx, int argc, char **argv)
 	return EXIT_OK;
 }
 
-static void human(uint64_t n, char *out, size_t outsz)
-{
-	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)n;
-	int u = 0;
-
-	while (v >= 1024 && u < 4) {
-		v /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(out, outsz, "%llu B", (unsigned long long)n);
-	else
-		snprintf(out, outsz, "%.1f %s", v, unit[u]);
-}
-
 static int is_bak_name(const char *name)
 {
 	char base[NAME_MAX_LEN + 1];
@@ -87,7 +72,8 @@ static void list_line(struct cmdctx *cx, const char *file)
 	struct bakcheck c;
 	struct stat st;
 
-	human(stat(p, &st) == 0 ? (uint64_t)st.st_size : 0, size, sizeof size);
+	human_size(stat(p, &st) == 0 ? (unsigned long long)st.st_size : 0, size,
+	    sizeof size);
 	free(p);
 	if (bakcheck_file(n, file, &c) != 0) {
 		ui_out(cx->ui, "%-36s %10s  %-20s  %-13s  %s\n", esc(file), size,

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "esc.h"
+#include "human.h"
 #include "progress.h"
 #include "pullconf.h"
 #include "sync.h"
@@ -12,22 +13,6 @@ void progress_init(struct progress *p, int on)
 {
 	memset(p, 0, sizeof *p);
 	p->on = on;
-}
-
-void progress_size(unsigned long long n, char *out, size_t outsz)
-{
-	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)n;
-	int u = 0;
-
-	while (v >= 1024 && u < 4) {
-		v /= 1024;
-		u++;
-	}
-	if (u == 0)
-		snprintf(out, outsz, "%llu B", n);
-	else
-		snprintf(out, outsz, "%.1f %s", v, unit[u]);
 }
 
 static void line(const struct node_report *r, double now)
@@ -46,9 +31,9 @@ static void line(const struct node_report *r, double now)
 		return;
 	}
 	bps = secs > 0.2 ? (double)r->done / secs : 0;
-	progress_size(r->done, done, sizeof done);
-	progress_size(r->total, total, sizeof total);
-	progress_size((unsigned long long)bps, rate, sizeof rate);
+	human_size(r->done, done, sizeof done);
+	human_size(r->total, total, sizeof total);
+	human_size((unsigned long long)bps, rate, sizeof rate);
 	fprintf(stderr, "%-16.16s %s  %s / %s  %s/s", r->node->name,
 	    esc(r->current), done, total, rate);
 	if (bps > 0 && r->total > r->done)

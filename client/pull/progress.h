@@ -19,7 +19,5 @@ void progress_init(struct progress *p, int on);
 void progress_draw(struct progress *p, const struct node_report *reps,
     size_t n, double now);
 void progress_end(struct progress *p);
-/* "1.5 GiB", "512 B" into out. */
-void progress_size(unsigned long long n, char *out, size_t outsz);
 
 #endif

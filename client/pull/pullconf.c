@@ -142,17 +142,7 @@ const struct pull_node *pullconf_node(const struct pull_conf *c,
 	return NULL;
 }
 
-int pullconf_schema_key(size_t i, struct conf_key_info *out)
+int pullconf_schema_key(size_t i, struct ini_key_info *out)
 {
-	const struct ini_section *sec;
-	const struct ini_key *k = ini_row(schema, i, &sec);
-
-	memset(out, 0, sizeof *out);
-	if (k == NULL)
-		return ERR_NOTFOUND;
-	out->section = sec->name;
-	out->key = k->key;
-	out->desc = k->desc;
-	out->dflt = k->dflt;
-	return 0;
+	return ini_key_info(schema, i, out);
 }

@@ -62,6 +62,6 @@ const struct pull_node *pullconf_node(const struct pull_conf *c,
     const char *name);
 /* The i-th key of pull.conf's table (as conf_schema_key()), for the
  * check that pull.conf(5) documents every key. */
-int pullconf_schema_key(size_t i, struct conf_key_info *out);
+int pullconf_schema_key(size_t i, struct ini_key_info *out);
 
 #endif

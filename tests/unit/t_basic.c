@@ -347,7 +347,7 @@ int man_keys(const char *file, char keys[][64], int max)
 static void t_conf_schema(void)
 {
 	static char doc[MAN_KEYS][64];
-	struct conf_key_info k;
+	struct ini_key_info k;
 	char want[64];
 	int n = man_keys("docs/man/nodebak.conf.5", doc, MAN_KEYS), all = 1;
 	size_t i;
@@ -373,11 +373,11 @@ static void t_conf_schema(void)
 		ok(found, "conf schema: documented key %s is in the table", doc[j]);
 	}
 	for (i = 1; conf_schema_key(i, &k) == 0; i++) {
-		struct conf_key_info prev;
+		struct ini_key_info prev;
 		conf_schema_key(i - 1, &prev);
 		if (strcmp(prev.section, k.section)) {
 			for (size_t j = 0; j + 1 < i; j++) {
-				struct conf_key_info e;
+				struct ini_key_info e;
 				conf_schema_key(j, &e);
 				all &= strcmp(e.section, k.section) != 0;
 			}

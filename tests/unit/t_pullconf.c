@@ -269,7 +269,7 @@ static void t_pull_retention(void)
 		"keep_manual = -2", "keep_within = 7 days", "min_keep = 0",
 		"max_space = 2P", "keep_hourly = x", "keep_weekly",
 	};
-	struct conf_key_info k, n;
+	struct ini_key_info k, n;
 	char text[256], theirs[512];
 	size_t i, j, shared = 0;
 
@@ -356,7 +356,7 @@ static int man_para(const char *man, const char *section, const char *key,
 static void t_pull_schema(void)
 {
 	static char doc[64][64];
-	struct conf_key_info k;
+	struct ini_key_info k;
 	char want[64], para[2048];
 	int n = man_keys("docs/man/pull.conf.5", doc, 64);
 	size_t i;
