@@ -581,6 +581,13 @@ static int check_tail(struct reader *rd, uint64_t expect)
 	return 0;
 }
 
+const struct sigkey *bak_key_only(void *arg, const char *keyid)
+{
+	const struct sigkey *k = arg;
+
+	return strcmp(sigkey_id(k), keyid) ? NULL : k;
+}
+
 int bak_read(const char *path, bak_keylookup lookup, void *arg,
     const struct bak_limits *lim, int stage_fd, struct manifest *mf)
 {

@@ -37,6 +37,10 @@ int bak_sign(const struct sigkey *k, const char *manifest, size_t len,
 /* Looks up a trusted public key by id; NULL when it is not trusted. */
 typedef const struct sigkey *(*bak_keylookup)(void *arg, const char *keyid);
 
+/* A lookup that trusts one key, arg (a struct sigkey *): for readers
+ * that pin a node's key (nodebak-pull). */
+const struct sigkey *bak_key_only(void *arg, const char *keyid);
+
 struct bak_limits {
 	size_t max_members;
 	uint64_t max_bytes;

@@ -37,19 +37,12 @@ struct verifier {
 	char msg[1024];
 };
 
-static const struct sigkey *pinned(void *arg, const char *keyid)
-{
-	const struct sigkey *k = arg;
-
-	return strcmp(sigkey_id(k), keyid) ? NULL : k;
-}
-
 static void *verify_main(void *arg)
 {
 	struct verifier *v = arg;
 
-	v->r = bak_read_fd(v->fd[0], v->label, pinned, (void *)v->key, v->lim,
-	    -1, &v->mf);
+	v->r = bak_read_fd(v->fd[0], v->label, bak_key_only, (void *)v->key,
+	    v->lim, -1, &v->mf);
 	if (v->r == ERR_UNTRUSTED)
 		err_set(ERR_UNTRUSTED, "%s: not signed by the node's pinned "
 		    "signing key %s", v->label, sigkey_id(v->key));

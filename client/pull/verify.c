@@ -18,13 +18,6 @@
 #include "xmalloc.h"
 #include "banned.h"
 
-static const struct sigkey *pinned(void *arg, const char *keyid)
-{
-	const struct sigkey *k = arg;
-
-	return strcmp(sigkey_id(k), keyid) ? NULL : k;
-}
-
 /* Check one copy: the archive with the node's pinned key, then its
  * NAME.json (size, SHA-256, what it says of the MANIFEST). */
 static int check_copy(const struct pull_conf *c, const struct sigkey *key,
@@ -39,7 +32,8 @@ static int check_copy(const struct pull_conf *c, const struct sigkey *key,
 	int r;
 
 	snprintf(json, n + 2, "%.*s.json", (int)(n - 4), path);
-	if ((r = bak_read(path, pinned, (void *)key, &lim, -1, &mf)) == ERR_UNTRUSTED)
+	r = bak_read(path, bak_key_only, (void *)key, &lim, -1, &mf);
+	if (r == ERR_UNTRUSTED)
 		r = err_set(r, "%s: not signed by the node's pinned signing key "
 		    "%s", esc(path), sigkey_id(key));
 	if (r == 0 && node_id[0] && strcmp(node_id, mf.node_id)) {
