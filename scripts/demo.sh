@@ -70,6 +70,34 @@ SQL
 	printf 'nodebak demo licence\nfeatures: callbridge webadmin\n' > "$demo/files/cms.lic"
 	printf 'demo-admin-pass\n' | "$top/bin/nodebak" -c "$conf" user add admin admin \
 		--password-stdin >/dev/null
+	# An archive host on the same machine: nodebak-pull logs in as the
+	# archiver role (backups/ only, no console) with its own key.
+	mkdir -p "$demo/archive-host"
+	chmod 700 "$demo/archive-host"
+	ssh-keygen -q -t ed25519 -N '' -C archiver@demo -f "$demo/archive-host/id_ed25519"
+	openssl rand -base64 32 | "$top/bin/nodebak" -c "$conf" user add archiver \
+		archiver --password-stdin >/dev/null
+	"$top/bin/nodebak" -c "$conf" user key add archiver \
+		"$demo/archive-host/id_ed25519.pub" >/dev/null
+	# The node's signing public key (what `nodebak key show` prints, as PEM).
+	cp "$demo/state/signing.pub" "$demo/archive-host/cms2.pub"
+	cat > "$demo/archive-host/pull.conf" <<PULL
+# The demo archive host (docs/pull.md, pull.conf(5)). No host_key: run
+# nodebak-pull trust cms2 once, compare the fingerprint, answer Y.
+[pull]
+archive_dir = archive
+metrics_textfile = pull.prom
+
+[retention]
+keep_last = 4
+
+[node cms2]
+address = 127.0.0.1
+port = 2222
+user = archiver
+identity = id_ed25519
+signing_key = cms2.pub
+PULL
 fi
 
 cat <<HINT
@@ -91,6 +119,10 @@ Pull a backup off the box (user admin, password demo-admin-pass):
   sftp -P 2222 -o StrictHostKeyChecking=no admin@127.0.0.1
   curl --ssl-reqd -k -u admin:demo-admin-pass ftp://127.0.0.1:2121/backups/
   ssh -p 2222 -o StrictHostKeyChecking=no admin@127.0.0.1   # the console over SSH
+Keep verified copies on an archive host (here, the same machine):
+  bin/nodebak-pull -c demo/archive-host/pull.conf trust cms2   # answer Y
+  bin/nodebak-pull -c demo/archive-host/pull.conf sync
+  bin/nodebak-pull -c demo/archive-host/pull.conf status
 Stop the node with Ctrl-C.
 
 HINT
