@@ -4,12 +4,10 @@
  * path a client names reaches the disk only through these functions. */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/landlock.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -18,11 +16,8 @@
 #include "crypto.h"
 #include "err.h"
 #include "rootfs.h"
+#include "sandbox.h"
 #include "banned.h"
-
-#ifndef LANDLOCK_ACCESS_FS_TRUNCATE	/* Linux 6.2; headers may be older */
-#define LANDLOCK_ACCESS_FS_TRUNCATE (1ULL << 14)
-#endif
 
 #define ROOTFS_ALL (ROOTFS_LIST | ROOTFS_READ | ROOTFS_WRITE | ROOTFS_DELETE | \
 	ROOTFS_RENAME)
@@ -508,35 +503,7 @@ int rootfs_mktemp(int dirfd, mode_t mode, int *fdp, char *tmpname,
  * without Landlock keep only the first. */
 int rootfs_lockdown(const struct rootfs *fs)
 {
-	struct landlock_ruleset_attr ra;
-	struct landlock_path_beneath_attr pb;
-	unsigned long long all = (LANDLOCK_ACCESS_FS_MAKE_SYM << 1) - 1;
-	long abi;
-	int rfd, r = 0;
+	struct sandbox_rule rule = { fs->rootfd, SANDBOX_READ | SANDBOX_WRITE };
 
-	abi = syscall(SYS_landlock_create_ruleset, NULL, 0,
-	    LANDLOCK_CREATE_RULESET_VERSION);
-	if (abi < 1)
-		return 0;
-	if (abi >= 2)
-		all |= LANDLOCK_ACCESS_FS_REFER;
-	if (abi >= 3)
-		all |= LANDLOCK_ACCESS_FS_TRUNCATE;
-	memset(&ra, 0, sizeof(ra));
-	ra.handled_access_fs = all;
-	if ((rfd = (int)syscall(SYS_landlock_create_ruleset, &ra, sizeof(ra),
-	    0)) < 0)
-		return err_sys("landlock");
-	memset(&pb, 0, sizeof(pb));
-	pb.allowed_access = all & ~(LANDLOCK_ACCESS_FS_EXECUTE |
-	    LANDLOCK_ACCESS_FS_MAKE_CHAR | LANDLOCK_ACCESS_FS_MAKE_BLOCK |
-	    LANDLOCK_ACCESS_FS_MAKE_SOCK | LANDLOCK_ACCESS_FS_MAKE_FIFO |
-	    LANDLOCK_ACCESS_FS_MAKE_SYM);
-	pb.parent_fd = fs->rootfd;
-	if (syscall(SYS_landlock_add_rule, rfd, LANDLOCK_RULE_PATH_BENEATH,
-	    &pb, 0) != 0 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
-	    syscall(SYS_landlock_restrict_self, rfd, 0) != 0)
-		r = err_sys("landlock");
-	close(rfd);
-	return r;
+	return sandbox_restrict(&rule, 1, 0);
 }

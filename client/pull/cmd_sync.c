@@ -95,6 +95,7 @@ int pull_sync(const struct pull_conf *c, int argc, char **argv)
 		}
 	}
 	o.tty = isatty(STDERR_FILENO);
+	pull_confine(c, 1);	/* a dry run takes the locks too */
 	r = pull_run_sync(c, &o);
 	free(o.only);
 	return r;

@@ -4,11 +4,17 @@
  * daemon was down, or no run ever, is taken at start. SIGHUP rereads
  * pull.conf; SIGTERM and SIGINT stop it between runs (a run under way is
  * finished first; its partial downloads are resumed anyway). The
- * per-node locks keep a manual sync from overlapping a scheduled one. */
+ * per-node locks keep a manual sync from overlapping a scheduled one.
+ *
+ * Each run is a child process, confined (pull_confine()) before it
+ * talks to a node: the long-lived parent parses nothing from the
+ * network, and a reload may name another archive_dir. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -83,6 +89,36 @@ static int load(const char *path, struct pull_conf **c, struct schedule *sc)
 	return 0;
 }
 
+/* One sync in a confined child; its exit status. */
+static int sync_in_child(const struct pull_conf *c, const struct sync_opts *o)
+{
+	struct sigaction sa;
+	pid_t pid;
+	int st;
+
+	fflush(NULL);
+	if ((pid = fork()) < 0) {
+		fprintf(stderr, "nodebak-pull: fork: %s\n", strerror(errno));
+		return PULL_EXIT_ALL;
+	}
+	if (pid == 0) {
+		/* The parent decides when to stop; the run finishes. */
+		memset(&sa, 0, sizeof sa);
+		sa.sa_handler = SIG_IGN;
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGINT, &sa, NULL);
+		sigaction(SIGHUP, &sa, NULL);
+		pull_confine(c, 1);
+		st = pull_run_sync(c, o);
+		fflush(NULL);
+		_exit(st);
+	}
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return PULL_EXIT_ALL;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
 static void when(time_t t, char out[21])
 {
 	manifest_time(t, out);
@@ -142,7 +178,7 @@ int pull_daemon(const char *path, int argc, char **argv)
 		if (stop)
 			break;
 		fprintf(stderr, "nodebak-pull: sync: exit status %d\n",
-		    pull_run_sync(c, &o));
+		    sync_in_child(c, &o));
 		record_save(c, (long long)next);
 		next = schedule_next(&sc, clock_now());
 	}

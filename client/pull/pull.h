@@ -21,6 +21,11 @@ int pull_check(const struct pull_conf *c, int argc, char **argv);
 /* Loads (and on SIGHUP reloads) the configuration itself. */
 int pull_daemon(const char *conf, int argc, char **argv);
 struct sync_opts;
+/* Confine the process: from now on it may change files only beneath
+ * archive_dir and the metrics file's folder (writes = 1), or nowhere
+ * (writes = 0). Reading stays allowed. A kernel without Landlock is left
+ * as it is; a failure is a warning on stderr. */
+void pull_confine(const struct pull_conf *c, int writes);
 /* One sync and the metrics after it (the sync command, the daemon). */
 int pull_run_sync(const struct pull_conf *c, const struct sync_opts *o);
 /* "nodebak-pull: <fmt with arg>" and the usage on stderr; returns

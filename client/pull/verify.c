@@ -132,6 +132,7 @@ int pull_verify(const struct pull_conf *c, int argc, char **argv)
 	for (int k = i; k < argc; k++)
 		if (argv[k][0] == '-')
 			return pull_usage("verify: unknown option %s", argv[k]);
+	pull_confine(c, 0);	/* reads archives: changes nothing */
 	if (i == argc) {
 		for (size_t k = 0; k < c->n_nodes; k++)
 			if (only == NULL || !strcmp(only, c->nodes[k].name))
