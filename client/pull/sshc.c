@@ -58,7 +58,7 @@ static int session_open(const char *host, int port, long timeout,
     const char *user, ssh_session *out)
 {
 	ssh_session s = ssh_new();
-	int no = 0;
+	int no = 0, yes = 1;
 	long t = timeout;
 
 	*out = NULL;
@@ -68,6 +68,9 @@ static int session_open(const char *host, int port, long timeout,
 	    ssh_options_set(s, SSH_OPTIONS_HOST, host) < 0 ||
 	    ssh_options_set(s, SSH_OPTIONS_PORT, &port) < 0 ||
 	    ssh_options_set(s, SSH_OPTIONS_TIMEOUT, &t) < 0 ||
+	    /* Read requests and window adjustments are small packets that
+	     * Nagle's algorithm would hold back behind unacknowledged data. */
+	    ssh_options_set(s, SSH_OPTIONS_NODELAY, &yes) < 0 ||
 	    ssh_options_set(s, SSH_OPTIONS_CIPHERS_C_S, CIPHERS) < 0 ||
 	    ssh_options_set(s, SSH_OPTIONS_CIPHERS_S_C, CIPHERS) < 0 ||
 	    (user && ssh_options_set(s, SSH_OPTIONS_USER, user) < 0)) {
