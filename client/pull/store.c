@@ -311,3 +311,82 @@ int store_delete(const char *archive_dir, const char *node, const char *file)
 	free(bak);
 	return r;
 }
+
+/* ---- what retention deleted ---- */
+
+#define PRUNED_MAX (16 << 20)
+
+int store_pruned_load(const char *archive_dir, const char *node,
+    struct buf *list)
+{
+	char *p = dot_path(archive_dir, ".state", node, ".pruned");
+	int r = fs_exists(p) ? fs_read_file(p, PRUNED_MAX, list) : 0;
+
+	free(p);
+	return r;
+}
+
+int store_pruned_has(const struct buf *list, const char *file,
+    const char *sha256)
+{
+	size_t flen = strlen(file), slen = strlen(sha256);
+	const char *l = buf_cstr(list);
+
+	while (*l) {
+		size_t len = strcspn(l, "\n");
+		if (len == flen + 1 + slen && !memcmp(l, file, flen) &&
+		    l[flen] == ' ' && !memcmp(l + flen + 1, sha256, slen))
+			return 1;
+		l += len + (l[len] == '\n');
+	}
+	return 0;
+}
+
+static int pruned_save(const char *archive_dir, const char *node,
+    const struct buf *list)
+{
+	char *p = dot_path(archive_dir, ".state", node, ".pruned");
+	int r = fs_write_atomic(p, buf_cstr(list), list->len, 0600);
+
+	free(p);
+	return r;
+}
+
+int store_pruned_add(const char *archive_dir, const char *node,
+    const char *file, const char *sha256)
+{
+	struct buf list = BUF_INIT(PRUNED_MAX);
+	int r;
+
+	if ((r = store_pruned_load(archive_dir, node, &list)) == 0 &&
+	    (r = buf_addf(&list, "%s %s\n", file, sha256)) == 0)
+		r = pruned_save(archive_dir, node, &list);
+	buf_free(&list);
+	return r;
+}
+
+int store_pruned_trim(const char *archive_dir, const char *node,
+    int (*listed)(void *arg, const char *file), void *arg)
+{
+	struct buf list = BUF_INIT(PRUNED_MAX), keep = BUF_INIT(PRUNED_MAX);
+	const char *l;
+	int r;
+
+	if ((r = store_pruned_load(archive_dir, node, &list)) != 0 ||
+	    list.len == 0)
+		goto out;
+	for (l = buf_cstr(&list); *l; ) {
+		size_t len = strcspn(l, "\n"), sp = strcspn(l, " ");
+		char *file = xstrndup(l, sp < len ? sp : len);
+		if (listed(arg, file))
+			buf_addf(&keep, "%.*s\n", (int)len, l);
+		free(file);
+		l += len + (l[len] == '\n');
+	}
+	if (keep.len != list.len)
+		r = pruned_save(archive_dir, node, &keep);
+out:
+	buf_free(&list);
+	buf_free(&keep);
+	return r;
+}

@@ -7,6 +7,7 @@
  *       NAME.json and NAME.reason
  *   archive_dir/.state/NODE.state           last sync, counters
  *   archive_dir/.state/NODE.lock            flock while NODE is synced
+ *   archive_dir/.state/NODE.pruned          copies retention deleted
  *   archive_dir/.hostkeys/NODE.pub          written by nodebak-pull trust
  *
  * Folders are 0700 and files 0600: the archives hold the nodes' keys. */
@@ -80,5 +81,18 @@ int store_quarantined(const char *archive_dir, const char *node,
     const char *file, char sha256[65], struct buf *reason);
 /* Delete a copy: NAME.bak, then NAME.json. */
 int store_delete(const char *archive_dir, const char *node, const char *file);
+
+/* Copies the archive host's retention deleted, "NAME.bak SHA256" lines:
+ * while the node still lists the same archive it is not pulled again. */
+int store_pruned_load(const char *archive_dir, const char *node,
+    struct buf *list);
+int store_pruned_has(const struct buf *list, const char *file,
+    const char *sha256);
+int store_pruned_add(const char *archive_dir, const char *node,
+    const char *file, const char *sha256);
+/* Keep only the lines whose file listed(arg, file) says the node still
+ * has. */
+int store_pruned_trim(const char *archive_dir, const char *node,
+    int (*listed)(void *arg, const char *file), void *arg);
 
 #endif

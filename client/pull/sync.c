@@ -147,6 +147,7 @@ struct nodejob {
 	struct sshc *c;
 	struct sigkey *key;
 	struct keyfile_node knode;	/* the node the key file names */
+	struct buf pruned;		/* store_pruned_load() */
 	struct store_state st;
 	char *hostkey_file;
 };
@@ -261,6 +262,10 @@ static int pull_one(struct nodejob *j, const char *file,
 			    "is kept, the new one not pulled", esc(file), sc.sha256,
 			    sha);
 		}
+		goto out;
+	}
+	if (store_pruned_has(&j->pruned, file, sc.sha256)) {
+		rep->n_skipped++;	/* retention deleted its copy */
 		goto out;
 	}
 	if (store_quarantined(ru->c->archive_dir, j->pn->name, file, qsha,
@@ -392,6 +397,22 @@ static void drop_stale_partials(struct nodejob *j,
 	free(dir);
 }
 
+struct listing {
+	const struct sshc_entry *e;
+	size_t n;
+};
+
+/* The node still lists file. */
+static int listed(void *arg, const char *file)
+{
+	const struct listing *l = arg;
+
+	for (size_t i = 0; i < l->n; i++)
+		if (!strcmp(l->e[i].name, file))
+			return 1;
+	return 0;
+}
+
 static int pull_all(struct nodejob *j)
 {
 	struct sshc_entry *e = NULL;
@@ -405,11 +426,15 @@ static int pull_all(struct nodejob *j)
 	    &ncopies)) != 0)
 		goto out;
 	qsort(e, n, sizeof *e, cmp_entry);
+	store_pruned_load(j->ru->c->archive_dir, j->pn->name, &j->pruned);
 	for (size_t i = 0; i < n && r == 0; i++)
 		if (is_bak_entry(&e[i]))
 			r = pull_one(j, e[i].name, copies, ncopies);
-	if (r == 0 && !j->ru->o->dry_run)
+	if (r == 0 && !j->ru->o->dry_run) {
+		struct listing l = { e, n };
 		drop_stale_partials(j, e, n);
+		store_pruned_trim(j->ru->c->archive_dir, j->pn->name, listed, &l);
+	}
 out:
 	free(copies);
 	sshc_entries_free(e, n);
@@ -424,7 +449,7 @@ static void prune_copies(struct nodejob *j)
 	struct ret_archive *a;
 	struct ret_decision *d;
 	struct ret_policy p;
-	size_t n = 0, m = 0;
+	size_t n = 0, m = 0, *idx;
 	int over;
 
 	if (store_copies(ru->c->archive_dir, j->pn->name, &copies, &n) != 0 ||
@@ -435,6 +460,7 @@ static void prune_copies(struct nodejob *j)
 	retention_policy_of(&ru->c->retention, &p);
 	a = xcalloc(n, sizeof *a);
 	d = xcalloc(n, sizeof *d);
+	idx = xcalloc(n, sizeof *idx);
 	for (size_t i = 0; i < n; i++)
 		if (copies[i].created) {	/* its NAME.json is readable */
 			a[m].name = copies[i].file;
@@ -442,7 +468,7 @@ static void prune_copies(struct nodejob *j)
 			a[m].kind = retention_kind(copies[i].file);
 			a[m].verified = 1;
 			a[m].size = copies[i].size;
-			m++;
+			idx[m++] = i;
 		}
 	if (retention_decide(a, m, &p, clock_now(), d, &over) == 0)
 		for (size_t i = 0; i < m; i++) {
@@ -451,7 +477,9 @@ static void prune_copies(struct nodejob *j)
 			if (ru->o->dry_run)
 				note(ru, j->rep, 0, "%s: would delete (retention)",
 				    esc(a[i].name));
-			else if (store_delete(ru->c->archive_dir, j->pn->name,
+			else if (store_pruned_add(ru->c->archive_dir, j->pn->name,
+			    a[i].name, copies[idx[i]].sha256) != 0 ||
+			    store_delete(ru->c->archive_dir, j->pn->name,
 			    a[i].name) != 0)
 				note(ru, j->rep, 1, "retention: %s", err_msg());
 			else
@@ -464,6 +492,7 @@ static void prune_copies(struct nodejob *j)
 		    "max_space: the floors forbid deleting more");
 	free(a);
 	free(d);
+	free(idx);
 	free(copies);
 }
 
@@ -474,6 +503,7 @@ static void sync_node(struct runner *ru, struct node_report *rep)
 	int lockfd = -1, r;
 
 	memset(&j, 0, sizeof j);
+	buf_init(&j.pruned, 16 << 20);
 	j.ru = ru;
 	j.rep = rep;
 	j.pn = rep->node;
@@ -512,6 +542,7 @@ done:
 	pthread_mutex_unlock(&ru->mu);
 	sshc_close(j.c);
 	sigkey_free(j.key);
+	buf_free(&j.pruned);
 	free(j.hostkey_file);
 	store_unlock(lockfd);
 	rep->seconds = sync_mono() - t0;
