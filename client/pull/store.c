@@ -272,23 +272,22 @@ int store_quarantine(const char *archive_dir, const char *node,
 }
 
 int store_quarantined(const char *archive_dir, const char *node,
-    const char *file, char sha256[65], struct buf *reason)
+    const char *file, const char *json, size_t jsonlen, struct buf *reason)
 {
 	char *bak = store_path(archive_dir, ST_QUARANTINE, node, file);
 	char *side = sibling(bak, ".json"), *why = sibling(bak, ".reason");
-	struct sidecar sc;
-	int r = 0;
+	struct buf old = BUF_INIT(SIDECAR_MAX_BYTES);
+	int r = ERR_NOTFOUND;
 
-	sha256[0] = '\0';
-	if (!fs_exists(why))
-		r = ERR_NOTFOUND;
-	else {
-		if (sidecar_load(side, &sc) == 0)
-			memcpy(sha256, sc.sha256, 65);
-		if (fs_read_file(why, 4096, reason) == 0 && reason->len &&
-		    reason->p[reason->len - 1] == '\n')
+	if (fs_exists(why) && fs_exists(side) &&
+	    fs_read_file(side, SIDECAR_MAX_BYTES, &old) == 0 &&
+	    old.len == jsonlen && !memcmp(buf_cstr(&old), json, jsonlen) &&
+	    fs_read_file(why, 4096, reason) == 0) {
+		if (reason->len && reason->p[reason->len - 1] == '\n')
 			reason->p[--reason->len] = '\0';
+		r = 0;
 	}
+	buf_free(&old);
 	free(why);
 	free(side);
 	free(bak);

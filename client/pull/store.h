@@ -75,10 +75,11 @@ int store_commit(const char *archive_dir, const char *node,
 int store_quarantine(const char *archive_dir, const char *node,
     const char *file, const char *partial, const char *json, size_t jsonlen,
     const char *reason);
-/* The reason recorded for a quarantined file, and its sidecar's SHA-256
- * ("" when unknown); ERR_NOTFOUND when it is not quarantined. */
+/* 0 and the reason recorded when file was quarantined with exactly this
+ * sidecar text (the same archive, judged already); ERR_NOTFOUND
+ * otherwise. */
 int store_quarantined(const char *archive_dir, const char *node,
-    const char *file, char sha256[65], struct buf *reason);
+    const char *file, const char *json, size_t jsonlen, struct buf *reason);
 /* Delete a copy: NAME.bak, then NAME.json. */
 int store_delete(const char *archive_dir, const char *node, const char *file);
 

@@ -214,7 +214,7 @@ static int pull_one(struct nodejob *j, const char *file,
 	struct runner *ru = j->ru;
 	struct node_report *rep = j->rep;
 	struct buf json = BUF_INIT(SIDECAR_MAX_BYTES), why = BUF_INIT(1024);
-	char *rjson, *rbak = remote_path(j->pn, file), qsha[65];
+	char *rjson, *rbak = remote_path(j->pn, file);
 	char base[NAME_MAX_LEN + 1];
 	struct progress_arg pa = { ru, rep };
 	struct fetch_result res;
@@ -236,6 +236,13 @@ static int pull_one(struct nodejob *j, const char *file,
 		note(ru, rep, 1, "%s: cannot read its NAME.json: %s", esc(file),
 		    err_msg());
 		r = r == ERR_NOTFOUND || r == ERR_TOOBIG ? 0 : r;
+		goto out;
+	}
+	if (store_quarantined(ru->c->archive_dir, j->pn->name, file, json.p,
+	    json.len, &why) == 0) {
+		rep->n_failed++;
+		note(ru, rep, 1, "%s: quarantined earlier: %s", esc(file),
+		    buf_cstr(&why));
 		goto out;
 	}
 	if ((r = sidecar_parse(json.p, json.len, file, &sc)) != 0 ||
@@ -266,13 +273,6 @@ static int pull_one(struct nodejob *j, const char *file,
 	}
 	if (store_pruned_has(&j->pruned, file, sc.sha256)) {
 		rep->n_skipped++;	/* retention deleted its copy */
-		goto out;
-	}
-	if (store_quarantined(ru->c->archive_dir, j->pn->name, file, qsha,
-	    &why) == 0 && !strcmp(qsha, sc.sha256)) {
-		rep->n_failed++;
-		note(ru, rep, 1, "%s: quarantined earlier: %s", esc(file),
-		    buf_cstr(&why));
 		goto out;
 	}
 	if (ru->o->dry_run) {

@@ -59,14 +59,15 @@ host_key = {host_key or n.host_fp}
 signing_key = {signing_key or n.signing_pub}
 """
 
-    def write_conf(self, pull_extra="", retention="", sections=None):
+    def write_conf(self, pull_extra="", retention="", sections=None,
+                   timeout="10s"):
         """pull.conf for the fleet; sections replaces the [node] parts."""
         if sections is None:
             sections = "".join(self.node_section(n) for n in self.nodes)
         with open(self.conf, "w") as f:
             f.write(f"""[pull]
 archive_dir = {self.archive}
-timeout = 10s
+timeout = {timeout}
 metrics_textfile = {self.metrics}
 {pull_extra}
 [retention]
