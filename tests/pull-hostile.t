@@ -19,7 +19,7 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from bakutil import pack, read_members  # noqa: E402
-from pull_util import Fleet, PULL, host_fingerprint  # noqa: E402
+from pull_util import Fleet, PULL, children, host_fingerprint  # noqa: E402
 from scenario import wait_until  # noqa: E402
 from sftp_util import ftpd_path  # noqa: E402
 from tap import run  # noqa: E402
@@ -195,20 +195,6 @@ def round_keys_down(t, fleet):
              wait_for=(n3.addr, n3.sftp_port))
 
 
-def session_pids(n):
-    pid = n.procs["ftpd"].pid
-    out = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/stat") as f:
-                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
-                        out.append(int(d))
-            except OSError:
-                pass
-    return out
-
-
 def round_stall(t, fleet):
     n1 = fleet.nodes[0]
     os.makedirs(n1.path("files", "data"), exist_ok=True)
@@ -225,7 +211,7 @@ def round_stall(t, fleet):
     try:
         wait_until(lambda: os.path.exists(part) and
                    os.path.getsize(part) > 8 * MIB, timeout=60)
-        stopped = session_pids(n1)
+        stopped = children(n1.procs["ftpd"].pid)
         for pid in stopped:
             os.kill(pid, signal.SIGSTOP)
         out, _ = p.communicate(timeout=90)

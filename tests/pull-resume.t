@@ -14,7 +14,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from pull_util import Fleet, PULL  # noqa: E402
+from pull_util import Fleet, PULL, children  # noqa: E402
 from scenario import wait_until  # noqa: E402
 from tap import run  # noqa: E402
 
@@ -44,26 +44,33 @@ def size_of(path):
         return 0
 
 
-def children(pid):
-    """PIDs whose parent is pid (from /proc)."""
-    out = []
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                with open(f"/proc/{d}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-                if int(fields[1]) == pid:
-                    out.append(int(d))
-            except OSError:
-                pass
-    return out
-
-
 def start_slow_sync(fleet):
     fleet.write_conf(pull_extra=SLOW)
     return subprocess.Popen([PULL, "-c", fleet.conf, "sync", "--json"],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             text=True, start_new_session=True)
+
+
+def cut_off(fleet, n, name, mib, act=None):
+    """A slow sync, stopped once name's partial holds mib MiB: by act()
+    (the puller is left to end by itself), else by SIGKILL of the
+    puller. (reached, the puller's stdout, its exit status, act()'s value)."""
+    p = start_slow_sync(fleet)
+    got = None
+    try:
+        reached = wait_until(lambda: size_of(partial(fleet, n, name)) >
+                             mib * MIB, timeout=60)
+        if act:
+            got = act()
+            out, _ = p.communicate(timeout=120)
+        else:
+            os.kill(p.pid, signal.SIGKILL)
+            out, _ = p.communicate(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    return reached, out, p.returncode, got
 
 
 def resumed_sync(t, fleet, n, name, what):
@@ -85,16 +92,8 @@ def resumed_sync(t, fleet, n, name, what):
 
 
 def kill_puller(t, fleet, n):
-    p = start_slow_sync(fleet)
-    try:
-        t.ok(wait_until(lambda: size_of(partial(fleet, n, "big")) > 40 * MIB,
-                        timeout=60), "the puller is 40 MiB into the archive")
-        os.kill(p.pid, signal.SIGKILL)
-        p.wait(timeout=30)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+    reached, _, _, _ = cut_off(fleet, n, "big", 40)
+    t.ok(reached, "the puller is 40 MiB into the archive")
     t.ok(size_of(partial(fleet, n, "big")) > 40 * MIB and
          "big.bak" not in fleet.copies(n),
          "SIGKILLed: the partial download stays, no copy")
@@ -106,39 +105,26 @@ def kill_puller(t, fleet, n):
 
 def kill_session(t, fleet, n):
     big_archive(n, "big2", 200)
-    p = start_slow_sync(fleet)
-    try:
-        t.ok(wait_until(lambda: size_of(partial(fleet, n, "big2")) > 40 * MIB,
-                        timeout=60), "40 MiB into the second archive")
-        sessions = children(n.procs["ftpd"].pid)
-        for pid in sessions:
+
+    def kill_sessions():
+        pids = children(n.procs["ftpd"].pid)
+        for pid in pids:
             os.kill(pid, signal.SIGKILL)
-        out, _ = p.communicate(timeout=120)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+        return pids
+    reached, out, rc, sessions = cut_off(fleet, n, "big2", 40, kill_sessions)
+    t.ok(reached, "40 MiB into the second archive")
     s = json.loads(out)["nodes"][0] if out else {}
-    t.ok(sessions and p.returncode == 2 and s.get("result") == "failed" and
+    t.ok(sessions and rc == 2 and s.get("result") == "failed" and
          size_of(partial(fleet, n, "big2")) > 40 * MIB,
          "the node's session killed: that sync fails, the partial stays",
-         f"{sessions} {p.returncode} {s}")
+         f"{sessions} {rc} {s}")
     r = resumed_sync(t, fleet, n, "big2", "session killed")
     return r
 
 
 def changed_sidecar(t, fleet, n):
     big_archive(n, "big3", 60)
-    p = start_slow_sync(fleet)
-    try:
-        wait_until(lambda: size_of(partial(fleet, n, "big3")) > 10 * MIB,
-                   timeout=60)
-        os.kill(p.pid, signal.SIGKILL)
-        p.wait(timeout=30)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+    cut_off(fleet, n, "big3", 10)
     pj = partial(fleet, n, "big3") + ".json"
     with open(pj) as f:
         side = json.load(f)
@@ -155,16 +141,7 @@ def changed_sidecar(t, fleet, n):
 
 def corrupt_prefix(t, fleet, n):
     big_archive(n, "big4", 60)
-    p = start_slow_sync(fleet)
-    try:
-        wait_until(lambda: size_of(partial(fleet, n, "big4")) > 20 * MIB,
-                   timeout=60)
-        os.kill(p.pid, signal.SIGKILL)
-        p.wait(timeout=30)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+    cut_off(fleet, n, "big4", 20)
     path = partial(fleet, n, "big4")
     with open(path, "r+b") as f:
         f.seek(5 * MIB)

@@ -19,22 +19,13 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from pull_util import Fleet, PULL  # noqa: E402
-from scenario import wait_until  # noqa: E402
+from scenario import prom_samples, wait_until  # noqa: E402
 from tap import run  # noqa: E402
 
 
 def metrics(path):
-    try:
-        from prometheus_client.parser import text_string_to_metric_families
-    except ImportError:  # Debian's package, under another python3 first on PATH
-        sys.path.append("/usr/lib/python3/dist-packages")
-        from prometheus_client.parser import text_string_to_metric_families
-    got = {}
-    with open(path) as f:
-        for fam in text_string_to_metric_families(f.read()):
-            for s in fam.samples:
-                got[(s.name, s.labels.get("node"))] = s.value
-    return got
+    return {(name, labels.get("node")): value
+            for name, labels, value in prom_samples(path)}
 
 
 def snap(n, name):

@@ -24,25 +24,15 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from node import BIN, Node, TBIN  # noqa: E402
-from scenario import schedule_status, wait_run  # noqa: E402
+from scenario import prom_samples, schedule_status, wait_run  # noqa: E402
 from tap import run  # noqa: E402
 
 T0 = calendar.timegm((2026, 3, 4, 10, 0, 30))  # Wed 2026-03-04 10:00:30 UTC
 
 
 def metrics(path):
-    try:
-        from prometheus_client.parser import text_string_to_metric_families
-    except ImportError:  # Debian's package, under another python3 first on PATH
-        sys.path.append("/usr/lib/python3/dist-packages")
-        from prometheus_client.parser import text_string_to_metric_families
-    got = {}
-    with open(path) as f:
-        for fam in text_string_to_metric_families(f.read()):
-            for s in fam.samples:
-                key = s.name + "".join(f"{{{k}={v}}}" for k, v in sorted(s.labels.items()))
-                got[key] = s.value
-    return got
+    return {name + "".join(f"{{{k}={v}}}" for k, v in sorted(labels.items())): value
+            for name, labels, value in prom_samples(path)}
 
 
 def main(t):

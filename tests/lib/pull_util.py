@@ -17,6 +17,21 @@ from sftp_util import SshNode
 PULL = os.path.join(BIN, "nodebak-pull")
 
 
+def children(pid):
+    """The PIDs whose parent is pid (from /proc): a node's SFTP session
+    processes are the children of its nodebak-ftpd listener."""
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        out.append(int(d))
+            except (OSError, ValueError, IndexError):
+                pass
+    return out
+
+
 def host_fingerprint(node):
     """The node's SSH host key fingerprint as ssh-keygen -l prints it."""
     out = subprocess.run(["ssh-keygen", "-lf",

@@ -94,3 +94,18 @@ def wait_run(n, start_after):
             return s
         time.sleep(0.05)
     raise RuntimeError("no scheduled run recorded: " + n.log()[-2000:])
+
+
+def prom_samples(path):
+    """The samples of a Prometheus text-format file, parsed by
+    prometheus_client's own parser: [(name, labels dict, value)]."""
+    try:
+        from prometheus_client.parser import text_string_to_metric_families
+    except ImportError:  # Debian's package, under another python3 first on PATH
+        import sys
+        sys.path.append("/usr/lib/python3/dist-packages")
+        from prometheus_client.parser import text_string_to_metric_families
+    with open(path) as f:
+        return [(s.name, s.labels, s.value)
+                for fam in text_string_to_metric_families(f.read())
+                for s in fam.samples]
