@@ -42,9 +42,9 @@ static void line(const struct node_report *r, double now)
 }
 
 void progress_draw(struct progress *p, const struct node_report *reps,
-    size_t n, double now)
+    size_t n, double now, int force)
 {
-	if (!p->on || (p->drawn && now - p->last < 0.2))
+	if (!p->on || (p->drawn && !force && now - p->last < 0.2))
 		return;
 	if (p->drawn)
 		fprintf(stderr, "\033[%zuA", p->drawn);
@@ -52,11 +52,5 @@ void progress_draw(struct progress *p, const struct node_report *reps,
 		line(&reps[i], now);
 	p->drawn = n;
 	p->last = now;
-	fflush(stderr);
-}
-
-void progress_end(struct progress *p)
-{
-	p->last = 0;
 	fflush(stderr);
 }

@@ -15,9 +15,9 @@ struct progress {
 };
 
 void progress_init(struct progress *p, int on);
-/* Redraw (at most 5 times a second) the lines of reps[0..n). */
+/* Redraw the lines of reps[0..n): at most 5 times a second, unless
+ * force (the final state). */
 void progress_draw(struct progress *p, const struct node_report *reps,
-    size_t n, double now);
-void progress_end(struct progress *p);
+    size_t n, double now, int force);
 
 #endif

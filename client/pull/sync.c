@@ -49,7 +49,7 @@ struct runner {
 	struct bak_limits lim;
 };
 
-double sync_mono(void)
+static double sync_mono(void)
 {
 	struct timespec ts;
 
@@ -221,7 +221,6 @@ static int pull_one(struct nodejob *j, const char *file,
 	struct fetch_ctx f;
 	struct sidecar sc;
 	const char *sha;
-	double t0;
 	int r;
 
 	name_from_bak(file, base, sizeof base);
@@ -301,7 +300,6 @@ static int pull_one(struct nodejob *j, const char *file,
 	rep->total = sc.size;
 	rep->started = sync_mono();
 	pthread_mutex_unlock(&ru->mu);
-	t0 = sync_mono();
 	r = fetch_archive(&f, &res);
 	rep->bytes += res.bytes;
 	j->st.bytes_total += (long long)res.bytes;
@@ -316,7 +314,7 @@ static int pull_one(struct nodejob *j, const char *file,
 		rep->n_new++;
 		note(ru, rep, 0, "%s: pulled and verified (%llu bytes%s, %.1f s)",
 		    esc(file), (unsigned long long)sc.size, res.resumed_at ?
-		    ", resumed" : "", sync_mono() - t0);
+		    ", resumed" : "", sync_mono() - rep->started);
 	} else if (res.quarantined) {
 		rep->n_failed++;
 		j->st.verify_failures_total++;
@@ -617,15 +615,12 @@ static void watch(struct runner *ru)
 				shutdown(rep->fd, SHUT_RDWR);
 			}
 		}
-		if (done == ru->n)
-			pr.last = -1e9;		/* the final state, drawn now */
-		progress_draw(&pr, ru->reps, ru->n, now);
+		progress_draw(&pr, ru->reps, ru->n, now, done == ru->n);
 		pthread_mutex_unlock(&ru->mu);
 		if (done == ru->n)
 			break;
 		usleep(100000);
 	}
-	progress_end(&pr);
 }
 
 int sync_run(const struct pull_conf *c, const struct sync_opts *o,

@@ -50,7 +50,5 @@ void sync_reports_free(struct node_report *reps, size_t n);
 /* The --json summary of a run. */
 void sync_json(const struct node_report *reps, size_t n, int status,
     struct buf *out);
-/* Monotonic seconds. */
-double sync_mono(void);
 
 #endif
