@@ -193,17 +193,40 @@ static int check_sidecar(const char *path, const struct manifest *mf,
 }
 
 static void report(const char *path, const struct manifest *mf,
-    const struct trustset *t, const char *said)
+    const struct trustset *t, const char *said, const struct bak_seal *seal)
 {
 	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
-	char ts[21];
+	char ts[21], rec[AGE_RECIPIENT_MAX];
 
 	manifest_time(mf->created, ts);
 	printf("%s: OK\n  node %s (%s), snapshot %s taken %s\n  signed by key %s "
-	    "(%s)\n  %zu members, %llu bytes, all SHA-256 match\n  %s\n",
-	    esc(path), esc(mf->node_name), esc(mf->node_id), esc(mf->snapshot),
-	    ts, esc(mf->key_id), t->origin, mf->n,
-	    (unsigned long long)manifest_total(mf), said);
+	    "(%s)\n", esc(path), esc(mf->node_name), esc(mf->node_id),
+	    esc(mf->snapshot), ts, esc(mf->key_id), t->origin);
+	if (seal->sealed) {
+		printf("  encrypted (format 2) to %zu recipient%s:\n", seal->env.nrec,
+		    seal->env.nrec == 1 ? "" : "s");
+		for (size_t i = 0; i < seal->env.nrec; i++) {
+			age_recipient_format(&seal->env.rec[i], rec);
+			printf("    %s\n", rec);
+		}
+		if (seal->opened)
+			printf("  opened with the identity given: %zu members, %llu "
+			    "bytes, all SHA-256 match\n", mf->n,
+			    (unsigned long long)manifest_total(mf));
+		else
+			printf("  the signed ENVELOPE matches the encrypted payload "
+			    "(%llu bytes, SHA-256 %.16s...); its contents were not "
+			    "opened (--identity FILE opens them)\n",
+			    (unsigned long long)seal->env.payload_size,
+			    seal->env.payload_sha256);
+	} else {
+		if (seal->age_only)
+			printf("  age-encrypted format 1 archive, opened with the "
+			    "identity given\n");
+		printf("  %zu members, %llu bytes, all SHA-256 match\n", mf->n,
+		    (unsigned long long)manifest_total(mf));
+	}
+	printf("  %s\n", said);
 	if (t->given && t->given_node.id[0] == '\0')
 		printf("  the key was a bare PEM key: which node it belongs to was "
 		    "not checked\n");
@@ -215,10 +238,14 @@ static void report(const char *path, const struct manifest *mf,
 
 static void usage(void)
 {
-	fprintf(stderr, "Usage: nodebak verify FILE.bak [--key PUBKEY]\n"
+	fprintf(stderr, "Usage: nodebak verify FILE.bak [--key PUBKEY] "
+	    "[--identity FILE]\n"
 	    "  PUBKEY: the signing node's public key (PEM), or what nodebak key "
 	    "show prints there\n  Without --key: this node's own and trusted "
-	    "keys (its configuration's state_dir)\n");
+	    "keys (its configuration's state_dir)\n"
+	    "  --identity: an age identity file that opens an encrypted archive, "
+	    "to check its\n  contents too (without it, an encrypted archive's "
+	    "signed envelope is checked)\n");
 }
 
 int verify_main(const char *conf_file, int argc, char **argv)
@@ -227,13 +254,18 @@ int verify_main(const char *conf_file, int argc, char **argv)
 	struct bak_limits lim = { VERIFY_MAX_MEMBERS, VERIFY_MAX_BYTES };
 	struct manifest mf;
 	struct conf *c = NULL;
-	const char *path = NULL, *keyfile = NULL, *said = "";
+	const char *path = NULL, *keyfile = NULL, *idfile = NULL, *said = "";
+	struct age_identity *ids = NULL;
+	struct bak_seal seal;
+	size_t nids = 0;
 	int r, got_mf = 0;
 
 	memset(&t, 0, sizeof t);
 	for (int i = 0; i < argc; i++) {
 		if (!strcmp(argv[i], "--key") && i + 1 < argc && !keyfile)
 			keyfile = argv[++i];
+		else if (!strcmp(argv[i], "--identity") && i + 1 < argc && !idfile)
+			idfile = argv[++i];
 		else if (argv[i][0] != '-' && !path)
 			path = argv[i];
 		else {
@@ -254,7 +286,10 @@ int verify_main(const char *conf_file, int argc, char **argv)
 		sigkey_free(t.own);
 		return 2;
 	}
-	if (r == 0 && (r = bak_read(path, lookup, &t, &lim, -1, &mf)) == 0) {
+	if (r == 0 && idfile)
+		r = age_identities_load(idfile, &ids, &nids);
+	if (r == 0 && (r = bak_read(path, &(struct bak_keys){ lookup, &t, ids,
+	    nids }, &lim, -1, &mf, &seal)) == 0) {
 		got_mf = 1;
 		if ((r = check_claim(&t, &mf, path)) == 0)
 			r = check_sidecar(path, &mf, &said);
@@ -263,12 +298,16 @@ int verify_main(const char *conf_file, int argc, char **argv)
 	if (r == ERR_UNTRUSTED && t.given && !got_mf)
 		err_set(r, "%s: signed by key %s, not by the key given (%s)",
 		    esc(path), esc(t.asked), sigkey_id(t.given));
+	if (r == 0 && idfile && seal.sealed && !seal.opened)
+		r = err_set(ERR_NOKEY, "%s: encrypted to other recipients: %s "
+		    "cannot open it", esc(path), esc(idfile));
 	if (r == 0)
-		report(path, &mf, &t, said);
+		report(path, &mf, &t, said, &seal);
 	else
 		fprintf(stderr, "nodebak verify: FAILED: %s\n", err_msg());
 	if (got_mf)
 		manifest_free(&mf);
+	age_identities_free(ids, nids);
 	sigkey_free(t.given);
 	sigkey_free(t.own);
 	sigkey_free(t.other);

@@ -12,8 +12,10 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include "age.h"
 #include "bak.h"
 #include "buf.h"
+#include "envelope.h"
 #include "err.h"
 #include "esc.h"
 #include "fault.h"
@@ -25,6 +27,14 @@
 
 #define IO_CHUNK (1 << 20)
 
+/* The bytes of the age payload on their way to the file: counted and
+ * hashed for the ENVELOPE. */
+struct payload_out {
+	struct fd_stream file;
+	uint64_t size;
+	struct sha256 *h;
+};
+
 struct bak_writer {
 	struct archive *a;
 	struct gz_writer *gz;
@@ -33,7 +43,24 @@ struct bak_writer {
 	int err;		/* first error from the write callback */
 	char errmsg[512];
 	char *chunk;
+	struct fd_stream file;
+	/* Sealed (format 2): tar -> gzip -> age -> payload_out -> file. */
+	struct age_writer *age;
+	struct payload_out po;
+	struct age_recipient *rec;
+	size_t nrec;
+	off_t start;		/* where the payload's tar header goes */
+	int finished;
 };
+
+static int payload_write(void *ctx, const void *p, size_t n)
+{
+	struct payload_out *po = ctx;
+
+	sha256_update(po->h, p, n);
+	po->size += n;
+	return fs_write_all(po->file.fd, p, n, po->file.what);
+}
 
 static la_ssize_t write_cb(struct archive *a, void *arg, const void *p,
     size_t n)
@@ -63,29 +90,55 @@ static int werr(struct bak_writer *w, const char *path)
 }
 
 int bak_writer_new(int fd, int level, time_t mtime, const char *what,
-    struct bak_writer **out)
+    const struct age_recipient *rec, size_t nrec, struct bak_writer **out)
 {
 	struct bak_writer *w = xcalloc(1, sizeof *w);
+	struct sink below;
 	int r;
 
 	*out = NULL;
 	w->mtime = mtime;
 	w->what = what;
-	if ((r = gz_writer_new(fd, level, what, &w->gz)) != 0) {
-		free(w);
-		return r;
+	w->file.fd = fd;
+	w->file.what = what;
+	below = FD_SINK(&w->file);
+	if (nrec) {
+		unsigned char zero[USTAR_BLOCK] = { 0 };
+		struct sink ps = { payload_write, &w->po };
+		w->po.file = w->file;
+		if ((w->po.h = sha256_new()) == NULL) {
+			free(w);
+			return err_set(ERR_NOMEM, "out of memory");
+		}
+		w->rec = xcalloc(nrec, sizeof *w->rec);
+		memcpy(w->rec, rec, nrec * sizeof *rec);
+		w->nrec = nrec;
+		/* The payload's tar header is written last, when its size is
+		 * known: keep its block. */
+		if ((w->start = lseek(fd, 0, SEEK_CUR)) < 0) {
+			r = err_sys("%s", what);
+			goto fail;
+		}
+		if ((r = fs_write_all(fd, zero, sizeof zero, what)) != 0 ||
+		    (r = age_writer_new(&ps, rec, nrec, &w->age)) != 0)
+			goto fail;
+		below = (struct sink){ age_sink_write, w->age };
 	}
+	if ((r = gz_writer_new(&below, level, what, &w->gz)) != 0)
+		goto fail;
 	w->a = archive_write_new();
 	if (w->a == NULL || archive_write_set_format_ustar(w->a) != ARCHIVE_OK ||
 	    archive_write_set_bytes_in_last_block(w->a, 1) != ARCHIVE_OK ||
 	    archive_write_open(w->a, w, NULL, write_cb, NULL) != ARCHIVE_OK) {
 		r = err_set(ERR_IO, "%s: cannot start the archive", what);
-		bak_writer_free(w);
-		return r;
+		goto fail;
 	}
 	w->chunk = xmalloc(IO_CHUNK);
 	*out = w;
 	return 0;
+fail:
+	bak_writer_free(w);
+	return r;
 }
 
 static struct archive_entry *entry(struct bak_writer *w, const char *path,
@@ -182,9 +235,92 @@ out:
 
 int bak_writer_finish(struct bak_writer *w)
 {
+	int r;
+
 	if (archive_write_close(w->a) != ARCHIVE_OK)
 		return werr(w, "end of archive");
-	return gz_finish(w->gz);
+	if ((r = gz_finish(w->gz)) != 0)
+		return r;
+	if (w->age && (r = age_finish(w->age)) != 0)
+		return r;
+	w->finished = 1;
+	return 0;
+}
+
+int bak_writer_sealed(const struct bak_writer *w)
+{
+	return w->age != NULL;
+}
+
+/* Write a small member (header, content, padding) of the sealed tar. */
+static int outer_member(struct bak_writer *w, const char *path, unsigned mode,
+    const void *p, size_t len)
+{
+	unsigned char h[USTAR_BLOCK], zero[USTAR_BLOCK] = { 0 };
+	int r;
+
+	if (ustar_format(h, path, 0, mode, len, w->mtime) != 0)
+		return err_set(ERR_TOOBIG, "%s: %s too large", w->what, path);
+	if ((r = fs_write_all(w->file.fd, h, sizeof h, w->what)) != 0 ||
+	    (r = fs_write_all(w->file.fd, p, len, w->what)) != 0)
+		return r;
+	return fs_write_all(w->file.fd, zero, (USTAR_BLOCK - len % USTAR_BLOCK) %
+	    USTAR_BLOCK, w->what);
+}
+
+int bak_writer_seal(struct bak_writer *w, const struct sigkey *k,
+    const struct manifest *mf, const char *mtext, size_t mlen)
+{
+	struct buf etext = BUF_INIT(ENVELOPE_MAX_BYTES);
+	struct buf stext = BUF_INIT(BAK_SIG_MAX);
+	struct envelope *e = xcalloc(1, sizeof *e);
+	unsigned char h[USTAR_BLOCK], zero[2 * USTAR_BLOCK] = { 0 };
+	struct sha256 *mh = sha256_new();
+	ssize_t n;
+	int r;
+
+	if (!w->finished || w->age == NULL || mh == NULL) {
+		r = err_set(ERR_INVAL, "%s: nothing to seal", w->what);
+		goto out;
+	}
+	envelope_from_manifest(e, mf);
+	sha256_update(mh, mtext, mlen);
+	sha256_final_hex(mh, e->manifest_sha256);
+	mh = NULL;
+	e->payload_size = w->po.size;
+	sha256_final_hex(w->po.h, e->payload_sha256);
+	w->po.h = NULL;
+	e->nrec = w->nrec;
+	memcpy(e->rec, w->rec, w->nrec * sizeof *w->rec);
+	if (ustar_format(h, BAK_PAYLOAD, 0, 0600, e->payload_size, w->mtime) != 0) {
+		r = err_set(ERR_TOOBIG, "%s: the encrypted payload is %llu bytes, "
+		    "more than format 2 holds (8 GiB - 1)", w->what,
+		    (unsigned long long)e->payload_size);
+		goto out;
+	}
+	if ((r = envelope_format(e, &etext)) != 0 ||
+	    (r = bak_sign_text(k, ENVELOPE_SIG_DOMAIN, etext.p, etext.len,
+	    &stext)) != 0)
+		goto out;
+	if ((r = fs_write_all(w->file.fd, zero, (USTAR_BLOCK - e->payload_size %
+	    USTAR_BLOCK) % USTAR_BLOCK, w->what)) != 0 ||
+	    (r = outer_member(w, BAK_ENVELOPE, 0644, etext.p, etext.len)) != 0 ||
+	    (r = outer_member(w, BAK_ENVELOPE_SIG, 0644, stext.p, stext.len)) != 0 ||
+	    (r = fs_write_all(w->file.fd, zero, sizeof zero, w->what)) != 0)
+		goto out;
+	do
+		n = pwrite(w->file.fd, h, sizeof h, w->start);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof h)
+		r = n < 0 ? err_sys("write %s", w->what) :
+		    err_set(ERR_IO, "write %s: short write", w->what);
+out:
+	if (mh)
+		sha256_final_hex(mh, e->manifest_sha256);
+	free(e);
+	buf_free(&etext);
+	buf_free(&stext);
+	return r;
 }
 
 void bak_writer_free(struct bak_writer *w)
@@ -194,20 +330,26 @@ void bak_writer_free(struct bak_writer *w)
 	if (w->a)
 		archive_write_free(w->a);
 	gz_writer_free(w->gz);
+	age_writer_free(w->age);
+	if (w->po.h) {
+		char discard[SHA256_HEX_LEN + 1];
+		sha256_final_hex(w->po.h, discard);
+	}
+	free(w->rec);
 	free(w->chunk);
 	free(w);
 }
 
-int bak_sign(const struct sigkey *k, const char *manifest, size_t len,
-    struct buf *sigtext)
+int bak_sign_text(const struct sigkey *k, const char *domain,
+    const char *text, size_t len, struct buf *sigtext)
 {
 	struct buf msg = BUF_INIT(MANIFEST_MAX_BYTES + 64);
 	unsigned char sig[SIG_LEN];
 	char hex[2 * SIG_LEN + 1];
 	int r;
 
-	if ((r = buf_add(&msg, BAK_SIG_DOMAIN, sizeof BAK_SIG_DOMAIN)) != 0 ||
-	    (r = buf_add(&msg, manifest, len)) != 0 ||
+	if ((r = buf_add(&msg, domain, strlen(domain) + 1)) != 0 ||
+	    (r = buf_add(&msg, text, len)) != 0 ||
 	    (r = sigkey_sign(k, msg.p, msg.len, sig)) != 0)
 		goto out;
 	hex_encode(sig, SIG_LEN, hex);
@@ -218,9 +360,15 @@ out:
 	return r;
 }
 
+int bak_sign(const struct sigkey *k, const char *manifest, size_t len,
+    struct buf *sigtext)
+{
+	return bak_sign_text(k, BAK_SIG_DOMAIN, manifest, len, sigtext);
+}
+
 /* Parse MANIFEST.sig: exactly the four lines bak_sign() writes. */
-static int sig_parse(const char *text, size_t len, char keyid[KEYID_HEX_LEN + 1],
-    unsigned char sig[SIG_LEN])
+static int sig_parse(const char *name, const char *text, size_t len,
+    char keyid[KEYID_HEX_LEN + 1], unsigned char sig[SIG_LEN])
 {
 	char hexsig[2 * SIG_LEN + 1], kid[KEYID_HEX_LEN + 1], canon[BAK_SIG_MAX];
 	char t[BAK_SIG_MAX];
@@ -228,7 +376,7 @@ static int sig_parse(const char *text, size_t len, char keyid[KEYID_HEX_LEN + 1]
 	int n;
 
 	if (len == 0 || len >= sizeof t)
-		return err_set(ERR_FORMAT, "MANIFEST.sig has a bad size");
+		return err_set(ERR_FORMAT, "%s has a bad size", name);
 	memcpy(t, text, len);
 	t[len] = '\0';
 	if (strlen(t) != len ||
@@ -236,11 +384,11 @@ static int sig_parse(const char *text, size_t len, char keyid[KEYID_HEX_LEN + 1]
 	    "signature %128s\n", kid, hexsig) != 2 ||
 	    hex_decode(kid, raw, sizeof raw) != 0 ||
 	    hex_decode(hexsig, sig, SIG_LEN) != 0)
-		return err_set(ERR_FORMAT, "MANIFEST.sig is malformed");
+		return err_set(ERR_FORMAT, "%s is malformed", name);
 	n = snprintf(canon, sizeof canon, "nodebak-signature 1\nkey-id %s\n"
 	    "algorithm ed25519\nsignature %s\n", kid, hexsig);
 	if ((size_t)n != len || memcmp(canon, t, len))
-		return err_set(ERR_FORMAT, "MANIFEST.sig is malformed");
+		return err_set(ERR_FORMAT, "%s is malformed", name);
 	memcpy(keyid, kid, KEYID_HEX_LEN + 1);
 	return 0;
 }
@@ -250,7 +398,6 @@ struct reader {
 	struct archive *a;
 	struct gz_reader *gz;
 	const char *path;
-	int fd;			/* opened here, or -1 */
 	char *in;		/* decompressed tar bytes handed to libarchive */
 	struct ustar_stream us;	/* checks them first */
 	int err;
@@ -297,18 +444,16 @@ static int rerr(struct reader *rd, const char *what)
 	    "unreadable archive");
 }
 
-/* Read from fd (the caller's, left open) when fd >= 0, else open path. */
-static int reader_open(struct reader *rd, const char *path, int fd)
+/* Read the gzip stream from src. */
+static int reader_open(struct reader *rd, const char *path,
+    const struct source *src)
 {
 	int r;
 
 	memset(rd, 0, sizeof *rd);
 	rd->path = path;
-	rd->fd = -1;
 	ustar_stream_init(&rd->us, path);
-	if (fd < 0 && (rd->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
-		return err_sys("%s", path);
-	if ((r = gz_reader_new(fd >= 0 ? fd : rd->fd, path, &rd->gz)) != 0)
+	if ((r = gz_reader_new(src, path, &rd->gz)) != 0)
 		return r;
 	rd->in = xmalloc(IO_CHUNK);
 	rd->chunk = xmalloc(IO_CHUNK);
@@ -326,8 +471,6 @@ static void reader_close(struct reader *rd)
 	if (rd->a)
 		archive_read_free(rd->a);
 	gz_reader_free(rd->gz);
-	if (rd->fd >= 0)
-		close(rd->fd);
 	free(rd->in);
 	free(rd->chunk);
 }
@@ -588,14 +731,11 @@ const struct sigkey *bak_key_only(void *arg, const char *keyid)
 	return strcmp(sigkey_id(k), keyid) ? NULL : k;
 }
 
-int bak_read(const char *path, bak_keylookup lookup, void *arg,
-    const struct bak_limits *lim, int stage_fd, struct manifest *mf)
-{
-	return bak_read_fd(-1, path, lookup, arg, lim, stage_fd, mf);
-}
-
-int bak_read_fd(int fd, const char *path, bak_keylookup lookup, void *arg,
-    const struct bak_limits *lim, int stage_fd, struct manifest *mf)
+/* Format 1 (and the payload of format 2): gzip(ustar(MANIFEST,
+ * MANIFEST.sig, members)) from src. mhash gets the MANIFEST's SHA-256. */
+static int read_plain(const struct source *src, const char *path,
+    const struct bak_keys *k, const struct bak_limits *lim, int stage_fd,
+    struct manifest *mf, char mhash[SHA256_HEX_LEN + 1])
 {
 	struct buf mtext = BUF_INIT(MANIFEST_MAX_BYTES);
 	struct buf stext = BUF_INIT(BAK_SIG_MAX);
@@ -611,7 +751,7 @@ int bak_read_fd(int fd, const char *path, bak_keylookup lookup, void *arg,
 	int r, eof;
 
 	manifest_init(mf);
-	if ((r = reader_open(&rd, path, fd)) != 0)
+	if ((r = reader_open(&rd, path, src)) != 0)
 		goto out;
 	/* 1. MANIFEST and MANIFEST.sig, first and in that order. */
 	if ((r = next_header(&rd, &e, name, sizeof name, &eof)) != 0)
@@ -631,10 +771,10 @@ int bak_read_fd(int fd, const char *path, bak_keylookup lookup, void *arg,
 	}
 	mtimes[1] = archive_entry_mtime(e);
 	if ((r = read_small(&rd, e, "MANIFEST.sig", BAK_SIG_MAX, &stext)) ||
-	    (r = sig_parse(stext.p, stext.len, keyid, sig)))
+	    (r = sig_parse("MANIFEST.sig", stext.p, stext.len, keyid, sig)))
 		goto out;
 	/* 2. The signature, before any field of the MANIFEST is believed. */
-	if ((key = lookup(arg, keyid)) == NULL) {
+	if ((key = k->lookup(k->arg, keyid)) == NULL) {
 		r = err_set(ERR_UNTRUSTED, "%s: signed by key %s, which this node "
 		    "does not trust (nodebak key trust FILE)", path, keyid);
 		goto out;
@@ -645,6 +785,15 @@ int bak_read_fd(int fd, const char *path, bak_keylookup lookup, void *arg,
 	if ((r = sigkey_verify(key, msg.p, msg.len, sig)) != 0) {
 		r = err_prefix(r, "%s", path);
 		goto out;
+	}
+	{
+		struct sha256 *h = sha256_new();
+		if (h == NULL) {
+			r = err_set(ERR_NOMEM, "out of memory");
+			goto out;
+		}
+		sha256_update(h, mtext.p, mtext.len);
+		sha256_final_hex(h, mhash);
 	}
 	if ((r = manifest_parse(mtext.p, mtext.len, lim->max_members, mf)) != 0) {
 		r = err_prefix(r, "%s", path);
@@ -712,16 +861,377 @@ out:
 	return r;
 }
 
-int bak_peek_manifest(const char *path, struct manifest *mf)
+/* The file being read. Bytes sniffed to tell the format are served again
+ * first; a sealed archive's bytes all go through the ustar checker. */
+struct outer {
+	struct fd_stream fd;
+	unsigned char pre[USTAR_BLOCK];
+	size_t prelen, prepos;
+	struct ustar_stream us;
+	int check;
+};
+
+static int outer_read(void *ctx, void *p, size_t cap, size_t *got)
+{
+	struct outer *o = ctx;
+	int r;
+
+	if (o->prepos < o->prelen) {
+		size_t n = o->prelen - o->prepos;
+		if (n > cap)
+			n = cap;
+		memcpy(p, o->pre + o->prepos, n);
+		o->prepos += n;
+		*got = n;
+		return 0;
+	}
+	if ((r = fd_source_read(&o->fd, p, cap, got)) != 0)
+		return r;
+	if (o->check)
+		return *got ? ustar_stream_feed(&o->us, p, *got) :
+		    ustar_stream_end(&o->us);
+	return 0;
+}
+
+/* The age payload of a sealed archive: exactly its tar size, hashed. */
+struct payload_in {
+	struct outer *o;
+	uint64_t left;
+	struct sha256 *h;
+	const char *path;
+};
+
+static int payload_read(void *ctx, void *p, size_t cap, size_t *got)
+{
+	struct payload_in *pi = ctx;
+	int r;
+
+	*got = 0;
+	if (pi->left == 0)
+		return 0;
+	if (cap > pi->left)
+		cap = (size_t)pi->left;
+	if ((r = outer_read(pi->o, p, cap, got)) != 0)
+		return r;
+	if (*got == 0)
+		return err_set(ERR_FORMAT, "%s: the encrypted payload is cut short "
+		    "(%llu bytes missing)", pi->path, (unsigned long long)pi->left);
+	sha256_update(pi->h, p, *got);
+	pi->left -= *got;
+	return 0;
+}
+
+static int drain(struct payload_in *pi)
+{
+	char *tmp = xmalloc(IO_CHUNK);
+	size_t got;
+	int r;
+
+	do
+		r = payload_read(pi, tmp, IO_CHUNK, &got);
+	while (r == 0 && got);
+	free(tmp);
+	return r;
+}
+
+/* One small member of a sealed archive's tail at *off in t: its header
+ * (already checked byte for byte by the ustar checker) must name want. */
+static int tail_member(const char *path, const struct buf *t, size_t *off,
+    const char *want, size_t max, time_t *mtime, const char **p, size_t *len)
+{
+	struct ustar_hdr h;
+
+	if (t->len < *off + USTAR_BLOCK ||
+	    ustar_check((const unsigned char *)t->p + *off, &h) != NULL ||
+	    strcmp(h.path, want) || h.is_dir || h.mode != 0644 || h.size > max ||
+	    t->len < *off + USTAR_BLOCK + h.size)
+		return err_set(ERR_FORMAT, "%s: %s is missing, misplaced or too "
+		    "large", path, want);
+	*mtime = (time_t)h.mtime;
+	*p = t->p + *off + USTAR_BLOCK;
+	*len = (size_t)h.size;
+	*off += USTAR_BLOCK + ((size_t)h.size + USTAR_BLOCK - 1) / USTAR_BLOCK *
+	    USTAR_BLOCK;
+	return 0;
+}
+
+/* Format 2: ustar(payload.age, ENVELOPE, ENVELOPE.sig). The payload is
+ * hashed as it passes; when an identity opens it, it is decrypted and
+ * read as format 1 on the way (members to stage_fd). Then the ENVELOPE's
+ * signature, the payload's size and hash, and the inside's agreement with
+ * the ENVELOPE are checked: nothing is believed before that returns 0. */
+static int read_sealed(struct outer *o, const char *path,
+    const struct bak_keys *k, const struct bak_limits *lim, int stage_fd,
+    struct manifest *mf, struct bak_seal *seal)
+{
+	struct payload_in pi = { o, 0, NULL, path };
+	struct source ps = { payload_read, &pi };
+	struct buf tail = BUF_INIT(2 * ENVELOPE_MAX_BYTES);
+	struct buf msg = BUF_INIT(ENVELOPE_MAX_BYTES + 64);
+	struct age_reader *ar = NULL;
+	struct ustar_hdr h;
+	struct envelope *e = &seal->env;
+	const struct sigkey *key;
+	const char *etext, *stext, *why;
+	char mhash[SHA256_HEX_LEN + 1] = "", psha[SHA256_HEX_LEN + 1];
+	char keyid[KEYID_HEX_LEN + 1], *tmp = NULL;
+	unsigned char sig[SIG_LEN];
+	size_t elen, slen, off, got;
+	time_t et, st;
+	int r, opened = 0;
+
+	manifest_init(mf);
+	/* The payload's header is the block already read. */
+	if ((why = ustar_check(o->pre, &h)) != NULL || strcmp(h.path, BAK_PAYLOAD) ||
+	    h.is_dir || h.mode != 0600)
+		return err_set(ERR_FORMAT, "%s: not a nodebak archive (neither gzip, "
+		    "age, nor a tar whose first member is " BAK_PAYLOAD ")", path);
+	ustar_stream_init(&o->us, path);
+	if ((r = ustar_stream_feed(&o->us, o->pre, o->prelen)) != 0)
+		return r;
+	o->prepos = o->prelen;
+	o->check = 1;
+	pi.left = h.size;
+	if ((pi.h = sha256_new()) == NULL)
+		return err_set(ERR_NOMEM, "out of memory");
+	if (k->nids) {
+		r = age_reader_new(&ps, k->ids, k->nids, path, &ar);
+		if (r == 0) {
+			struct source as = { age_source_read, ar };
+			if ((r = read_plain(&as, path, k, lim, stage_fd, mf, mhash)) != 0)
+				goto out;
+			/* The gzip reader saw the end of the age stream, which
+			 * saw the end of the payload. */
+			if (pi.left != 0) {
+				r = err_set(ERR_FORMAT, "%s: bytes follow the encrypted "
+				    "payload", path);
+				goto out;
+			}
+			opened = 1;
+		} else if (r != ERR_NOKEY || stage_fd >= 0) {
+			goto out;
+		}
+	} else if (stage_fd >= 0) {
+		r = err_set(ERR_NOKEY, "%s: encrypted, and no identity was given to "
+		    "open it", path);
+		goto out;
+	}
+	if ((r = drain(&pi)) != 0)
+		goto out;
+	sha256_final_hex(pi.h, psha);
+	pi.h = NULL;
+	/* The tail: padding, ENVELOPE, ENVELOPE.sig, two zero blocks. */
+	tmp = xmalloc(IO_CHUNK);
+	do {
+		if ((r = outer_read(o, tmp, IO_CHUNK, &got)) != 0)
+			goto out;
+		if (got && (r = buf_add(&tail, tmp, got)) != 0) {
+			r = err_set(ERR_FORMAT, "%s: too much after the encrypted "
+			    "payload", path);
+			goto out;
+		}
+	} while (got);
+	off = (size_t)((USTAR_BLOCK - h.size % USTAR_BLOCK) % USTAR_BLOCK);
+	if ((r = tail_member(path, &tail, &off, BAK_ENVELOPE, ENVELOPE_MAX_BYTES,
+	    &et, &etext, &elen)) != 0 ||
+	    (r = tail_member(path, &tail, &off, BAK_ENVELOPE_SIG, BAK_SIG_MAX - 1,
+	    &st, &stext, &slen)) != 0)
+		goto out;
+	if (tail.len != off + 2 * USTAR_BLOCK) {
+		r = err_set(ERR_FORMAT, "%s: a member follows %s", path,
+		    BAK_ENVELOPE_SIG);
+		goto out;
+	}
+	if ((r = sig_parse(BAK_ENVELOPE_SIG, stext, slen, keyid, sig)) != 0) {
+		r = err_prefix(r, "%s", path);
+		goto out;
+	}
+	if ((key = k->lookup(k->arg, keyid)) == NULL) {
+		r = err_set(ERR_UNTRUSTED, "%s: signed by key %s, which this node "
+		    "does not trust (nodebak key trust FILE)", path, keyid);
+		goto out;
+	}
+	if ((r = buf_add(&msg, ENVELOPE_SIG_DOMAIN, sizeof ENVELOPE_SIG_DOMAIN)) ||
+	    (r = buf_add(&msg, etext, elen)))
+		goto out;
+	if ((r = sigkey_verify(key, msg.p, msg.len, sig)) != 0) {
+		r = err_prefix(r, "%s: ENVELOPE", path);
+		goto out;
+	}
+	if ((r = envelope_parse(etext, elen, e)) != 0) {
+		r = err_prefix(r, "%s", path);
+		goto out;
+	}
+	if (strcmp(e->key_id, keyid) || et != e->created || st != e->created ||
+	    h.mtime != e->created) {
+		r = err_set(ERR_FORMAT, "%s: ENVELOPE key id or time does not match "
+		    "the archive", path);
+		goto out;
+	}
+	if (e->payload_size != h.size || strcmp(e->payload_sha256, psha)) {
+		r = err_set(ERR_MISMATCH, "%s: the encrypted payload is not the one "
+		    "the ENVELOPE signed (altered or re-encrypted)", path);
+		goto out;
+	}
+	if (opened && (!envelope_matches(e, mf) ||
+	    strcmp(e->manifest_sha256, mhash))) {
+		r = err_set(ERR_MISMATCH, "%s: the MANIFEST inside is not the one "
+		    "the ENVELOPE names", path);
+		goto out;
+	}
+	if (!opened)
+		envelope_to_manifest(e, mf);
+	seal->sealed = 1;
+	seal->opened = opened;
+	r = 0;
+out:
+	if (pi.h) {
+		char discard[SHA256_HEX_LEN + 1];
+		sha256_final_hex(pi.h, discard);
+	}
+	if (r != 0)
+		manifest_free(mf);
+	age_reader_free(ar);
+	free(tmp);
+	buf_free(&tail);
+	buf_free(&msg);
+	return r;
+}
+
+int bak_read(const char *path, const struct bak_keys *k,
+    const struct bak_limits *lim, int stage_fd, struct manifest *mf,
+    struct bak_seal *seal)
+{
+	return bak_read_fd(-1, path, k, lim, stage_fd, mf, seal);
+}
+
+int bak_read_fd(int fd, const char *path, const struct bak_keys *k,
+    const struct bak_limits *lim, int stage_fd, struct manifest *mf,
+    struct bak_seal *seal)
+{
+	struct outer o;
+	struct source os = { outer_read, &o };
+	struct bak_seal local;
+	struct age_reader *ar = NULL;
+	char mhash[SHA256_HEX_LEN + 1];
+	int own = -1, r;
+
+	if (seal == NULL)
+		seal = &local;
+	memset(seal, 0, sizeof *seal);
+	memset(&o, 0, sizeof o);
+	manifest_init(mf);
+	if (fd < 0 && (fd = own = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return err_sys("%s", path);
+	o.fd.fd = fd;
+	o.fd.what = path;
+	if ((r = source_read_full(&(struct source){ fd_source_read, &o.fd },
+	    o.pre, sizeof o.pre, &o.prelen)) != 0)
+		goto out;
+	if (o.prelen >= 2 && o.pre[0] == 0x1f && o.pre[1] == 0x8b) {
+		r = read_plain(&os, path, k, lim, stage_fd, mf, mhash);
+	} else if (age_looks_like(o.pre, o.prelen)) {
+		/* A format 1 archive encrypted with age -r: its own signature
+		 * says who made it, once an identity opens it. */
+		if (k->nids == 0) {
+			r = err_set(ERR_NOKEY, "%s: an age-encrypted file without a "
+			    "nodebak ENVELOPE: it can only be checked with an identity "
+			    "that opens it (--identity FILE)", path);
+			goto out;
+		}
+		if ((r = age_reader_new(&os, k->ids, k->nids, path, &ar)) == 0) {
+			struct source as = { age_source_read, ar };
+			r = read_plain(&as, path, k, lim, stage_fd, mf, mhash);
+			seal->age_only = r == 0;
+		}
+	} else {
+		r = read_sealed(&o, path, k, lim, stage_fd, mf, seal);
+	}
+out:
+	age_reader_free(ar);
+	if (own >= 0)
+		close(own);
+	return r;
+}
+
+/* A sealed archive's ENVELOPE, found by skipping the payload. */
+static int peek_sealed(int fd, const char *path, const unsigned char *hdr,
+    struct manifest *mf, struct bak_seal *seal)
+{
+	struct buf tail = BUF_INIT(2 * ENVELOPE_MAX_BYTES + 4 * USTAR_BLOCK);
+	struct ustar_hdr h;
+	const char *etext;
+	char *tmp = NULL;
+	size_t elen, off = 0, got;
+	time_t et;
+	off_t at;
+	int r;
+
+	if (ustar_check(hdr, &h) != NULL || strcmp(h.path, BAK_PAYLOAD))
+		return err_set(ERR_FORMAT, "%s: not a nodebak archive", path);
+	at = (off_t)(USTAR_BLOCK + (h.size + USTAR_BLOCK - 1) / USTAR_BLOCK *
+	    USTAR_BLOCK);
+	if (lseek(fd, at, SEEK_SET) != at)
+		return err_sys("%s", path);
+	tmp = xmalloc(IO_CHUNK);
+	for (;;) {
+		struct fd_stream fs = { fd, path };
+		if ((r = fd_source_read(&fs, tmp, IO_CHUNK, &got)) != 0)
+			goto out;
+		if (got == 0)
+			break;
+		if ((r = buf_add(&tail, tmp, got)) != 0) {
+			r = err_set(ERR_FORMAT, "%s: too much after the payload", path);
+			goto out;
+		}
+	}
+	if ((r = tail_member(path, &tail, &off, BAK_ENVELOPE, ENVELOPE_MAX_BYTES,
+	    &et, &etext, &elen)) != 0 ||
+	    (r = envelope_parse(etext, elen, &seal->env)) != 0)
+		goto out;
+	envelope_to_manifest(&seal->env, mf);
+	seal->sealed = 1;
+out:
+	free(tmp);
+	buf_free(&tail);
+	return r;
+}
+
+int bak_peek_manifest(const char *path, struct manifest *mf,
+    struct bak_seal *seal)
 {
 	struct buf mtext = BUF_INIT(MANIFEST_MAX_BYTES);
 	struct archive_entry *e;
 	struct reader rd;
+	struct fd_stream fs;
+	struct source src = { fd_source_read, &fs };
+	struct bak_seal local;
+	unsigned char pre[USTAR_BLOCK];
 	char name[MANIFEST_PATH_MAX + 2];
-	int r, eof;
+	size_t got;
+	int r, eof, opened = 0;
 
+	if (seal == NULL)
+		seal = &local;
+	memset(seal, 0, sizeof *seal);
 	manifest_init(mf);
-	if ((r = reader_open(&rd, path, -1)) != 0 ||
+	if ((fs.fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return err_sys("%s", path);
+	fs.what = path;
+	if ((r = source_read_full(&src, pre, sizeof pre, &got)) != 0)
+		goto out;
+	if (got == sizeof pre && !(pre[0] == 0x1f && pre[1] == 0x8b)) {
+		r = age_looks_like(pre, got) ? err_set(ERR_NOKEY, "%s: encrypted with "
+		    "age, without a nodebak ENVELOPE", path) :
+		    peek_sealed(fs.fd, path, pre, mf, seal);
+		goto out;
+	}
+	if (lseek(fs.fd, 0, SEEK_SET) != 0) {
+		r = err_sys("%s", path);
+		goto out;
+	}
+	opened = 1;
+	if ((r = reader_open(&rd, path, &src)) != 0 ||
 	    (r = next_header(&rd, &e, name, sizeof name, &eof)) != 0)
 		goto out;
 	if (eof || strcmp(name, "MANIFEST")) {
@@ -731,7 +1241,9 @@ int bak_peek_manifest(const char *path, struct manifest *mf)
 	if ((r = read_small(&rd, e, "MANIFEST", MANIFEST_MAX_BYTES, &mtext)) == 0)
 		r = manifest_parse(mtext.p, mtext.len, SIZE_MAX, mf);
 out:
-	reader_close(&rd);
+	if (opened)
+		reader_close(&rd);
+	close(fs.fd);
 	buf_free(&mtext);
 	return r;
 }

@@ -8,7 +8,9 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "age.h"
 #include "crypto.h"
+#include "envelope.h"
 #include "manifest.h"
 
 struct buf;
@@ -16,23 +18,39 @@ struct bak_writer;
 
 #define BAK_SIG_DOMAIN "nodebak-manifest-v1"	/* signed with its NUL */
 #define BAK_SIG_MAX 1024
+/* A sealed archive (format 2): ustar(payload.age, ENVELOPE, ENVELOPE.sig),
+ * the payload being a format 1 archive encrypted with age. */
+#define BAK_PAYLOAD "payload.age"
+#define BAK_ENVELOPE "ENVELOPE"
+#define BAK_ENVELOPE_SIG "ENVELOPE.sig"
 
-/* Writer. Members are added in the order they will be read. */
+/* Writer. Members are added in the order they will be read. With nrec
+ * recipients (0: format 1, in clear) the archive is sealed: fd must be a
+ * file (the payload's tar header is written last, at its start), and
+ * bak_writer_seal() ends it after bak_writer_finish(). */
 int bak_writer_new(int fd, int level, time_t mtime, const char *what,
-    struct bak_writer **out);
+    const struct age_recipient *rec, size_t nrec, struct bak_writer **out);
 int bak_writer_add_data(struct bak_writer *w, const char *path, unsigned mode,
     const void *data, size_t len);
 /* Stream regular file src (which must be exactly size bytes) as path. */
 int bak_writer_add_file(struct bak_writer *w, const char *path, unsigned mode,
     const char *src, uint64_t size);
 int bak_writer_add_dir(struct bak_writer *w, const char *path, unsigned mode);
-/* End the tar stream and the gzip member. */
+/* End the tar stream and the gzip member (and the age payload). */
 int bak_writer_finish(struct bak_writer *w);
+int bak_writer_sealed(const struct bak_writer *w);
+/* Sealed archives: write the ENVELOPE for mf (whose canonical text,
+ * signed inside, is mtext), signed by k, and the payload's header. */
+int bak_writer_seal(struct bak_writer *w, const struct sigkey *k,
+    const struct manifest *mf, const char *mtext, size_t mlen);
 void bak_writer_free(struct bak_writer *w);
 
 /* Sign manifest text: sigtext gets the MANIFEST.sig member's content. */
 int bak_sign(const struct sigkey *k, const char *manifest, size_t len,
     struct buf *sigtext);
+/* The same for any text under a signing domain (ENVELOPE). */
+int bak_sign_text(const struct sigkey *k, const char *domain,
+    const char *text, size_t len, struct buf *sigtext);
 
 /* Looks up a trusted public key by id; NULL when it is not trusted. */
 typedef const struct sigkey *(*bak_keylookup)(void *arg, const char *keyid);
@@ -46,24 +64,51 @@ struct bak_limits {
 	uint64_t max_bytes;
 };
 
-/* Read and check the archive at path: the signature (by a key that lookup
- * trusts) before anything else, then every member against the MANIFEST:
- * exact set and order, type, size, mode, SHA-256; no trailing data. When
+/* What a reader may use: the signing keys it trusts, and the identities
+ * that may open sealed archives (none: sealed archives are checked
+ * without being opened). */
+struct bak_keys {
+	bak_keylookup lookup;
+	void *arg;
+	const struct age_identity *ids;
+	size_t nids;
+};
+
+/* What a reader found besides the MANIFEST. */
+struct bak_seal {
+	int sealed;		/* format 2: encrypted in a signed ENVELOPE */
+	int opened;		/* ... and an identity opened and checked it all */
+	int age_only;		/* format 1 encrypted with age -r, opened */
+	struct envelope env;	/* when sealed */
+};
+
+/* Read and check the archive at path: the signature (by a key that
+ * k->lookup trusts) before anything else, then every member against the
+ * MANIFEST: exact set and order, type, size, mode, SHA-256; no trailing
+ * data. A sealed archive: the ENVELOPE's signature over the payload's
+ * size and SHA-256 always; when one of k->ids opens it, all of the above
+ * inside as well, and the inside must be what the ENVELOPE names. Not
+ * opened (no identity matches), *mf gets the ENVELOPE's public fields
+ * and no members; with stage_fd >= 0 that is an error (ERR_NOKEY). When
  * stage_fd >= 0, members are created beneath it (O_EXCL, no symlinks
- * followed) and fsynced. On success *mf gets the manifest. On failure,
- * err_msg() says exactly what is wrong, and extracted files are left for
- * the caller to remove with the staging folder. */
-int bak_read(const char *path, bak_keylookup lookup, void *arg,
-    const struct bak_limits *lim, int stage_fd, struct manifest *mf);
+ * followed) and fsynced. On success *mf gets the manifest and *seal (may
+ * be NULL) what was found. On failure, err_msg() says exactly what is
+ * wrong, and extracted files are left for the caller to remove with the
+ * staging folder. */
+int bak_read(const char *path, const struct bak_keys *k,
+    const struct bak_limits *lim, int stage_fd, struct manifest *mf,
+    struct bak_seal *seal);
 
 /* As bak_read(), reading the archive from fd (a pipe will do: it is read
  * once, in order, to its end) instead of opening path, which only names
  * it in messages. fd is left open. */
-int bak_read_fd(int fd, const char *path, bak_keylookup lookup, void *arg,
-    const struct bak_limits *lim, int stage_fd, struct manifest *mf);
+int bak_read_fd(int fd, const char *path, const struct bak_keys *k,
+    const struct bak_limits *lim, int stage_fd, struct manifest *mf,
+    struct bak_seal *seal);
 
-/* Read only the MANIFEST (not verified: for listings of what a file
- * claims). */
-int bak_peek_manifest(const char *path, struct manifest *mf);
+/* Read only the MANIFEST, or a sealed archive's ENVELOPE (not verified:
+ * for listings of what a file claims); seal (may be NULL) says which. */
+int bak_peek_manifest(const char *path, struct manifest *mf,
+    struct bak_seal *seal);
 
 #endif

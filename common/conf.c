@@ -56,6 +56,12 @@ static const struct ini_key snapshotd_keys[] = {
 	  "shell command that stops the node's services before a rollback" },
 	{ "service_start", CT_CMD, S(service_start), NULL, 0, 0, NULL,
 	  "shell command that starts them again afterwards" },
+	{ "recipients", CT_RECIPIENTS, S(recipients), NULL, 0, 0, NULL,
+	  "age public keys every new archive is encrypted to; unset: in clear" },
+	{ "recipients_file", CT_PATH, S(recipients_file), NULL, 0, 0, NULL,
+	  "a file of age recipients, one per line, '#' comments" },
+	{ "archive_group", CT_STR, S(archive_group), NULL, 0, 0, NULL,
+	  "the group that may read archives (mode 0640); unset: root's" },
 	{ NULL }
 };
 

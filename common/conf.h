@@ -62,6 +62,9 @@ struct conf {
 	long max_members;
 	long long max_bytes;
 	char *service_stop, *service_start;
+	char *recipients;		/* age1... list; NULL: none */
+	char *recipients_file;		/* a file of them; NULL: none */
+	char *archive_group;		/* group of archives (0640); NULL: root's */
 	/* [retention] */
 	struct conf_retention retention;
 	/* [cluster] */

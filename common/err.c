@@ -93,6 +93,7 @@ const char *err_str(int code)
 	case ERR_NOSPC: return "no space left";
 	case ERR_MISMATCH: return "content mismatch";
 	case ERR_REFUSED: return "refused";
+	case ERR_NOKEY: return "no matching identity";
 	}
 	return "unknown error";
 }

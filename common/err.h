@@ -26,6 +26,7 @@ enum {
 	ERR_NOSPC = -17,	/* disk full or file size limit */
 	ERR_MISMATCH = -18,	/* content differs from what was signed */
 	ERR_REFUSED = -19,	/* refused by a safety rule (--force can name it) */
+	ERR_NOKEY = -20,	/* no identity given can decrypt it */
 };
 
 /* Record a one-line reason for the calling thread and return code. */

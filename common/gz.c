@@ -19,7 +19,7 @@
 
 struct gz_reader {
 	z_stream z;
-	int fd;
+	struct source in_src;
 	const char *what;
 	unsigned char *in;
 	int header_checked, ended;
@@ -44,7 +44,8 @@ struct gz_slot {
 };
 
 struct gz_writer {
-	int fd, level, nthreads, stop, err;
+	struct sink out;
+	int level, nthreads, stop, err;
 	const char *what;
 	pthread_t *threads;
 	pthread_mutex_t mu;
@@ -131,14 +132,15 @@ static int nthreads(void)
 	return n < 1 ? 1 : n > 16 ? 16 : (int)n;
 }
 
-int gz_writer_new(int fd, int level, const char *what, struct gz_writer **out)
+int gz_writer_new(const struct sink *out_, int level, const char *what,
+    struct gz_writer **out)
 {
 	struct gz_writer *w = xcalloc(1, sizeof *w);
 	size_t bound;
 	int r;
 
 	*out = NULL;
-	w->fd = fd;
+	w->out = *out_;
 	w->level = level;
 	w->what = what;
 	w->nthreads = nthreads();
@@ -165,7 +167,7 @@ int gz_writer_new(int fd, int level, const char *what, struct gz_writer **out)
 	{
 		unsigned char hdr[10] = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0,
 			gz_xfl(level), GZ_OS_UNIX };
-		r = fs_write_all(fd, hdr, sizeof hdr, what);
+		r = w->out.write(w->out.ctx, hdr, sizeof hdr);
 	}
 	return r;
 }
@@ -183,7 +185,7 @@ static int write_oldest(struct gz_writer *w)
 	if (sl->err)
 		return err_set(ERR_IO, "zlib: compression failed");
 	fault_point("gz-write");
-	if ((r = fs_write_all(w->fd, sl->out, sl->outlen, w->what)) != 0)
+	if ((r = w->out.write(w->out.ctx, sl->out, sl->outlen)) != 0)
 		return r;
 	w->crc = crc32_combine(w->crc, sl->crc, (z_off_t)sl->inlen);
 	pthread_mutex_lock(&w->mu);
@@ -264,7 +266,7 @@ int gz_finish(struct gz_writer *w)
 		tr[i] = (unsigned char)(w->crc >> (8 * i));
 		tr[4 + i] = (unsigned char)(w->total_in >> (8 * i));
 	}
-	return fs_write_all(w->fd, tr, sizeof tr, w->what);
+	return w->out.write(w->out.ctx, tr, sizeof tr);
 }
 
 void gz_writer_free(struct gz_writer *w)
@@ -289,7 +291,8 @@ void gz_writer_free(struct gz_writer *w)
 	free(w);
 }
 
-int gz_reader_new(int fd, const char *what, struct gz_reader **out)
+int gz_reader_new(const struct source *in, const char *what,
+    struct gz_reader **out)
 {
 	struct gz_reader *r = xcalloc(1, sizeof *r);
 
@@ -299,7 +302,7 @@ int gz_reader_new(int fd, const char *what, struct gz_reader **out)
 		free(r);
 		return err_set(ERR_NOMEM, "zlib: cannot start decompression");
 	}
-	r->fd = fd;
+	r->in_src = *in;
 	r->what = what;
 	r->in = xmalloc(GZ_CHUNK);
 	*out = r;
@@ -308,13 +311,11 @@ int gz_reader_new(int fd, const char *what, struct gz_reader **out)
 
 static int fill(struct gz_reader *r)
 {
-	ssize_t n;
+	size_t n;
+	int e;
 
-	do
-		n = read(r->fd, r->in, GZ_CHUNK);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return err_sys("read %s", r->what);
+	if ((e = r->in_src.read(r->in_src.ctx, r->in, GZ_CHUNK, &n)) != 0)
+		return e;
 	r->z.next_in = r->in;
 	r->z.avail_in = (uInt)n;
 	return 0;

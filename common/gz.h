@@ -9,17 +9,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "stream.h"
+
 struct gz_writer;
 struct gz_reader;
 
-/* Compress into fd (not closed by us); what names the file in errors. */
-int gz_writer_new(int fd, int level, const char *what, struct gz_writer **out);
+/* Compress into out; what names the file in errors. */
+int gz_writer_new(const struct sink *out, int level, const char *what,
+    struct gz_writer **w);
 int gz_write(struct gz_writer *w, const void *data, size_t len);
 /* Write the gzip trailer. */
 int gz_finish(struct gz_writer *w);
 void gz_writer_free(struct gz_writer *w);
 
-int gz_reader_new(int fd, const char *what, struct gz_reader **out);
+/* Decompress from in. */
+int gz_reader_new(const struct source *in, const char *what,
+    struct gz_reader **r);
 /* Up to cap decompressed bytes into out; *got = 0 only at the end of the
  * one gzip member, after its CRC and length have been checked and no byte
  * follows it. */

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "age.h"
 #include "buf.h"
 #include "err.h"
 #include "esc.h"
@@ -109,6 +110,11 @@ static void add_allowed_remote(struct buf *b, const struct ini_key *k,
 		break;
 	case CT_RELPATH:
 		buf_adds(b, "a relative path without .. components");
+		break;
+	case CT_RECIPIENTS:
+		buf_addf(b, "age X25519 recipients (age1 and 58 Bech32 characters, "
+		    "as age-keygen -y prints them), separated by spaces, at most %d",
+		    AGE_MAX_RECIPIENTS - 1);
 		break;
 	case CT_HOSTKEY:
 		buf_addf(b, FP_PREFIX " and %d base64 characters (A-Za-z0-9+/, as "
@@ -394,6 +400,31 @@ static int host_ok(const char *v)
 }
 
 /* Relative, and no component is "..": it stays beneath its folder. */
+/* Space-separated age recipients, at most one less than age allows (the
+ * node's own recovery key is added to them). */
+static int recipients_ok(const char *v)
+{
+	char one[AGE_RECIPIENT_MAX];
+	struct age_recipient r;
+	int n = 0;
+
+	while (*v) {
+		size_t len = strcspn(v, " ");
+		if (len == 0) {
+			v++;
+			continue;
+		}
+		if (len >= sizeof one || ++n >= AGE_MAX_RECIPIENTS)
+			return 0;
+		memcpy(one, v, len);
+		one[len] = '\0';
+		if (age_recipient_parse(one, &r) != 0)
+			return 0;
+		v += len;
+	}
+	return 1;
+}
+
 static int relpath_ok(const char *v)
 {
 	if (*v == '\0' || *v == '/')
@@ -477,6 +508,8 @@ static int text_bad(const struct ini_key *k, const char *v)
 		return !users_name_ok(v);
 	case CT_RELPATH:
 		return !relpath_ok(v);
+	case CT_RECIPIENTS:
+		return !recipients_ok(v);
 	case CT_FAMILY:
 		return 1;	/* its family()'s; never a default */
 	default:

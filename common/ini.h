@@ -26,6 +26,7 @@ enum ini_ctype {
 	CT_USER,	/* users_name_ok() */
 	CT_RELPATH,	/* relative, no ".." component; kept as written */
 	CT_HOSTKEY,	/* "SHA256:" + 43 base64 characters, or a CT_PATH */
+	CT_RECIPIENTS,	/* age recipients (age1...), space-separated; empty: none */
 };
 
 #define INI_REQUIRED 1	/* a row's flags: must be set, never empty */

@@ -12,10 +12,12 @@
 #include "esc.h"
 #include "fsutil.h"
 #include "sidecar.h"
+#include "age.h"
 #include "xmalloc.h"
 #include "banned.h"
 
 #define SIDECAR_FORMAT "nodebak-bak-json 1"
+#define SIDECAR_FORMAT2 "nodebak-bak-json 2"
 /* A MANIFEST of at most MANIFEST_MAX_BYTES cannot list more members: the
  * shortest member line ("dir 0700 a\n") is 11 bytes. */
 #define SIDECAR_MAX_MEMBERS (MANIFEST_MAX_BYTES / 11)
@@ -74,8 +76,8 @@ static int only_keys(json_t *obj, const char *const *keys, const char *what,
 			;
 		if (keys[i] == NULL) {
 			snprintf(field, sizeof field, "%s%s", prefix, esc(k));
-			return bad(what, field, "unknown (format version 1 has no "
-			    "such field)");
+			return bad(what, field, "unknown (the format has no such "
+			    "field)");
 		}
 	}
 	return 0;
@@ -86,11 +88,15 @@ static int f_format(json_t *v, const char *what, struct sidecar *sc)
 	char s[32];
 	int r;
 
-	(void)sc;
 	if ((r = get_str(v, what, "format", s, sizeof s)) != 0)
 		return r;
-	if (strcmp(s, SIDECAR_FORMAT))
-		return bad(what, "format", "not \"" SIDECAR_FORMAT "\"");
+	if (!strcmp(s, SIDECAR_FORMAT))
+		sc->encrypted = 0;
+	else if (!strcmp(s, SIDECAR_FORMAT2))
+		sc->encrypted = 1;
+	else
+		return bad(what, "format", "not \"" SIDECAR_FORMAT "\" or \""
+		    SIDECAR_FORMAT2 "\"");
 	return 0;
 }
 
@@ -289,14 +295,48 @@ static int f_members(json_t *v, const char *what, struct sidecar *sc)
 	json_t *m;
 	int r;
 
-	(void)sc;
 	if (!json_is_array(v))
 		return bad(what, "members", "not an array");
+	if (sc->encrypted && json_array_size(v) != 0)
+		return bad(what, "members", "not empty in an encrypted archive's "
+		    "description");
 	if (json_array_size(v) > SIDECAR_MAX_MEMBERS)
 		return bad(what, "members", "more members than a MANIFEST can list");
 	json_array_foreach(v, i, m)
 		if ((r = member(m, i, what)) != 0)
 			return r;
+	return 0;
+}
+
+/* Format 2 (a sealed archive): "encrypted": {"format": "age-v1",
+ * "recipients": ["age1...", ...]}. */
+static int f_encrypted(json_t *v, const char *what, struct sidecar *sc)
+{
+	static const char *const keys[] = { "format", "recipients", NULL };
+	json_t *f, *rs, *x;
+	size_t i;
+	int r;
+
+	if (!json_is_object(v))
+		return bad(what, "encrypted", "not an object");
+	if ((r = only_keys(v, keys, what, "encrypted.")) != 0)
+		return r;
+	f = json_object_get(v, "format");
+	if (!json_is_string(f) || strcmp(json_string_value(f), "age-v1"))
+		return bad(what, "encrypted.format", "not \"age-v1\"");
+	rs = json_object_get(v, "recipients");
+	if (!json_is_array(rs) || json_array_size(rs) == 0 ||
+	    json_array_size(rs) > AGE_MAX_RECIPIENTS)
+		return bad(what, "encrypted.recipients", "not an array of 1 to 64 "
+		    "age recipients");
+	json_array_foreach(rs, i, x) {
+		struct age_recipient rc;
+		if (!json_is_string(x) ||
+		    age_recipient_parse(json_string_value(x), &rc) != 0)
+			return bad(what, "encrypted.recipients", "holds something "
+			    "other than an age recipient (age1...)");
+	}
+	sc->nrec = json_array_size(rs);
 	return 0;
 }
 
@@ -317,6 +357,7 @@ static const struct field {
 	{ "software", f_software },
 	{ "engine", f_engine },
 	{ "schema", f_schema },
+	{ "encrypted", f_encrypted },	/* format 2 only */
 	{ "members", f_members },
 };
 #define NFIELDS (sizeof fields / sizeof fields[0])
@@ -327,14 +368,18 @@ static int check_object(json_t *root, const char *what, struct sidecar *sc)
 	json_t *v;
 	int r;
 
+	size_t nk = 0;
+
 	for (size_t i = 0; i < NFIELDS; i++) {
-		keys[i] = fields[i].key;
+		if (fields[i].check == f_encrypted && !sc->encrypted)
+			continue;
+		keys[nk++] = fields[i].key;
 		if ((v = json_object_get(root, fields[i].key)) == NULL)
 			return bad(what, fields[i].key, "missing");
 		if ((r = fields[i].check(v, what, sc)) != 0)
 			return r;
 	}
-	keys[NFIELDS] = NULL;
+	keys[nk] = NULL;
 	return only_keys(root, keys, what, "");
 }
 

@@ -22,6 +22,8 @@ struct sidecar {
 	char snapshot[NAME_MAX_LEN + 1];
 	char created[21];			/* YYYY-MM-DDTHH:MM:SSZ */
 	char key_id[KEYID_HEX_LEN + 1];
+	int encrypted;				/* format 2: a sealed archive */
+	size_t nrec;				/* its recipients */
 };
 
 /* Parse text[0..len): 0 and *out, or ERR_FORMAT with one line saying

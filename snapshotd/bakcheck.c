@@ -126,11 +126,22 @@ static void check(struct node *n, const char *path, const char *file,
 	const struct trusted_key *tk;
 	struct bak_limits lim;
 	struct manifest mf;
+	struct bak_keys keys;
+	struct bak_seal *seal = xcalloc(1, sizeof *seal);
 	int r;
 
 	memset(c, 0, sizeof *c);
 	node_limits(n, &lim);
-	if ((r = bak_read(path, node_lookup_key, n, &lim, -1, &mf)) == 0) {
+	node_keys(n, NULL, 0, &keys);
+	r = bak_read(path, &keys, &lim, -1, &mf, seal);
+	if (seal->sealed) {
+		c->sealed = 1;
+		c->opened = seal->opened;
+		c->nrec = seal->env.nrec;
+		memcpy(c->rec, seal->env.rec, seal->env.nrec * sizeof *c->rec);
+	}
+	free(seal);
+	if (r == 0) {
 		fields(&mf, c);
 		c->status = BC_VERIFIED;
 		if (node_check_claim(n, &mf, file) != 0) {
@@ -142,10 +153,17 @@ static void check(struct node *n, const char *path, const char *file,
 	}
 	c->status = r == ERR_SIG ? BC_BADSIG : r == ERR_UNTRUSTED ?
 	    BC_UNTRUSTED : BC_UNVERIFIED;
-	if (bak_peek_manifest(path, &mf) == 0) {
+	seal = xcalloc(1, sizeof *seal);
+	if (bak_peek_manifest(path, &mf, seal) == 0) {
 		fields(&mf, c);
 		manifest_free(&mf);
+		if (seal->sealed) {
+			c->sealed = 1;
+			c->nrec = seal->env.nrec;
+			memcpy(c->rec, seal->env.rec, seal->env.nrec * sizeof *c->rec);
+		}
 	}
+	free(seal);
 }
 
 int bakcheck_file(struct node *n, const char *file, struct bakcheck *out)

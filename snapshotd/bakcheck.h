@@ -5,6 +5,7 @@
 #define NODEBAK_BAKCHECK_H
 #include <time.h>
 
+#include "age.h"
 #include "crypto.h"
 #include "names.h"
 
@@ -29,6 +30,12 @@ struct bakcheck {
 	char snapshot[NAME_MAX_LEN + 1];
 	char key_id[KEYID_HEX_LEN + 1];
 	time_t created;
+	/* A sealed archive (format 2): the ENVELOPE's recipients (claimed
+	 * unless BC_VERIFIED); opened: this node's recovery identity opened
+	 * it, so its inside was checked too. */
+	int sealed, opened;
+	size_t nrec;
+	struct age_recipient rec[AGE_MAX_RECIPIENTS];
 };
 
 /* Check backups/<file> (or take the answer remembered for the same file:

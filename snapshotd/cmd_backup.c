@@ -33,7 +33,8 @@
 #include "banned.h"
 
 #define ROLLBACK_USAGE "Usage:\n  backup rollback <name>.bak [--yes] " \
-	"[--no-safety-snapshot] [--force node|version|schema]...\n"
+	"[--no-safety-snapshot] [--force node|version|schema]... " \
+	"[--identity /ABSOLUTE/FILE]\n"
 
 int cmd_backup_snapshot(struct cmdctx *cx, int argc, char **argv)
 {
@@ -62,6 +63,31 @@ static int is_bak_name(const char *name)
 	return name[0] != '.' && name_from_bak(name, base, sizeof base) == 0;
 }
 
+/* "; encrypted to age1abcd...wxyz, ..." for a sealed archive, "" in
+ * clear. The recipients shortened as fingerprints (first 10 and last 4
+ * characters); the node's own recovery key as "this node". */
+static const char *sealed_note(const struct node *n, const struct bakcheck *c)
+{
+	static __thread char out[1024];
+	char own[AGE_RECIPIENT_MAX], rec[AGE_RECIPIENT_MAX];
+	size_t len;
+
+	if (!c->sealed)
+		return "";
+	node_recipient(n, own);
+	len = (size_t)snprintf(out, sizeof out, "; encrypted to");
+	for (size_t i = 0; i < c->nrec && len < sizeof out - 40; i++) {
+		age_recipient_format(&c->rec[i], rec);
+		if (!strcmp(rec, own))
+			len += (size_t)snprintf(out + len, sizeof out - len, "%s this node",
+			    i ? "," : "");
+		else
+			len += (size_t)snprintf(out + len, sizeof out - len,
+			    "%s %.10s...%s", i ? "," : "", rec, rec + strlen(rec) - 4);
+	}
+	return out;
+}
+
 /* One backup list line. Only a verified archive's MANIFEST is shown as
  * fact; otherwise what it claims, as a claim. Names are escaped. */
 static void list_line(struct cmdctx *cx, const char *file)
@@ -85,12 +111,12 @@ static void list_line(struct cmdctx *cx, const char *file)
 		manifest_time(c.created, ts);
 		ts[10] = ' ';
 		ts[19] = '\0';
-		ui_out(cx->ui, "%-36s %10s  %-20s  %-13s  %s / %s (%s)%s%s%s\n",
+		ui_out(cx->ui, "%-36s %10s  %-20s  %-13s  %s / %s (%s)%s%s%s%s\n",
 		    esc(file), size, ts, st_name, esc(c.node_name), esc(c.key_id),
 		    node_key_origin(n, c.key_id), name_is_bak_of(file, c.snapshot) ?
 		    "" : "; WARNING: holds snapshot ", name_is_bak_of(file,
 		    c.snapshot) ? "" : esc(c.snapshot), pins_has(n, file) ?
-		    "; pinned" : "");
+		    "; pinned" : "", sealed_note(n, &c));
 	} else if (c.key_id[0])
 		ui_out(cx->ui, "%-36s %10s  %-20s  %-13s  claims %s (%s) / %s%s%s\n",
 		    esc(file), size, ts, st_name, esc(c.node_name), esc(c.node_id),
@@ -236,28 +262,50 @@ int cmd_backup_verify(struct cmdctx *cx, int argc, char **argv)
 	struct node *n = cx->node;
 	struct bak_limits lim;
 	struct manifest mf;
-	char *path, ts[21];
+	struct bak_keys keys;
+	struct bak_seal *seal = xcalloc(1, sizeof *seal);
+	char *path, ts[21], rec[AGE_RECIPIENT_MAX], own[AGE_RECIPIENT_MAX];
 	int r;
 
 	(void)argc;
-	if ((r = bak_arg(cx, "backup verify", argv[0], &path)) != EXIT_OK)
+	if ((r = bak_arg(cx, "backup verify", argv[0], &path)) != EXIT_OK) {
+		free(seal);
 		return r;
+	}
 	node_limits(n, &lim);
-	r = bak_read(path, node_lookup_key, n, &lim, -1, &mf);
+	node_keys(n, NULL, 0, &keys);
+	r = bak_read(path, &keys, &lim, -1, &mf, seal);
 	if (r == 0 && ((r = node_check_claim(n, &mf, argv[0])) != 0 ||
 	    (r = snapshot_check_sidecar(path, &mf)) != 0))
 		manifest_free(&mf);
 	free(path);
 	if (r != 0) {
 		ui_err(cx->ui, "backup verify: FAILED: %s\n", err_msg());
+		free(seal);
 		return EXIT_FAIL;
 	}
 	manifest_time(mf.created, ts);
 	ui_out(cx->ui, "%s: OK\n  node %s (%s), snapshot %s taken %s\n  signed "
-	    "by key %s (%s)\n  %zu members, %llu bytes, all SHA-256 match\n",
-	    esc(argv[0]), esc(mf.node_name), esc(mf.node_id), esc(mf.snapshot),
-	    ts, esc(mf.key_id), node_key_origin(n, mf.key_id), mf.n,
-	    (unsigned long long)manifest_total(&mf));
+	    "by key %s (%s)\n", esc(argv[0]), esc(mf.node_name), esc(mf.node_id),
+	    esc(mf.snapshot), ts, esc(mf.key_id), node_key_origin(n, mf.key_id));
+	if (seal->sealed) {
+		node_recipient(n, own);
+		ui_out(cx->ui, "  encrypted to %zu recipient%s:\n", seal->env.nrec,
+		    seal->env.nrec == 1 ? "" : "s");
+		for (size_t i = 0; i < seal->env.nrec; i++) {
+			age_recipient_format(&seal->env.rec[i], rec);
+			ui_out(cx->ui, "    %s%s\n", rec, strcmp(rec, own) ? "" :
+			    " (this node's recovery key)");
+		}
+	}
+	if (seal->sealed && !seal->opened)
+		ui_out(cx->ui, "  not encrypted to this node's recovery key: only the "
+		    "signed envelope was checked (payload %llu bytes, SHA-256 "
+		    "matches)\n", (unsigned long long)seal->env.payload_size);
+	else
+		ui_out(cx->ui, "  %zu members, %llu bytes, all SHA-256 match\n", mf.n,
+		    (unsigned long long)manifest_total(&mf));
+	free(seal);
 	if (!name_is_bak_of(argv[0], mf.snapshot))
 		ui_out(cx->ui, "  WARNING: the file is named %s but holds snapshot "
 		    "%s: it was renamed or copied; restoring it restores snapshot "
@@ -343,6 +391,7 @@ int cmd_backup_unpin(struct cmdctx *cx, int argc, char **argv)
 
 struct opts {
 	const char *file;
+	const char *identity;		/* an operator's age identity file */
 	int yes, no_safety;
 	unsigned force;
 };
@@ -356,6 +405,16 @@ static int parse_opts(struct cmdctx *cx, int argc, char **argv,
 			o->yes = 1;
 		else if (!strcmp(argv[i], "--no-safety-snapshot"))
 			o->no_safety = 1;
+		else if (!strcmp(argv[i], "--identity") && i + 1 < argc &&
+		    !o->identity) {
+			o->identity = argv[++i];
+			if (o->identity[0] != '/') {
+				ui_err(cx->ui, "backup rollback: --identity %s: give the "
+				    "identity file's absolute path (the daemon reads it)\n",
+				    esc(o->identity));
+				return -1;
+			}
+		}
 		else if (!strcmp(argv[i], "--force") && i + 1 < argc) {
 			const char *w = argv[++i];
 			if (!strcmp(w, "node"))
@@ -466,6 +525,8 @@ int cmd_backup_rollback(struct cmdctx *cx, int argc, char **argv)
 	struct rollback_res res;
 	struct bakcheck seen;
 	struct opts o;
+	struct age_identity *ids = NULL;
+	size_t nids = 0;
 	char base[NAME_MAX_LEN + 1], *path;
 	int exists, r;
 
@@ -485,13 +546,21 @@ int cmd_backup_rollback(struct cmdctx *cx, int argc, char **argv)
 	}
 	if (refuse_if_clustered(cx) != 0)
 		return EXIT_FAIL;
+	if (o.identity && age_identities_load(o.identity, &ids, &nids) != 0) {
+		ui_err(cx->ui, "backup rollback: --identity: %s\n", err_msg());
+		ui_err(cx->ui, "  The node was not changed.\n");
+		return EXIT_FAIL;
+	}
 	memset(&seen, 0, sizeof seen);
 	seen.status = BC_UNVERIFIED;	/* until bakcheck_file() says more */
 	if (!o.yes && !confirm(cx, o.file, &seen)) {
 		ui_out(cx->ui, "Rollback cancelled; nothing was changed.\n");
+		age_identities_free(ids, nids);
 		return EXIT_FAIL;
 	}
 	rq.file = o.file;
+	rq.ids = ids;
+	rq.nids = nids;
 	rq.force = o.force;
 	rq.no_safety = o.no_safety;
 	rq.seen = o.yes ? NULL : &seen;
@@ -512,5 +581,6 @@ int cmd_backup_rollback(struct cmdctx *cx, int argc, char **argv)
 		r = EXIT_FAIL;
 	}
 	rollback_res_free(&res);
+	age_identities_free(ids, nids);
 	return r;
 }

@@ -1,6 +1,7 @@
 /* node.c: node identity, keys, folders and the operation lock: the node
  * state every layer above stands on; it calls nothing of snapshotd's. */
 #include <dirent.h>
+#include <grp.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,6 +9,8 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/crypto.h>
 
 #include "buf.h"
 #include "clock.h"
@@ -67,6 +70,144 @@ out:
 	free(priv);
 	free(pub);
 	return r;
+}
+
+/* The node's recovery identity (docs/bak-format.md, format 2): made at
+ * first start, mode 0600, in the state folder only. */
+static int ensure_recovery(struct node *n)
+{
+	char *path = fs_join(n->conf->state_dir, NODE_RECOVERY_FILE);
+	struct age_identity *ids = NULL;
+	size_t nids = 0;
+	int r = 0;
+
+	if (!fs_exists(path)) {
+		if ((r = age_identity_generate(path, &n->recovery_id)) != 0)
+			goto out;
+		log_info("generated recovery identity %s", path);
+	}
+	if ((r = age_identities_load(path, &ids, &nids)) != 0)
+		goto out;
+	if (nids != 1) {
+		r = err_set(ERR_FORMAT, "%s: holds %zu identities, not one", path,
+		    nids);
+		goto out;
+	}
+	n->recovery_id = ids[0];
+out:
+	age_identities_free(ids, nids);
+	free(path);
+	return r;
+}
+
+void node_recipient(const struct node *n, char out[AGE_RECIPIENT_MAX])
+{
+	struct age_recipient rc;
+
+	age_identity_recipient(&n->recovery_id, &rc);
+	age_recipient_format(&rc, out);
+}
+
+/* Add the recipients in the words of text (spaces, tabs, newlines;
+ * from '#' to the end of a line is a comment) to rs, skipping repeats. */
+static int add_recipients(const char *text, const char *what,
+    struct age_recipient *rs, size_t *n)
+{
+	const char *p = text;
+
+	while (*p) {
+		char one[AGE_RECIPIENT_MAX];
+		struct age_recipient rc;
+		size_t len, i;
+		if (*p == '#') {
+			p += strcspn(p, "\n");
+			continue;
+		}
+		if ((len = strcspn(p, " \t\r\n")) == 0) {
+			p++;
+			continue;
+		}
+		if (len >= sizeof one)
+			return err_set(ERR_INVAL, "%s: %.20s...: not an age recipient "
+			    "(age1 and 58 Bech32 characters)", what, esc(p));
+		memcpy(one, p, len);
+		one[len] = '\0';
+		p += len;
+		if (age_recipient_parse(one, &rc) != 0)
+			return err_prefix(ERR_INVAL, "%s", what);
+		for (i = 0; i < *n && memcmp(rs[i].pub, rc.pub, AGE_KEY_LEN); i++)
+			;
+		if (i < *n)
+			continue;
+		if (*n == AGE_MAX_RECIPIENTS - 1)
+			return err_set(ERR_TOOBIG, "%s: more than %d recipients", what,
+			    AGE_MAX_RECIPIENTS - 1);
+		rs[(*n)++] = rc;
+	}
+	return 0;
+}
+
+int node_recipients(const struct node *n, struct age_recipient *rs,
+    size_t *nout)
+{
+	const struct conf *c = n->conf;
+	struct buf b = BUF_INIT(1 << 20);
+	size_t k = 0, i;
+	int r;
+
+	*nout = 0;
+	if (c->recipients && (r = add_recipients(c->recipients,
+	    "[snapshotd] recipients", rs, &k)) != 0)
+		return r;
+	if (c->recipients_file) {
+		if ((r = fs_read_file(c->recipients_file, 1 << 20, &b)) != 0)
+			return err_prefix(r, "[snapshotd] recipients_file");
+		r = add_recipients(b.p ? b.p : "", c->recipients_file, rs, &k);
+		buf_free(&b);
+		if (r != 0)
+			return r;
+	}
+	if (k == 0)
+		return 0;	/* archives in clear */
+	/* Always the node's own: local rollback needs no other key. */
+	for (i = 0; i < k && memcmp(rs[i].pub, n->recovery_id.pub, AGE_KEY_LEN); i++)
+		;
+	if (i == k)
+		age_identity_recipient(&n->recovery_id, &rs[k++]);
+	*nout = k;
+	return 0;
+}
+
+void node_keys(const struct node *n, const struct age_identity *ids,
+    size_t nids, struct bak_keys *k)
+{
+	k->lookup = node_lookup_key;
+	k->arg = (void *)n;
+	k->ids = nids ? ids : &n->recovery_id;
+	k->nids = nids ? nids : 1;
+}
+
+int node_archive_owner(const struct node *n, int fd, const char *path)
+{
+	const struct conf *c = n->conf;
+	struct stat st;
+	gid_t gid;
+
+	if (c->archive_group) {
+		struct group *g = getgrnam(c->archive_group);
+		if (g == NULL)
+			return err_set(ERR_INVAL, "[snapshotd] archive_group = %s: no "
+			    "such group", esc(c->archive_group));
+		gid = g->gr_gid;
+	} else {
+		if (stat(c->files_dir, &st) != 0)
+			return err_sys("%s", c->files_dir);
+		gid = st.st_gid;
+	}
+	if ((fd >= 0 ? fchown(fd, (uid_t)-1, gid) :
+	    lchown(path, (uid_t)-1, gid)) != 0)
+		return err_sys("chown %s", path);
+	return 0;
 }
 
 static int ensure_id(struct node *n)
@@ -210,6 +351,7 @@ int node_open(struct conf *conf, struct node **out)
 	n->backups = fs_join(conf->files_dir, NODE_BACKUPS_DIR);
 	n->cluster_path = fs_join(conf->state_dir, CLUSTER_FILE);
 	if ((r = ensure_dirs(conf)) != 0 || (r = ensure_key(n)) != 0 ||
+	    (r = ensure_recovery(n)) != 0 ||
 	    (r = ensure_id(n)) != 0 || (r = node_load_trusted(n)) != 0) {
 		node_free(n);
 		return r;
@@ -268,6 +410,7 @@ void node_free(struct node *n)
 	if (n == NULL)
 		return;
 	sigkey_free(n->key);
+	OPENSSL_cleanse(&n->recovery_id, sizeof n->recovery_id);
 	trust_free(n->trust);
 	free(n->backups);
 	free(n->cluster_path);

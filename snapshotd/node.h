@@ -14,6 +14,7 @@
 
 #define NODE_KEY_FILE "signing.key"
 #define NODE_PUB_FILE "signing.pub"
+#define NODE_RECOVERY_FILE "recovery.age"	/* the node's age identity */
 #define NODE_ID_FILE "node-id"
 #define NODE_TRUSTED_DIR "trusted"
 #define NODE_BACKUPS_DIR "backups"
@@ -42,6 +43,7 @@ struct trust {
 struct node {
 	struct conf *conf;		/* owned; replaced on reload */
 	struct sigkey *key;		/* this node's signing key */
+	struct age_identity recovery_id;	/* opens this node's sealed archives */
 	char id[37];
 	struct trust *trust;		/* other nodes' keys: node_trust() */
 	char *backups;			/* files_dir/backups */
@@ -96,6 +98,22 @@ int node_check_claim(const struct node *n, const struct manifest *mf,
 int node_trust_key(struct node *n, const char *text, size_t len,
     const char *node_arg, const char *what, struct keyfile_node *added,
     char keyid[KEYID_HEX_LEN + 1]);
+/* The recipients new archives are sealed to: the configured ones and the
+ * node's recovery key; *n = 0 when none is configured (archives in
+ * clear). rs holds AGE_MAX_RECIPIENTS. One-line error for a bad one. */
+int node_recipients(const struct node *n, struct age_recipient *rs,
+    size_t *nrec);
+/* The node's own recipient (age1...), as key show prints it. */
+void node_recipient(const struct node *n, char out[AGE_RECIPIENT_MAX]);
+/* What reading an archive may use: the node's trusted keys, and ids
+ * (nids > 0: an operator's --identity) or else the recovery identity. */
+void node_keys(const struct node *n, const struct age_identity *ids,
+    size_t nids, struct bak_keys *k);
+/* Archives and their .json: never readable by others; the group is
+ * [snapshotd] archive_group, else the files root's. */
+#define NODE_ARCHIVE_MODE 0640
+/* Give fd (or, when fd < 0, path) the archive group. */
+int node_archive_owner(const struct node *n, int fd, const char *path);
 /* Limits for reading archives. */
 void node_limits(const struct node *n, struct bak_limits *lim);
 /* Path of backups/<file> (caller frees). */

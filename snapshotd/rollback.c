@@ -245,10 +245,11 @@ static int backup_exists(struct node *n, const char *name)
 }
 
 /* Stage and verify: everything that can fail without touching the node. */
-static int stage_archive(struct node *n, const char *path, const char *stage,
-    struct manifest *mf)
+static int stage_archive(struct node *n, const struct rollback_req *rq,
+    const char *path, const char *stage, struct manifest *mf)
 {
 	struct bak_limits lim;
+	struct bak_keys keys;
 	char *db;
 	long schema = 0;
 	int fd, r;
@@ -256,7 +257,8 @@ static int stage_archive(struct node *n, const char *path, const char *stage,
 	if ((fd = open(stage, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		return err_sys("%s", stage);
 	node_limits(n, &lim);
-	r = bak_read(path, node_lookup_key, n, &lim, fd, mf);
+	node_keys(n, rq->ids, rq->nids, &keys);
+	r = bak_read(path, &keys, &lim, fd, mf, NULL);
 	if (r == 0)
 		r = snapshot_check_sidecar(path, mf);
 	if (r == 0 && fsync(fd) != 0)
@@ -510,7 +512,7 @@ static int stage_phase(struct run *x)
 	fault_point("rollback-intent");
 	if ((x->stage = new_stage(x->work)) == NULL)
 		return ERR_SYS;
-	if ((r = stage_archive(x->n, x->path, x->stage, &x->res->mf)) != 0)
+	if ((r = stage_archive(x->n, rq, x->path, x->stage, &x->res->mf)) != 0)
 		return r;
 	return check_origin(x->n, &x->res->mf, rq->force, rq->file, rq->seen);
 }

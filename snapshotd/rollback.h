@@ -9,6 +9,7 @@
 #include "manifest.h"
 #include "names.h"
 
+struct age_identity;
 struct bakcheck;
 struct node;
 struct ui;
@@ -25,6 +26,10 @@ struct rollback_req {
 	/* What the operator was shown and confirmed (bakcheck_file()), which
 	 * the staged archive must still be; NULL with --yes. */
 	const struct bakcheck *seen;
+	/* An operator's age identities (--identity) that open a sealed
+	 * archive; none: the node's recovery identity. */
+	const struct age_identity *ids;
+	size_t nids;
 };
 
 struct rollback_res {

@@ -272,6 +272,7 @@ static void queue_run(time_t when)
 static int verify(struct node *n, const char *name, long long *size)
 {
 	struct bak_limits lim;
+	struct bak_keys keys;
 	struct manifest mf;
 	struct stat sb;
 	char file[NAME_MAX_LEN + 8], *path;
@@ -280,7 +281,8 @@ static int verify(struct node *n, const char *name, long long *size)
 	snprintf(file, sizeof file, "%s.bak", name);
 	path = node_backup_path(n, file);
 	node_limits(n, &lim);
-	r = bak_read(path, node_lookup_key, n, &lim, -1, &mf);
+	node_keys(n, NULL, 0, &keys);
+	r = bak_read(path, &keys, &lim, -1, &mf, NULL);
 	if (r == 0) {
 		if ((r = node_check_claim(n, &mf, file)) == 0)
 			r = snapshot_check_sidecar(path, &mf);

@@ -205,14 +205,16 @@ int snapshot_collect(struct node *n, const char *work, struct manifest *mf)
 }
 
 static int write_json(const struct node *n, const struct manifest *mf,
-    const char *file, uint64_t size, const char *sha, const char *path)
+    const char *file, uint64_t size, const char *sha, const char *path,
+    const struct age_recipient *rs, size_t nrec)
 {
 	struct buf b = BUF_INIT(MANIFEST_MAX_BYTES * 2);
 	char ts[21];
 	int r;
 
 	manifest_time(mf->created, ts);
-	r = buf_addf(&b, "{\n  \"format\": \"nodebak-bak-json 1\",\n  \"file\": ");
+	r = buf_addf(&b, "{\n  \"format\": \"nodebak-bak-json %d\",\n  \"file\": ",
+	    nrec ? 2 : 1);
 	if (r == 0) r = json_str(&b, file);
 	if (r == 0) r = buf_addf(&b, ",\n  \"size\": %llu,\n  \"sha256\": \"%s\","
 	    "\n  \"node\": {\"name\": ", (unsigned long long)size, sha);
@@ -222,9 +224,24 @@ static int write_json(const struct node *n, const struct manifest *mf,
 	if (r == 0) r = json_str(&b, mf->snapshot);
 	if (r == 0) r = buf_addf(&b, ",\n  \"created\": \"%s\",\n  \"key_id\": "
 	    "\"%s\",\n  \"software\": \"nodebak %s\",\n  \"engine\": \"%s\",\n"
-	    "  \"schema\": %ld,\n  \"members\": [", ts, mf->key_id, mf->software,
+	    "  \"schema\": %ld,\n", ts, mf->key_id, mf->software,
 	    mf->engine, mf->schema);
-	for (size_t i = 0; r == 0 && i < mf->n; i++) {
+	/* Sealed: the recipients, and no member list (the names and hashes
+	 * of what is inside are for those who can open it). */
+	if (r == 0 && nrec) {
+		r = buf_adds(&b, "  \"encrypted\": {\"format\": \"age-v1\", "
+		    "\"recipients\": [");
+		for (size_t i = 0; r == 0 && i < nrec; i++) {
+			char rec[AGE_RECIPIENT_MAX];
+			age_recipient_format(&rs[i], rec);
+			r = buf_addf(&b, "%s\"%s\"", i ? ", " : "", rec);
+		}
+		if (r == 0)
+			r = buf_adds(&b, "]},\n");
+	}
+	if (r == 0)
+		r = buf_adds(&b, "  \"members\": [");
+	for (size_t i = 0; r == 0 && !nrec && i < mf->n; i++) {
 		const struct mf_member *m = &mf->m[i];
 		r = buf_addf(&b, "%s\n    {\"path\": ", i ? "," : "");
 		if (r == 0) r = json_str(&b, m->path);
@@ -237,16 +254,18 @@ static int write_json(const struct node *n, const struct manifest *mf,
 			    (unsigned long long)m->size, m->mode, m->sha256);
 	}
 	if (r == 0) r = buf_adds(&b, "\n  ]\n}\n");
-	(void)n;
 	if (r == 0)
-		r = fs_write_atomic(path, b.p, b.len, 0644);
+		r = fs_write_atomic(path, b.p, b.len, NODE_ARCHIVE_MODE);
+	if (r == 0)
+		r = node_archive_owner(n, -1, path);
 	buf_free(&b);
 	return r;
 }
 
-/* Write the archive for mf from work into fd. */
+/* Write the archive for mf from work into fd, sealed to rs when nrec. */
 static int write_archive(struct node *n, const struct manifest *mf,
-    const char *work, int fd, const char *what)
+    const char *work, int fd, const char *what,
+    const struct age_recipient *rs, size_t nrec)
 {
 	struct buf mtext = BUF_INIT(MANIFEST_MAX_BYTES);
 	struct buf stext = BUF_INIT(BAK_SIG_MAX);
@@ -256,7 +275,7 @@ static int write_archive(struct node *n, const struct manifest *mf,
 	if ((r = manifest_format(mf, &mtext)) != 0 ||
 	    (r = bak_sign(n->key, mtext.p, mtext.len, &stext)) != 0 ||
 	    (r = bak_writer_new(fd, (int)n->conf->compression_level, mf->created,
-	    what, &w)) != 0)
+	    what, rs, nrec, &w)) != 0)
 		goto out;
 	if ((r = bak_writer_add_data(w, "MANIFEST", 0644, mtext.p, mtext.len)) ||
 	    (r = bak_writer_add_data(w, "MANIFEST.sig", 0644, stext.p, stext.len)))
@@ -274,6 +293,8 @@ static int write_archive(struct node *n, const struct manifest *mf,
 	}
 	if (r == 0)
 		r = bak_writer_finish(w);
+	if (r == 0 && nrec)
+		r = bak_writer_seal(w, n->key, mf, mtext.p, mtext.len);
 out:
 	bak_writer_free(w);
 	buf_free(&mtext);
@@ -288,6 +309,8 @@ int snapshot_create(struct node *n, const char *name)
 	char jsonname[NAME_MAX_LEN + 8], sha[SHA256_HEX_LEN + 1], wname[128];
 	char *bak = NULL, *tmp = NULL, *json = NULL, *work = NULL, *wdir = NULL;
 	uint64_t size = 0;
+	struct age_recipient rs[AGE_MAX_RECIPIENTS];
+	size_t nrec = 0;
 	int fd = -1, json_written = 0, r;
 
 	manifest_init(&mf);
@@ -326,16 +349,19 @@ int snapshot_create(struct node *n, const char *name)
 	snprintf(mf.snapshot, sizeof mf.snapshot, "%s", name);
 	snprintf(mf.key_id, sizeof mf.key_id, "%s", sigkey_id(n->key));
 	mf.created = clock_now();
-	if ((r = snapshot_collect(n, work, &mf)) != 0)
+	if ((r = node_recipients(n, rs, &nrec)) != 0 ||
+	    (r = snapshot_collect(n, work, &mf)) != 0)
 		goto out;
-	/* 2. The archive under a temporary name, fsynced. */
+	/* 2. The archive under a temporary name, fsynced. Never readable by
+	 * others: it holds the node's keys (docs/ftpd.md, "Roles"). */
 	unlink(tmp);
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-	    0644)) < 0) {
+	    NODE_ARCHIVE_MODE)) < 0) {
 		r = err_sys("create %s", tmp);
 		goto out;
 	}
-	if ((r = write_archive(n, &mf, work, fd, tmp)) != 0)
+	if ((r = node_archive_owner(n, fd, tmp)) != 0 ||
+	    (r = write_archive(n, &mf, work, fd, tmp, rs, nrec)) != 0)
 		goto out;
 	fault_point("snapshot-archive-written");
 	if (fsync(fd) != 0) {
@@ -347,7 +373,7 @@ int snapshot_create(struct node *n, const char *name)
 	/* 3. The .json first, then the .bak: its rename is the commit. A
 	 * .json without its .bak is removed at the next start. */
 	if ((r = sha256_file(tmp, sha, &size)) != 0 ||
-	    (r = write_json(n, &mf, file, size, sha, json)) != 0)
+	    (r = write_json(n, &mf, file, size, sha, json, rs, nrec)) != 0)
 		goto out;
 	json_written = 1;
 	fault_point("snapshot-json-written");
@@ -357,8 +383,8 @@ int snapshot_create(struct node *n, const char *name)
 	}
 	fault_point("snapshot-renamed");
 	r = fs_fsync_dir(n->backups);
-	log_info("snapshot %s: %zu members, %llu bytes, sha256 %s", file, mf.n,
-	    (unsigned long long)size, sha);
+	log_info("snapshot %s: %zu members, %llu bytes, sha256 %s%s", file, mf.n,
+	    (unsigned long long)size, sha, nrec ? ", sealed" : "");
 out:
 	if (fd >= 0)
 		close(fd);

@@ -40,9 +40,10 @@ struct verifier {
 static void *verify_main(void *arg)
 {
 	struct verifier *v = arg;
+	struct bak_keys k = { bak_key_only, (void *)v->key, NULL, 0 };
 
-	v->r = bak_read_fd(v->fd[0], v->label, bak_key_only, (void *)v->key,
-	    v->lim, -1, &v->mf);
+	/* No identity: a sealed archive is checked without being opened. */
+	v->r = bak_read_fd(v->fd[0], v->label, &k, v->lim, -1, &v->mf, NULL);
 	if (v->r == ERR_UNTRUSTED)
 		err_set(ERR_UNTRUSTED, "%s: not signed by the node's pinned "
 		    "signing key %s", v->label, sigkey_id(v->key));
@@ -84,7 +85,7 @@ static int verifier_finish(struct verifier *v)
 }
 
 /* What is written: the partial file, the hash, the verifier. */
-struct sink {
+struct dl_sink {
 	const struct fetch_ctx *f;
 	int fd;
 	struct sha256 *h;
@@ -93,7 +94,7 @@ struct sink {
 	uint64_t done;
 };
 
-static int feed(struct sink *s, const void *p, size_t n, int to_file)
+static int feed(struct dl_sink *s, const void *p, size_t n, int to_file)
 {
 	if (to_file && fs_write_all(s->fd, p, n, "partial download") != 0)
 		return err_prefix(ERR_IO, "%s", esc(s->f->file));
@@ -108,7 +109,7 @@ static int feed(struct sink *s, const void *p, size_t n, int to_file)
 
 static int net_sink(void *arg, const void *p, size_t n)
 {
-	struct sink *s = arg;
+	struct dl_sink *s = arg;
 	int r = feed(s, p, n, 1);
 
 	s->done += n;
@@ -118,7 +119,7 @@ static int net_sink(void *arg, const void *p, size_t n)
 }
 
 /* Hash and verify the bytes already in the partial file. */
-static int replay(struct sink *s, uint64_t len)
+static int replay(struct dl_sink *s, uint64_t len)
 {
 	char *b = xmalloc(CHUNK);
 	uint64_t off = 0;
@@ -169,7 +170,7 @@ static int partial_open(const struct fetch_ctx *f, const char *path,
 
 /* After every byte: the size and hash the sidecar gives, and the
  * sidecar's account of the MANIFEST. */
-static int check_whole(const struct fetch_ctx *f, struct sink *s,
+static int check_whole(const struct fetch_ctx *f, struct dl_sink *s,
     struct verifier *v, int rv)
 {
 	char hex[SHA256_HEX_LEN + 1];
@@ -209,7 +210,7 @@ static int attempt(const struct fetch_ctx *f, const char *partial,
     const char *pjson, int fresh, struct fetch_result *res, int *verdict)
 {
 	struct verifier v;
-	struct sink s;
+	struct dl_sink s;
 	uint64_t got = 0, have;
 	int r, rv;
 

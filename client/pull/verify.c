@@ -32,7 +32,8 @@ static int check_copy(const struct pull_conf *c, const struct sigkey *key,
 	int r;
 
 	snprintf(json, n + 2, "%.*s.json", (int)(n - 4), path);
-	r = bak_read(path, bak_key_only, (void *)key, &lim, -1, &mf);
+	r = bak_read(path, &(struct bak_keys){ bak_key_only, (void *)key, NULL, 0 },
+	    &lim, -1, &mf, NULL);
 	if (r == ERR_UNTRUSTED)
 		r = err_set(r, "%s: not signed by the node's pinned signing key "
 		    "%s", esc(path), sigkey_id(key));

@@ -53,7 +53,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fs_rm_rf(stage);
 	fs_mkdir_p(stage, 0700);
 	fd = open(stage, O_RDONLY | O_DIRECTORY);
-	if (bak_read(path, lookup, NULL, &lim, fd, &mf) == 0)
+	if (bak_read(path, &(struct bak_keys){ lookup, NULL, NULL, 0 }, &lim, fd, &mf, NULL) == 0)
 		manifest_free(&mf);
 	close(fd);
 	return 0;

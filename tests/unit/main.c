@@ -28,6 +28,7 @@ int main(void)
 	t_pki();
 	t_pullconf();
 	t_sidecar();
+	t_age();
 	printf("1..%d\n", tap_n);
 	return tap_failed ? 1 : 0;
 }

@@ -175,8 +175,9 @@ static int gz_roundtrip(const char *path, const char *data, size_t len,
 	char chunk[4096];
 	size_t got;
 	int fd = open(path, O_RDONLY), e;
+	struct fd_stream fs = { fd, path };
 
-	if ((e = gz_reader_new(fd, path, &r)) != 0)
+	if ((e = gz_reader_new(&FD_SOURCE(&fs), path, &r)) != 0)
 		return e;
 	while ((e = gz_read(r, chunk, sizeof chunk, &got)) == 0 && got)
 		buf_add(out, chunk, got);
@@ -201,7 +202,7 @@ static void gz_header_bytes(void)
 
 	for (size_t i = 0; i < sizeof lv / sizeof lv[0]; i++) {
 		fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		gz_writer_new(fd, lv[i].level, p, &w);
+		gz_writer_new(&FD_SINK(&((struct fd_stream){ fd, p })), lv[i].level, p, &w);
 		gz_write(w, "header", 6);
 		gz_finish(w);
 		gz_writer_free(w);
@@ -251,7 +252,7 @@ void t_gz(void)
 	for (size_t i = 0; i < sizeof data; i++)
 		data[i] = (char)("nodebak"[i % 7] + (i % 13 == 0));
 	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	ok(gz_writer_new(fd, 6, p, &w) == 0 && gz_write(w, data, sizeof data) == 0 &&
+	ok(gz_writer_new(&FD_SINK(&((struct fd_stream){ fd, p })), 6, p, &w) == 0 && gz_write(w, data, sizeof data) == 0 &&
 	    gz_finish(w) == 0, "gz: write");
 	gz_writer_free(w);
 	close(fd);
@@ -270,7 +271,7 @@ void t_gz(void)
 		for (size_t i = 0; i < big; i++)
 			bd[i] = (char)((i * 2654435761u) >> 13 & (i % 3 ? 0x0f : 0xff));
 		fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		ok(gz_writer_new(fd, 6, p, &w) == 0 && gz_write(w, bd, 1000) == 0 &&
+		ok(gz_writer_new(&FD_SINK(&((struct fd_stream){ fd, p })), 6, p, &w) == 0 && gz_write(w, bd, 1000) == 0 &&
 		    gz_write(w, bd + 1000, big - 1000) == 0 && gz_finish(w) == 0,
 		    "gz: write 3.5 MiB (4 blocks)");
 		gz_writer_free(w);
@@ -282,7 +283,7 @@ void t_gz(void)
 		ok(system(cmd) == 0, "gz: gzip -t accepts the parallel output");
 		free(bd);
 		fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-		gz_writer_new(fd, 6, p, &w);
+		gz_writer_new(&FD_SINK(&((struct fd_stream){ fd, p })), 6, p, &w);
 		gz_write(w, data, sizeof data);
 		gz_finish(w);
 		gz_writer_free(w);
@@ -467,18 +468,18 @@ void t_bak(void)
 	manifest_format(&mf, &mt);
 	bak_sign(k, mt.p, mt.len, &st);
 	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	ok(bak_writer_new(fd, 6, mf.created, p, &w) == 0 &&
+	ok(bak_writer_new(fd, 6, mf.created, p, NULL, 0, &w) == 0 &&
 	    bak_writer_add_data(w, "MANIFEST", 0644, mt.p, mt.len) == 0 &&
 	    bak_writer_add_data(w, "MANIFEST.sig", 0644, st.p, st.len) == 0 &&
 	    bak_writer_add_file(w, "files/x.key", 0600, src, size) == 0 &&
 	    bak_writer_finish(w) == 0, "bak: write an archive");
 	bak_writer_free(w);
 	close(fd);
-	ok(bak_read(p, lookup, NULL, &lim, -1, &back) == 0,
+	ok(bak_read(p, &(struct bak_keys){ lookup, NULL, NULL, 0 }, &lim, -1, &back, NULL) == 0,
 	    "bak: read it back verified (%s)", err_msg());
 	manifest_free(&back);
 	lim.max_bytes = 5;
-	ok(bak_read(p, lookup, NULL, &lim, -1, &back) == ERR_TOOBIG,
+	ok(bak_read(p, &(struct bak_keys){ lookup, NULL, NULL, 0 }, &lim, -1, &back, NULL) == ERR_TOOBIG,
 	    "bak: byte limit enforced (%s)", err_msg());
 	lim.max_bytes = 1 << 20;
 	the_key = NULL;
@@ -488,7 +489,7 @@ void t_bak(void)
 		sigkey_generate(o1, o2);
 		sigkey_load_private(o1, &other);
 		the_key = other;
-		ok(bak_read(p, lookup, NULL, &lim, -1, &back) == ERR_UNTRUSTED,
+		ok(bak_read(p, &(struct bak_keys){ lookup, NULL, NULL, 0 }, &lim, -1, &back, NULL) == ERR_UNTRUSTED,
 		    "bak: unknown signer refused (%s)", err_msg());
 		sigkey_free(other);
 		free(o1);
@@ -546,7 +547,7 @@ static void ustar_writer_agrees(void)
 	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600), same = 1;
 
 	memset(data, 'x', sizeof data);
-	ok(bak_writer_new(fd, 6, 1764316800, p, &w) == 0, "ustar: writer");
+	ok(bak_writer_new(fd, 6, 1764316800, p, NULL, 0, &w) == 0, "ustar: writer");
 	for (i = 0; i < n; i++)
 		if ((m[i].is_dir ? bak_writer_add_dir(w, m[i].path, m[i].mode) :
 		    bak_writer_add_data(w, m[i].path, m[i].mode, data,
