@@ -1247,3 +1247,21 @@ out:
 	buf_free(&mtext);
 	return r;
 }
+
+enum bak_kind bak_classify(const unsigned char *p, size_t n)
+{
+	unsigned char first[USTAR_BLOCK];
+	struct ustar_hdr h;
+	size_t got;
+
+	if (n >= USTAR_BLOCK && ustar_check(p, &h) == NULL &&
+	    !strcmp(h.path, BAK_PAYLOAD))
+		return BAK_SEALED;
+	if (age_looks_like(p, n))
+		return BAK_AGE;
+	if (n >= 10 && p[0] == 0x1f && p[1] == 0x8b &&
+	    gz_peek(p, n, first, sizeof first, &got) == 0 && got == sizeof first &&
+	    ustar_check(first, &h) == NULL && !strcmp(h.path, "MANIFEST"))
+		return BAK_PLAIN;
+	return BAK_OTHER;
+}

@@ -111,4 +111,11 @@ int bak_read_fd(int fd, const char *path, const struct bak_keys *k,
 int bak_peek_manifest(const char *path, struct manifest *mf,
     struct bak_seal *seal);
 
+/* What the first bytes of a file (64 KiB will do) say it is: an archive
+ * in clear (format 1: its contents hold the node's private keys), a
+ * sealed one (format 2), an age file, or something else. Unverified: for
+ * the file policy (ftpd/rootfs.c) and listings. */
+enum bak_kind { BAK_OTHER, BAK_PLAIN, BAK_SEALED, BAK_AGE };
+enum bak_kind bak_classify(const unsigned char *p, size_t n);
+
 #endif

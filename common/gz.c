@@ -405,3 +405,22 @@ void gz_reader_free(struct gz_reader *r)
 	free(r->in);
 	free(r);
 }
+
+int gz_peek(const void *in, size_t n, void *out, size_t cap, size_t *got)
+{
+	z_stream z;
+	int zr;
+
+	*got = 0;
+	memset(&z, 0, sizeof z);
+	if (inflateInit2(&z, 15 + 16) != Z_OK)
+		return -1;
+	z.next_in = (unsigned char *)in;
+	z.avail_in = (uInt)n;
+	z.next_out = out;
+	z.avail_out = (uInt)cap;
+	zr = inflate(&z, Z_SYNC_FLUSH);
+	*got = cap - z.avail_out;
+	inflateEnd(&z);
+	return zr == Z_OK || zr == Z_STREAM_END || zr == Z_BUF_ERROR ? 0 : -1;
+}

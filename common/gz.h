@@ -33,4 +33,8 @@ int gz_read(struct gz_reader *r, void *out, size_t cap, size_t *got);
 uint64_t gz_total_out(const struct gz_reader *r);
 void gz_reader_free(struct gz_reader *r);
 
+/* Inflate the start of a gzip stream held in in[0..n) (a prefix will do)
+ * into out: *got bytes. -1 when it is not gzip. For classifying files. */
+int gz_peek(const void *in, size_t n, void *out, size_t cap, size_t *got);
+
 #endif

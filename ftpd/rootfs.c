@@ -12,6 +12,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "bak.h"
 #include "buf.h"
 #include "crypto.h"
 #include "err.h"
@@ -208,8 +209,10 @@ int rootfs_check(const struct rootfs *fs, const char *vpath, unsigned op)
 }
 
 /* ERR_DENIED when fd, a regular file, holds a private key (a bounded read;
- * a file that cannot be read is not one). */
-static int key_content(int fd, const char *what)
+ * a file that cannot be read is not one), or, when reading, an archive in
+ * clear: its members are the node's private keys (docs/ftpd.md "Roles":
+ * listed, never downloaded by a role that may not see keys). */
+static int key_content(int fd, const char *what, int reading)
 {
 	static unsigned char b[KEY_SCAN_MAX];
 	struct stat st;
@@ -226,6 +229,10 @@ static int key_content(int fd, const char *what)
 		n += m;
 	if (crypto_looks_like_private_key(b, (size_t)n))
 		return err_set(ERR_DENIED, "%s: private key", what);
+	if (reading && bak_classify(b, (size_t)n) == BAK_PLAIN)
+		return err_set(ERR_DENIED, "%s: an archive in clear holds the node's "
+		    "private keys: only admin may download it (encrypted archives, "
+		    "[snapshotd] recipients, may be downloaded)", what);
 	return 0;
 }
 
@@ -243,7 +250,7 @@ static int key_content_at(const struct rootfs *fs, int dirfd,
 	if ((fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
 	    O_NOCTTY | O_CLOEXEC)) < 0)
 		return 0;
-	r = key_content(fd, what);
+	r = key_content(fd, what, 0);
 	close(fd);
 	return r;
 }
@@ -296,7 +303,8 @@ int rootfs_openat(const struct rootfs *fs, const char *vpath, unsigned op,
 	    (r = open_beneath(fs, vpath, flags, mode, fdp)) != 0)
 		return r;
 	if ((op & (ROOTFS_READ | ROOTFS_LIST)) && !fs->role->see_keys &&
-	    !(flags & O_PATH) && (r = key_content(*fdp, vpath)) != 0) {
+	    !(flags & O_PATH) && (r = key_content(*fdp, vpath,
+	    (op & ROOTFS_READ) != 0)) != 0) {
 		close(*fdp);
 		*fdp = -1;
 	}
@@ -348,7 +356,7 @@ static int stat_follow(const struct rootfs *fs, const char *vpath,
 	    st2.st_dev != st->st_dev)
 		r = err_set(ERR_NOTFOUND, "%s: changed while looked at", vpath);
 	else
-		r = key_content(fd, vpath);
+		r = key_content(fd, vpath, 0);
 	close(fd);
 	return r;
 }

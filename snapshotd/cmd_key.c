@@ -18,6 +18,7 @@ int cmd_key_show(struct cmdctx *cx, int argc, char **argv)
 {
 	struct node *n = cx->node;
 	struct buf b = BUF_INIT(16384);
+	char rec[AGE_RECIPIENT_MAX];
 
 	(void)argc;
 	(void)argv;
@@ -25,9 +26,12 @@ int cmd_key_show(struct cmdctx *cx, int argc, char **argv)
 		buf_free(&b);
 		return cmd_fail(cx, "key show");
 	}
+	node_recipient(n, rec);
+	/* Recipient: the age public key of the node's recovery identity, to
+	 * which its sealed archives are always encrypted. */
 	ui_out(cx->ui, "Key id    : %s\nAlgorithm : ed25519\nNode      : %s "
-	    "(%s)\n%s", sigkey_id(n->key), n->conf->node_name, n->id,
-	    buf_cstr(&b));
+	    "(%s)\nRecipient : %s\n%s", sigkey_id(n->key), n->conf->node_name,
+	    n->id, rec, buf_cstr(&b));
 	buf_free(&b);
 	return EXIT_OK;
 }
