@@ -22,7 +22,7 @@ import tarfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from bakutil import tar  # noqa: E402
-from node import BIN, Node  # noqa: E402
+from node import BIN, TOP, Node  # noqa: E402
 from tap import run  # noqa: E402
 
 LICENCE = "licence of the original node\n"
@@ -76,6 +76,12 @@ def age_decrypt(data, key):
 
 def verify(*args):
     p = subprocess.run([os.path.join(BIN, "nodebak"), "verify", *args],
+                       capture_output=True, text=True, timeout=120)
+    return p.returncode, p.stdout, p.stderr
+
+
+def recipe(script, *args):
+    p = subprocess.run(["sh", os.path.join(TOP, "scripts", script), *args],
                        capture_output=True, text=True, timeout=120)
     return p.returncode, p.stdout, p.stderr
 
@@ -159,6 +165,26 @@ def main(t):
                               "--identity", other_key)
         t.ok(rc != 0 and "cannot open it" in err and len(err.strip().splitlines()) == 1,
              "a wrong identity: one clear line", err)
+        # The recipes of docs/bak-format.md, standard tools only.
+        ks = os.path.join(keys, "a.keyshow")
+        rc, out, err = recipe("verify-sealed-openssl.sh", sealed_path, ks)
+        t.ok(rc == 0 and "OK (sealed" in out, "verify-sealed-openssl.sh: OK", out + err)
+        innerp = os.path.join(keys, "inner.bak")
+        with open(innerp, "wb") as f:
+            f.write(inner)
+        rc, out, err = recipe("verify-openssl.sh", innerp, ks)
+        t.ok(rc == 0, "verify-openssl.sh on what age -d opened: OK", out + err)
+        msha = hashlib.sha256(mi["MANIFEST"]).hexdigest()
+        t.ok(f"manifest-sha256 {msha}\n" in env,
+             "the ENVELOPE names the SHA-256 of the MANIFEST inside")
+        for what, pos in (("payload", 600), ("ENVELOPE", len(sealed) - 1024 - 512 - 100)):
+            bad = bytearray(sealed)
+            bad[pos] ^= 1
+            badp = os.path.join(keys, "bad.bak")
+            with open(badp, "wb") as f:
+                f.write(bad)
+            rc, out, err = recipe("verify-sealed-openssl.sh", badp, ks)
+            t.ok(rc == 1 and "FAILED" in err, f"the recipe refuses a flip in the {what}", err)
         rc, out, err = a.nb("backup", "verify", "sealed.bak")
         t.ok(rc == 0 and "this node's recovery key" in out and "all SHA-256 match" in out,
              "backup verify opens it with the node's recovery identity", out + err)
@@ -235,6 +261,9 @@ def main(t):
         rc, out, err = verify(os.path.join(bk, "reenc.bak"), "--key",
                               os.path.join(keys, "a.keyshow"), "--identity", other_key)
         t.ok(rc != 0, "also by whoever can open it", err)
+        rc, out, err = recipe("verify-sealed-openssl.sh", os.path.join(bk, "reenc.bak"),
+                              os.path.join(keys, "a.keyshow"))
+        t.ok(rc == 1 and "not the one signed" in err, "and by the openssl recipe", err)
         os.unlink(os.path.join(bk, "reenc.bak"))
 
         # What age -r encrypts: a format 1 archive, sealed by the operator.
