@@ -139,7 +139,35 @@ struct archives {
 	long long n_scheduled, n_other, bytes, free_bytes;
 	char newest[NAME_MAX_LEN + 8];	/* newest verified .bak, "" none */
 	long long newest_created;
+	/* Sealed archives whose recipients other than this node are none of
+	 * the configured ones any more: off the node, only keys that were
+	 * removed open them. */
+	long long n_orphaned;
+	char orphaned[NAME_MAX_LEN + 8];	/* the newest of them */
+	long long orphaned_created;
+	size_t nrec;			/* configured recipients, this node's too */
+	int rec_error;			/* the configured list does not load */
 };
+
+/* 1 when c is sealed to other recipients than this node's, none of them
+ * among the nrec in rs. */
+static int orphaned(const struct node *n, const struct bakcheck *c,
+    const struct age_recipient *rs, size_t nrec)
+{
+	int others = 0;
+
+	if (!c->sealed)
+		return 0;
+	for (size_t i = 0; i < c->nrec; i++) {
+		if (!memcmp(c->rec[i].pub, n->recovery_id.pub, AGE_KEY_LEN))
+			continue;
+		others = 1;
+		for (size_t j = 0; j < nrec; j++)
+			if (!memcmp(c->rec[i].pub, rs[j].pub, AGE_KEY_LEN))
+				return 0;
+	}
+	return others;
+}
 
 static int is_bak(const char *name)
 {
@@ -164,11 +192,16 @@ static void archives_scan(struct node *n, struct archives *a)
 	char **names;
 	size_t count;
 
+	struct age_recipient *rs = xcalloc(AGE_MAX_RECIPIENTS, sizeof *rs);
+
 	memset(a, 0, sizeof *a);
+	a->rec_error = node_recipients(n, rs, &a->nrec) != 0;
 	if (statvfs(n->backups, &sv) == 0)
 		a->free_bytes = (long long)sv.f_bavail * (long long)sv.f_frsize;
-	if (fs_list_sorted(n->backups, is_bak, &names, &count) != 0)
+	if (fs_list_sorted(n->backups, is_bak, &names, &count) != 0) {
+		free(rs);
 		return;
+	}
 	for (size_t i = 0; i < count; i++) {
 		struct bakcheck c;
 		struct stat sb;
@@ -184,8 +217,17 @@ static void archives_scan(struct node *n, struct archives *a)
 			a->newest_created = (long long)c.created;
 			snprintf(a->newest, sizeof a->newest, "%s", names[i]);
 		}
+		if (bakcheck_file(n, names[i], &c) == 0 && !a->rec_error &&
+		    orphaned(n, &c, rs, a->nrec)) {
+			a->n_orphaned++;
+			if ((long long)c.created >= a->orphaned_created) {
+				a->orphaned_created = (long long)c.created;
+				snprintf(a->orphaned, sizeof a->orphaned, "%s", names[i]);
+			}
+		}
 	}
 	fs_list_free(names, count);
+	free(rs);
 }
 
 /* ---- the metrics file (Prometheus text format 0.0.4) ---- */
@@ -522,6 +564,8 @@ void sched_status(struct node *n, int json, struct buf *out)
 		} else
 			buf_adds(out, "null,");
 		json_key_num(out, "archives_bytes", a.bytes, 1, 1);
+		json_key_num(out, "recipients", (long long)a.nrec, !a.rec_error, 1);
+		json_key_num(out, "sealed_to_removed_recipients", a.n_orphaned, 1, 1);
 		json_key_num(out, "free_bytes", a.free_bytes, 1, 0);
 		buf_adds(out, "}\n");
 		return;
@@ -544,4 +588,19 @@ void sched_status(struct node *n, int json, struct buf *out)
 		buf_addf(out, "%-22s -\n", "Newest verified");
 	buf_addf(out, "%-22s %lld bytes\n", "Archives", a.bytes);
 	buf_addf(out, "%-22s %lld bytes\n", "Free", a.free_bytes);
+	if (a.rec_error)
+		buf_addf(out, "%-22s the configured recipients do not load: %s\n",
+		    "Encryption", esc(err_msg()));
+	else if (a.nrec)
+		buf_addf(out, "%-22s sealed to %zu recipient%s and this node\n",
+		    "Encryption", a.nrec - 1, a.nrec == 2 ? "" : "s");
+	else
+		buf_addf(out, "%-22s off: archives in clear ([snapshotd] "
+		    "recipients)\n", "Encryption");
+	if (a.n_orphaned)
+		buf_addf(out, "WARNING: %lld archive%s (newest %s) %s sealed only to "
+		    "recipients no longer configured (and this node): off this node "
+		    "only the removed keys open %s\n", a.n_orphaned,
+		    a.n_orphaned == 1 ? "" : "s", esc(a.orphaned),
+		    a.n_orphaned == 1 ? "is" : "are", a.n_orphaned == 1 ? "it" : "them");
 }

@@ -285,6 +285,28 @@ def main(t):
         t.ok(rc == 0 and open(lic).read() == LICENCE,
              "rollback from it with the node's recovery identity", out + err)
 
+        # The operator's key replaced by another: schedule status warns
+        # about the archives only the removed key opens off the node. (The
+        # rollbacks above restored a configuration without recipients.)
+        a.stop()
+        set_recipients(a, f"recipients = {op}")
+        a.start()
+        rc, out, err = a.nb("backup", "schedule", "status")
+        t.ok(rc == 0 and "sealed to 1 recipient and this node" in out and
+             "WARNING" not in out, "schedule status: encryption on, no warning", out + err)
+        a.stop()
+        conf = open(a.conf).read().replace(f"recipients = {op}", f"recipients = {other}")
+        with open(a.conf, "w") as f:
+            f.write(conf)
+        a.start()
+        rc, out, err = a.nb("backup", "schedule", "status")
+        t.ok(rc == 0 and "WARNING: 1 archive (newest sealed.bak) is sealed only to "
+             "recipients no longer configured" in out,
+             "schedule status warns about archives sealed to removed recipients", out + err)
+        rc, out, err = a.nb("backup", "schedule", "status", "--json")
+        t.ok(rc == 0 and '"sealed_to_removed_recipients":1' in out.replace(" ", ""),
+             "and says so in --json", out)
+
         # The node lost: its archive restored onto a rebuilt node with the
         # operator's identity.
         b = Node("crypta")
