@@ -45,9 +45,9 @@ static int cmd_help(struct cmdctx *cx, int argc, char **argv);
 static const struct command commands[] = {
 	{ "backup", "snapshot", NULL, 1, 1, F_ADMIN | F_MUTATES, cmd_backup_snapshot,
 	  "backup snapshot <name>" },
-	{ "backup", "rollback", NULL, 1, 8, F_ADMIN | F_MUTATES, cmd_backup_rollback,
+	{ "backup", "rollback", NULL, 1, 11, F_ADMIN | F_MUTATES, cmd_backup_rollback,
 	  "backup rollback <name>.bak [--yes] [--no-safety-snapshot] "
-	  "[--force node|version|schema]..." },
+	  "[--force node|version|schema]... [--identity /FILE]" },
 	{ "backup", "list", "--json", 0, 0, 0, cmd_backup_list_json,
 	  "backup list --json" },
 	{ "backup", "list", NULL, 0, 0, 0, cmd_backup_list, "backup list" },
