@@ -984,8 +984,9 @@ static int read_sealed(struct outer *o, const char *path,
 	/* The payload's header is the block already read. */
 	if ((why = ustar_check(o->pre, &h)) != NULL || strcmp(h.path, BAK_PAYLOAD) ||
 	    h.is_dir || h.mode != 0600)
-		return err_set(ERR_FORMAT, "%s: not a nodebak archive (neither gzip, "
-		    "age, nor a tar whose first member is " BAK_PAYLOAD ")", path);
+		return err_set(ERR_FORMAT, "%s: not a gzip-compressed archive "
+		    "(format 1), a sealed one (format 2: a tar whose first member "
+		    "is " BAK_PAYLOAD ") or an age file", path);
 	ustar_stream_init(&o->us, path);
 	if ((r = ustar_stream_feed(&o->us, o->pre, o->prelen)) != 0)
 		return r;

@@ -2,7 +2,9 @@
 """ftp-backups.t: a real snapshot (nodebak-snapshotd) pulled over FTPS
 with curl, lftp, wget and ftplib is byte-identical and `nodebak backup
 verify` passes on it; the archive uploaded back under a new name over
-FTPS verifies and the node rolls back from it."""
+FTPS verifies and the node rolls back from it. The node seals its
+archives (the readonly user may download only sealed ones; an archive in
+clear is for admin: tests/crypt-roles.t)."""
 import hashlib
 import os
 import subprocess
@@ -25,6 +27,13 @@ def main(t):
         t.skip_all("bin/nodebak-ftpd not built")
     n = Node("ftpbak")
     try:
+        op_key = n.path("operator.key")
+        subprocess.run(["age-keygen", "-o", op_key], check=True, capture_output=True)
+        op = subprocess.run(["age-keygen", "-y", op_key], check=True, capture_output=True,
+                            text=True).stdout.strip()
+        conf = open(n.conf).read().replace("[snapshotd]\n", f"[snapshotd]\nrecipients = {op}\n", 1)
+        with open(n.conf, "w") as f:
+            f.write(conf)
         os.makedirs(n.files, exist_ok=True)
         with open(os.path.join(n.files, "cms.lic"), "w") as f:
             f.write("licence\n")
