@@ -463,6 +463,7 @@ def main(t):
     require_ftpd(t)
     n = SshNode("arch1", extra_conf="tls = off\n")
     try:
+        n.seal()    # the archiver role reads sealed archives only
         n.start_all()
         rc, out, err = n.nb("backup", "snapshot", "nightly")
         t.ok(rc == 0, "a real snapshot to pull", out + err)

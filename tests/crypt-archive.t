@@ -21,7 +21,7 @@ import sys
 import tarfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from bakutil import tar  # noqa: E402
+from bakutil import sealed_repack  # noqa: E402
 from node import BIN, TOP, Node  # noqa: E402
 from tap import run  # noqa: E402
 
@@ -55,18 +55,6 @@ def outer(bak_bytes):
     """[(name, content, mtime)] of a sealed archive's outer tar."""
     with tarfile.open(fileobj=io.BytesIO(bak_bytes), mode="r:") as tf:
         return [(m.name, tf.extractfile(m).read()) for m in tf.getmembers()]
-
-
-def repack(parts, mtime):
-    """The outer tar again, byte for byte as the writer lays it out."""
-    members = []
-    for name, data in parts:
-        ti = tarfile.TarInfo(name)
-        ti.size = len(data)
-        ti.mode = 0o600 if name == "payload.age" else 0o644
-        ti.mtime = mtime
-        members.append((ti, data))
-    return tar(members)
 
 
 def age_decrypt(data, key):
@@ -248,8 +236,8 @@ def main(t):
                             check=True).stdout
         d = dict(parts)
         mtime = tarfile.open(fileobj=io.BytesIO(sealed), mode="r:").getmembers()[0].mtime
-        t.ok(repack(parts, mtime) == sealed, "the test re-packs the outer tar byte for byte")
-        forged = repack([("payload.age", re), ("ENVELOPE", d["ENVELOPE"]),
+        t.ok(sealed_repack(parts, mtime) == sealed, "the test re-packs the outer tar byte for byte")
+        forged = sealed_repack([("payload.age", re), ("ENVELOPE", d["ENVELOPE"]),
                          ("ENVELOPE.sig", d["ENVELOPE.sig"])], mtime)
         with open(os.path.join(bk, "reenc.bak"), "wb") as f:
             f.write(forged)

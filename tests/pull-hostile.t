@@ -16,9 +16,10 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from bakutil import pack, read_members  # noqa: E402
+from bakutil import pack, read_members, sealed_parts, sealed_repack  # noqa: E402
 from pull_util import Fleet, PULL, children, host_fingerprint  # noqa: E402
 from scenario import wait_until  # noqa: E402
 from sftp_util import ftpd_path  # noqa: E402
@@ -79,12 +80,26 @@ def bad_archives(fleet):
         snap(n1, name)
     snap(n2, "one")
     snap(fleet.nodes[2], "one")
-    members = read_members(backups(n1, "tampered.bak"))
+    # A member changed inside the sealed payload, which is encrypted again
+    # to the same operator and packed with the original signed ENVELOPE.
+    with open(backups(n1, "tampered.bak"), "rb") as f:
+        parts, mtime = sealed_parts(f.read())
+    parts = dict(parts)
+    inner = subprocess.run(["age", "-d", "-i", n1.operator_key],
+                           input=parts["payload.age"], capture_output=True,
+                           check=True).stdout
+    with tempfile.NamedTemporaryFile(suffix=".bak") as tmp:
+        tmp.write(inner)
+        tmp.flush()
+        members = read_members(tmp.name)
     for i, (info, data) in enumerate(members):
         if info.name == "config/nodebak.conf":
             members[i] = (info, data[:-2] + b"#\n")
+    parts["payload.age"] = subprocess.run(
+        ["age", "-r", n1.recipients], input=pack(members),
+        capture_output=True, check=True).stdout
     with open(backups(n1, "tampered.bak"), "wb") as f:
-        f.write(pack(members))
+        f.write(sealed_repack(list(parts.items()), mtime))
     fix_sidecar(n1, "tampered")
     for name, delta in (("biglie", 4096), ("smalllie", -100)):
         side = sidecar(n1, name)
@@ -125,7 +140,7 @@ def round_bad_archives(t, fleet):
         s[n.name]["result"] == "ok" and identical(fleet, n) and
         len(fleet.copies(n)) == 2 for n in fleet.nodes[1:]),
          "the copies are byte-identical; cms2 and cms3 complete", f"{s}")
-    want = {"tampered": "config/nodebak.conf",
+    want = {"tampered": "re-encrypted",
             "biglie": "NAME.json says",
             "smalllie": "larger than the",
             "shalie": "SHA-256",

@@ -73,8 +73,15 @@ ls
              "rename and rm took effect")
 
         # OpenSSH sftp, password login, readonly.
-        rc, out, err = n.sftp(f"get backups/nightly.bak {local}/ro.bak\n", user="ro", key=False)
-        t.ok(rc == 0 and sha(os.path.join(local, "ro.bak")) == sha(bak), "readonly password login downloads", err)
+        # The archive is in clear (no recipients): readonly sees it listed
+        # but may not download it; its .json holds no secret.
+        rc, out, err = n.sftp(f"ls -l backups\nget backups/nightly.json {local}/ro.json\n"
+                              f"-get backups/nightly.bak {local}/ro.bak\n", user="ro", key=False)
+        t.ok(rc == 0 and "nightly.bak" in out and
+             sha(os.path.join(local, "ro.json")) == sha(n.path("files", "backups", "nightly.json")) and
+             not os.path.exists(os.path.join(local, "ro.bak")) and "Permission denied" in err,
+             "readonly password login: lists the archive, downloads its .json, "
+             "may not download the archive in clear", out + err)
         rc, out, err = n.sftp(f"put {big} backups/x.bin\n", user="ro", key=False)
         t.ok(rc != 0 and not os.path.exists(n.path("files", "backups", "x.bin")), "readonly cannot upload")
 

@@ -89,7 +89,7 @@ def main(t):
         while "keeping the running configuration" not in n.log() and time.time() < deadline:
             time.sleep(0.05)
         t.ok(f"reload: {n.conf}:{bogus_line}: [snapshotd] bogus: unknown key (keys of [snapshotd]: socket, socket_group, "
-             "socket_mode, compression_level, max_members, max_bytes, service_stop, service_start) "
+             "socket_mode, compression_level, max_members, max_bytes, service_stop, service_start, recipients, recipients_file, archive_group) "
              "(keeping the running configuration)" in n.log(), "a bad reload is refused, the daemon keeps running", n.log())
         with open(n.conf, "w") as f:
             f.write(good)

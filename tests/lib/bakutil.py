@@ -150,3 +150,23 @@ def pack(members, fmt=tarfile.USTAR_FORMAT):
         for info, data in members:
             tf.addfile(info, io.BytesIO(data) if data is not None else None)
     return gz(raw.getvalue())
+
+
+def sealed_parts(raw):
+    """A sealed (format 2) archive's outer members: ([(name, data)], mtime)."""
+    tf = tarfile.open(fileobj=io.BytesIO(raw), mode="r:")
+    members = tf.getmembers()
+    return [(m.name, tf.extractfile(m).read()) for m in members], members[0].mtime
+
+
+def sealed_repack(parts, mtime):
+    """A sealed archive's outer tar again, byte for byte as the writer lays
+    it out: payload.age (0600), ENVELOPE and ENVELOPE.sig (0644)."""
+    members = []
+    for name, data in parts:
+        ti = tarfile.TarInfo(name)
+        ti.size = len(data)
+        ti.mode = 0o600 if name == "payload.age" else 0o644
+        ti.mtime = mtime
+        members.append((ti, data))
+    return tar(members)

@@ -39,6 +39,7 @@ class Node:
     def __init__(self, name="node1", addr="127.0.0.1", root=None,
                  extra_conf="", daemon=None, engine="sqlite"):
         self.name = name
+        self.recipients = ""
         self.addr = addr
         self.engine = engine
         self.root = root or tempfile.mkdtemp(prefix=f"nodebak-{name}-")
@@ -61,8 +62,25 @@ class Node:
         self.write_conf(extra_conf)
         _live.append(self)
 
+    def seal(self):
+        """Make an operator identity (operator.key, by age-keygen) and seal
+        the node's archives to it: [snapshotd] recipients, in the
+        configuration written now and by every later write_conf()."""
+        self.operator_key = self.path("operator.key")
+        subprocess.run(["age-keygen", "-o", self.operator_key], check=True,
+                       capture_output=True)
+        self.recipients = subprocess.run(
+            ["age-keygen", "-y", self.operator_key], check=True,
+            capture_output=True, text=True).stdout.strip()
+        with open(self.conf) as f:
+            conf = f.read()
+        with open(self.conf, "w") as f:
+            f.write(conf.replace("[snapshotd]\n", "[snapshotd]\nrecipients = "
+                                 f"{self.recipients}\n", 1))
+
     def write_conf(self, extra=""):
         pg = f"pg_port = {self.pg_port}" if self.engine == "postgresql" else ""
+        rcp = f"recipients = {self.recipients}" if self.recipients else ""
         with open(self.conf, "w") as f:
             f.write(f"""# scratch node for tests
 [node]
@@ -78,6 +96,7 @@ path = db/node.db
 [snapshotd]
 socket = snapshotd.sock
 compression_level = 1
+{rcp}
 
 [cluster]
 interface_a = {self.addr}

@@ -4,7 +4,9 @@ Fleet(n) starts n real nodes (nodebak-snapshotd and nodebak-ftpd, each on
 its own loopback address 127.0.0.2x, each with the sftp_util users,
 including `archiver` with an SSH key) and writes a pull.conf that pins
 each node's host key (its SHA256 fingerprint, from ssh-keygen) and its
-signing key (nodebak key show). Every process is stopped at exit (by
+signing key (nodebak key show). The nodes seal their archives to an
+operator identity (Node.seal): the archiver role reads only sealed
+archives. Every process is stopped at exit (by
 node.py). run() runs bin/nodebak-pull with that configuration."""
 import json
 import os
@@ -42,7 +44,7 @@ def host_fingerprint(node):
 
 class Fleet:
     def __init__(self, count=3, first=21, extra_conf="", pull_extra="",
-                 retention=""):
+                 retention="", seal=True):
         self.nodes = []
         self.host = tempfile.mkdtemp(prefix="nodebak-archivehost-")
         self.archive = os.path.join(self.host, "archive")
@@ -51,6 +53,9 @@ class Fleet:
         for i in range(count):
             n = SshNode(f"cms{i + 1}", addr=f"127.0.0.{first + i}",
                         extra_conf=extra_conf)
+            if seal:
+                # The archiver role never downloads an archive in clear.
+                n.seal()
             n.start_all()
             rc, out, err = n.nb("key", "show")
             if rc != 0:
