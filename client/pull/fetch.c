@@ -229,7 +229,22 @@ static int attempt(const struct fetch_ctx *f, const char *partial,
 	if ((r = replay(&s, have)) == 0)
 		r = sshc_get(f->c, f->remote, have, f->sc->size, net_sink, &s, &got);
 	res->bytes += got;
-	rv = verifier_finish(&v);
+	if (r != 0 && r != ERR_CANCELLED && r != ERR_TOOBIG) {
+		/* The download's reason, not the verifier's view of a cut
+		 * stream. */
+		struct buf why = BUF_INIT(256);
+		buf_adds(&why, err_msg());
+		if (r == ERR_DENIED)
+			/* Listed but not sent: an archive in clear, which
+			 * only admin may download (docs/ftpd.md "Roles"). */
+			buf_adds(&why, " (the node sends archives in clear to "
+			    "admin only: set [snapshotd] recipients on the node "
+			    "so that it seals them)");
+		rv = verifier_finish(&v);
+		err_set(r, "%s", buf_cstr(&why));
+		buf_free(&why);
+	} else
+		rv = verifier_finish(&v);
 	if (r == 0 || r == ERR_CANCELLED || r == ERR_TOOBIG) {
 		/* Everything the node would send has been judged. */
 		if (r == ERR_TOOBIG)

@@ -49,7 +49,8 @@ static int sftp_fail(struct sshc *c, const char *what, const char *path)
 	case SSH_FX_EOF: why = "end of file"; break;
 	default: why = ssh_get_error(c->s); break;
 	}
-	return err_set(code == SSH_FX_NO_SUCH_FILE ? ERR_NOTFOUND : ERR_IO,
+	return err_set(code == SSH_FX_NO_SUCH_FILE ? ERR_NOTFOUND :
+	    code == SSH_FX_PERMISSION_DENIED ? ERR_DENIED : ERR_IO,
 	    "%s: %s %s: %s", esc(c->host), what, esc(path), esc(why));
 }
 

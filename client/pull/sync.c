@@ -326,6 +326,12 @@ static int pull_one(struct nodejob *j, const char *file,
 		note(ru, rep, 0, "%s: gone from the node before it was pulled",
 		    esc(file));
 		r = 0;
+	} else if (r == ERR_DENIED) {
+		/* Listed but refused (an archive in clear): the node's other
+		 * archives are still pulled. */
+		rep->n_failed++;
+		note(ru, rep, 1, "%s: %s", esc(file), err_msg());
+		r = 0;
 	} else {
 		rep->n_failed++;
 		if (stalled(ru, rep))
