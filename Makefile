@@ -108,9 +108,12 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	@sh scripts/demo.sh
 
+# The logs of every node the tests start are kept in tests/.logs for the
+# last test, tests/zz-secrets.t, which searches them for secrets.
 test: deps
 	@$(MAKE) --no-print-directory all $(TEST_PROGRAMS)
-	prove -v -j1 tests/*.t
+	rm -rf tests/.logs && mkdir -m 0700 tests/.logs
+	NODEBAK_TEST_LOGS=$(CURDIR)/tests/.logs prove -v -j1 tests/*.t
 
 check: test
 
@@ -135,7 +138,7 @@ install: all
 		$(DESTDIR)$(PREFIX)/share/doc/nodebak/examples/
 
 clean:
-	rm -rf bin tests/bin common/*.a
+	rm -rf bin tests/bin tests/.logs common/*.a
 	find . -name '*.o' -delete -o -name '*.d' -delete
 
 .PHONY: all deps run test check install clean fuzz asan

@@ -23,6 +23,29 @@ _live = []
 def _cleanup():
     for n in list(_live):
         n.stop()
+        n.collect_logs()
+
+
+def collect_logs(root):
+    """Copy the logs below root (*.log, xferlog*) into $NODEBAK_TEST_LOGS
+    when it is set (make test sets it): tests/zz-secrets.t reads the logs
+    of the whole run there for secrets."""
+    dest = os.environ.get("NODEBAK_TEST_LOGS")
+    if not dest or not os.path.isdir(root):
+        return
+    into = os.path.join(dest, os.path.basename(root.rstrip("/")))
+    for d, _, files in os.walk(root):
+        for x in files:
+            src = os.path.join(d, x)
+            if not (x.endswith(".log") or x.startswith("xferlog")) or \
+                    not os.path.isfile(src) or os.path.islink(src):
+                continue
+            to = os.path.join(into, os.path.relpath(src, root))
+            try:
+                os.makedirs(os.path.dirname(to), exist_ok=True)
+                shutil.copyfile(src, to)
+            except OSError:
+                pass
 
 
 atexit.register(_cleanup)
@@ -204,8 +227,12 @@ users = state/users
             raise RuntimeError(f"psql {sql!r}: {p.stderr}")
         return p.stdout
 
+    def collect_logs(self):
+        collect_logs(self.root)
+
     def cleanup(self):
         self.stop()
+        self.collect_logs()
         if self.own_root and not os.environ.get("NODEBAK_KEEP"):
             shutil.rmtree(self.root, ignore_errors=True)
 

@@ -44,7 +44,7 @@ def host_fingerprint(node):
 
 class Fleet:
     def __init__(self, count=3, first=21, extra_conf="", pull_extra="",
-                 retention="", seal=True):
+                 retention="", seal=True, daemon=None, env=None):
         self.nodes = []
         self.host = tempfile.mkdtemp(prefix="nodebak-archivehost-")
         self.archive = os.path.join(self.host, "archive")
@@ -52,11 +52,11 @@ class Fleet:
         self.metrics = os.path.join(self.host, "pull.prom")
         for i in range(count):
             n = SshNode(f"cms{i + 1}", addr=f"127.0.0.{first + i}",
-                        extra_conf=extra_conf)
+                        extra_conf=extra_conf, daemon=daemon)
             if seal:
                 # The archiver role never downloads an archive in clear.
                 n.seal()
-            n.start_all()
+            n.start_all(env=env)
             rc, out, err = n.nb("key", "show")
             if rc != 0:
                 raise RuntimeError(f"key show: {err}")

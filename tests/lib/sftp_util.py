@@ -78,8 +78,8 @@ class SshNode(Node):
             if rc != 0:
                 raise RuntimeError(f"user key add {user}: {rc} {out} {err}")
 
-    def start_all(self):
-        self.start()
+    def start_all(self, env=None):
+        self.start(env=env)
         self.setup_users()
         self.start("ftpd", [ftpd_path(), "-f", "-c", self.conf],
                    wait_for=(self.addr, self.sftp_port))
