@@ -5,9 +5,10 @@ It runs last (make test runs tests/*.t in name order).
 1. Its own scenario, with fresh random passwords: users added, FTP (TLS)
    and SSH logins with the right and wrong passwords, a sealed snapshot, a
    rollback with an operator's identity; meanwhile a sampler reads the
-   command line and environment of every process on the machine
-   (/proc/PID/cmdline and environ) many times a second and looks for the
-   passwords and the identities' secret keys.
+   command line and environment of every process
+   of this test's process tree (/proc/PID/cmdline and environ: the node's
+   daemons, the console, what they run) many times a second and looks for
+   the passwords and the identities' secret keys.
 2. The logs of the whole test run: every node the tests start leaves its
    logs in $NODEBAK_TEST_LOGS (tests/lib/node.py, set by make test), and
    this test searches them all for every password the test files use (found
@@ -44,6 +45,29 @@ def test_passwords():
     return sorted(found)
 
 
+def descendants(top):
+    """The PIDs below top (from /proc/PID/stat): this test's processes,
+    the node's daemons and whatever they run, and nothing of other tests
+    that may run beside it on the machine."""
+    parent = {}
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    parent[pid] = f.read().rsplit(")", 1)[1].split()[1]
+            except (OSError, IndexError):
+                pass
+    out = []
+    for pid in parent:
+        p, seen = parent.get(pid), 0
+        while p and p != "0" and seen < 64:
+            if p == top:
+                out.append(pid)
+                break
+            p, seen = parent.get(p), seen + 1
+    return out
+
+
 class Sampler(threading.Thread):
     """Reads every process's command line and environment until stopped;
     records (pid, where, secret) for every secret seen."""
@@ -59,9 +83,7 @@ class Sampler(threading.Thread):
     def run(self):
         me = str(os.getpid())
         while not self.stop.is_set():
-            for pid in os.listdir("/proc"):
-                if not pid.isdigit() or pid == me:
-                    continue
+            for pid in descendants(me):
                 for what in ("cmdline", "environ"):
                     try:
                         with open(f"/proc/{pid}/{what}", "rb") as f:
@@ -144,7 +166,7 @@ def main(t):
     sampler.seen = {x for x in sampler.seen if control.encode() not in x[2]}
     t.ok(sampler.rounds >= 10 and not sampler.seen,
          f"no password or identity in any process's arguments or environment "
-         f"({sampler.rounds} samples of every process; nodebak programs seen: "
+         f"({sampler.rounds} samples of the process tree; nodebak programs seen: "
          f"{len(sampler.procs)})", sorted(sampler.seen))
     n.stop()
     own = n.root
