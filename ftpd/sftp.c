@@ -591,7 +591,8 @@ static int do_fstat(struct sftp *s, uint32_t id, struct msg *m)
 }
 
 /* Apply SETSTAT attributes to the open descriptor fd: size, permission
- * bits (no set-id or sticky bits) and times; owners are not changed. */
+ * bits (no set-id or sticky bits; a private key keeps no group or other
+ * bit, rootfs_fchmod()) and times; owners are not changed. */
 static int apply_attrs(const struct sftp *s, struct handle *h, int fd,
     const struct attrs *a)
 {
