@@ -73,17 +73,27 @@ tests/bin/unit: tests/unit/main.c $(UNIT_SRCS) $(SNAPSHOTD_OBJS) $(UNIT_FTPD_OBJ
 		$(UNIT_PULL_OBJS) common/libnodebak.a $(LIBS)
 
 # Sanitised fuzz targets (clang, libFuzzer): see tests/fuzz/README.md.
+# The sources they share are compiled once into tests/bin/fuzz-obj/ (an
+# archive: each target links only what it uses); tests/fuzz.t builds and
+# runs them all for a few seconds each.
+FUZZ_SAN := -fsanitize=address,undefined
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -DNODEBAK_VERSION='"$(VERSION)"' -g -O1 \
-	-fsanitize=fuzzer,address,undefined -Icommon $(shell pkg-config --cflags libpq)
-FUZZ_LIB_SRCS := $(filter-out common/fault.c,$(wildcard common/*.c)) common/fault.c
-fuzz: tests/bin/fuzz_manifest tests/bin/fuzz_sidecar tests/bin/fuzz_ctl tests/bin/fuzz_bak tests/bin/fuzz_sftp \
-	tests/bin/fuzz_ftp
-tests/bin/fuzz_sftp: tests/fuzz/fuzz_sftp.c ftpd/sftp.c ftpd/rootfs.c $(FUZZ_LIB_SRCS) | tests/bin
-	clang $(FUZZ_CFLAGS) -Iftpd -o $@ $^ $(LIBS)
-tests/bin/fuzz_ftp: tests/fuzz/fuzz_ftp.c ftpd/ftp_parse.c ftpd/rootfs.c $(FUZZ_LIB_SRCS) | tests/bin
-	clang $(FUZZ_CFLAGS) -Iftpd -o $@ $^ $(LIBS)
-tests/bin/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB_SRCS) | tests/bin
-	clang $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_LIB_SRCS) $(LIBS)
+	$(FUZZ_SAN) -fsanitize=fuzzer-no-link -Icommon -Iftpd -MMD -MP \
+	$(shell pkg-config --cflags libpq) \
+	-DFUZZ_TEST_KEY='"$(CURDIR)/tests/fuzz/TEST-ONLY-signing.key"'
+FUZZ_OBJDIR := tests/bin/fuzz-obj
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,tests/bin/%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_LIB_OBJS := $(patsubst %.c,$(FUZZ_OBJDIR)/%.o,$(wildcard common/*.c) \
+	ftpd/sftp.c ftpd/rootfs.c ftpd/ftp_parse.c)
+fuzz: $(FUZZ_TARGETS)
+$(FUZZ_OBJDIR)/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -c -o $@ $<
+$(FUZZ_OBJDIR)/libfuzz.a: $(FUZZ_LIB_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+tests/bin/fuzz_%: $(FUZZ_OBJDIR)/tests/fuzz/fuzz_%.o $(FUZZ_OBJDIR)/libfuzz.a | tests/bin
+	clang $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
 
 # Everything built with AddressSanitizer and UBSan, then the tests. Leak
 # checking is off: the daemons keep their configurations (one per reload)

@@ -141,6 +141,8 @@ static const struct ini_key ftpd_keys[] = {
 	  "seconds SSH sessions are given on SIGTERM" },
 	{ "max_handles", CT_INT, F(max_handles), "256", 4, 65536, NULL,
 	  "open SFTP handles per session" },
+	{ "umask", CT_MODE, F(umask_bits), "0027", 0, 0777, NULL,
+	  "bits taken from a new uploaded file's or folder's mode (FTP, SFTP)" },
 	{ NULL }
 };
 

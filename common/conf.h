@@ -34,6 +34,7 @@ struct conf_ftpd {
 	long max_login_attempts, lockout_seconds;
 	long shutdown_timeout;
 	long max_handles;
+	long umask_bits;		/* [ftpd] umask (rootfs.h) */
 };
 
 /* [retention] (docs/snapshots.md "Retention"); absent: keep everything. */

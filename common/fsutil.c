@@ -5,10 +5,12 @@
 #include <ftw.h>
 #include <libgen.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -213,25 +215,20 @@ int fs_rm_rf(const char *path)
 	return 0;
 }
 
-int fs_copy_file(const char *src, const char *dst, mode_t mode)
+int fs_copy_fd(int in, const char *what, const char *dst, mode_t mode)
 {
 	char chunk[65536];
-	int in, out, r = 0;
+	int out, r = 0;
 	ssize_t n;
 
-	if ((in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
-		return err_sys("%s", src);
 	if ((out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
-	    O_NOFOLLOW, mode)) < 0) {
-		r = err_sys("create %s", dst);
-		close(in);
-		return r;
-	}
+	    O_NOFOLLOW, mode)) < 0)
+		return err_sys("create %s", dst);
 	while ((n = read(in, chunk, sizeof chunk)) != 0) {
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			r = err_sys("read %s", src);
+			r = err_sys("read %s", what);
 			break;
 		}
 		if ((r = fs_write_all(out, chunk, (size_t)n, dst)) != 0)
@@ -241,10 +238,41 @@ int fs_copy_file(const char *src, const char *dst, mode_t mode)
 		r = err_sys("fsync %s", dst);
 	if (close(out) != 0 && r == 0)
 		r = err_sys("close %s", dst);
-	close(in);
 	if (r != 0)
 		unlink(dst);
 	return r;
+}
+
+int fs_copy_file(const char *src, const char *dst, mode_t mode)
+{
+	int in, r;
+
+	if ((in = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return err_sys("%s", src);
+	r = fs_copy_fd(in, src, dst, mode);
+	close(in);
+	return r;
+}
+
+int fs_open_beneath(int dirfd, const char *rel, int flags, int *fdp)
+{
+	struct open_how how;
+	int fd;
+
+	*fdp = -1;
+	memset(&how, 0, sizeof how);
+	how.flags = (unsigned long long)(flags | O_CLOEXEC | O_NOFOLLOW |
+	    ((flags & O_PATH) ? 0 : O_NOCTTY));
+	how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+	    RESOLVE_NO_MAGICLINKS;
+	if ((fd = (int)syscall(SYS_openat2, dirfd, rel, &how, sizeof how)) < 0) {
+		if (errno == ELOOP || errno == EXDEV)
+			return err_set(ERR_DENIED, "%s: a symlink on the way (changed "
+			    "while being read?)", rel);
+		return err_sys("%s", rel);
+	}
+	*fdp = fd;
+	return 0;
 }
 
 static int cmp_name(const void *a, const void *b)

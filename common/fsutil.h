@@ -36,6 +36,17 @@ int fs_write_all(int fd, const void *data, size_t len, const char *what);
 int fs_rm_rf(const char *path);
 /* Copy regular file src to dst (created exclusively, mode), fsynced. */
 int fs_copy_file(const char *src, const char *dst, mode_t mode);
+/* The same from the open descriptor in (at its position; what names it
+ * in errors); in stays open. */
+int fs_copy_fd(int in, const char *what, const char *dst, mode_t mode);
+/* Open rel beneath the folder dirfd with open(2) flags (O_CLOEXEC,
+ * O_NOFOLLOW and, unless O_PATH, O_NOCTTY added) through openat2(2)
+ * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS: no component may be a symlink,
+ * ".." above dirfd or absolute, checked by the kernel at every level, so
+ * a folder swapped for a symlink while this runs cannot lead outside
+ * dirfd. *fdp: the descriptor. ERR_DENIED when a symlink was met, else
+ * ERR_SYS (ERR_NOTFOUND for a name that went away) naming rel. */
+int fs_open_beneath(int dirfd, const char *rel, int flags, int *fdp);
 /* 1 if path exists (lstat), 0 if not. */
 int fs_exists(const char *path);
 /* The names in folder dir for which keep(name) is true, sorted bytewise:

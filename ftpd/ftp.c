@@ -922,7 +922,8 @@ static int copy_prefix(int src, int dst, off_t n)
  * .nodebak-upload-XXXXXX beside the target (after a copy of the part of
  * the old file that is kept) and is renamed over it only when complete:
  * the target is always either wholly old or wholly new; the file and the
- * name are on disk before the 226 (fs_commit_upload). */
+ * name are on disk before the 226 (rootfs_upload_commit), with the mode
+ * the files root policy gives uploads. */
 static int cmd_stor(struct sess *s, const char *cmd, const char *arg)
 {
 	char vp[FTP_VPATH_MAX], tmp[32];
@@ -963,9 +964,12 @@ static int cmd_stor(struct sess *s, const char *cmd, const char *arg)
 			return 0;
 		}
 	}
-	(void)rootfs_mktemp(dfd, 0644, &fd, tmp, sizeof tmp);
-	if (fd < 0 || (src >= 0 && (fchmod(fd, st.st_mode & 0777) != 0 ||
-	    copy_prefix(src, fd, keep) != 0))) {
+	/* A replaced file keeps its mode (rootfs.h, upload modes). */
+	if (src < 0 && fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		st.st_mode = 0;
+	(void)rootfs_upload_create(&s->fs, dfd, S_ISREG(st.st_mode) ? &st : NULL,
+	    ROOTFS_NEW_FILE, &fd, tmp, sizeof tmp);
+	if (fd < 0 || (src >= 0 && copy_prefix(src, fd, keep) != 0)) {
 		reply(s, fd < 0 ? "553 Cannot create file" :
 		    "451 Cannot copy the part of the old file to keep: %s",
 		    strerror(errno));
@@ -990,7 +994,7 @@ static int cmd_stor(struct sess *s, const char *cmd, const char *arg)
 	s->xfer_path = vp;
 	r = xfer_recv(s, &dc, fd);
 	data_close(&dc);
-	if (r == 0 && fs_commit_upload(fd, dfd, tmp, base, 0) != 0)
+	if (r == 0 && rootfs_upload_commit(&s->fs, fd, dfd, tmp, base, 0) != 0)
 		r = ERR_IO;
 	close(fd);
 	if (r != 0)
@@ -1020,7 +1024,7 @@ static int cmd_change(struct sess *s, const char *cmd, const char *arg)
 		return 0;
 	}
 	if (mkd)
-		r = mkdirat(dfd, base, 0755);
+		r = rootfs_mkdirat(&s->fs, dfd, base, 0777);
 	else
 		r = unlinkat(dfd, base, rmd ? AT_REMOVEDIR : 0);
 	close(dfd);
@@ -1593,6 +1597,7 @@ int ftp_session(int fd, const struct ftp_params *p)
 		reply(&s, "421 Files root unavailable");
 		return ERR_SYS;
 	}
+	rootfs_set_umask(&s.fs, (mode_t)s.f->umask_bits);
 	if (strcmp(s.f->tls, "off") != 0 &&
 	    tls_server_new(s.f->tls_cert, s.f->tls_key, &s.tls) != 0) {
 		reply(&s, "421 TLS unavailable: %s", err_msg());

@@ -16,6 +16,7 @@
 #include "buf.h"
 #include "crypto.h"
 #include "err.h"
+#include "fsutil.h"
 #include "rootfs.h"
 #include "sandbox.h"
 #include "banned.h"
@@ -87,6 +88,7 @@ static unsigned long long resolve_flags(const struct rootfs *fs)
 int rootfs_open(struct rootfs *fs, const char *dir, enum role role)
 {
 	fs->role = role_row(role);
+	fs->umask = ROOTFS_UMASK;
 	fs->rootfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (fs->rootfd < 0)
 		return err_sys("%s", dir);
@@ -96,6 +98,11 @@ int rootfs_open(struct rootfs *fs, const char *dir, enum role role)
 void rootfs_set_role(struct rootfs *fs, enum role role)
 {
 	fs->role = role_row(role);
+}
+
+void rootfs_set_umask(struct rootfs *fs, mode_t umask)
+{
+	fs->umask = umask & 0777;
 }
 
 void rootfs_close(struct rootfs *fs)
@@ -208,17 +215,17 @@ int rootfs_check(const struct rootfs *fs, const char *vpath, unsigned op)
 	return 0;
 }
 
-/* ERR_DENIED when fd, a regular file, holds a private key (a bounded read;
- * a file that cannot be read is not one), or, when reading, an archive in
- * clear: its members are the node's private keys (docs/ftpd.md "Roles":
- * listed, never downloaded by a role that may not see keys). */
-static int key_content(int fd, const char *what, int reading)
+/* 1 when fd, a regular file, holds a private key (a bounded read; a file
+ * that cannot be read is not one); then *plain says whether it is an
+ * archive in clear, else 0. */
+static int scan_content(int fd, int *plain)
 {
 	static unsigned char b[KEY_SCAN_MAX];
 	struct stat st;
 	size_t want;
 	ssize_t n, m;
 
+	*plain = 0;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
 		return 0;
 	want = st.st_size <= KEY_SCAN_MAX ? (size_t)st.st_size : KEY_SCAN_HEAD;
@@ -228,8 +235,22 @@ static int key_content(int fd, const char *what, int reading)
 	    (m = pread(fd, b + n, KEY_SCAN_MAX - (size_t)n, n)) > 0)
 		n += m;
 	if (crypto_looks_like_private_key(b, (size_t)n))
+		return 1;
+	*plain = bak_classify(b, (size_t)n) == BAK_PLAIN;
+	return 0;
+}
+
+/* ERR_DENIED when fd, a regular file, holds a private key, or, when
+ * reading, an archive in clear: its members are the node's private keys
+ * (docs/ftpd.md "Roles": listed, never downloaded by a role that may not
+ * see keys). */
+static int key_content(int fd, const char *what, int reading)
+{
+	int plain;
+
+	if (scan_content(fd, &plain))
 		return err_set(ERR_DENIED, "%s: private key", what);
-	if (reading && bak_classify(b, (size_t)n) == BAK_PLAIN)
+	if (reading && plain)
 		return err_set(ERR_DENIED, "%s: an archive in clear holds the node's "
 		    "private keys: only admin may download it (encrypted archives, "
 		    "[snapshotd] recipients, may be downloaded)", what);
@@ -379,6 +400,14 @@ int rootfs_stat(const struct rootfs *fs, const char *vpath, int follow,
 	return r;
 }
 
+int rootfs_mkdirat(const struct rootfs *fs, int dirfd, const char *base,
+    mode_t mode)
+{
+	if (mkdirat(dirfd, base, mode & 0777 & ~fs->umask) != 0)
+		return err_sys("%s", base);
+	return 0;
+}
+
 int rootfs_mkdir(const struct rootfs *fs, const char *vpath, mode_t mode)
 {
 	const char *base;
@@ -386,7 +415,7 @@ int rootfs_mkdir(const struct rootfs *fs, const char *vpath, mode_t mode)
 
 	if ((r = rootfs_parent(fs, vpath, ROOTFS_WRITE, &fd, &base)) != 0)
 		return r;
-	r = mkdirat(fd, base, mode & 0777) ? err_sys("%s", vpath) : 0;
+	r = rootfs_mkdirat(fs, fd, base, mode) ? err_sys("%s", vpath) : 0;
 	close(fd);
 	return r;
 }
@@ -478,10 +507,23 @@ int rootfs_statvfs(const struct rootfs *fs, const char *vpath,
 	return r;
 }
 
-int rootfs_mktemp(int dirfd, mode_t mode, int *fdp, char *tmpname,
+/* The mode rule for the file fd is about to become: a private key keeps
+ * no group or other bit, whatever mode says (docs/ftpd.md, "Upload
+ * modes"). */
+static mode_t key_mode(int fd, mode_t mode)
+{
+	int plain;
+
+	return scan_content(fd, &plain) ? mode & ~(mode_t)077 : mode;
+}
+
+int rootfs_upload_create(const struct rootfs *fs, int dirfd,
+    const struct stat *old, mode_t want, int *fdp, char *tmpname,
     size_t tmpsz)
 {
 	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+	mode_t mode = old && S_ISREG(old->st_mode) ? old->st_mode & 0777 :
+	    want & 0777 & ~fs->umask;
 	unsigned char rnd[6];
 	char suffix[7];
 	int tries, fd, i;
@@ -494,9 +536,18 @@ int rootfs_mktemp(int dirfd, mode_t mode, int *fdp, char *tmpname,
 			suffix[i] = abc[rnd[i] % (sizeof(abc) - 1)];
 		suffix[6] = '\0';
 		snprintf(tmpname, tmpsz, ROOTFS_INTERNAL_PREFIX "-upload-%s", suffix);
+		/* Created 0600, the mode set once nobody else can have it open:
+		 * the process umask does not decide it. */
 		fd = openat(dirfd, tmpname, O_RDWR | O_CREAT | O_EXCL |
-		    O_NOFOLLOW | O_CLOEXEC, mode & 0777);
+		    O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd >= 0) {
+			if (fchmod(fd, mode) != 0) {
+				i = errno;
+				close(fd);
+				unlinkat(dirfd, tmpname, 0);
+				errno = i;
+				return err_sys("upload file");
+			}
 			*fdp = fd;
 			return 0;
 		}
@@ -504,6 +555,29 @@ int rootfs_mktemp(int dirfd, mode_t mode, int *fdp, char *tmpname,
 			return err_sys("upload file");
 	}
 	return err_sys("upload file");
+}
+
+int rootfs_upload_commit(const struct rootfs *fs, int fd, int dirfd,
+    const char *tmp, const char *base, int noreplace)
+{
+	struct stat st;
+	mode_t mode;
+
+	(void)fs;
+	if (fstat(fd, &st) != 0)
+		return err_sys("%s", tmp);
+	mode = key_mode(fd, st.st_mode & 0777);
+	if (mode != (st.st_mode & 0777) && fchmod(fd, mode) != 0)
+		return err_sys("%s", base);
+	return fs_commit_upload(fd, dirfd, tmp, base, noreplace);
+}
+
+int rootfs_fchmod(const struct rootfs *fs, int fd, mode_t mode)
+{
+	(void)fs;
+	if (fchmod(fd, key_mode(fd, mode & 0777)) != 0)
+		return err_sys("chmod");
+	return 0;
 }
 
 /* Landlock: after this the process can reach no file outside the root

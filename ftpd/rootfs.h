@@ -12,6 +12,9 @@
  *   private keys;
  * - private keys, by name (*.key in any case) and by content (common/
  *   crypto.c), hidden from roles that may not read them;
+ * - upload modes: a new file's mode less the configured umask, a
+ *   replaced file's mode kept, a private key never left readable by
+ *   group or others;
  * - the Landlock sandbox that confines a session process to the root.
  * Functions return 0 or a negative ERR_* code: ERR_NOTFOUND (internal
  * name), ERR_DENIED (the role, a private key), ERR_INVAL (a path that
@@ -42,15 +45,22 @@ enum rootfs_op {
 
 struct rootfs_role;		/* one row of the role table (rootfs.c) */
 
+#define ROOTFS_UMASK 0027	/* [ftpd] umask's default */
+#define ROOTFS_NEW_FILE 0666	/* a new file's mode before the umask */
+
 struct rootfs {
 	int rootfd;		/* O_PATH descriptor of the files root */
 	const struct rootfs_role *role;
+	mode_t umask;		/* taken from new files' and folders' modes */
 };
 
 /* Open the files root at dir for role (ROLE_NONE may do nothing until
  * rootfs_set_role()). 0, or ERR_SYS naming dir. */
 int rootfs_open(struct rootfs *fs, const char *dir, enum role role);
 void rootfs_set_role(struct rootfs *fs, enum role role);
+/* The bits taken from a new file's or folder's mode ([ftpd] umask;
+ * rootfs_open() sets ROOTFS_UMASK). */
+void rootfs_set_umask(struct rootfs *fs, mode_t umask);
 void rootfs_close(struct rootfs *fs);
 
 /* 1 when a file name of n bytes is internal (starts with ".nodebak"). */
@@ -92,7 +102,11 @@ int rootfs_parent(const struct rootfs *fs, const char *vpath, unsigned op,
  * the role may not see is ERR_DENIED. */
 int rootfs_stat(const struct rootfs *fs, const char *vpath, int follow,
     struct stat *st);
+/* Make folder vpath with mode less the umask. */
 int rootfs_mkdir(const struct rootfs *fs, const char *vpath, mode_t mode);
+/* The same for the name base in dirfd (from rootfs_parent()). */
+int rootfs_mkdirat(const struct rootfs *fs, int dirfd, const char *base,
+    mode_t mode);
 int rootfs_rmdir(const struct rootfs *fs, const char *vpath);
 int rootfs_unlink(const struct rootfs *fs, const char *vpath);
 /* Rename; noreplace: fail with EEXIST when to exists. */
@@ -104,10 +118,26 @@ int rootfs_readlink(const struct rootfs *fs, const char *vpath,
 int rootfs_statvfs(const struct rootfs *fs, const char *vpath,
     struct statvfs *sv);
 
-/* Create a hidden upload file ".nodebak-upload-XXXXXX" in dirfd:
- * *fdp (read-write) and its name in tmpname (size >= 32). */
-int rootfs_mktemp(int dirfd, mode_t mode, int *fdp, char *tmpname,
+/* Uploads (docs/ftpd.md, "Upload modes"), the one rule for FTP and SFTP:
+ * the data goes to a hidden file ".nodebak-upload-XXXXXX" beside the
+ * target base in dirfd, which rootfs_upload_commit() renames over it.
+ * rootfs_upload_create() makes that file, exactly with the mode the
+ * upload will have whatever the process umask: the mode of the regular
+ * file it replaces (old: its lstat; NULL for a new file), else want (the
+ * client's permission bits, ROOTFS_NEW_FILE when it names none) less the
+ * umask. *fdp (read-write) and its name in tmpname (size >= 32). */
+int rootfs_upload_create(const struct rootfs *fs, int dirfd,
+    const struct stat *old, mode_t want, int *fdp, char *tmpname,
     size_t tmpsz);
+/* Make the upload durable and rename it over base (noreplace: fail with
+ * EEXIST when base exists), after the key rule: a file that holds a
+ * private key loses every group and other bit. 0, or ERR_SYS with errno
+ * kept. The caller still closes fd and, on failure, removes tmp. */
+int rootfs_upload_commit(const struct rootfs *fs, int fd, int dirfd,
+    const char *tmp, const char *base, int noreplace);
+/* fchmod(fd, mode & 0777) after the key rule (a private key keeps no
+ * group or other bit): SFTP's SETSTAT. 0 or ERR_SYS. */
+int rootfs_fchmod(const struct rootfs *fs, int fd, mode_t mode);
 
 /* Restrict this process (Landlock) to the files root for good: to be
  * called once the session has everything else it needs open (the TLS

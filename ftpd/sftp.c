@@ -442,7 +442,7 @@ static int send_handle(struct sftp *s, uint32_t id, uint32_t slot)
 }
 
 /* Close h. An upload is made durable and renamed into place when commit
- * is set (fs_commit_upload: on disk before CLOSE is answered, as FTP STOR
+ * is set (rootfs_upload_commit: on disk before CLOSE is answered, as FTP STOR
  * is), otherwise its hidden file is removed. 0, or the errno of the
  * failure. */
 static int handle_close(struct sftp *s, struct handle *h, int commit)
@@ -452,8 +452,8 @@ static int handle_close(struct sftp *s, struct handle *h, int commit)
 	if (h->dirfd >= 0 && commit) {
 		if (h->set_times && futimens(h->fd, h->times) != 0)
 			e = errno;
-		if (!e && fs_commit_upload(h->fd, h->dirfd, h->tmp, h->base,
-		    h->excl) != 0)
+		if (!e && rootfs_upload_commit(&s->fs, h->fd, h->dirfd, h->tmp,
+		    h->base, h->excl) != 0)
 			e = errno;
 		if (e)
 			complete = 0;
@@ -591,14 +591,17 @@ static int do_fstat(struct sftp *s, uint32_t id, struct msg *m)
 }
 
 /* Apply SETSTAT attributes to the open descriptor fd: size, permission
- * bits (no set-id or sticky bits) and times; owners are not changed. */
-static int apply_attrs(struct handle *h, int fd, const struct attrs *a)
+ * bits (no set-id or sticky bits; a private key keeps no group or other
+ * bit, rootfs_fchmod()) and times; owners are not changed. */
+static int apply_attrs(const struct sftp *s, struct handle *h, int fd,
+    const struct attrs *a)
 {
 	struct timespec ts[2];
 
 	if ((a->flags & ATTR_SIZE) && ftruncate(fd, (off_t)a->size) != 0)
 		return -1;
-	if ((a->flags & ATTR_PERMISSIONS) && fchmod(fd, a->perm & 0777) != 0)
+	if ((a->flags & ATTR_PERMISSIONS) &&
+	    rootfs_fchmod(&s->fs, fd, a->perm & 0777) != 0)
 		return -1;
 	if (a->flags & ATTR_ACMODTIME) {
 		ts[0].tv_sec = a->atime;
@@ -632,7 +635,7 @@ static int do_setstat(struct sftp *s, uint32_t id, struct msg *m)
 	if ((r = rootfs_openat(&s->fs, s->path.p, ROOTFS_WRITE, flags |
 	    O_NOFOLLOW | O_NONBLOCK, 0, &fd)) != 0)
 		return send_error(s, id, r, errno);
-	r = apply_attrs(NULL, fd, &a) ? errno : 0;
+	r = apply_attrs(s, NULL, fd, &a) ? errno : 0;
 	close(fd);
 	return r ? send_error(s, id, ERR_SYS, r) : send_status(s, id, FX_OK);
 }
@@ -652,7 +655,7 @@ static int do_fsetstat(struct sftp *s, uint32_t id, struct msg *m)
 		return send_status(s, id, FX_PERMISSION_DENIED);
 	if ((a.flags & ATTR_SIZE) && !h->writable)
 		return send_status(s, id, FX_PERMISSION_DENIED);
-	if (apply_attrs(h->dirfd >= 0 ? h : NULL, handle_fd(h), &a) != 0)
+	if (apply_attrs(s, h->dirfd >= 0 ? h : NULL, handle_fd(h), &a) != 0)
 		return send_error(s, id, ERR_SYS, errno);
 	return send_status(s, id, FX_OK);
 }
@@ -691,7 +694,8 @@ static int open_write(struct sftp *s, uint32_t id, uint32_t pflags,
 	const char *base;
 	struct stat st;
 	uint32_t slot;
-	mode_t mode = (a->flags & ATTR_PERMISSIONS) ? (a->perm & 0777) : 0666;
+	mode_t mode = (a->flags & ATTR_PERMISSIONS) ? (a->perm & 0777) :
+	    ROOTFS_NEW_FILE;
 	int dirfd = -1, fd = -1, oldfd = -1, exists, r, e;
 	char tmp[32];
 	loff_t left;
@@ -715,15 +719,13 @@ static int open_write(struct sftp *s, uint32_t id, uint32_t pflags,
 		close(dirfd);
 		return send_error(s, id, ERR_SYS, e);
 	}
-	if (exists)
-		mode = st.st_mode & 0777;
-	if ((r = rootfs_mktemp(dirfd, mode, &fd, tmp, sizeof(tmp))) != 0) {
+	/* A replaced file keeps its mode (rootfs.h, upload modes). */
+	if ((r = rootfs_upload_create(&s->fs, dirfd, exists ? &st : NULL, mode,
+	    &fd, tmp, sizeof(tmp))) != 0) {
 		e = errno;
 		close(dirfd);
 		return send_error(s, id, r, e);
 	}
-	if (exists)
-		fchmod(fd, mode);
 	if (exists && !(pflags & FXF_TRUNC)) {
 		if ((oldfd = openat(dirfd, base, O_RDONLY | O_NOFOLLOW |
 		    O_CLOEXEC)) < 0)
@@ -1279,6 +1281,7 @@ int sftp_serve(const struct sftp_io *io, const struct sftp_params *p)
 	if ((r = rootfs_open(&s.fs, p->root, p->role)) != 0 ||
 	    (p->lockdown && (r = rootfs_lockdown(&s.fs)) != 0))
 		goto out;
+	rootfs_set_umask(&s.fs, p->umask);
 	if (!(s.data = nmalloc(SFTP_MAX_DATA)) || !(chunk = nmalloc(IN_CHUNK))) {
 		r = err_set(ERR_NOMEM, "out of memory");
 		goto out;

@@ -3,6 +3,7 @@
  * It knows nothing of SSH: sshd.c hands it the channel as two functions. */
 #ifndef NODEBAK_SFTP_H
 #define NODEBAK_SFTP_H
+#include <sys/types.h>
 #include <stddef.h>
 
 #include "users.h"
@@ -29,6 +30,7 @@ struct sftp_params {
 	enum role role;		/* the user's role (ftpd/rootfs.c's table) */
 	long max_handles;	/* open files and folders at once */
 	long idle_timeout;	/* seconds without a request */
+	mode_t umask;		/* [ftpd] umask: taken from new files' modes */
 	/* 1: confine the whole process to the root with Landlock for the
 	 * rest of its life (the session process serves nothing else). */
 	int lockdown;

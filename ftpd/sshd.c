@@ -425,6 +425,7 @@ static int run_sftp(struct sess *s)
 	p.role = s->role;
 	p.max_handles = s->o->max_handles;
 	p.idle_timeout = s->o->idle_timeout;
+	p.umask = (mode_t)s->o->umask;
 	p.lockdown = 1;
 	p.xfer = xfer_line;
 	p.xfer_arg = s;

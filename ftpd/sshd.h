@@ -24,6 +24,7 @@ struct sshd_opts {
 	const char *conf_file;	/* handed to the console with -c */
 	const char *console;	/* bin/nodebak; NULL: beside this program */
 	long login_timeout, idle_timeout, max_login_attempts, max_handles;
+	long umask;		/* [ftpd] umask for uploads (rootfs.h) */
 	/* Login checks: 0 and the user's role in *rolep when the user may
 	 * log in, else a negative ERR_* code. A role without a console
 	 * (role_has_console()) gets SFTP only. */

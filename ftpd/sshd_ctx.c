@@ -90,6 +90,7 @@ int sshd_session(int fd, const struct ftpd_ctx *ctx)
 	o.idle_timeout = c->ftpd.idle_timeout;
 	o.max_login_attempts = c->ftpd.max_login_attempts;
 	o.max_handles = c->ftpd.max_handles;
+	o.umask = c->ftpd.umask_bits;
 	o.password = check_password;
 	o.pubkey = check_pubkey;
 	o.drop = drop;

@@ -57,49 +57,64 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static int walk(const char *root, const char *rel, struct flist *fl, int depth)
+static void flist_add(struct flist *fl, const char *rel)
 {
-	char *dir = rel[0] ? fs_join(root, rel) : xstrdup(root);
+	if (fl->n == fl->cap) {
+		fl->cap = fl->cap ? fl->cap * 2 : 32;
+		fl->path = xreallocarray(fl->path, fl->cap, sizeof *fl->path);
+	}
+	fl->path[fl->n++] = xstrdup(rel);
+}
+
+/* The paths beneath the folder open as fd (rel beneath the files root
+ * root, "" for the root; fd is consumed). Each folder is opened from its
+ * parent's descriptor with O_DIRECTORY | O_NOFOLLOW, never by path, so a
+ * folder swapped for a symlink while the walk runs is not entered: the
+ * walk cannot leave the root (docs/snapshots.md, "What a snapshot
+ * holds"). */
+static int walk(int fd, const char *root, const char *rel, struct flist *fl,
+    int depth)
+{
 	struct dirent *de;
 	DIR *d;
-	int r = 0;
+	int r = 0, sub;
 
 	if (depth > 16) {
-		free(dir);
+		close(fd);
 		return err_set(ERR_TOOBIG, "%s: folders nested too deeply", root);
 	}
-	if ((d = opendir(dir)) == NULL) {
-		r = err_sys("%s", dir);
-		free(dir);
+	if ((d = fdopendir(fd)) == NULL) {
+		r = err_sys("%s/%s", root, rel);
+		close(fd);
 		return r;
 	}
 	while (r == 0 && (de = readdir(d)) != NULL) {
 		struct stat st;
-		char *relp, *full;
+		char *relp;
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
 		if (!snapshot_is_node_file(de->d_name, depth == 0))
 			continue;
 		relp = rel[0] ? fs_join(rel, de->d_name) : xstrdup(de->d_name);
-		full = fs_join(root, relp);
-		if (lstat(full, &st) != 0)
-			r = errno == ENOENT ? 0 : err_sys("%s", full);
-		else if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
-			if (fl->n == fl->cap) {
-				fl->cap = fl->cap ? fl->cap * 2 : 32;
-				fl->path = xreallocarray(fl->path, fl->cap, sizeof *fl->path);
-			}
-			fl->path[fl->n++] = xstrdup(relp);
-			if (S_ISDIR(st.st_mode))
-				r = walk(root, relp, fl, depth + 1);
-		} else
-			log_warn("snapshot: skipping %s: not a regular file or folder",
-			    full);
+		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+			r = errno == ENOENT ? 0 : err_sys("%s/%s", root, relp);
+		else if (S_ISREG(st.st_mode))
+			flist_add(fl, relp);
+		else if (!S_ISDIR(st.st_mode))
+			log_warn("snapshot: skipping %s/%s: not a regular file or "
+			    "folder", root, relp);
+		else if ((sub = openat(fd, de->d_name, O_RDONLY | O_DIRECTORY |
+		    O_NOFOLLOW | O_CLOEXEC)) >= 0) {
+			flist_add(fl, relp);
+			r = walk(sub, root, relp, fl, depth + 1);
+		} else if (errno == ENOENT || errno == ELOOP || errno == ENOTDIR)
+			log_warn("snapshot: skipping %s/%s: no longer a folder",
+			    root, relp);
+		else
+			r = err_sys("%s/%s", root, relp);
 		free(relp);
-		free(full);
 	}
 	closedir(d);
-	free(dir);
 	return r;
 }
 
@@ -110,22 +125,23 @@ static void flist_free(struct flist *fl)
 	free(fl->path);
 }
 
-/* Copy src into the work folder as member, and describe it in mf. */
-static int add_file(struct manifest *mf, const char *work, const char *member,
-    const char *src, unsigned mode)
+/* Copy the open file in (what names it) into the work folder as member,
+ * or, with in < 0, take member as already there; describe it in mf. */
+static int add_member(struct manifest *mf, const char *work,
+    const char *member, int in, const char *what, unsigned mode)
 {
 	char *dst = snapshot_member_path(work, member);
 	char hex[SHA256_HEX_LEN + 1];
 	uint64_t size = 0;
 	int r;
 
-	if (src && (r = fs_copy_file(src, dst, 0600)) != 0)
+	if (in >= 0 && (r = fs_copy_fd(in, what, dst, 0600)) != 0)
 		goto out;
 	if ((r = sha256_file(dst, hex, &size)) != 0)
 		goto out;
 	if (size > MANIFEST_SIZE_MAX) {
 		r = err_set(ERR_TOOBIG, "%s: larger than the 8 GiB member limit",
-		    src ? src : member);
+		    what);
 		goto out;
 	}
 	r = manifest_add(mf, member, 0, mode, size, hex);
@@ -134,38 +150,87 @@ out:
 	return r;
 }
 
+/* add_member() of the file at path src (NULL: member is already there). */
+static int add_file(struct manifest *mf, const char *work, const char *member,
+    const char *src, unsigned mode)
+{
+	int in, r;
+
+	if (!src)
+		return add_member(mf, work, member, -1, member, mode);
+	if ((in = open(src, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return err_sys("%s", src);
+	r = add_member(mf, work, member, in, src, mode);
+	close(in);
+	return r;
+}
+
+/* One path the walk found, opened again beneath the root's descriptor
+ * with no symlink allowed at any level (fs_open_beneath()): what the
+ * walk saw may have been swapped since. */
+static int collect_one(struct manifest *mf, const char *work, int rootfd,
+    const char *root, const char *rel)
+{
+	char member[MANIFEST_PATH_MAX + 8];
+	char *src = fs_join(root, rel);
+	struct stat st;
+	int fd = -1, r;
+
+	if (snprintf(member, sizeof member, "files/%s", rel) >=
+	    MANIFEST_PATH_MAX + 1) {
+		r = err_set(ERR_TOOBIG, "%s: name longer than the archive allows "
+		    "(%d bytes)", src, MANIFEST_PATH_MAX - 6);
+		goto out;
+	}
+	if ((r = fs_open_beneath(rootfd, rel, O_RDONLY | O_NONBLOCK, &fd)) != 0) {
+		r = r == ERR_DENIED ? err_set(r, "%s: a folder on its way became "
+		    "a symlink during the snapshot (nothing outside the files "
+		    "root is archived)", src) : err_sys("%s", src);
+		goto out;
+	}
+	if (fstat(fd, &st) != 0)
+		r = err_sys("%s", src);
+	else if (S_ISDIR(st.st_mode)) {
+		char *d = snapshot_member_path(work, member);
+		if (mkdir(d, 0700) != 0)
+			r = err_sys("mkdir %s", d);
+		else
+			r = manifest_add(mf, member, 1,
+			    (st.st_mode & 077) ? 0755 : 0700, 0, NULL);
+		free(d);
+	} else if (S_ISREG(st.st_mode))
+		r = add_member(mf, work, member, fd, src,
+		    (st.st_mode & 077) ? 0644 : 0600);
+	else
+		r = err_set(ERR_INVAL, "%s: no longer a regular file or folder",
+		    src);
+out:
+	if (fd >= 0)
+		close(fd);
+	free(src);
+	return r;
+}
+
 static int collect_files(struct node *n, const char *work, struct manifest *mf)
 {
+	const char *root = n->conf->files_dir;
 	struct flist fl = { 0 };
-	int r;
+	int rootfd, walkfd, r;
 
-	if ((r = walk(n->conf->files_dir, "", &fl, 0)) != 0)
+	if ((rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return err_sys("%s", root);
+	if ((walkfd = openat(rootfd, ".", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) < 0) {
+		r = err_sys("%s", root);
+		goto out;
+	}
+	if ((r = walk(walkfd, root, "", &fl, 0)) != 0)
 		goto out;
 	qsort(fl.path, fl.n, sizeof *fl.path, cmp_str);
-	for (size_t i = 0; i < fl.n && r == 0; i++) {
-		char member[MANIFEST_PATH_MAX + 8];
-		char *src = fs_join(n->conf->files_dir, fl.path[i]);
-		struct stat st;
-		if (snprintf(member, sizeof member, "files/%s", fl.path[i]) >=
-		    MANIFEST_PATH_MAX + 1)
-			r = err_set(ERR_TOOBIG, "%s: name longer than the archive "
-			    "allows (%d bytes)", src, MANIFEST_PATH_MAX - 6);
-		else if (lstat(src, &st) != 0)
-			r = err_sys("%s", src);
-		else if (S_ISDIR(st.st_mode)) {
-			char *d = snapshot_member_path(work, member);
-			if (mkdir(d, 0700) != 0)
-				r = err_sys("mkdir %s", d);
-			else
-				r = manifest_add(mf, member, 1,
-				    (st.st_mode & 077) ? 0755 : 0700, 0, NULL);
-			free(d);
-		} else
-			r = add_file(mf, work, member, src,
-			    (st.st_mode & 077) ? 0644 : 0600);
-		free(src);
-	}
+	for (size_t i = 0; i < fl.n && r == 0; i++)
+		r = collect_one(mf, work, rootfd, root, fl.path[i]);
 out:
+	close(rootfd);
 	flist_free(&fl);
 	return r;
 }

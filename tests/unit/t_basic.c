@@ -161,7 +161,8 @@ static void t_conf_values(void)
 	    "ftps_implicit_listen, sftp_listen, tls, tls_cert, tls_key, host_key, "
 	    "pasv_ports, users, run_as, xferlog, max_clients, max_per_address, "
 	    "max_line, idle_timeout, data_timeout, login_timeout, "
-	    "max_login_attempts, lockout_seconds, shutdown_timeout, max_handles)"),
+	    "max_login_attempts, lockout_seconds, shutdown_timeout, max_handles, "
+	    "umask)"),
 	    "conf: a key of another section is unknown here: %s", err_msg());
 	ok(conf_text("[node]\nname = x\n[cluster]\ninterface_a = 10.0.0.1\n"
 	    "interface_ipv = fe80::1\n[snapshotd]\nsocket_mode = 0600\n"
