@@ -74,6 +74,15 @@ void t_names(void)
 		    "esc cuts a long name with ...");
 	}
 	ok(!strcmp(esc(NULL), ""), "esc(NULL) is empty");
+	{
+		char small[8], line[64];
+		esc_ctl(line, sizeof line, "u\nv\r\x1b\x7f\\ \xc3\xa9");
+		ok(!strcmp(line, "u\\nv\\r\\x1b\\x7f\\ \xc3\xa9"),
+		    "esc_ctl: control bytes escaped, backslash and UTF-8 kept: %s",
+		    line);
+		ok(esc_ctl(small, sizeof small, "ab\n\n\n") == 6 &&
+		    !strcmp(small, "ab\\n\\n"), "esc_ctl cuts at a whole escape");
+	}
 	ok(name_from_bak("a\nb\x1b[2J.bak", out, sizeof out) == ERR_INVAL &&
 	    !strchr(err_msg(), '\n') && !strchr(err_msg(), '\x1b') &&
 	    strstr(err_msg(), "a\\nb\\x1b[2J.bak"),
