@@ -5,9 +5,11 @@ the client does. Four clients from two addresses (127.0.0.2, 127.0.0.3)
 fill max_clients with FTPS handshakes they drip a byte at a time (an
 implicit FTPS ClientHello and one after AUTH TLS from each); each is cut
 off while it is still dripping, and then a legitimate FTPS and SSH login
-succeed. An SSH key exchange dripped the same way is cut off too. Before the fix, SSL_accept waited on a blocking
+succeed. An SSH key exchange dripped the same way is cut off too, and a
+data connection's dripped TLS handshake within data_timeout. Before the fix, SSL_accept waited on a blocking
 socket for the rest of a record (idle_timeout, reset by every byte), so
 the FTPS clients held their slots for as long as they dripped."""
+import ftplib
 import os
 import socket
 import sys
@@ -97,7 +99,7 @@ def main(t):
     require_ftpd(t)
     ftps_port = free_port()
     n = SshNode("logintmo", extra_conf=f"login_timeout = {LOGIN_TIMEOUT}\n"
-                "idle_timeout = 300\nmax_clients = 4\nmax_per_address = 4\n"
+                "idle_timeout = 300\ndata_timeout = 3\nmax_clients = 4\nmax_per_address = 4\n"
                 f"ftps_implicit_listen = 127.0.0.1:{ftps_port}\n")
     n.start_all()
     try:
@@ -139,6 +141,32 @@ def main(t):
         f.login("admin", PASSWORDS["admin"])
         f.prot_p()
         t.ok(isinstance(f.nlst("/"), list), "then a legitimate FTPS login succeeds")
+        # A data connection whose TLS handshake is dripped: cut within
+        # data_timeout (3 s here), and the session goes on.
+        host, port = ftplib.parse227(f.sendcmd("PASV"))
+        f.putcmd("LIST")
+        d = socket.create_connection((host, port), timeout=10)
+        t0, data_cut = time.time(), None
+        d.sendall(TLS_START)
+        d.settimeout(0)
+        while time.time() - t0 < DRIP_FOR:
+            time.sleep(0.4)
+            if closed(d):
+                data_cut = time.time() - t0
+                break
+            try:
+                d.send(b"\x00")
+            except OSError:
+                data_cut = time.time() - t0
+                break
+        d.close()
+        t.ok(data_cut is not None and data_cut < CUT_WITHIN,
+             "a data connection's dripped TLS handshake is cut off within data_timeout", f"cut after {data_cut} s")
+        resp = f.getmultiline()
+        if resp.startswith("150"):
+            resp = f.getmultiline()
+        t.ok(resp.startswith("425"), "and LIST is answered 425", resp)
+        t.ok(isinstance(f.nlst("/"), list), "the session goes on")
         f.quit()
         c = n.paramiko_client("admin", key=False)
         t.ok(c.open_sftp().listdir("/") is not None, "and a legitimate SSH login succeeds")
