@@ -63,7 +63,7 @@ common/fault-test.o: common/fault.c
 	$(CC) $(ALL_CFLAGS) -DNODEBAK_FAULT_INJECTION -c -o $@ $<
 
 UNIT_SRCS := $(wildcard tests/unit/t_*.c)
-UNIT_FTPD_OBJS := ftpd/ftp_parse.o ftpd/rootfs.o
+UNIT_FTPD_OBJS := ftpd/ftp_parse.o ftpd/rootfs.o ftpd/lockout.o
 UNIT_PULL_OBJS := client/pull/pullconf.o
 tests/bin/unit: tests/unit/main.c $(UNIT_SRCS) $(SNAPSHOTD_OBJS) $(UNIT_FTPD_OBJS) \
 		$(UNIT_PULL_OBJS) common/libnodebak.a | tests/bin

@@ -136,7 +136,20 @@ static const struct ini_key ftpd_keys[] = {
 	{ "max_login_attempts", CT_INT, F(max_login_attempts), "5", 1, 100, NULL,
 	  "failed logins per connection" },
 	{ "lockout_seconds", CT_INT, F(lockout_seconds), "300", 0, 86400, NULL,
-	  "how long an address is refused after the attempt limit (0: never)" },
+	  "how long a locked address or user name is refused (0: never)" },
+	{ "lockout_address_failures", CT_INT, F(lockout_address_failures), "20",
+	  0, 100000, NULL,
+	  "failed logins from one address, over all its connections, that lock "
+	  "it out (0: no limit)" },
+	{ "lockout_user_failures", CT_INT, F(lockout_user_failures), "10", 0,
+	  100000, NULL,
+	  "failed logins for one user name, from anywhere, that lock it out "
+	  "(0: no limit)" },
+	{ "lockout_decay", CT_INT, F(lockout_decay), "60", 1, 86400, NULL,
+	  "seconds after which one counted failed login is forgotten" },
+	{ "login_delay_ms", CT_INT, F(login_delay_ms), "1000", 0, 10000, NULL,
+	  "milliseconds every login check waits per failure counted from the "
+	  "address (at most five)" },
 	{ "shutdown_timeout", CT_INT, F(shutdown_timeout), "30", 0, 3600, NULL,
 	  "seconds SSH sessions are given on SIGTERM" },
 	{ "max_handles", CT_INT, F(max_handles), "256", 4, 65536, NULL,

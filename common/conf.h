@@ -32,6 +32,8 @@ struct conf_ftpd {
 	long max_line;
 	long idle_timeout, data_timeout, login_timeout;
 	long max_login_attempts, lockout_seconds;
+	long lockout_address_failures, lockout_user_failures, lockout_decay;
+	long login_delay_ms;
 	long shutdown_timeout;
 	long max_handles;
 	long umask_bits;		/* [ftpd] umask (rootfs.h) */

@@ -1,10 +1,14 @@
-/* log.c: one line per event, to stderr (foreground) or syslog. */
+/* log.c: one line per event, to stderr (foreground) or syslog. Every
+ * control byte in a line is escaped here, whoever formatted it (a user
+ * name from a client, a path, an error message): a line feed in a name
+ * cannot forge a second line. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "esc.h"
 #include "log.h"
 #include "banned.h"
 
@@ -32,7 +36,7 @@ static const char *prio_name(int prio)
 
 void logmsg(int prio, const char *fmt, ...)
 {
-	char line[2048], ts[32];
+	char raw[2048], line[2048], ts[32];
 	struct timespec now;
 	struct tm tm;
 	va_list ap;
@@ -40,8 +44,9 @@ void logmsg(int prio, const char *fmt, ...)
 	if (prio == LOG_DEBUG && !log_verbose)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(line, sizeof line, fmt, ap);
+	vsnprintf(raw, sizeof raw, fmt, ap);
 	va_end(ap);
+	esc_ctl(line, sizeof line, raw);
 	if (!log_fg) {
 		syslog(prio, "%s", line);
 		return;

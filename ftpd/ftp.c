@@ -34,6 +34,8 @@
 #include "err.h"
 #include "ftp.h"
 #include "ftp_parse.h"
+#include "gate.h"
+#include "log.h"
 #include "fsutil.h"
 #include "priv.h"
 #include "rootfs.h"
@@ -414,7 +416,7 @@ connected:
 	}
 	io_timeouts(fd, s->f->data_timeout);
 	if (s->prot_p) {
-		if (tls_accept(s->tls, fd, (int)s->f->data_timeout, upload,
+		if (tls_accept(s->tls, fd, s->f->data_timeout * 1000, upload,
 		    &d->t) != 0) {
 			close(fd);
 			reply(s, "425 TLS handshake on the data connection failed");
@@ -1091,28 +1093,50 @@ static int cmd_user(struct sess *s, const char *cmd, const char *arg)
 	return 0;
 }
 
-/* PASS: ERR_DENIED at the attempt limit ends the session (the listener
- * then locks the address out). Without a USER accepted (USER is refused
+/* PASS: the listener is asked first (gate.c): a locked-out address or
+ * user name is refused with why, even with the right password, and the
+ * session ends; else the check waits the listener's delay, the same for
+ * a right and a wrong password, and its outcome is counted there.
+ * ERR_DENIED at the attempt limit ends the session (the listener then
+ * locks the address out). Without a USER accepted (USER is refused
  * before TLS when it is required), 503. */
 static int cmd_pass(struct sess *s, const char *cmd, const char *arg)
 {
+	struct gate_answer a;
 	enum role role = ROLE_NONE;
+	char why[200];
+	int ok;
 
 	(void)cmd;
 	if (!s->user[0] || s->logged_in) {
 		reply(s, "503 Send USER first");
 		return 0;
 	}
-	if (users_check_password(s->p->users, s->user, arg, &role) != 0) {
-		xferlog_login("ftp", s->user, s->peer, "password", 0);
+	if (gate_ask(s->p->gate, s->user, &a) != 0) {
+		reply(s, "421 Cannot check logins now; try again later");
+		return ERR_IO;
+	}
+	if (a.refused) {
+		gate_why(&a, s->peer, s->user, why, sizeof why);
+		log_info("ftp: %s: login refused: %s", s->peer, why);
+		reply(s, "530 Login refused: %s", why);
+		return ERR_IO;
+	}
+	gate_delay(&a);
+	ok = users_check_password(s->p->users, s->user, arg, &role) == 0;
+	if (gate_report(s->p->gate, s->user, ok, &a) != 0) {
+		reply(s, "421 Cannot check logins now; try again later");
+		return ERR_IO;
+	}
+	xferlog_login("ftp", s->user, s->peer, "password", ok, a.addr_failures,
+	    a.user_failures);
+	if (!ok) {
 		s->attempts++;
-		sleep((unsigned)(s->attempts < 5 ? s->attempts : 5));
 		reply(s, "530 Login incorrect");
 		if (s->attempts >= s->f->max_login_attempts)
 			return ERR_DENIED;
 		return 0;
 	}
-	xferlog_login("ftp", s->user, s->peer, "password", 1);
 	s->role = role;
 	rootfs_set_role(&s->fs, role);
 	s->logged_in = 1;
@@ -1169,6 +1193,34 @@ static int cmd_pwd(struct sess *s, const char *cmd, const char *arg)
 	return 0;
 }
 
+/* Milliseconds left of login_timeout (0 when none). */
+static long login_left_ms(const struct sess *s)
+{
+	time_t left = s->login_deadline - time(NULL);
+
+	return left > 0 ? (long)left * 1000 : 0;
+}
+
+/* 220, or 421 with why when the listener has the address locked out. */
+static int greet(struct sess *s)
+{
+	struct gate_answer a;
+	char why[200];
+
+	if (gate_ask(s->p->gate, NULL, &a) != 0) {
+		reply(s, "421 Cannot check logins now; try again later");
+		return ERR_IO;
+	}
+	if (a.refused) {
+		gate_why(&a, s->peer, NULL, why, sizeof why);
+		log_info("ftp: %s: refused: %s", s->peer, why);
+		reply(s, "421 %s", why);
+		return ERR_IO;
+	}
+	reply(s, "220 nodebak-ftpd ready");
+	return 0;
+}
+
 /* AUTH TLS: whatever the client pipelined after it in clear is dropped,
  * never executed (CVE-2011-0411 class). A failed handshake ends the
  * session (ERR_PROTO). */
@@ -1190,8 +1242,11 @@ static int cmd_auth(struct sess *s, const char *cmd, const char *arg)
 	}
 	reply(s, "234 Proceed with TLS");
 	buf_reset(&s->in);
-	if (tls_accept(s->tls, s->fd, (int)s->f->login_timeout, 0, &s->ctl) != 0)
+	if (tls_accept(s->tls, s->fd, s->logged_in ? s->f->idle_timeout * 1000 :
+	    login_left_ms(s), 0, &s->ctl) != 0) {
+		log_info("ftp: %s: AUTH TLS: %s", s->peer, err_msg());
 		return ERR_PROTO;
+	}
 	return 0;
 }
 
@@ -1529,6 +1584,10 @@ static int read_line(struct sess *s, char **linep)
 		if (!(s->ctl && tls_pending(s->ctl))) {
 			struct timespec ts = { left > 0 ? left : 0, 0 };
 			if (left <= 0) {
+				if (!s->logged_in)
+					log_info("ftp: %s: no login within %ld s "
+					    "(login_timeout)", s->peer,
+					    s->f->login_timeout);
 				reply(s, "421 Timeout");
 				return ERR_IO;
 			}
@@ -1621,12 +1680,16 @@ int ftp_session(int fd, const struct ftp_params *p)
 		goto out;
 	}
 	if (p->implicit) {
-		if (s.tls == NULL || tls_accept(s.tls, fd, (int)s.f->login_timeout, 0,
-		    &s.ctl) != 0)
+		if (s.tls == NULL || tls_accept(s.tls, fd, login_left_ms(&s), 0,
+		    &s.ctl) != 0) {
+			log_info("ftp: %s: %s", s.peer, s.tls ? err_msg() :
+			    "no TLS for implicit FTPS");
 			goto out;
+		}
 		s.prot_p = 1;
 	}
-	reply(&s, "220 nodebak-ftpd ready");
+	if ((r = greet(&s)) != 0)
+		goto out;
 	while (!s.quit && r == 0) {
 		char *line = NULL;
 		if (read_line(&s, &line) != 0)

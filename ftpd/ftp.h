@@ -14,6 +14,7 @@ struct ftp_params {
 	const struct priv *priv;	/* who to become before the first command */
 	int implicit;			/* ftps_implicit_listen: TLS at connect */
 	int drain_sig;			/* the listener's "finish and quit" signal */
+	int gate;			/* gate.c: the listener's login counts; -1: none */
 };
 
 /* Serve the FTP control connection fd until QUIT, a timeout or an error.

@@ -1,8 +1,11 @@
 /* ftpd.c: nodebak-ftpd's listener process: binds the configured listeners
  * as root, accepts, enforces the total and per-address session limits,
  * and forks one session process per connection, which gives up its
- * privileges after login (docs/ftpd.md). Signals: SIGHUP reloads, SIGTERM
- * lets sessions finish up to shutdown_timeout. */
+ * privileges after login (docs/ftpd.md). It keeps the failed-login counts
+ * its sessions ask about (gate.c, lockout.c) and ends every session that
+ * has not logged in within login_timeout, whatever the session is doing.
+ * Signals: SIGHUP reloads, SIGTERM lets sessions finish up to
+ * shutdown_timeout. */
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -14,14 +17,17 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <limits.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "err.h"
 #include "ftp.h"
 #include "ftpd.h"
+#include "gate.h"
 #include "log.h"
 #include "sshd_ctx.h"
 #include "tls.h"
@@ -42,15 +48,15 @@ struct listener {
 struct child {
 	pid_t pid;
 	char addr[INET6_ADDRSTRLEN];
+	int gate;		/* the listener's end of its gate.c socketpair */
+	long long start_ms;	/* accepted at (monotonic) */
+	int logged_in;		/* reported through the gate */
+	int cut;		/* killed at login_timeout */
 };
 
-/* Addresses locked out after a session hit the login attempt limit. */
-#define MAX_LOCKS 1024
-struct lock {
-	char addr[INET6_ADDRSTRLEN];
-	time_t until;
-};
-static struct lock locks[MAX_LOCKS];
+/* Addresses and user names the failed-login counts remember. */
+#define LOCKOUT_CAP 4096
+static struct gate_policy policy;
 
 static struct listener listeners[MAX_LISTENERS];
 static int nlisteners;
@@ -132,32 +138,35 @@ static long count_from(const char *addr)
 	return n;
 }
 
-static void lock_out(const char *addr, long seconds)
+static long long now_ms(void)
 {
-	size_t oldest = 0;
+	struct timespec ts;
 
-	if (seconds <= 0)
-		return;
-	for (size_t i = 0; i < MAX_LOCKS; i++) {
-		if (!strcmp(locks[i].addr, addr) || locks[i].until < time(NULL)) {
-			oldest = i;
-			break;
-		}
-		if (locks[i].until < locks[oldest].until)
-			oldest = i;
-	}
-	snprintf(locks[oldest].addr, sizeof locks[0].addr, "%s", addr);
-	locks[oldest].until = time(NULL) + seconds;
-	log_warn("%s: locked out for %ld s after too many failed logins", addr,
-	    seconds);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int locked_out(const char *addr)
+/* The failed-login rules of the running configuration. */
+static void policy_set(const struct conf_ftpd *f)
 {
-	for (size_t i = 0; i < MAX_LOCKS; i++)
-		if (locks[i].until > time(NULL) && !strcmp(locks[i].addr, addr))
-			return 1;
-	return 0;
+	if (policy.table == NULL)
+		policy.table = lockout_new(LOCKOUT_CAP);
+	policy.limits.addr_failures = f->lockout_address_failures;
+	policy.limits.user_failures = f->lockout_user_failures;
+	policy.limits.decay = f->lockout_decay;
+	policy.limits.lock_seconds = f->lockout_seconds;
+	policy.delay_ms = f->login_delay_ms;
+	policy.max_delay_ms = f->login_timeout * 1000 / 2;
+}
+
+static void lock_out(const char *addr, long seconds)
+{
+	if (seconds <= 0)
+		return;
+	lockout_lock_addr(policy.table, &policy.limits, addr, seconds,
+	    clock_now());
+	log_warn("%s: locked out for %ld s after too many failed logins", addr,
+	    seconds);
 }
 
 static void reap(long lockout_seconds)
@@ -170,9 +179,46 @@ static void reap(long lockout_seconds)
 			if (children[i].pid == pid) {
 				if (WIFEXITED(st) && WEXITSTATUS(st) == FTPD_EXIT_LOCKOUT)
 					lock_out(children[i].addr, lockout_seconds);
+				/* An SSH session's own login deadline is SIGALRM. */
+				if (WIFSIGNALED(st) && WTERMSIG(st) == SIGALRM &&
+				    !children[i].logged_in)
+					log_info("%s: no login within login_timeout: "
+					    "connection closed", children[i].addr);
+				if (children[i].gate >= 0)
+					close(children[i].gate);
 				children[i] = children[--nchildren];
 				break;
 			}
+}
+
+/* The session says why itself at its own login deadline (421, SSH's
+ * alarm); the listener's, this much later, holds whatever it is stuck in. */
+#define LOGIN_CUT_GRACE_MS 1000
+
+/* login_timeout bounds everything before a login (TCP, the TLS
+ * handshake, the SSH key exchange, the password) in total: the session
+ * keeps its own deadlines, and this one holds whatever the session is
+ * stuck in (a handshake dripped a byte at a time, a libssh wait).
+ * Returns the milliseconds until the next session's deadline, or -1. */
+static int cut_slow_logins(long login_timeout)
+{
+	long long now = now_ms(), next = -1;
+
+	for (long i = 0; i < nchildren; i++) {
+		struct child *c = &children[i];
+		long long end = c->start_ms + login_timeout * 1000 +
+		    LOGIN_CUT_GRACE_MS;
+		if (c->logged_in || c->cut)
+			continue;
+		if (now >= end) {
+			kill(c->pid, SIGKILL);
+			c->cut = 1;
+			log_info("%s: no login within %ld s (login_timeout): "
+			    "connection closed", c->addr, login_timeout);
+		} else if (next < 0 || end - now < next)
+			next = end - now;
+	}
+	return next < 0 ? -1 : next > INT_MAX ? INT_MAX : (int)next;
 }
 
 static void peer_name(const struct sockaddr_storage *ss, char *out,
@@ -189,20 +235,23 @@ static void peer_name(const struct sockaddr_storage *ss, char *out,
 }
 
 static void session(struct ftpd_ctx *ctx, const struct listener *l, int fd,
-    const sigset_t *mask)
+    int gate, const sigset_t *mask)
 {
 	int r = 0;
 
 	for (int i = 0; i < nlisteners; i++)
 		close(listeners[i].fd);
+	/* Other sessions' gates are the listener's, not this session's. */
+	for (long i = 0; i < nchildren; i++)
+		close(children[i].gate);
 	signal(SIGCHLD, SIG_DFL);
 	signal(SIGPIPE, SIG_IGN);
 	sigprocmask(SIG_UNBLOCK, mask, NULL);
 	if (l->kind == L_SFTP)
-		r = sshd_session(fd, ctx);
+		r = sshd_session(fd, gate, ctx);
 	else {
 		struct ftp_params p = { ctx->conf, ctx->users, &ctx->priv,
-		    l->kind == L_FTPS, FTPD_SIG_DRAIN };
+		    l->kind == L_FTPS, FTPD_SIG_DRAIN, gate };
 		r = ftp_session(fd, &p);
 	}
 	_exit(r == ERR_DENIED ? FTPD_EXIT_LOCKOUT : r ? 1 : 0);
@@ -217,7 +266,7 @@ static int accept_one(struct ftpd_ctx *ctx, const struct listener *l,
 	socklen_t len = sizeof ss;
 	char addr[INET6_ADDRSTRLEN];
 	pid_t pid;
-	int fd;
+	int fd, sp[2];
 
 	if ((fd = accept4(l->fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC)) < 0)
 		return -1;
@@ -228,27 +277,36 @@ static int accept_one(struct ftpd_ctx *ctx, const struct listener *l,
 		close(fd);
 		return 0;
 	}
-	if (locked_out(addr)) {
-		log_warn("%s: refused %s: locked out after failed logins", l->name,
-		    addr);
-		close(fd);
-		return 0;
-	}
 	if (count_from(addr) >= f->max_per_address) {
 		log_warn("%s: refused %s: %ld sessions from it (max_per_address)",
 		    l->name, addr, count_from(addr));
 		close(fd);
 		return 0;
 	}
-	if ((pid = fork()) < 0) {
-		log_err("fork: %s", strerror(errno));
+	/* A locked-out address is still served, by a session that says so
+	 * (421, an SSH disconnect message): a silent close reads as a fault. */
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0) {
+		log_err("socketpair: %s", strerror(errno));
 		close(fd);
 		return 0;
 	}
-	if (pid == 0)
-		session(ctx, l, fd, mask);
+	if ((pid = fork()) < 0) {
+		log_err("fork: %s", strerror(errno));
+		close(fd);
+		close(sp[0]);
+		close(sp[1]);
+		return 0;
+	}
+	if (pid == 0) {
+		close(sp[0]);
+		session(ctx, l, fd, sp[1], mask);
+	}
 	close(fd);
+	close(sp[1]);
+	memset(&children[nchildren], 0, sizeof children[0]);
 	children[nchildren].pid = pid;
+	children[nchildren].gate = sp[0];
+	children[nchildren].start_ms = now_ms();
 	snprintf(children[nchildren].addr, sizeof children[0].addr, "%s", addr);
 	nchildren++;
 	return 0;
@@ -288,6 +346,7 @@ static void reload(struct ftpd_ctx *ctx)
 		log_warn("reload: files_dir changed; new sessions use %s",
 		    ctx->conf->files_dir);
 	/* A run_as that no longer resolves keeps the user sessions had. */
+	policy_set(&ctx->conf->ftpd);
 	if (priv_resolve(ctx->conf->ftpd.run_as, ctx->conf->files_dir, &p) != 0)
 		log_err("reload: %s (sessions keep the previous user)", err_msg());
 	else
@@ -325,9 +384,24 @@ static void shut_down(struct ftpd_ctx *ctx)
 	reap(0);
 }
 
+/* Answer the sessions' gate questions; a closed gate is closed here
+ * too (the session is ending; reap() forgets it). */
+static void serve_gates(const struct pollfd *pfd, long n)
+{
+	for (long i = 0; i < n && i < nchildren; i++) {
+		struct child *c = &children[i];
+		if (c->gate < 0 || pfd[i].fd != c->gate || !pfd[i].revents)
+			continue;
+		if (gate_serve(c->gate, &policy, c->addr, &c->logged_in) != 0) {
+			close(c->gate);
+			c->gate = -1;
+		}
+	}
+}
+
 static int serve(struct ftpd_ctx *ctx)
 {
-	struct pollfd pfd[MAX_LISTENERS + 1];
+	struct pollfd *pfd;
 	sigset_t mask;
 	int sfd;
 
@@ -339,19 +413,31 @@ static int serve(struct ftpd_ctx *ctx)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	if ((sfd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0)
 		return err_sys("signalfd");
+	pfd = xcalloc((size_t)(MAX_LISTENERS + 1 + children_cap), sizeof *pfd);
 	for (;;) {
 		struct signalfd_siginfo si;
+		struct pollfd *gp = pfd + nlisteners + 1;
+		long ng = nchildren;
+		int wait_ms = cut_slow_logins(ctx->conf->ftpd.login_timeout);
 		for (int i = 0; i < nlisteners; i++) {
 			pfd[i].fd = listeners[i].fd;
 			pfd[i].events = POLLIN;
 		}
 		pfd[nlisteners].fd = sfd;
 		pfd[nlisteners].events = POLLIN;
-		if (poll(pfd, (nfds_t)nlisteners + 1, -1) < 0) {
+		for (long i = 0; i < ng; i++) {
+			gp[i].fd = children[i].gate;	/* -1: poll skips it */
+			gp[i].events = POLLIN;
+			gp[i].revents = 0;
+		}
+		if (poll(pfd, (nfds_t)(nlisteners + 1 + ng), wait_ms) < 0) {
 			if (errno == EINTR)
 				continue;
+			free(pfd);
 			return err_sys("poll");
 		}
+		/* Before reap() reorders the children. */
+		serve_gates(gp, ng);
 		if (pfd[nlisteners].revents & POLLIN &&
 		    read(sfd, &si, sizeof si) == sizeof si) {
 			if (si.ssi_signo == SIGCHLD)
@@ -361,6 +447,7 @@ static int serve(struct ftpd_ctx *ctx)
 			else {
 				shut_down(ctx);
 				close(sfd);
+				free(pfd);
 				return 0;
 			}
 		}
@@ -419,6 +506,7 @@ int ftpd_run(const char *conf_path, int foreground, int verbose)
 	 * past this. */
 	children_cap = ctx.conf->ftpd.max_clients;
 	children = xcalloc((size_t)children_cap + 1, sizeof *children);
+	policy_set(&ctx.conf->ftpd);
 	if (!ctx.priv.switch_user)
 		log_warn("the files root belongs to root: sessions keep uid 0 "
 		    "without any capability (set run_as, or give %s to a service "

@@ -23,6 +23,7 @@
 #include <libssh/server.h>
 
 #include "err.h"
+#include "gate.h"
 #include "log.h"
 #include "rconsole.h"
 #include "sftp.h"
@@ -43,7 +44,6 @@
 #define PUBKEY_ALGOS "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384," \
 	"ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256"
 
-#define FAIL_DELAY_MS 1000	/* after each failed login attempt */
 #define END_GRACE_MS 3000	/* waiting for the client to close */
 
 /* M_NOCONSOLE: an exec or shell request from a role without a console,
@@ -157,17 +157,38 @@ int sshd_host_key(const char *path)
 
 /* ---- logins ---- */
 
-/* Count a failed attempt, after a delay when it was a real one (a
- * password or a signature; key probes cost the client nothing either),
- * and close the connection at the limit. */
-static void login_failed(struct sess *s, int delay)
+/* Before a password or a signature is checked: ask the listener. A
+ * locked-out address or user name is told why in the disconnect message
+ * (OpenSSH prints it: "Received disconnect from ...: 2: too many failed
+ * logins ..."), even with the right key or password. A password check
+ * then waits the listener's delay, the same whatever the check says; a
+ * signature cannot be guessed, so its check is not delayed. 0: go ahead. */
+static int gate_open(struct sess *s, const char *user, int delay)
 {
-	struct timespec ts = { FAIL_DELAY_MS / 1000,
-	    (FAIL_DELAY_MS % 1000) * 1000000L };
+	struct gate_answer a;
+	char why[200];
 
+	if (gate_ask(s->o->gate, user, &a) != 0) {
+		log_warn("ssh: %s: %s", s->peer, err_msg());
+		snprintf(why, sizeof why, "cannot check logins now; try again later");
+	} else if (a.refused) {
+		gate_why(&a, s->peer, user, why, sizeof why);
+		log_info("ssh: %s: login refused: %s", s->peer, why);
+	} else {
+		if (delay)
+			gate_delay(&a);
+		return 0;
+	}
+	ssh_session_set_disconnect_message(s->ssh, why);
+	ssh_disconnect(s->ssh);
+	return -1;
+}
+
+/* Count a failed attempt and close the connection at the limit (key
+ * probes count here too, not in the listener: they cost nothing). */
+static void login_failed(struct sess *s)
+{
 	s->failures++;
-	if (delay)
-		nanosleep(&ts, NULL);
 	if (s->failures >= s->o->max_login_attempts) {
 		log_warn("ssh: %s: too many failed logins (%d)", s->peer,
 		    s->failures);
@@ -175,16 +196,27 @@ static void login_failed(struct sess *s, int delay)
 	}
 }
 
-static void login_done(struct sess *s, const char *user, const char *method,
+/* The outcome of a checked login: counted by the listener, logged.
+ * Returns ok, or 0 when the listener could not count it (fail closed). */
+static int login_done(struct sess *s, const char *user, const char *method,
     int ok, enum role role)
 {
+	struct gate_answer a;
+
+	if (gate_report(s->o->gate, user, ok, &a) != 0) {
+		log_warn("ssh: %s: %s", s->peer, err_msg());
+		ssh_disconnect(s->ssh);
+		return 0;
+	}
 	if (s->o->login_log)
-		s->o->login_log(s->o->arg, user, s->peer, method, ok);
+		s->o->login_log(s->o->arg, user, s->peer, method, ok,
+		    s->o->gate >= 0 ? a.addr_failures : -1, a.user_failures);
 	if (!ok)
-		return;
+		return 0;
 	s->authed = 1;
 	s->role = role;
 	snprintf(s->user, sizeof(s->user), "%s", user);
+	return 1;
 }
 
 static int auth_password(ssh_session ssh, const char *user,
@@ -193,14 +225,16 @@ static int auth_password(ssh_session ssh, const char *user,
 	struct sess *s = arg;
 	enum role role = ROLE_NONE;
 
+	int ok;
+
 	(void)ssh;
-	if (!s->authed && s->o->password &&
-	    s->o->password(s->o->arg, user, password, &role) == 0) {
-		login_done(s, user, "password", 1, role);
+	if (s->authed || gate_open(s, user, 1) != 0)
+		return SSH_AUTH_DENIED;
+	ok = s->o->password &&
+	    s->o->password(s->o->arg, user, password, &role) == 0;
+	if (login_done(s, user, "password", ok, role))
 		return SSH_AUTH_SUCCESS;
-	}
-	login_done(s, user, "password", 0, ROLE_NONE);
-	login_failed(s, 1);
+	login_failed(s);
 	return SSH_AUTH_DENIED;
 }
 
@@ -223,15 +257,15 @@ static int auth_pubkey(ssh_session ssh, const char *user,
 	if (signature_state == SSH_PUBLICKEY_STATE_NONE) {
 		if (ok)
 			return SSH_AUTH_SUCCESS;
-		login_failed(s, 0);
+		login_failed(s);
 		return SSH_AUTH_DENIED;
 	}
-	if (signature_state == SSH_PUBLICKEY_STATE_VALID && ok) {
-		login_done(s, user, "publickey", 1, role);
+	if (s->authed || gate_open(s, user, 0) != 0)
+		return SSH_AUTH_DENIED;
+	if (login_done(s, user, "publickey",
+	    signature_state == SSH_PUBLICKEY_STATE_VALID && ok, role))
 		return SSH_AUTH_SUCCESS;
-	}
-	login_done(s, user, "publickey", 0, ROLE_NONE);
-	login_failed(s, 1);
+	login_failed(s);
 	return SSH_AUTH_DENIED;
 }
 

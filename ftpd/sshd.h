@@ -36,9 +36,13 @@ struct sshd_opts {
 	 * session needs from outside the files root (may be NULL). 0 or an
 	 * ERR_* code that ends the session. */
 	int (*drop)(void *arg);
-	/* One line per login attempt and per transfer (may be NULL). */
+	/* gate.c: the listener's failed-login counts, asked before every
+	 * password or signature check and told its outcome; -1: none. */
+	int gate;
+	/* One line per login attempt (with the listener's counts after it)
+	 * and per transfer (may be NULL). */
 	void (*login_log)(void *arg, const char *user, const char *peer,
-	    const char *method, int ok);
+	    const char *method, int ok, long addr_failures, long user_failures);
 	void (*xfer_log)(void *arg, const char *user, const char *peer,
 	    const char *vpath, int upload, unsigned long long bytes,
 	    double seconds, int complete);

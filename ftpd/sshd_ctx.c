@@ -53,12 +53,13 @@ static int drop(void *arg)
 }
 
 static void login_log(void *arg, const char *user, const char *peer,
-    const char *method, int ok)
+    const char *method, int ok, long addr_failures, long user_failures)
 {
 	if (!ok)
 		failed_logins++;
 	(void)arg;
-	xferlog_login("sftp", user, peer, method, ok);
+	xferlog_login("sftp", user, peer, method, ok, addr_failures,
+	    user_failures);
 }
 
 static void xfer_log(void *arg, const char *user, const char *peer,
@@ -75,7 +76,7 @@ int sshd_init(struct ftpd_ctx *ctx)
 	return sshd_host_key(ctx->conf->ftpd.host_key);
 }
 
-int sshd_session(int fd, const struct ftpd_ctx *ctx)
+int sshd_session(int fd, int gate, const struct ftpd_ctx *ctx)
 {
 	const struct conf *c = ctx->conf;
 	struct sshd_opts o;
@@ -94,6 +95,7 @@ int sshd_session(int fd, const struct ftpd_ctx *ctx)
 	o.password = check_password;
 	o.pubkey = check_pubkey;
 	o.drop = drop;
+	o.gate = gate;
 	o.login_log = login_log;
 	o.xfer_log = xfer_log;
 	o.arg = (void *)(uintptr_t)ctx;

@@ -14,6 +14,6 @@ int sshd_init(struct ftpd_ctx *ctx);
  * session. Returns when the client is gone; 0 after a clean end,
  * ERR_DENIED when it was cut at the login attempt limit, else another
  * ERR_* code (already logged). Closes fd. */
-int sshd_session(int fd, const struct ftpd_ctx *ctx);
+int sshd_session(int fd, int gate, const struct ftpd_ctx *ctx);
 
 #endif

@@ -3,6 +3,7 @@
  * when the data connections resume it (docs/ftpd.md, "FTPS"). */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,12 +133,13 @@ void tls_server_free(struct tls_server *srv)
 	free(srv);
 }
 
-int tls_accept(struct tls_server *srv, int fd, int timeout_sec,
+int tls_accept(struct tls_server *srv, int fd, long timeout_ms,
     int no_tickets, struct tls_conn **out)
 {
 	struct tls_conn *c;
-	time_t end = time(NULL) + timeout_sec;
-	int r;
+	struct timespec ts;
+	long long end;
+	int r, fl, timed_out = 0;
 
 	*out = NULL;
 	c = xcalloc(1, sizeof *c);
@@ -148,24 +150,51 @@ int tls_accept(struct tls_server *srv, int fd, int timeout_sec,
 	}
 	if (no_tickets)
 		SSL_set_num_tickets(c->ssl, 0);
-	/* The fd is blocking; poll first so a silent peer cannot hold us. */
+	/* Non-blocking for the handshake, whatever the caller's mode: on a
+	 * blocking socket SSL_accept waits inside read(2) for the rest of a
+	 * record, so a client dripping a byte at a time would hold it past
+	 * any deadline. The whole handshake gets timeout_ms. */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	end = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + timeout_ms;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0)
+		goto fail;
 	for (;;) {
 		struct pollfd p = { fd, POLLIN, 0 };
-		int n = poll(&p, 1, (int)(end - time(NULL)) * 1000);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
+		long long left;
+		int n, e;
 		if ((r = SSL_accept(c->ssl)) == 1) {
+			fcntl(fd, F_SETFL, fl);
 			*out = c;
 			return 0;
 		}
-		if (SSL_get_error(c->ssl, r) != SSL_ERROR_WANT_READ)
+		e = SSL_get_error(c->ssl, r);
+		if (e == SSL_ERROR_WANT_WRITE)
+			p.events = POLLOUT;
+		else if (e != SSL_ERROR_WANT_READ)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		left = end - ((long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+		n = 0;
+		if (left > 0)
+			while ((n = poll(&p, 1, left > INT_MAX ? INT_MAX :
+			    (int)left)) < 0 && errno == EINTR)
+				;
+		if (n == 0) {
+			timed_out = 1;
+			break;
+		}
+		if (n < 0)
 			break;
 	}
+	fcntl(fd, F_SETFL, fl);
+fail:
 	ERR_clear_error();
 	SSL_free(c->ssl);
 	free(c);
+	if (timed_out)
+		return err_set(ERR_PROTO, "TLS handshake not done within %ld s",
+		    (timeout_ms + 999) / 1000);
 	return err_set(ERR_PROTO, "TLS handshake failed");
 }
 

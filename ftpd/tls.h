@@ -14,7 +14,9 @@ int tls_server_new(const char *cert_path, const char *key_path,
     struct tls_server **out);
 void tls_server_free(struct tls_server *srv);
 
-/* Handshake on fd within timeout_sec. no_tickets: issue no TLS 1.3
+/* Handshake on fd, all of it within timeout_ms however the peer paces its
+ * bytes (the socket is non-blocking meanwhile, its mode restored after).
+ * no_tickets: issue no TLS 1.3
  * session ticket, for an upload's data connection (tickets are sent after
  * the handshake; on an upload the client never reads them, and a client
  * that closes a socket with unread bytes resets it, which discards the end
@@ -23,7 +25,7 @@ void tls_server_free(struct tls_server *srv);
  * FTPS failed every file after the first ("transfer closed with 4096
  * bytes remaining", tests/ftp-tls.t). *out owns the connection (which
  * does not own fd). 0 or ERR_PROTO. */
-int tls_accept(struct tls_server *srv, int fd, int timeout_sec,
+int tls_accept(struct tls_server *srv, int fd, long timeout_ms,
     int no_tickets, struct tls_conn **out);
 /* 1 when the handshake resumed an earlier session of this server. */
 int tls_resumed(const struct tls_conn *c);

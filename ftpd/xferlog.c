@@ -37,10 +37,15 @@ static void xferlog_line(const struct xferlog *x, const char *line)
 }
 
 void xferlog_login(const char *proto, const char *user, const char *peer,
-    const char *method, int ok)
+    const char *method, int ok, long addr_failures, long user_failures)
 {
-	log_info("%s login %s: user %s from %s by %s", proto,
-	    ok ? "ok" : "FAILED", user, peer, method);
+	if (addr_failures < 0)
+		log_info("%s login %s: user %s from %s by %s", proto,
+		    ok ? "ok" : "FAILED", user, peer, method);
+	else
+		log_info("%s login %s: user %s from %s by %s (failed logins: %ld "
+		    "from %s, %ld for %s)", proto, ok ? "ok" : "FAILED", user, peer,
+		    method, addr_failures, peer, user_failures, user);
 }
 
 void xferlog_transfer(const struct xferlog *x, const char *proto,

@@ -18,9 +18,11 @@ struct xferlog {
 void xferlog_open(struct xferlog *x, const char *path);
 void xferlog_close(struct xferlog *x);
 
-/* "PROTO login ok|FAILED: user U from ADDR by METHOD". */
+/* "PROTO login ok|FAILED: user U from ADDR by METHOD (failed logins: A
+ * from ADDR, N for U)", the listener's counts after this one (gate.c);
+ * the part in brackets is left out when addr_failures is negative. */
 void xferlog_login(const char *proto, const char *user, const char *peer,
-    const char *method, int ok);
+    const char *method, int ok, long addr_failures, long user_failures);
 
 /* "PROTO download|upload PATH: user U from ADDR, N bytes in S s,
  * complete|INCOMPLETE", and the xferlog(5) line when x has a file. */

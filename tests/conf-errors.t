@@ -79,7 +79,9 @@ CASES = [
      "unknown key (keys of [ftpd]: ftp_listen, ftps_implicit_listen, sftp_listen, tls, "
      "tls_cert, tls_key, host_key, pasv_ports, users, run_as, xferlog, max_clients, "
      "max_per_address, max_line, idle_timeout, data_timeout, login_timeout, "
-     "max_login_attempts, lockout_seconds, shutdown_timeout, max_handles)"),
+     "max_login_attempts, lockout_seconds, lockout_address_failures, "
+     "lockout_user_failures, lockout_decay, login_delay_ms, shutdown_timeout, "
+     "max_handles)"),
 ]
 
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """sftp-lockout.t: a connection cut off at max_login_attempts locks its
-address out for lockout_seconds (the listener refuses it at once); after
-the lockout the address gets in again."""
+address out for lockout_seconds: a new connection from it is refused,
+even with the right password, with a disconnect message saying why;
+after the lockout the address gets in again."""
 import os
 import socket
 import sys
@@ -43,11 +44,13 @@ def main(t):
         while "locked out for 4 s" not in n.log("ftpd") and time.time() < deadline:
             time.sleep(0.05)
         t.ok("127.0.0.1: locked out for 4 s" in n.log("ftpd"), "the lockout is logged")
-        t.eq(banner(n.addr, n.sftp_port), b"", "a new connection from the address is refused at once")
+        ok, said = n.password_login("admin", PASSWORDS["admin"], refusal=True)
+        t.ok(not ok and "too many failed logins from 127.0.0.1" in said,
+             "the right password from the locked-out address is refused, with why", said)
         # The lock ends after lockout_seconds; poll (bounded) rather than
         # assume how long the machine takes.
         deadline = time.time() + 60
-        while banner(n.addr, n.sftp_port) == b"" and time.time() < deadline:
+        while not n.password_login("admin", PASSWORDS["admin"])[0] and time.time() < deadline:
             time.sleep(0.5)
         c = n.paramiko_client("admin", key=False)
         t.ok(c.open_sftp().listdir("/") is not None, "after lockout_seconds the right password gets in")

@@ -146,6 +146,47 @@ class SshNode(Node):
                       auth_timeout=20)
         return c
 
+    def password_login(self, user, password, addr=None, refusal=False):
+        """One password attempt on a fresh paramiko transport, from addr
+        (a loopback address to bind to) when given: (True, "") when it
+        logged in, else (False, the server's disconnect message or "").
+        refusal: a disconnect is expected; wait (bounded) for its message."""
+        import logging
+        import socket
+        import paramiko
+        said = []
+
+        class Grab(logging.Handler):
+            def emit(self, rec):
+                m = rec.getMessage()
+                if m.startswith("Disconnect (code"):
+                    said.append(m.split(": ", 1)[-1])
+        h = Grab()
+        lg = logging.getLogger("paramiko.transport")
+        lg.addHandler(h)
+        lg.setLevel(logging.INFO)
+        sock = socket.create_connection((self.addr, self.sftp_port), timeout=20,
+                                        source_address=(addr, 0) if addr else None)
+        tr = paramiko.Transport(sock)
+        ok = False
+        try:
+            tr.start_client(timeout=20)
+            try:
+                tr.auth_password(user, password)
+                ok = tr.is_authenticated()
+            except Exception:
+                pass
+            # The disconnect is read by the transport's thread: wait
+            # (bounded) for it when the login failed.
+            end = time.time() + 10
+            while refusal and not ok and not said and tr.is_active() and \
+                    time.time() < end:
+                time.sleep(0.05)
+        finally:
+            tr.close()
+            lg.removeHandler(h)
+        return ok, " ".join(said)
+
     def cleanup(self):
         super().cleanup()
         if not os.environ.get("NODEBAK_KEEP"):

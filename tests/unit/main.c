@@ -22,6 +22,7 @@ int main(void)
 	t_ftp_parse();
 	t_keyscan();
 	t_rootfs();
+	t_lockout();
 	t_job();
 	t_retention();
 	t_schedule();

@@ -74,6 +74,15 @@ void t_names(void)
 		    "esc cuts a long name with ...");
 	}
 	ok(!strcmp(esc(NULL), ""), "esc(NULL) is empty");
+	{
+		char small[8], line[64];
+		esc_ctl(line, sizeof line, "u\nv\r\x1b\x7f\\ \xc3\xa9");
+		ok(!strcmp(line, "u\\nv\\r\\x1b\\x7f\\ \xc3\xa9"),
+		    "esc_ctl: control bytes escaped, backslash and UTF-8 kept: %s",
+		    line);
+		ok(esc_ctl(small, sizeof small, "ab\n\n\n") == 6 &&
+		    !strcmp(small, "ab\\n\\n"), "esc_ctl cuts at a whole escape");
+	}
 	ok(name_from_bak("a\nb\x1b[2J.bak", out, sizeof out) == ERR_INVAL &&
 	    !strchr(err_msg(), '\n') && !strchr(err_msg(), '\x1b') &&
 	    strstr(err_msg(), "a\\nb\\x1b[2J.bak"),
@@ -161,8 +170,9 @@ static void t_conf_values(void)
 	    "ftps_implicit_listen, sftp_listen, tls, tls_cert, tls_key, host_key, "
 	    "pasv_ports, users, run_as, xferlog, max_clients, max_per_address, "
 	    "max_line, idle_timeout, data_timeout, login_timeout, "
-	    "max_login_attempts, lockout_seconds, shutdown_timeout, max_handles, "
-	    "umask)"),
+	    "max_login_attempts, lockout_seconds, lockout_address_failures, "
+	    "lockout_user_failures, lockout_decay, login_delay_ms, "
+	    "shutdown_timeout, max_handles, umask)"),
 	    "conf: a key of another section is unknown here: %s", err_msg());
 	ok(conf_text("[node]\nname = x\n[cluster]\ninterface_a = 10.0.0.1\n"
 	    "interface_ipv = fe80::1\n[snapshotd]\nsocket_mode = 0600\n"

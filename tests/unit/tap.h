@@ -30,6 +30,7 @@ void t_ustar(void);
 void t_ftp_parse(void);
 void t_keyscan(void);
 void t_rootfs(void);
+void t_lockout(void);
 void t_job(void);
 void t_retention(void);
 void t_schedule(void);
