@@ -2,7 +2,7 @@
 PREFIX  ?= /usr/local
 DESTDIR ?=
 CC      ?= cc
-PKGS    := openssl zlib libarchive sqlite3 libpq jansson
+PKGS    := openssl zlib libarchive sqlite3 libpq jansson libseccomp
 SSHPKGS := libssh
 
 VERSION := 0.1.0

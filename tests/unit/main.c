@@ -30,6 +30,7 @@ int main(void)
 	t_pullconf();
 	t_sidecar();
 	t_age();
+	t_sysfilter();
 	printf("1..%d\n", tap_n);
 	return tap_failed ? 1 : 0;
 }
