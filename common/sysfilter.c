@@ -32,6 +32,7 @@ enum how {
 	INET,			/* socket(): AF_INET and AF_INET6 allowed,
 				 * others fail with EACCES */
 	SELF,			/* tgkill(): to its own process only */
+	NNP,			/* prctl(): PR_SET_NO_NEW_PRIVS only */
 };
 
 static const struct {
@@ -102,12 +103,10 @@ static const struct {
 	{ "socket", FTP, INET }, { "bind", FTP, ALLOW },
 	{ "listen", FTP, ALLOW }, { "accept", FTP, ALLOW },
 	{ "accept4", FTP, ALLOW }, { "connect", FTP, ALLOW },
-	/* Until the login: the drop to the files root's owner, its sandbox
-	 * and the next, narrower filter. */
-	{ "setresuid", SES, ALLOW }, { "setresgid", SES, ALLOW },
-	{ "setuid", SES, ALLOW }, { "setgid", SES, ALLOW },
-	{ "setgroups", SES, ALLOW }, { "capget", SES, ALLOW },
-	{ "capset", SES, ALLOW }, { "prctl", SES, ALLOW },
+	/* Until the login (the session has dropped to the files root's
+	 * owner already): the role's Landlock layer and the next, narrower
+	 * filter. */
+	{ "prctl", SES, NNP },
 	{ "landlock_create_ruleset", SES, ALLOW },
 	{ "landlock_add_rule", SES, ALLOW },
 	{ "landlock_restrict_self", SES, ALLOW },
@@ -147,6 +146,9 @@ static int add(scmp_filter_ctx ctx, int nr, enum how how)
 			    SCMP_A0(SCMP_CMP_EQ, AF_UNIX));
 		return r;
 	}
+	case NNP:
+		return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
+		    SCMP_A0(SCMP_CMP_EQ, PR_SET_NO_NEW_PRIVS));
 	case SELF:
 		return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 1,
 		    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid()));

@@ -14,9 +14,9 @@ enum sysfilter_profile {
 	 * the socketpair to its worker, memory, time; no file, no new
 	 * socket, no process. */
 	SYSF_SSH_NET,
-	/* An FTP session from its fork to its login: what the login and the
-	 * drop to the files root's owner need besides the session's own
-	 * calls. */
+	/* An FTP session from its drop (to the files root's owner, before
+	 * the first command) to its login: the session's calls, and what
+	 * the login needs to narrow its sandbox and this filter. */
 	SYSF_FTP_SESSION,
 	/* An FTP session after its login: files (beneath the root: Landlock
 	 * says where), data connections; nothing that changes credentials

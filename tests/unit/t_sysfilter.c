@@ -103,6 +103,7 @@ void t_sysfilter(void)
 	expect(SYSF_FTP_SESSION, P_SOCKET_UNIX, "EACCES",
 	    "a Unix socket fails");
 	expect(SYSF_FTP_SESSION, P_EXEC, "SIGSYS", "execve");
+	expect(SYSF_FTP_SESSION, P_SETUID, "SIGSYS", "setresuid");
 	expect(SYSF_FTP_SESSION, P_NARROWER, "SIGSYS",
 	    "the logged-in filter on top, then setresuid");
 	expect(SYSF_FTP_LOGGED_IN, P_OPEN, "ok", "opening a file");
