@@ -156,6 +156,8 @@ static const struct ini_key ftpd_keys[] = {
 	  "open SFTP handles per session" },
 	{ "umask", CT_MODE, F(umask_bits), "0027", 0, 0777, NULL,
 	  "bits taken from a new uploaded file's or folder's mode (FTP, SFTP)" },
+	{ "session_memory", CT_INT, F(session_memory), "256", 32, 65536, NULL,
+	  "MiB of data memory each session process may use (RLIMIT_DATA)" },
 	{ NULL }
 };
 

@@ -37,6 +37,7 @@ struct conf_ftpd {
 	long shutdown_timeout;
 	long max_handles;
 	long umask_bits;		/* [ftpd] umask (rootfs.h) */
+	long session_memory;		/* MiB, RLIMIT_DATA of a session */
 };
 
 /* [retention] (docs/snapshots.md "Retention"); absent: keep everything. */

@@ -39,6 +39,7 @@
 #include "fsutil.h"
 #include "priv.h"
 #include "rootfs.h"
+#include "sysfilter.h"
 #include "tls.h"
 #include "users.h"
 #include "xferlog.h"
@@ -1139,6 +1140,15 @@ static int cmd_pass(struct sess *s, const char *cmd, const char *arg)
 	}
 	s->role = role;
 	rootfs_set_role(&s->fs, role);
+	/* A second Landlock layer for the role: a readonly or archiver
+	 * session can then not change the root even through a bug; and the
+	 * narrower system call filter: nothing that confines or changes
+	 * credentials any more. */
+	if (rootfs_lockdown(&s->fs) != 0 ||
+	    sysfilter_confine(SYSF_FTP_LOGGED_IN) != 0) {
+		reply(s, "421 Cannot confine the session: %s", err_msg());
+		return ERR_SYS;
+	}
 	s->logged_in = 1;
 	reply(s, "230 Logged in as %s (%s)", s->user, role_name(role));
 	return 0;
@@ -1674,7 +1684,11 @@ int ftp_session(int fd, const struct ftp_params *p)
 	 * xferlog file, the time zone): from here on the session reaches no
 	 * other file, whatever path it is tricked into naming. */
 	xferlog_open(&s.xlog, s.f->xferlog);
-	if (rootfs_lockdown(&s.fs) != 0) {
+	/* Then its limits and the system calls it may make (docs/security.md,
+	 * "What each sandbox allows"), still before the first byte is read. */
+	if (rootfs_lockdown(&s.fs) != 0 ||
+	    priv_limits(s.f->max_handles + 64, s.f->session_memory) != 0 ||
+	    sysfilter_confine(SYSF_FTP_SESSION) != 0) {
 		reply(&s, "421 Cannot confine the session: %s", err_msg());
 		r = ERR_SYS;
 		goto out;

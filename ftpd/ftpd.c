@@ -184,6 +184,17 @@ static void reap(long lockout_seconds)
 				    !children[i].logged_in)
 					log_info("%s: no login within login_timeout: "
 					    "connection closed", children[i].addr);
+				/* A system call outside the session's filter
+				 * (docs/security.md): worth a look. */
+				else if (WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS)
+					log_warn("%s: session %ld killed by its "
+					    "system call filter (SIGSYS)",
+					    children[i].addr, (long)pid);
+				else if (WIFSIGNALED(st) && WTERMSIG(st) != SIGTERM &&
+				    WTERMSIG(st) != SIGKILL)
+					log_warn("%s: session %ld ended by signal %d",
+					    children[i].addr, (long)pid,
+					    WTERMSIG(st));
 				if (children[i].gate >= 0)
 					close(children[i].gate);
 				children[i] = children[--nchildren];

@@ -7,6 +7,7 @@
 #include <pwd.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -67,5 +68,33 @@ int priv_drop(const struct priv *p)
 	}
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
 		return err_sys("no_new_privs");
+	return 0;
+}
+
+int priv_limits(long nofile, long data_mib)
+{
+	const struct {
+		int what;
+		const char *name;
+		rlim_t max;
+	} lim[] = {
+		{ RLIMIT_NOFILE, "RLIMIT_NOFILE", (rlim_t)nofile },
+		{ RLIMIT_DATA, "RLIMIT_DATA", (rlim_t)data_mib << 20 },
+		{ RLIMIT_CORE, "RLIMIT_CORE", 0 },
+	};
+
+	for (size_t i = 0; i < sizeof lim / sizeof lim[0]; i++) {
+		struct rlimit rl;
+
+		if (getrlimit(lim[i].what, &rl) != 0)
+			return err_sys("getrlimit %s", lim[i].name);
+		/* Never raise what the service manager set lower. */
+		if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > lim[i].max)
+			rl.rlim_max = lim[i].max;
+		if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > rl.rlim_max)
+			rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(lim[i].what, &rl) != 0)
+			return err_sys("setrlimit %s", lim[i].name);
+	}
 	return 0;
 }

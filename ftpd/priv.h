@@ -26,4 +26,10 @@ int priv_resolve(const char *run_as, const char *files_dir, struct priv *p);
  * ERR_* code with err_msg() set; the caller must then end the session. */
 int priv_drop(const struct priv *p);
 
+/* In a session process, after priv_drop(): at most nofile open files, at
+ * most data_mib MiB of data memory (RLIMIT_DATA: heap and anonymous
+ * mappings), no core file; hard limits too, so that the session cannot
+ * raise them again. 0 or ERR_SYS. */
+int priv_limits(long nofile, long data_mib);
+
 #endif

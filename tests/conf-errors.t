@@ -81,7 +81,7 @@ CASES = [
      "max_per_address, max_line, idle_timeout, data_timeout, login_timeout, "
      "max_login_attempts, lockout_seconds, lockout_address_failures, "
      "lockout_user_failures, lockout_decay, login_delay_ms, shutdown_timeout, "
-     "max_handles, umask)"),
+     "max_handles, umask, session_memory)"),
 ]
 
 

@@ -172,7 +172,7 @@ static void t_conf_values(void)
 	    "max_line, idle_timeout, data_timeout, login_timeout, "
 	    "max_login_attempts, lockout_seconds, lockout_address_failures, "
 	    "lockout_user_failures, lockout_decay, login_delay_ms, "
-	    "shutdown_timeout, max_handles, umask)"),
+	    "shutdown_timeout, max_handles, umask, session_memory)"),
 	    "conf: a key of another section is unknown here: %s", err_msg());
 	ok(conf_text("[node]\nname = x\n[cluster]\ninterface_a = 10.0.0.1\n"
 	    "interface_ipv = fe80::1\n[snapshotd]\nsocket_mode = 0600\n"

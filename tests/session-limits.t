@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""session-limits.t: each FTP session's system call filter and resource
+limits (docs/security.md, "What each sandbox allows"; issue 16).
+
+- /proc/PID/status of a session before login: seccomp filter mode, one
+  filter; after login: two (the narrower one stacked). /proc/PID/limits:
+  open files max_handles + 64, data memory session_memory MiB, no core.
+- A forbidden system call made by a live session (gdb makes the process
+  call execve and then setresuid) kills that session with SIGSYS, and the
+  server logs in the next client as before.
+- A huge listing: 20,000 files in one folder, listed with LIST and NLST by
+  a session limited to 32 MiB of data memory: every name arrives (the
+  listing is streamed, never built whole), and the session lives on."""
+import ftplib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from pull_util import children  # noqa: E402
+from scenario import wait_until  # noqa: E402
+from sftp_util import PASSWORDS, SshNode, require_ftpd  # noqa: E402
+from tap import run  # noqa: E402
+
+FILES = 20000
+
+
+def status(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+    except OSError:
+        return {}
+
+
+def limits(pid):
+    with open(f"/proc/{pid}/limits") as f:
+        out = {}
+        for line in f.read().splitlines()[1:]:
+            m = re.match(r"(.+?)\s{2,}(\S+)\s+(\S+)", line)
+            if m:
+                out[m.group(1).strip()] = (m.group(2), m.group(3))
+        return out
+
+
+def session_pid(n, before):
+    listener = n.procs["ftpd"].pid
+    wait_until(lambda: set(children(listener)) - before, timeout=10)
+    new = set(children(listener)) - before
+    return new.pop() if len(new) == 1 else None
+
+
+def login(n, user="admin"):
+    f = ftplib.FTP()
+    f.connect(n.addr, n.ftp_port, timeout=30)
+    f.login(user, PASSWORDS[user])
+    return f
+
+
+def gdb_call(pid, expr):
+    """Make pid call expr through gdb."""
+    subprocess.run(["gdb", "-p", str(pid), "-batch", "-nx", "-q",
+                        "-ex", f"print (long)({expr})"],
+                       capture_output=True, text=True, timeout=60)
+
+
+def gone_by_sigsys(n, pid):
+    wait_until(lambda: not os.path.exists(f"/proc/{pid}"), timeout=20)
+    return not os.path.exists(f"/proc/{pid}")
+
+
+def main(t):
+    require_ftpd(t)
+    n = SshNode("limits1", addr="127.0.0.46",
+                extra_conf="tls = off\nmax_handles = 100\nsession_memory = 32\n")
+    n.start_all()
+    listener = n.procs["ftpd"].pid
+    try:
+        before = set(children(listener))
+        f = ftplib.FTP()
+        f.connect(n.addr, n.ftp_port, timeout=30)
+        pid = session_pid(n, before)
+        st = status(pid)
+        t.ok(st.get("Seccomp") == "2" and st.get("Seccomp_filters") == "1" and
+             st.get("NoNewPrivs") == "1",
+             "before login: the session runs under one seccomp filter, no_new_privs", st)
+        lim = limits(pid)
+        t.ok(lim.get("Max open files") == ("164", "164") and
+             lim.get("Max data size") == (str(32 << 20), str(32 << 20)) and
+             lim.get("Max core file size") == ("0", "0"),
+             "its limits: 164 open files, 32 MiB of data, no core file", lim)
+        f.login("admin", PASSWORDS["admin"])
+        st = status(pid)
+        t.ok(st.get("Seccomp_filters") == "2",
+             "after login: the narrower filter is stacked on it", st)
+
+        # A forbidden call kills the session, not the server.
+        if shutil.which("gdb"):
+            gdb_call(pid, '(int)execve("/bin/sh", 0, 0)')
+            t.ok(gone_by_sigsys(n, pid), "a logged-in session that calls execve is killed")
+            g = login(n)
+            t.ok(g.pwd() == "/", "the server logs in the next client")
+            before = set(children(listener))
+            h = ftplib.FTP()
+            h.connect(n.addr, n.ftp_port, timeout=30)
+            pid2 = session_pid(n, before)
+            gdb_call(pid2, "(int)setresuid(0, 0, 0)")
+            t.ok(gone_by_sigsys(n, pid2), "a session before login that calls setresuid is killed")
+            g.voidcmd("NOOP")
+            g.quit()
+            t.ok(n.log("ftpd").count("killed by its system call filter (SIGSYS)") == 2 and
+                 n.procs["ftpd"].poll() is None,
+                 "the listener goes on and logs both ends", n.log("ftpd")[-1500:])
+        else:
+            t.skip_all("gdb is not installed (scripts/deps.sh)")
+
+        # A huge listing under a small memory limit.
+        big = n.path("files", "big")
+        os.makedirs(big)
+        for i in range(FILES):
+            with open(os.path.join(big, f"file-{i:06d}-with-a-rather-long-name.txt"), "w"):
+                pass
+        g = login(n)
+        t0 = time.time()
+        lines = []
+        g.retrlines("LIST /big", lines.append)
+        names = g.nlst("/big")
+        t.ok(len(lines) == FILES and len(names) == FILES,
+             f"LIST and NLST of {FILES} files under 32 MiB: every name arrives "
+             f"({len(lines)}, {len(names)} in {time.time() - t0:.1f} s)")
+        t.eq(g.voidcmd("NOOP")[:3], "200", "and the session lives on")
+        g.quit()
+    finally:
+        n.cleanup()
+
+
+run(main)
