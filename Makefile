@@ -168,7 +168,7 @@ install: all
 	if [ -e $(CONF_DEST) ]; then \
 		echo "install: keeping $(CONF_DEST)"; \
 	else \
-		install -m 0640 conf/nodebak.conf $(CONF_DEST); \
+		install -m 0644 conf/nodebak.conf $(CONF_DEST); \
 	fi
 
 # Removes what install put in place, except a configuration that differs
@@ -185,9 +185,21 @@ uninstall:
 	elif [ -e $(CONF_DEST) ]; then echo "uninstall: keeping $(CONF_DEST)"; fi
 	-rmdir $(DESTDIR)$(SYSCONFDIR)/nodebak 2>/dev/null
 
+# The Debian package (docs/install.md), built from a copy of the tree's
+# files in build/deb/ so that nothing lands beside the checkout; lintian
+# checks it. Needs debhelper, dpkg-dev and lintian (make deps).
+DEB_DIR := build/deb
+deb: deps
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/nodebak-$(VERSION)
+	git ls-files -z -co --exclude-standard | \
+		xargs -0 tar cf - --no-recursion | tar xf - -C $(DEB_DIR)/nodebak-$(VERSION)
+	cd $(DEB_DIR)/nodebak-$(VERSION) && dpkg-buildpackage -b -us -uc
+	lintian --fail-on error $(DEB_DIR)/*.changes
+	@ls $(DEB_DIR)/*.deb
+
 clean:
-	rm -rf bin tests/bin tests/.logs common/*.a
+	rm -rf bin tests/bin tests/.logs common/*.a build
 	find . -name '*.o' -delete -o -name '*.d' -delete
 
-.PHONY: all deps run test check install uninstall clean fuzz asan
+.PHONY: all deps run test check install uninstall deb clean fuzz asan
 -include $(shell find . -name '*.d' 2>/dev/null)
