@@ -199,7 +199,7 @@ deb: deps
 
 clean:
 	rm -rf bin tests/bin tests/.logs common/*.a build
-	find . -name '*.o' -delete -o -name '*.d' -delete
+	find . -type f \( -name '*.o' -o -name '*.d' \) -delete
 
 .PHONY: all deps run test check install uninstall deb clean fuzz asan
--include $(shell find . -name '*.d' 2>/dev/null)
+-include $(shell find . -path ./build -prune -o -type f -name '*.d' -print 2>/dev/null)
