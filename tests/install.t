@@ -30,13 +30,11 @@ ALL_UNITS = list(DAEMON_UNITS) + ["nodebak-pull.service",
                                   "nodebak-pull-sync.service",
                                   "nodebak-pull.timer"]
 CAPS = {"nodebak-snapshotd.service": {
-            "CAP_CHOWN", "CAP_FOWNER", "CAP_FSETID", "CAP_DAC_OVERRIDE",
-            "CAP_DAC_READ_SEARCH", "CAP_SETUID", "CAP_SETGID", "CAP_KILL",
-            "CAP_SYS_PTRACE"},
+            "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_SETUID",
+            "CAP_SETGID", "CAP_KILL", "CAP_SYS_PTRACE"},
         "nodebak-ftpd.service": {
             "CAP_NET_BIND_SERVICE", "CAP_SETUID", "CAP_SETGID",
-            "CAP_SETPCAP", "CAP_KILL", "CAP_DAC_OVERRIDE",
-            "CAP_DAC_READ_SEARCH"}}
+            "CAP_SETPCAP", "CAP_KILL"}}
 HARDENING = ["NoNewPrivileges=yes", "ProtectSystem=strict",
              "ProtectHome=yes", "PrivateTmp=yes", "PrivateDevices=yes",
              "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",
