@@ -24,8 +24,8 @@ from tap import run  # noqa: E402
 
 PROGRAMS = {"nodebak": 2, "nodebak-snapshotd": 2, "nodebak-ftpd": 2,
             "nodebak-pull": 3}	# program: its usage-error status
-DAEMON_UNITS = {"nodebak-snapshotd.service": 3.5,
-                "nodebak-ftpd.service": 3.0}	# unit: highest exposure
+DAEMON_UNITS = {"nodebak-snapshotd.service": 3.0,
+                "nodebak-ftpd.service": 2.5}	# unit: highest exposure
 ALL_UNITS = list(DAEMON_UNITS) + ["nodebak-pull.service",
                                   "nodebak-pull-sync.service",
                                   "nodebak-pull.timer"]
