@@ -127,29 +127,79 @@ test: deps
 
 check: test
 
+# Where `make install` puts things (docs/install.md). /usr and /usr/local
+# use the system's /etc; any other PREFIX (a scratch folder, /opt/nodebak)
+# keeps its configuration beneath it. The units name the installed
+# programs and configuration.
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+DOCDIR     ?= $(PREFIX)/share/doc/nodebak
+SYSCONFDIR ?= $(if $(filter /usr /usr/local,$(PREFIX)),/etc,$(PREFIX)/etc)
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+UNITS      := $(wildcard conf/systemd/*)
+MANPAGES   := $(wildcard docs/man/*.[158])
+DOCS       := README.md $(wildcard docs/*.md)
+CONF_DEST  := $(DESTDIR)$(SYSCONFDIR)/nodebak/nodebak.conf
+
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man5 \
-		$(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/man/man1
-	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 docs/man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
-	install -m 0644 docs/man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
-	install -m 0644 docs/man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
-	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system \
-		$(DESTDIR)$(PREFIX)/share/doc/nodebak/examples
-	for u in conf/systemd/*; do \
-		sed 's|/usr/local/bin/|$(PREFIX)/bin/|' $$u > \
-		    $(DESTDIR)$(PREFIX)/lib/systemd/system/$${u##*/} && \
-		chmod 0644 $(DESTDIR)$(PREFIX)/lib/systemd/system/$${u##*/} || exit 1; \
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR) \
+		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(SYSCONFDIR)/nodebak
+	install -m 0755 $(PROGRAMS) $(DESTDIR)$(BINDIR)/
+	for m in $(MANPAGES); do \
+		install -d $(DESTDIR)$(MANDIR)/man$${m##*.} && \
+		install -m 0644 $$m $(DESTDIR)$(MANDIR)/man$${m##*.}/ || exit 1; \
 	done
-	install -d $(DESTDIR)$(PREFIX)/lib/sysusers.d
-	install -m 0644 conf/sysusers/nodebak-pull.conf \
-		$(DESTDIR)$(PREFIX)/lib/sysusers.d/
+	for u in $(UNITS); do \
+		sed -e 's|/usr/local/bin/|$(BINDIR)/|' \
+		    -e 's|/etc/nodebak/|$(SYSCONFDIR)/nodebak/|' \
+		    -e 's|/etc/nodebak$$|$(SYSCONFDIR)/nodebak|' $$u > \
+		    $(DESTDIR)$(UNITDIR)/$${u##*/} && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; \
+	done
+	install -m 0644 conf/sysusers/*.conf $(DESTDIR)$(SYSUSERSDIR)/
+	install -m 0644 conf/tmpfiles/nodebak.conf $(DESTDIR)$(TMPFILESDIR)/
+	install -m 0644 $(DOCS) $(DESTDIR)$(DOCDIR)/
 	install -m 0644 conf/nodebak.conf conf/pull.conf \
-		$(DESTDIR)$(PREFIX)/share/doc/nodebak/examples/
+		$(DESTDIR)$(DOCDIR)/examples/
+	@# The operator's configuration is never overwritten.
+	if [ -e $(CONF_DEST) ]; then \
+		echo "install: keeping $(CONF_DEST)"; \
+	else \
+		install -m 0644 conf/nodebak.conf $(CONF_DEST); \
+	fi
+
+# Removes what install put in place, except a configuration that differs
+# from the example, and never the state, the files root or the logs.
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(PROGRAMS))) \
+		$(addprefix $(DESTDIR)$(UNITDIR)/,$(notdir $(UNITS))) \
+		$(addprefix $(DESTDIR)$(SYSUSERSDIR)/,$(notdir $(wildcard conf/sysusers/*.conf))) \
+		$(DESTDIR)$(TMPFILESDIR)/nodebak.conf
+	for m in $(MANPAGES); do \
+		rm -f $(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/}; done
+	rm -rf $(DESTDIR)$(DOCDIR)
+	if cmp -s conf/nodebak.conf $(CONF_DEST); then rm -f $(CONF_DEST); \
+	elif [ -e $(CONF_DEST) ]; then echo "uninstall: keeping $(CONF_DEST)"; fi
+	-rmdir $(DESTDIR)$(SYSCONFDIR)/nodebak 2>/dev/null
+
+# The Debian package (docs/install.md), built from a copy of the tree's
+# files in build/deb/ so that nothing lands beside the checkout; lintian
+# checks it. Needs debhelper, dpkg-dev and lintian (make deps).
+DEB_DIR := build/deb
+deb: deps
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/nodebak-$(VERSION)
+	git ls-files -z -co --exclude-standard | \
+		xargs -0 tar cf - --no-recursion | tar xf - -C $(DEB_DIR)/nodebak-$(VERSION)
+	cd $(DEB_DIR)/nodebak-$(VERSION) && dpkg-buildpackage -b -us -uc
+	lintian --fail-on error $(DEB_DIR)/*.changes
+	@ls $(DEB_DIR)/*.deb
 
 clean:
-	rm -rf bin tests/bin tests/.logs common/*.a
-	find . -name '*.o' -delete -o -name '*.d' -delete
+	rm -rf bin tests/bin tests/.logs common/*.a build
+	find . -type f \( -name '*.o' -o -name '*.d' \) -delete
 
-.PHONY: all deps run test check install clean fuzz asan
--include $(shell find . -name '*.d' 2>/dev/null)
+.PHONY: all deps run test check install uninstall deb clean fuzz asan
+-include $(shell find . -path ./build -prune -o -type f -name '*.d' -print 2>/dev/null)

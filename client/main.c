@@ -6,6 +6,7 @@
 #include "conf.h"
 #include "console.h"
 #include "err.h"
+#include "esc.h"
 #include "verify.h"
 #include "banned.h"
 
@@ -51,6 +52,8 @@ int main(int argc, char **argv)
 			i++;
 			break;
 		} else {
+			fprintf(stderr, "nodebak: %s: unknown option, or its argument "
+			    "is missing\n", esc(argv[i]));
 			usage(stderr);
 			return 2;
 		}

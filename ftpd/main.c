@@ -1,6 +1,6 @@
 /* main.c: nodebak-ftpd options; the work is in ftpd.c. */
+#include <getopt.h>
 #include <stdio.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -14,25 +14,30 @@ static void usage(FILE *f)
 	    CONF_DEFAULT_PATH ")\n"
 	    "  -f         stay in the foreground and log to standard error\n"
 	    "  -v         log debugging detail\n"
-	    "  -h         this help\n"
+	    "  -h, --help this help\n"
 	    "  --version  print the version\n");
 }
+
+static const struct option longopts[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
 
 int main(int argc, char **argv)
 {
 	const char *file = NULL;
 	int fg = 0, verbose = 0, ch;
 
-	if (argc > 1 && !strcmp(argv[1], "--version")) {
-		printf("nodebak-ftpd %s\n", NODEBAK_VERSION);
-		return 0;
-	}
-	while ((ch = getopt(argc, argv, "c:fvh")) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:fvh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': file = optarg; break;
 		case 'f': fg = 1; break;
 		case 'v': verbose = 1; break;
 		case 'h': usage(stdout); return 0;
+		case 'V':
+			printf("nodebak-ftpd %s\n", NODEBAK_VERSION);
+			return 0;
 		default: usage(stderr); return 2;
 		}
 	}

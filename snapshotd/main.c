@@ -1,9 +1,9 @@
 /* main.c: nodebak-snapshotd options; the work is in snapshotd.c. */
+#include <getopt.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "conf.h"
@@ -23,9 +23,16 @@ static void usage(FILE *f)
 	    "  -v         log debugging detail\n"
 	    "  --init     initialise the node (folders, signing key, database) "
 	    "and exit\n"
-	    "  -h         this help\n"
+	    "  -h, --help this help\n"
 	    "  --version  print the version\n");
 }
+
+static const struct option longopts[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ "init", no_argument, NULL, 'I' },
+	{ NULL, 0, NULL, 0 },
+};
 
 int main(int argc, char **argv)
 {
@@ -34,23 +41,16 @@ int main(int argc, char **argv)
 	struct node *n = NULL;
 	int fg = 0, verbose = 0, init = 0, lfd, ch;
 
-	if (argc > 1 && !strcmp(argv[1], "--version")) {
-		printf("nodebak-snapshotd %s\n", NODEBAK_VERSION);
-		return 0;
-	}
-	for (int i = 1; i < argc; i++)
-		if (!strcmp(argv[i], "--init")) {
-			init = 1;
-			memmove(argv + i, argv + i + 1, sizeof *argv * (size_t)(argc - i));
-			argc--;
-			break;
-		}
-	while ((ch = getopt(argc, argv, "c:fvh")) != -1) {
+	while ((ch = getopt_long(argc, argv, "c:fvh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'c': file = optarg; break;
 		case 'f': fg = 1; break;
 		case 'v': verbose = 1; break;
+		case 'I': init = 1; break;
 		case 'h': usage(stdout); return 0;
+		case 'V':
+			printf("nodebak-snapshotd %s\n", NODEBAK_VERSION);
+			return 0;
 		default: usage(stderr); return 2;
 		}
 	}

@@ -21,6 +21,7 @@ static const char usage_text[] =
 	"  trust NODE\n"
 	"  daemon\n"
 	"  check\n"
+	"  --help, --version\n"
 	"exit status: 0 all pulled and verified, 1 some nodes failed, 2 all "
 	"failed, 3 configuration or usage error\n";
 
