@@ -78,13 +78,14 @@ tests/bin/unit: tests/unit/main.c $(UNIT_SRCS) $(SNAPSHOTD_OBJS) $(UNIT_FTPD_OBJ
 # runs them all for a few seconds each.
 FUZZ_SAN := -fsanitize=address,undefined
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -DNODEBAK_VERSION='"$(VERSION)"' -g -O1 \
-	$(FUZZ_SAN) -fsanitize=fuzzer-no-link -Icommon -Iftpd -MMD -MP \
+	$(FUZZ_SAN) -fsanitize=fuzzer-no-link -Icommon -Iftpd -Iclient -MMD -MP \
 	$(shell pkg-config --cflags libpq) \
 	-DFUZZ_TEST_KEY='"$(CURDIR)/tests/fuzz/TEST-ONLY-signing.key"'
 FUZZ_OBJDIR := tests/bin/fuzz-obj
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,tests/bin/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_LIB_OBJS := $(patsubst %.c,$(FUZZ_OBJDIR)/%.o,$(wildcard common/*.c) \
-	ftpd/sftp.c ftpd/rootfs.c ftpd/ftp_parse.c)
+	ftpd/sftp.c ftpd/rootfs.c ftpd/ftp_parse.c ftpd/rconsole.c \
+	client/console.c client/user.c client/hostkey.c)
 fuzz: $(FUZZ_TARGETS)
 $(FUZZ_OBJDIR)/%.o: %.c
 	@mkdir -p $(dir $@)
