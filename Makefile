@@ -63,14 +63,15 @@ common/fault-test.o: common/fault.c
 	$(CC) $(ALL_CFLAGS) -DNODEBAK_FAULT_INJECTION -c -o $@ $<
 
 UNIT_SRCS := $(wildcard tests/unit/t_*.c)
-UNIT_FTPD_OBJS := ftpd/ftp_parse.o ftpd/rootfs.o ftpd/lockout.o
+UNIT_FTPD_OBJS := ftpd/ftp_parse.o ftpd/rootfs.o ftpd/lockout.o ftpd/rconsole.o
+UNIT_CLIENT_OBJS := client/console.o client/user.o client/hostkey.o
 UNIT_PULL_OBJS := client/pull/pullconf.o
 tests/bin/unit: tests/unit/main.c $(UNIT_SRCS) $(SNAPSHOTD_OBJS) $(UNIT_FTPD_OBJS) \
-		$(UNIT_PULL_OBJS) common/libnodebak.a | tests/bin
+		$(UNIT_CLIENT_OBJS) $(UNIT_PULL_OBJS) common/libnodebak.a | tests/bin
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -Itests/unit -Isnapshotd -Iftpd \
-		-Iclient/pull -o $@ \
+		-Iclient -Iclient/pull -o $@ \
 		tests/unit/main.c $(UNIT_SRCS) $(SNAPSHOTD_OBJS) $(UNIT_FTPD_OBJS) \
-		$(UNIT_PULL_OBJS) common/libnodebak.a $(LIBS)
+		$(UNIT_CLIENT_OBJS) $(UNIT_PULL_OBJS) common/libnodebak.a $(LIBS)
 
 # Sanitised fuzz targets (clang, libFuzzer): see tests/fuzz/README.md.
 # The sources they share are compiled once into tests/bin/fuzz-obj/ (an

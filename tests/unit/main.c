@@ -30,6 +30,8 @@ int main(void)
 	t_pullconf();
 	t_sidecar();
 	t_age();
+	t_users();
+	t_split();
 	printf("1..%d\n", tap_n);
 	return tap_failed ? 1 : 0;
 }
