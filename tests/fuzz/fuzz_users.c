@@ -53,6 +53,11 @@ static size_t rows_of(char *text, struct row *rows, size_t max)
 	return n;
 }
 
+static int starts(const char *s, size_t len, const char *prefix)
+{
+	return len >= strlen(prefix) && !memcmp(s, prefix, strlen(prefix));
+}
+
 /* The reference key line parser: "TYPE BLOB[ COMMENT]" after blanks, TYPE
  * one of OpenSSH's prefixes, BLOB non-empty base64. Returns 1 and the
  * malloc'ed type and blob for a key line. */
@@ -65,8 +70,9 @@ static int ref_key(const char *line, size_t len, char **type, char **blob)
 	if (i < len && line[i] == '#' && i == 0)
 		return 0;
 	t0 = i;
-	if (strncmp(line + i, "ssh-", 4) && strncmp(line + i, "ecdsa-", 6) &&
-	    strncmp(line + i, "sk-", 3))
+	if (!starts(line + i, len - i, "ssh-") &&
+	    !starts(line + i, len - i, "ecdsa-") &&
+	    !starts(line + i, len - i, "sk-"))
 		return 0;
 	while (i < len && line[i] != ' ')
 		i++;
