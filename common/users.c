@@ -163,10 +163,13 @@ static void parse_keys(struct user *us, char *text)
 		if (*line == '#' || parse_key_line(line, &type, &blob,
 		    &comment) != 0)
 			continue;
+		/* "TYPE BLOB" is shorter than the text, so it fits the cap;
+		 * were it not, a NULL key would crash users_key_allowed(). */
+		struct buf k = BUF_INIT(KEYS_MAX_BYTES);
+		if (buf_addf(&k, "%s %s", type, blob) != 0)
+			continue;
 		us->keys = xreallocarray(us->keys, us->nkeys + 1,
 		    sizeof *us->keys);
-		struct buf k = BUF_INIT(16384);
-		buf_addf(&k, "%s %s", type, blob);
 		us->keys[us->nkeys++] = buf_detach(&k, NULL);
 	}
 }

@@ -119,7 +119,36 @@ static void t_keys(void)
 	    "keys: alice's key is not bob's");
 	ok(users_parse_keys(u, "carol", keys, strlen(keys)) == ERR_NOTFOUND,
 	    "keys: keys for an unknown user fail");
+	users_free(u);
+}
 
+/* A key line of 16 KiB and more was stored as a NULL key (its copy was
+ * capped at 16 KiB), and the next public key offered for that user, by
+ * any client before authentication, crashed the session in
+ * users_key_allowed(). */
+static void t_long_blob(void)
+{
+	struct users *u;
+	struct buf big = BUF_INIT(64u << 10);
+
+	if (parse("bob:readonly:" HASH "\n", &u) != 0) {
+		ok(0, "users: parse for the long blob test (%s)", err_msg());
+		return;
+	}
+	/* A blob longer than any real key (16 KiB and more) is kept whole,
+	 * and looking up another key then still works. */
+	buf_adds(&big, "ssh-rsa ");
+	for (int i = 0; i < 20000; i++)
+		buf_addch(&big, 'A');
+	buf_adds(&big, " big\n");
+	ok(users_parse_keys(u, "bob", big.p, big.len) == 0,
+	    "keys: a 20000-byte blob parses");
+	ok(users_key_allowed(u, "bob", "ssh-ed25519", ED) == ERR_DENIED,
+	    "keys: another key is refused after a 20000-byte blob");
+	big.p[8 + 20000] = '\0';
+	ok(users_key_allowed(u, "bob", "ssh-rsa", big.p + 8) == 0,
+	    "keys: the 20000-byte blob itself is allowed");
+	buf_free(&big);
 	users_free(u);
 }
 
@@ -128,4 +157,5 @@ void t_users(void)
 	t_lines();
 	t_limits();
 	t_keys();
+	t_long_blob();
 }
