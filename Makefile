@@ -63,14 +63,15 @@ common/fault-test.o: common/fault.c
 	$(CC) $(ALL_CFLAGS) -DNODEBAK_FAULT_INJECTION -c -o $@ $<
 
 UNIT_SRCS := $(wildcard tests/unit/t_*.c)
-UNIT_FTPD_OBJS := ftpd/ftp_parse.o ftpd/rootfs.o ftpd/lockout.o
+UNIT_FTPD_OBJS := ftpd/ftp_parse.o ftpd/rootfs.o ftpd/lockout.o ftpd/rconsole.o
+UNIT_CLIENT_OBJS := client/console.o client/user.o client/hostkey.o
 UNIT_PULL_OBJS := client/pull/pullconf.o
 tests/bin/unit: tests/unit/main.c $(UNIT_SRCS) $(SNAPSHOTD_OBJS) $(UNIT_FTPD_OBJS) \
-		$(UNIT_PULL_OBJS) common/libnodebak.a | tests/bin
+		$(UNIT_CLIENT_OBJS) $(UNIT_PULL_OBJS) common/libnodebak.a | tests/bin
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -Itests/unit -Isnapshotd -Iftpd \
-		-Iclient/pull -o $@ \
+		-Iclient -Iclient/pull -o $@ \
 		tests/unit/main.c $(UNIT_SRCS) $(SNAPSHOTD_OBJS) $(UNIT_FTPD_OBJS) \
-		$(UNIT_PULL_OBJS) common/libnodebak.a $(LIBS)
+		$(UNIT_CLIENT_OBJS) $(UNIT_PULL_OBJS) common/libnodebak.a $(LIBS)
 
 # Sanitised fuzz targets (clang, libFuzzer): see tests/fuzz/README.md.
 # The sources they share are compiled once into tests/bin/fuzz-obj/ (an
@@ -78,13 +79,14 @@ tests/bin/unit: tests/unit/main.c $(UNIT_SRCS) $(SNAPSHOTD_OBJS) $(UNIT_FTPD_OBJ
 # runs them all for a few seconds each.
 FUZZ_SAN := -fsanitize=address,undefined
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -DNODEBAK_VERSION='"$(VERSION)"' -g -O1 \
-	$(FUZZ_SAN) -fsanitize=fuzzer-no-link -Icommon -Iftpd -MMD -MP \
+	$(FUZZ_SAN) -fsanitize=fuzzer-no-link -Icommon -Iftpd -Iclient -MMD -MP \
 	$(shell pkg-config --cflags libpq) \
 	-DFUZZ_TEST_KEY='"$(CURDIR)/tests/fuzz/TEST-ONLY-signing.key"'
 FUZZ_OBJDIR := tests/bin/fuzz-obj
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,tests/bin/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_LIB_OBJS := $(patsubst %.c,$(FUZZ_OBJDIR)/%.o,$(wildcard common/*.c) \
-	ftpd/sftp.c ftpd/rootfs.c ftpd/ftp_parse.c)
+	ftpd/sftp.c ftpd/rootfs.c ftpd/ftp_parse.c ftpd/rconsole.c \
+	client/console.c client/user.c client/hostkey.c)
 fuzz: $(FUZZ_TARGETS)
 $(FUZZ_OBJDIR)/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -150,42 +150,49 @@ static int parse_key_line(char *line, char **type, char **blob,
 	return **blob ? 0 : -1;
 }
 
+/* Add the keys of an authorized_keys text (modified) to us; lines that
+ * are not keys are skipped, as OpenSSH does. */
+static void parse_keys(struct user *us, char *text)
+{
+	char *line, *next;
+
+	for (line = text; line && *line; line = next) {
+		char *type, *blob, *comment;
+		if ((next = strchr(line, '\n')) != NULL)
+			*next++ = '\0';
+		if (*line == '#' || parse_key_line(line, &type, &blob,
+		    &comment) != 0)
+			continue;
+		/* "TYPE BLOB" is shorter than the text, so it fits the cap;
+		 * were it not, a NULL key would crash users_key_allowed(). */
+		struct buf k = BUF_INIT(KEYS_MAX_BYTES);
+		if (buf_addf(&k, "%s %s", type, blob) != 0)
+			continue;
+		us->keys = xreallocarray(us->keys, us->nkeys + 1,
+		    sizeof *us->keys);
+		us->keys[us->nkeys++] = buf_detach(&k, NULL);
+	}
+}
+
 static void load_keys(struct users *u, struct user *us)
 {
 	struct buf b = BUF_INIT(KEYS_MAX_BYTES);
-	char *f = keys_file(u->path, us->name), *line, *next;
+	char *f = keys_file(u->path, us->name);
 
-	if (fs_exists(f) && fs_read_file(f, KEYS_MAX_BYTES, &b) == 0 && b.p) {
-		for (line = b.p; line && *line; line = next) {
-			char *type, *blob, *comment;
-			if ((next = strchr(line, '\n')) != NULL)
-				*next++ = '\0';
-			if (*line == '#' || parse_key_line(line, &type, &blob,
-			    &comment) != 0)
-				continue;
-			us->keys = xreallocarray(us->keys, us->nkeys + 1,
-			    sizeof *us->keys);
-			struct buf k = BUF_INIT(16384);
-			buf_addf(&k, "%s %s", type, blob);
-			us->keys[us->nkeys++] = buf_detach(&k, NULL);
-		}
-	}
+	if (fs_exists(f) && fs_read_file(f, KEYS_MAX_BYTES, &b) == 0 && b.p)
+		parse_keys(us, b.p);
 	buf_free(&b);
 	free(f);
 }
 
-int users_load(const char *path, struct users **out)
+/* Parse the users file's text (modified) into u; ERR_FORMAT names the
+ * first bad line of path. */
+static int parse_users(struct users *u, char *text, const char *path)
 {
-	struct buf b = BUF_INIT(USERS_MAX_BYTES);
-	struct users *u = xcalloc(1, sizeof *u);
 	char *line, *next;
-	int r = 0, lineno = 0;
+	int lineno = 0;
 
-	*out = NULL;
-	u->path = xstrdup(path);
-	if (fs_exists(path) && (r = fs_read_file(path, USERS_MAX_BYTES, &b)) != 0)
-		goto fail;
-	for (line = b.p; line && *line; line = next) {
+	for (line = text; line && *line; line = next) {
 		char *c1, *c2;
 		struct user *us;
 		if ((next = strchr(line, '\n')) != NULL)
@@ -207,16 +214,71 @@ int users_load(const char *path, struct users **out)
 		snprintf(us->name, sizeof us->name, "%s", line);
 		us->hash = xstrdup(c2 + 1);
 		u->n++;
-		load_keys(u, us);
 	}
-	buf_free_secret(&b);
-	*out = u;
 	return 0;
 bad:
-	r = err_set(ERR_FORMAT, "%s:%d: expected NAME:ROLE:HASH", path, lineno);
-fail:
+	return err_set(ERR_FORMAT, "%s:%d: expected NAME:ROLE:HASH", path, lineno);
+}
+
+int users_parse(const char *path, const char *text, size_t len,
+    struct users **out)
+{
+	struct buf b = BUF_INIT(USERS_MAX_BYTES);
+	struct users *u;
+	int r;
+
+	*out = NULL;
+	if ((r = buf_add(&b, text, len)) != 0)
+		return err_set(r, "%s: longer than %u bytes", path, USERS_MAX_BYTES);
+	u = xcalloc(1, sizeof *u);
+	u->path = xstrdup(path);
+	r = parse_users(u, b.p, path);
 	buf_free_secret(&b);
-	users_free(u);
+	if (r != 0) {
+		users_free(u);
+		return r;
+	}
+	*out = u;
+	return 0;
+}
+
+int users_parse_keys(struct users *u, const char *name, const char *text,
+    size_t len)
+{
+	struct buf b = BUF_INIT(KEYS_MAX_BYTES);
+	struct user *us = NULL;
+	int r;
+
+	for (size_t i = 0; us == NULL && i < u->n; i++)
+		if (!strcmp(u->u[i].name, name))
+			us = &u->u[i];
+	if (us == NULL)
+		return err_set(ERR_NOTFOUND, "%s: no such user", name);
+	if ((r = buf_add(&b, text, len)) != 0)
+		return err_set(r, "%s's keys: longer than %u bytes", name,
+		    KEYS_MAX_BYTES);
+	if (b.p)
+		parse_keys(us, b.p);
+	buf_free(&b);
+	return 0;
+}
+
+int users_load(const char *path, struct users **out)
+{
+	struct buf b = BUF_INIT(USERS_MAX_BYTES);
+	struct users *u = NULL;
+	int r = 0;
+
+	*out = NULL;
+	if (fs_exists(path) && (r = fs_read_file(path, USERS_MAX_BYTES, &b)) != 0)
+		goto out;
+	if ((r = users_parse(path, buf_cstr(&b), b.len, &u)) != 0)
+		goto out;
+	for (size_t i = 0; i < u->n; i++)
+		load_keys(u, &u->u[i]);
+	*out = u;
+out:
+	buf_free_secret(&b);
 	return r;
 }
 
@@ -284,16 +346,23 @@ int users_key_allowed(const struct users *u, const char *name,
 	return err_set(ERR_DENIED, "key not authorized");
 }
 
+int users_format(const struct users *u, struct buf *out)
+{
+	int r = buf_adds(out, "# nodebak users: NAME:ROLE:HASH (see docs/ftpd.md); "
+	    "edit with nodebak user\n");
+
+	for (size_t i = 0; r == 0 && i < u->n; i++)
+		r = buf_addf(out, "%s:%s:%s\n", u->u[i].name,
+		    role_name(u->u[i].role), u->u[i].hash);
+	return r;
+}
+
 /* Rewrite the users file from u. */
 static int save(const struct users *u)
 {
 	struct buf b = BUF_INIT(USERS_MAX_BYTES);
-	int r = buf_adds(&b, "# nodebak users: NAME:ROLE:HASH (see docs/ftpd.md); "
-	    "edit with nodebak user\n");
+	int r = users_format(u, &b);
 
-	for (size_t i = 0; r == 0 && i < u->n; i++)
-		r = buf_addf(&b, "%s:%s:%s\n", u->u[i].name,
-		    role_name(u->u[i].role), u->u[i].hash);
 	if (r == 0 && (r = fs_mkdir_parent(u->path, 0700)) == 0)
 		r = fs_write_atomic(u->path, b.p, b.len, 0600);
 	buf_free_secret(&b);

@@ -18,6 +18,19 @@ struct users;
 
 /* Load path; a missing file is no users. ERR_FORMAT names a bad line. */
 int users_load(const char *path, struct users **out);
+/* The parsing of users_load() without the files, for tests and fuzzing:
+ * text (len bytes, read up to a NUL as from a file) is a users file's
+ * content, path names it in errors and is where its keys would be. *out
+ * is the caller's (users_free()); ERR_FORMAT names a bad line, ERR_TOOBIG
+ * a text longer than a users file may be. No keys are read. */
+int users_parse(const char *path, const char *text, size_t len,
+    struct users **out);
+/* Add the keys of an authorized_keys text (len bytes) to user name, as
+ * users_load() does from "<path>.keys/NAME": lines that are not keys are
+ * skipped. ERR_NOTFOUND for an unknown user, ERR_TOOBIG for a text longer
+ * than a keys file may be. */
+int users_parse_keys(struct users *u, const char *name, const char *text,
+    size_t len);
 void users_free(struct users *u);
 /* 0 and *rolep on a match; ERR_DENIED for a wrong password or an unknown
  * user (the same work is done either way). */
@@ -37,6 +50,10 @@ int role_has_console(enum role r);
 /* 1 when s is an acceptable user name (1-32 of a-z0-9._-, starting with a
  * letter). */
 int users_name_ok(const char *s);
+
+/* Append the users file's text for u ("NAME:ROLE:HASH" lines after a
+ * comment) to out: 0, or ERR_TOOBIG from out. */
+int users_format(const struct users *u, struct buf *out);
 
 /* Editing (the console). Each rewrites the file atomically, mode 0600. */
 int users_add(const char *path, const char *name, enum role role,

@@ -56,12 +56,31 @@ static int console_path(const struct rconsole_spec *spec, char *out,
 	return 0;
 }
 
+int rconsole_split(char *command, const char **words, size_t max)
+{
+	size_t n = 0;
+	char *w;
+
+	for (w = command; w && *w; ) {
+		while (*w == ' ')
+			*w++ = '\0';
+		if (!*w)
+			break;
+		if (n == max)
+			return err_set(ERR_INVAL, "too many words in the command");
+		words[n++] = w;
+		while (*w && *w != ' ')
+			w++;
+	}
+	return (int)n;
+}
+
 /* argv for the console: program, -c, --role, then the command's words. */
 static int build_argv(const struct rconsole_spec *spec, const char *prog,
     char *words, const char **argv, size_t max)
 {
-	size_t n = 0, nwords = 0;
-	char *w;
+	size_t n = 0;
+	int nwords;
 
 	argv[n++] = prog;
 	if (spec->conf_file) {
@@ -71,21 +90,12 @@ static int build_argv(const struct rconsole_spec *spec, const char *prog,
 	argv[n++] = "--role";
 	argv[n++] = spec->readonly ? "readonly" : "admin";
 	argv[n++] = "--";
-	for (w = words; w && *w; ) {
-		while (*w == ' ')
-			*w++ = '\0';
-		if (!*w)
-			break;
-		if (n + 1 >= max)
-			return err_set(ERR_INVAL, "too many words in the command");
-		argv[n++] = w;
-		nwords++;
-		while (*w && *w != ' ')
-			w++;
-	}
+	/* Room for the words and the NULL after them. */
+	if ((nwords = rconsole_split(words, argv + n, max - n - 1)) < 0)
+		return nwords;
 	if (spec->command && nwords == 0)
 		return err_set(ERR_INVAL, "empty command");
-	argv[n] = NULL;
+	argv[n + (size_t)nwords] = NULL;
 	return 0;
 }
 

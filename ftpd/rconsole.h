@@ -27,6 +27,13 @@ struct rconsole_spec {
 	void *arg;
 };
 
+/* Split an exec request's command (modified: the spaces between words
+ * become NULs) into words[], at most max of them: no shell and no quoting,
+ * a word is what lies between spaces (docs/sftp.md). Returns the number
+ * of words (0 for a command of spaces only), or ERR_INVAL when there are
+ * more than max. words[] point into command. */
+int rconsole_split(char *command, const char **words, size_t max);
+
 /* Start the console. *out: the new console (free with rconsole_free()).
  * ERR_INVAL for an empty or over-long command, ERR_SYS when it cannot be
  * started. */

@@ -31,6 +31,8 @@ int main(void)
 	t_sidecar();
 	t_age();
 	t_sysfilter();
+	t_users();
+	t_split();
 	printf("1..%d\n", tap_n);
 	return tap_failed ? 1 : 0;
 }

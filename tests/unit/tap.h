@@ -38,6 +38,8 @@ void t_pki(void);
 void t_pullconf(void);
 void t_age(void);
 void t_sysfilter(void);
+void t_users(void);
+void t_split(void);
 
 /* t_basic.c: the "SECTION KEY" of every .TP tag of a man page's
  * .SH "[SECTION]" parts, or -1 (the schema checks). */
