@@ -21,8 +21,11 @@ from tap import run  # noqa: E402
 def main(t):
     import paramiko
     require_ftpd(t)
+    # The per-connection limits are this test's; the lockout of an
+    # address across connections is sftp-lockout.t's (off here, or the
+    # wrong passwords below would lock out the logins after them).
     n = SshNode("auth1", extra_conf="login_timeout = 3\nmax_login_attempts = 3\nmax_per_address = 4\n"
-                  "idle_timeout = 3\n")
+                  "idle_timeout = 3\nlockout_seconds = 0\n")
     hk = n.path("state", "ssh_host_ed25519_key")
     t.ok(not os.path.exists(hk), "no host key before the first start")
     n.start_all()
