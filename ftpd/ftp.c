@@ -1111,6 +1111,12 @@ static int cmd_pass(struct sess *s, const char *cmd, const char *arg)
 	xferlog_login("ftp", s->user, s->peer, "password", 1);
 	s->role = role;
 	rootfs_set_role(&s->fs, role);
+	/* A second Landlock layer for the role: a readonly or archiver
+	 * session can then not change the root even through a bug. */
+	if (rootfs_lockdown(&s->fs) != 0) {
+		reply(s, "421 Cannot confine the session: %s", err_msg());
+		return ERR_SYS;
+	}
 	s->logged_in = 1;
 	reply(s, "230 Logged in as %s (%s)", s->user, role_name(role));
 	return 0;
