@@ -382,20 +382,29 @@ static ssh_channel on_channel_open(ssh_session ssh, void *arg)
 /* Client bytes to the worker: what the channel holds, up to RELAY_HIGH
  * waiting (libssh keeps the rest, and its window makes the client
  * wait). 1 when the client sent EOF, 0, or ERR_IO. */
-static int relay_in(struct sess *s, struct buf *tw, char *chunk)
+static int relay_in(struct sess *s, struct buf *tw, size_t *off)
 {
+	char *tail;
 	int n;
 
-	while (tw->len < RELAY_HIGH) {
-		n = ssh_channel_read_nonblocking(s->chan, chunk, RELAY_CHUNK, 0);
+	while (tw->len - *off < RELAY_HIGH) {
+		if (tw->len + RELAY_CHUNK > tw->max) {
+			/* Move what is left to the front, once per fill rather
+			 * than once per write. */
+			memmove(tw->p, tw->p + *off, tw->len - *off);
+			tw->len -= *off;
+			*off = 0;
+		}
+		if (buf_space(tw, RELAY_CHUNK, &tail) != 0)
+			return err_set(ERR_NOMEM, "relay buffer");
+		n = ssh_channel_read_nonblocking(s->chan, tail, RELAY_CHUNK, 0);
 		if (n == SSH_EOF)
 			return 1;
 		if (n < 0)
 			return err_set(ERR_IO, "ssh: %s", ssh_get_error(s->ssh));
 		if (n == 0)
 			return ssh_channel_is_eof(s->chan) ? 1 : 0;
-		if (buf_add(tw, chunk, (size_t)n) != 0)
-			return err_set(ERR_NOMEM, "relay buffer");
+		buf_commit(tw, (size_t)n);
 	}
 	return 0;
 }
@@ -430,26 +439,31 @@ static int relay_out(struct sess *s, char *chunk, int *moved)
  * 0 when the client ended the session, else an ERR_* code. */
 static int relay_sftp(struct sess *s)
 {
-	struct buf tw = BUF_INIT(RELAY_HIGH + RELAY_CHUNK);
+	struct buf tw = BUF_INIT(2 * RELAY_HIGH + RELAY_CHUNK);
 	char *chunk = xmalloc(RELAY_CHUNK);
-	int wfd = s->o->worker, eof = 0, shut = 0, r = 0, moved;
+	int wfd = s->o->worker, eof = 0, shut = 0, r = 0, moved, pending;
+	size_t off = 0;		/* tw's bytes before off have been sent */
 	ssize_t n;
 
 	fcntl(wfd, F_SETFL, fcntl(wfd, F_GETFL) | O_NONBLOCK);
 	for (;;) {
 		struct pollfd pfd[2];
 		moved = 0;
-		if (!eof && (r = relay_in(s, &tw, chunk)) < 0)
+		if (!eof && (r = relay_in(s, &tw, &off)) < 0)
 			break;
 		if (r == 1)
 			eof = 1;
-		if (tw.len > 0) {
-			if ((n = write(wfd, tw.p, tw.len)) > 0) {
-				buf_consume(&tw, (size_t)n);
+		if (tw.len > off) {
+			if ((n = write(wfd, tw.p + off, tw.len - off)) > 0) {
+				off += (size_t)n;
 				moved = 1;
 			} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
 				r = err_sys("privsep socket");
 				break;
+			}
+			if (off == tw.len) {
+				buf_reset(&tw);
+				off = 0;
 			}
 		}
 		if (eof && tw.len == 0 && !shut) {
@@ -464,12 +478,23 @@ static int relay_sftp(struct sess *s)
 		}
 		if (moved)
 			continue;
+		/* libssh keeps what the client's socket would not take and
+		 * sends it from its own polls only: wait for room for it too,
+		 * or the client waits for the rest of a reply while we wait
+		 * for the client. */
+		pending = ssh_get_poll_flags(s->ssh) & SSH_WRITE_PENDING;
 		pfd[0].fd = ssh_get_fd(s->ssh);
-		pfd[0].events = eof || tw.len >= RELAY_HIGH ? 0 : POLLIN;
+		pfd[0].events = (eof || tw.len - off >= RELAY_HIGH ? 0 : POLLIN) |
+		    (pending ? POLLOUT : 0);
 		pfd[1].fd = wfd;
-		pfd[1].events = POLLIN | (tw.len ? POLLOUT : 0);
+		pfd[1].events = POLLIN | (tw.len > off ? POLLOUT : 0);
 		if (poll(pfd, 2, 1000) < 0 && errno != EINTR) {
 			r = err_sys("poll");
+			break;
+		}
+		if ((pfd[0].revents & POLLOUT) &&
+		    ssh_blocking_flush(s->ssh, 0) == SSH_ERROR) {
+			r = err_set(ERR_IO, "ssh: %s", ssh_get_error(s->ssh));
 			break;
 		}
 	}
