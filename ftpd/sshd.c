@@ -72,6 +72,9 @@ struct sess {
 	int con_failed;		/* writing its output to the channel failed */
 	int con_done, con_status;	/* the worker's IPC_EXIT */
 	struct buf msg;		/* a message from the worker */
+	/* The SFTP relay: libssh holds client bytes (on_data), the
+	 * worker's socket has bytes, has room (relay_ready). */
+	int chan_data, worker_data, worker_room, client_eof;
 	struct ssh_channel_callbacks_struct ccb;
 };
 
@@ -244,7 +247,10 @@ static int on_data(ssh_session ssh, ssh_channel ch, void *data,
 
 	(void)ssh;
 	(void)ch;
-	/* SFTP reads the channel itself: leave the bytes buffered. */
+	/* The SFTP relay reads the channel itself: leave the bytes
+	 * buffered, and say they are there. */
+	if (s->mode == M_SFTP && !is_stderr)
+		s->chan_data = 1;
 	if (s->mode != M_EXEC && s->mode != M_SHELL)
 		return 0;
 	if (is_stderr || !s->con_running)
@@ -260,6 +266,8 @@ static void on_eof(ssh_session ssh, ssh_channel ch, void *arg)
 
 	(void)ssh;
 	(void)ch;
+	s->client_eof = 1;
+	s->chan_data = 1;	/* relay_in() sees the end */
 	if (s->con_running && ipc_send(s->o->worker, IPC_IN_EOF, NULL, 0) != 0)
 		s->con_failed = 1;
 }
@@ -379,15 +387,17 @@ static ssh_channel on_channel_open(ssh_session ssh, void *arg)
 
 /* ---- SFTP: the channel relayed to the worker ---- */
 
-/* Client bytes to the worker: what the channel holds, up to RELAY_HIGH
- * waiting (libssh keeps the rest, and its window makes the client
- * wait). 1 when the client sent EOF, 0, or ERR_IO. */
+/* Client bytes to the worker: what libssh holds, up to RELAY_HIGH
+ * waiting here (libssh keeps the rest, and its window makes the client
+ * wait). Reads only while libssh has some (on_data said so), so that it
+ * makes no system call. 1 when the client sent EOF and all is taken, 0,
+ * or ERR_IO. */
 static int relay_in(struct sess *s, struct buf *tw, size_t *off)
 {
 	char *tail;
 	int n;
 
-	while (tw->len - *off < RELAY_HIGH) {
+	while (s->chan_data && tw->len - *off < RELAY_HIGH) {
 		if (tw->len + RELAY_CHUNK > tw->max) {
 			/* Move what is left to the front, once per fill rather
 			 * than once per write. */
@@ -398,20 +408,21 @@ static int relay_in(struct sess *s, struct buf *tw, size_t *off)
 		if (buf_space(tw, RELAY_CHUNK, &tail) != 0)
 			return err_set(ERR_NOMEM, "relay buffer");
 		n = ssh_channel_read_nonblocking(s->chan, tail, RELAY_CHUNK, 0);
-		if (n == SSH_EOF)
-			return 1;
+		if (n == SSH_EOF) {
+			s->chan_data = 0;
+			break;
+		}
 		if (n < 0)
 			return err_set(ERR_IO, "ssh: %s", ssh_get_error(s->ssh));
-		if (n == 0)
-			return ssh_channel_is_eof(s->chan) ? 1 : 0;
 		buf_commit(tw, (size_t)n);
+		if (n < RELAY_CHUNK)
+			s->chan_data = 0;	/* libssh holds no more */
 	}
-	return 0;
+	return s->client_eof && !s->chan_data ? 1 : 0;
 }
 
-/* Worker bytes to the client. 1 at the worker's end, 0 (with *moved),
- * or ERR_IO. */
-static int relay_out(struct sess *s, char *chunk, int *moved)
+/* Worker bytes to the client. 1 at the worker's end, 0, or ERR_IO. */
+static int relay_out(struct sess *s, char *chunk)
 {
 	ssize_t n = read(s->o->worker, chunk, RELAY_CHUNK);
 	const char *c = chunk;
@@ -422,7 +433,6 @@ static int relay_out(struct sess *s, char *chunk, int *moved)
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR ? 0 :
 		    err_sys("privsep socket");
-	*moved = 1;
 	while (n > 0) {
 		w = ssh_channel_write(s->chan, c, (uint32_t)n);
 		if (w <= 0)
@@ -433,35 +443,70 @@ static int relay_out(struct sess *s, char *chunk, int *moved)
 	return 0;
 }
 
+/* libssh's poll saw the worker's socket: only note it (this is also
+ * called from the polls inside ssh_channel_write()). */
+static int relay_ready(socket_t fd, int revents, void *arg)
+{
+	struct sess *s = arg;
+
+	(void)fd;
+	if (revents & (POLLIN | POLLHUP | POLLERR))
+		s->worker_data = 1;
+	if (revents & POLLOUT)
+		s->worker_room = 1;
+	return 0;
+}
+
+static int relay_watch(struct sess *s, ssh_event ev, short *watched,
+    short want)
+{
+	if (*watched == want)
+		return 0;
+	if (*watched)
+		ssh_event_remove_fd(ev, s->o->worker);
+	*watched = 0;
+	if (want && ssh_event_add_fd(ev, s->o->worker, want, relay_ready, s) !=
+	    SSH_OK)
+		return err_set(ERR_NOMEM, "ssh: cannot poll the worker");
+	*watched = want;
+	return 0;
+}
+
 /* Pass the SFTP stream both ways until the worker ends it, as OpenSSH's
- * sshd does for sftp-server. The socket is non-blocking on this side:
- * neither process can then wait on the other with both buffers full.
- * 0 when the client ended the session, else an ERR_* code. */
-static int relay_sftp(struct sess *s)
+ * sshd does for sftp-server, from libssh's one poll of both sockets:
+ * the client's bytes go to the worker as libssh decrypts them (on_data
+ * leaves them buffered and says so), the worker's to the channel. The
+ * worker's socket is non-blocking on this side, so neither process can
+ * wait on the other with both buffers full. 0 when the client ended the
+ * session, else an ERR_* code. */
+static int relay_sftp(struct sess *s, ssh_event ev)
 {
 	struct buf tw = BUF_INIT(2 * RELAY_HIGH + RELAY_CHUNK);
 	char *chunk = xmalloc(RELAY_CHUNK);
-	int wfd = s->o->worker, eof = 0, shut = 0, r = 0, moved, pending;
+	int wfd = s->o->worker, eof = 0, shut = 0, r = 0;
+	short watched = 0;
 	size_t off = 0;		/* tw's bytes before off have been sent */
 	ssize_t n;
 
 	fcntl(wfd, F_SETFL, fcntl(wfd, F_GETFL) | O_NONBLOCK);
+	s->chan_data = 1;	/* the client may have sent packets already */
+	s->worker_data = 1;
+	s->worker_room = 1;
 	for (;;) {
-		struct pollfd pfd[2];
-		moved = 0;
 		if (!eof && (r = relay_in(s, &tw, &off)) < 0)
 			break;
 		if (r == 1)
 			eof = 1;
-		if (tw.len > off) {
-			if ((n = write(wfd, tw.p + off, tw.len - off)) > 0) {
+		if (tw.len > off && s->worker_room) {
+			if ((n = write(wfd, tw.p + off, tw.len - off)) > 0)
 				off += (size_t)n;
-				moved = 1;
-			} else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+			else if (n < 0 && errno != EAGAIN && errno != EINTR) {
 				r = err_sys("privsep socket");
 				break;
 			}
-			if (off == tw.len) {
+			if (off < tw.len)
+				s->worker_room = 0;	/* wait for room */
+			else {
 				buf_reset(&tw);
 				off = 0;
 			}
@@ -470,34 +515,28 @@ static int relay_sftp(struct sess *s)
 			shutdown(wfd, SHUT_WR);
 			shut = 1;
 		}
-		if ((r = relay_out(s, chunk, &moved)) != 0)
+		if (s->worker_data) {
+			/* ssh_channel_write() polls the event while it waits
+			 * for the client's window: without the worker's
+			 * socket, which would only wake it again and again. */
+			if ((r = relay_watch(s, ev, &watched, 0)) != 0)
+				break;
+			s->worker_data = 0;
+			if ((r = relay_out(s, chunk)) != 0)
+				break;
+		}
+		if ((r = relay_watch(s, ev, &watched, POLLIN |
+		    (tw.len > off ? POLLOUT : 0))) != 0)
 			break;
-		if (!ssh_is_connected(s->ssh)) {
+		if (s->chan_data && tw.len - off < RELAY_HIGH)
+			continue;	/* more is waiting in libssh */
+		if (ssh_event_dopoll(ev, 1000) == SSH_ERROR ||
+		    !ssh_is_connected(s->ssh)) {
 			r = err_set(ERR_IO, "ssh: %s: connection lost", s->peer);
 			break;
 		}
-		if (moved)
-			continue;
-		/* libssh keeps what the client's socket would not take and
-		 * sends it from its own polls only: wait for room for it too,
-		 * or the client waits for the rest of a reply while we wait
-		 * for the client. */
-		pending = ssh_get_poll_flags(s->ssh) & SSH_WRITE_PENDING;
-		pfd[0].fd = ssh_get_fd(s->ssh);
-		pfd[0].events = (eof || tw.len - off >= RELAY_HIGH ? 0 : POLLIN) |
-		    (pending ? POLLOUT : 0);
-		pfd[1].fd = wfd;
-		pfd[1].events = POLLIN | (tw.len > off ? POLLOUT : 0);
-		if (poll(pfd, 2, 1000) < 0 && errno != EINTR) {
-			r = err_sys("poll");
-			break;
-		}
-		if ((pfd[0].revents & POLLOUT) &&
-		    ssh_blocking_flush(s->ssh, 0) == SSH_ERROR) {
-			r = err_set(ERR_IO, "ssh: %s", ssh_get_error(s->ssh));
-			break;
-		}
 	}
+	relay_watch(s, ev, &watched, 0);
 	free(chunk);
 	buf_free(&tw);
 	if (r == 1)	/* the worker ended it: fine when the client had */
@@ -689,12 +728,10 @@ static int serve(struct sess *s, ssh_event ev)
 	if ((r = handshake(s, ev)) != 0)
 		return r;
 	if (s->mode == M_SFTP) {
-		ssh_event_remove_session(ev, s->ssh);
-		r = relay_sftp(s);
+		r = relay_sftp(s, ev);
 		if (r)
 			log_info("ssh: %s: %s: sftp: %s", s->peer, s->user,
 			    err_msg());
-		ssh_event_add_session(ev, s->ssh);
 		status = r ? 1 : 0;
 	} else if (s->mode == M_NOCONSOLE) {
 		status = refuse_console(s);
