@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +34,7 @@ struct worker {
 	long failures;		/* refused probes too: the per-connection limit */
 	long real_failures;	/* passwords and signatures: the lockout */
 	enum role role;
+	int rcvtimeo;		/* the socket's SO_RCVTIMEO, ms (0: none) */
 	struct rconsole *con;
 	int con_failed;
 	time_t last_io;
@@ -156,24 +159,26 @@ static int on_auth(struct worker *w, int type)
 
 static int sock_read(void *ctx, void *p, size_t len, int timeout_ms)
 {
-	const struct worker *w = ctx;
-	struct pollfd pfd = { w->o->sock, POLLIN, 0 };
+	struct worker *w = ctx;
+	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
 	ssize_t n;
-	int r;
 
-	for (;;) {
-		if ((r = poll(&pfd, 1, timeout_ms)) < 0 && errno == EINTR)
-			continue;
-		if (r == 0)
-			return err_set(ERR_IO, "idle for %d seconds",
-			    timeout_ms / 1000);
-		n = read(w->o->sock, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
+	/* The idle limit as the socket's own timeout: one system call per
+	 * read rather than a poll(2) before each. */
+	if (timeout_ms != w->rcvtimeo) {
+		if (setsockopt(w->o->sock, SOL_SOCKET, SO_RCVTIMEO, &tv,
+		    sizeof(tv)) != 0)
 			return err_sys("privsep socket");
-		return (int)n;
+		w->rcvtimeo = timeout_ms;
 	}
+	do
+		n = read(w->o->sock, p, len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return err_set(ERR_IO, "idle for %d seconds", timeout_ms / 1000);
+	if (n < 0)
+		return err_sys("privsep socket");
+	return (int)n;
 }
 
 static int sock_write(void *ctx, const void *p, size_t len)
