@@ -49,6 +49,7 @@
 #define FAIL_DELAY_MS 1000	/* after each failed login attempt */
 #define RELAY_CHUNK (256 * 1024)	/* one read of the SFTP relay */
 #define RELAY_HIGH (1024 * 1024)	/* client bytes held for the worker */
+#define RELAY_BATCH (128 * 1024)	/* client bytes handed on at once */
 #define START_TIMEOUT_MS 30000	/* the worker starting a session */
 #define END_GRACE_MS 3000	/* waiting for the client to close */
 
@@ -497,6 +498,20 @@ static int relay_sftp(struct sess *s, ssh_event ev)
 			break;
 		if (r == 1)
 			eof = 1;
+		if (tw.len > off && s->worker_room && !eof &&
+		    tw.len - off < RELAY_BATCH) {
+			/* While the client's bytes stream in, hand them on in
+			 * batches (one wakeup of the worker per batch, not per
+			 * SSH packet); at the first pause, at once. */
+			int rc = ssh_event_dopoll(ev, 0);
+			if (rc == SSH_ERROR) {
+				r = err_set(ERR_IO, "ssh: %s: connection lost",
+				    s->peer);
+				break;
+			}
+			if (rc != SSH_AGAIN && s->chan_data)
+				continue;
+		}
 		if (tw.len > off && s->worker_room) {
 			if ((n = write(wfd, tw.p + off, tw.len - off)) > 0)
 				off += (size_t)n;
