@@ -47,7 +47,7 @@
 	"ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256"
 
 #define FAIL_DELAY_MS 1000	/* after each failed login attempt */
-#define RELAY_CHUNK (256 * 1024)	/* one read of the SFTP relay */
+#define RELAY_CHUNK (1024 * 1024)	/* one read of the SFTP relay */
 #define RELAY_HIGH (1024 * 1024)	/* client bytes held for the worker */
 #define RELAY_BATCH (128 * 1024)	/* client bytes handed on at once */
 #define START_TIMEOUT_MS 30000	/* the worker starting a session */
