@@ -543,7 +543,7 @@ static int relay_sftp(struct sess *s, ssh_event ev)
 		if ((r = relay_watch(s, ev, &watched, POLLIN |
 		    (tw.len > off ? POLLOUT : 0))) != 0)
 			break;
-		if (s->chan_data && tw.len - off < RELAY_HIGH)
+		if (!eof && s->chan_data && tw.len - off < RELAY_HIGH)
 			continue;	/* more is waiting in libssh */
 		if (ssh_event_dopoll(ev, 1000) == SSH_ERROR ||
 		    !ssh_is_connected(s->ssh)) {
