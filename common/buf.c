@@ -110,6 +110,23 @@ int buf_addf(struct buf *b, const char *fmt, ...)
 	return r;
 }
 
+int buf_space(struct buf *b, size_t n, char **tailp)
+{
+	int r;
+
+	*tailp = NULL;
+	if ((r = grow(b, n)) != 0)
+		return r;
+	*tailp = b->p + b->len;
+	return 0;
+}
+
+void buf_commit(struct buf *b, size_t n)
+{
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
 void buf_consume(struct buf *b, size_t n)
 {
 	if (n >= b->len) {

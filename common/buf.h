@@ -28,6 +28,12 @@ int buf_addch(struct buf *b, char c);
 int buf_addf(struct buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 int buf_vaddf(struct buf *b, const char *fmt, va_list ap);
+/* Room for n more bytes at the end, for a read(2) straight into the
+ * buffer: 0 and *tailp (valid until the buffer next changes), or
+ * ERR_TOOBIG / ERR_NOMEM with the buffer unchanged. The bytes count once
+ * buf_commit() adds them (at most n). */
+int buf_space(struct buf *b, size_t n, char **tailp);
+void buf_commit(struct buf *b, size_t n);
 /* Remove the first n bytes. */
 void buf_consume(struct buf *b, size_t n);
 /* The contents as a C string ("" when empty; never NULL). */

@@ -119,6 +119,8 @@ static const struct ini_key ftpd_keys[] = {
 	  "the users file" },
 	{ "run_as", CT_STR, F(run_as), NULL, 0, 0, NULL,
 	  "the user sessions switch to after login" },
+	{ "privsep_user", CT_STR, F(privsep_user), NULL, 0, 0, NULL,
+	  "the user SSH's network-facing process runs as (default nodebak-sshd, else nobody)" },
 	{ "xferlog", CT_PATH, F(xferlog), NULL, 0, 0, NULL,
 	  "a file each transfer is appended to in xferlog(5) format" },
 	{ "max_clients", CT_INT, F(max_clients), "256", 1, 100000, NULL,

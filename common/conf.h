@@ -27,6 +27,7 @@ struct conf_ftpd {
 	char *pasv_ports;		/* LOW-HIGH */
 	char *users;			/* users file */
 	char *run_as;			/* unprivileged user for sessions */
+	char *privsep_user;		/* SSH's network-facing process */
 	char *xferlog;			/* transfer log file, or empty */
 	long max_clients, max_per_address;
 	long max_line;

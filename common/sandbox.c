@@ -1,6 +1,8 @@
 /* sandbox.c: Landlock rules (sandbox.h). */
 #include <linux/landlock.h>
+#include <stddef.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -16,17 +18,31 @@
 #define LANDLOCK_ACCESS_FS_TRUNCATE (1ULL << 14)
 #endif
 
+/* Landlock ABI 6 (Linux 6.12): the "scoped" field of the ruleset. */
+#define SCOPE_ABSTRACT_UNIX (1ULL << 0)
+#define SCOPE_SIGNAL (1ULL << 1)
+
+struct ruleset_attr {
+	unsigned long long handled_access_fs;
+	unsigned long long handled_access_net;	/* ABI 4 */
+	unsigned long long scoped;		/* ABI 6 */
+};
+
 #define READS (LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_READ_DIR)
 #define NEVER (LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_MAKE_CHAR | \
 	LANDLOCK_ACCESS_FS_MAKE_BLOCK | LANDLOCK_ACCESS_FS_MAKE_SOCK | \
 	LANDLOCK_ACCESS_FS_MAKE_FIFO | LANDLOCK_ACCESS_FS_MAKE_SYM)
 
+static long landlock_abi(void)
+{
+	return syscall(SYS_landlock_create_ruleset, NULL, 0,
+	    LANDLOCK_CREATE_RULESET_VERSION);
+}
+
 /* Every access right the running kernel knows (0: no Landlock). */
-static unsigned long long known_rights(void)
+static unsigned long long known_rights(long abi)
 {
 	unsigned long long all = (LANDLOCK_ACCESS_FS_MAKE_SYM << 1) - 1;
-	long abi = syscall(SYS_landlock_create_ruleset, NULL, 0,
-	    LANDLOCK_CREATE_RULESET_VERSION);
 
 	if (abi < 1)
 		return 0;
@@ -43,24 +59,38 @@ static unsigned long long rights_of(unsigned access, unsigned long long all)
 
 	if (access & SANDBOX_READ)
 		r |= READS;
+	if (access & SANDBOX_EXEC)
+		r |= LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_READ_FILE;
 	if (access & SANDBOX_WRITE)
 		r |= all & ~(READS | NEVER);
 	return r & all;
 }
 
+/* A folder's rights given to a file: only those that apply to files. */
+#define FILE_RIGHTS (LANDLOCK_ACCESS_FS_EXECUTE | LANDLOCK_ACCESS_FS_WRITE_FILE | \
+	LANDLOCK_ACCESS_FS_READ_FILE | LANDLOCK_ACCESS_FS_TRUNCATE)
+
 int sandbox_restrict(const struct sandbox_rule *rules, size_t n,
-    int read_anywhere)
+    unsigned flags)
 {
-	struct landlock_ruleset_attr ra;
+	struct ruleset_attr ra;
 	struct landlock_path_beneath_attr pb;
-	unsigned long long all = known_rights();
+	struct stat st;
+	long abi = landlock_abi();
+	unsigned long long all = known_rights(abi);
+	size_t rasz = offsetof(struct ruleset_attr, handled_access_net);
 	int rfd, r = 0;
 
 	if (all == 0)
 		return 0;
 	memset(&ra, 0, sizeof ra);
-	ra.handled_access_fs = read_anywhere ? all & ~READS : all;
-	if ((rfd = (int)syscall(SYS_landlock_create_ruleset, &ra, sizeof ra,
+	ra.handled_access_fs = (flags & SANDBOX_READ_ANYWHERE) ? all & ~READS :
+	    all;
+	if ((flags & SANDBOX_SCOPED) && abi >= 6) {
+		ra.scoped = SCOPE_ABSTRACT_UNIX | SCOPE_SIGNAL;
+		rasz = sizeof ra;
+	}
+	if ((rfd = (int)syscall(SYS_landlock_create_ruleset, &ra, rasz,
 	    0)) < 0)
 		return err_sys("landlock");
 	for (size_t i = 0; i < n && r == 0; i++) {
@@ -68,6 +98,8 @@ int sandbox_restrict(const struct sandbox_rule *rules, size_t n,
 		pb.allowed_access = rights_of(rules[i].access, all) &
 		    ra.handled_access_fs;
 		pb.parent_fd = rules[i].fd;
+		if (fstat(rules[i].fd, &st) == 0 && !S_ISDIR(st.st_mode))
+			pb.allowed_access &= FILE_RIGHTS;
 		if (pb.allowed_access && syscall(SYS_landlock_add_rule, rfd,
 		    LANDLOCK_RULE_PATH_BENEATH, &pb, 0) != 0)
 			r = err_sys("landlock rule");

@@ -13,17 +13,28 @@ enum sandbox_access {
 	SANDBOX_WRITE = 2,	/* create, write, rename, remove regular files
 				 * and folders (no devices, FIFOs, sockets,
 				 * symlinks, no execution) */
+	SANDBOX_EXEC = 4,	/* run programs (and read them) */
+};
+
+/* sandbox_restrict()'s flags. */
+enum sandbox_flags {
+	SANDBOX_READ_ANYWHERE = 1,	/* only changes are confined */
+	/* Also no signals to, and no abstract Unix sockets of, processes
+	 * outside this sandbox (Landlock ABI 6, Linux 6.12; older kernels
+	 * get the file rules alone). */
+	SANDBOX_SCOPED = 2,
 };
 
 struct sandbox_rule {
-	int fd;			/* a folder, open (O_PATH will do) */
+	int fd;			/* a folder or a file, open (O_PATH will do);
+				 * a file gets only the file rights of access */
 	unsigned access;	/* SANDBOX_* bits */
 };
 
-/* Allow only what rules[0..n) grant. read_anywhere: reading stays allowed
- * everywhere (only changes are confined). 0, or ERR_SYS naming
- * Landlock. */
+/* Allow only what rules[0..n) grant (n may be 0: no file at all).
+ * flags: SANDBOX_* flags above. Each call adds a layer: a process can
+ * only narrow what it has. 0, or ERR_SYS naming Landlock. */
 int sandbox_restrict(const struct sandbox_rule *rules, size_t n,
-    int read_anywhere);
+    unsigned flags);
 
 #endif

@@ -75,6 +75,9 @@ static const struct {
 	{ "getegid", ALL, ALLOW }, { "getresuid", ALL, ALLOW },
 	{ "getresgid", ALL, ALLOW }, { "uname", ALL, ALLOW },
 	{ "tgkill", ALL, SELF },
+	/* Signals to other processes: refused (Landlock's scopes refuse
+	 * them too where the kernel has them); asked for only by a bug. */
+	{ "kill", ALL, DENY }, { "tkill", ALL, DENY },
 	{ "exit", ALL, ALLOW }, { "exit_group", ALL, ALLOW },
 	/* The SSH network process opens nothing and makes no socket: a
 	 * library that tries (syslog reconnecting) is told no. */

@@ -362,6 +362,12 @@ static void reload(struct ftpd_ctx *ctx)
 		log_err("reload: %s (sessions keep the previous user)", err_msg());
 	else
 		ctx->priv = p;
+	if (priv_resolve_privsep(ctx->conf->ftpd.privsep_user, ctx->priv.uid,
+	    &p) != 0)
+		log_err("reload: %s (SSH keeps the previous privsep user)",
+		    err_msg());
+	else
+		ctx->privsep = p;
 	if (sshd_init(ctx) != 0)
 		log_err("reload: %s", err_msg());
 	log_info("reloaded %s: users, limits and host key", ctx->conf_path);
@@ -502,6 +508,8 @@ int ftpd_run(const char *conf_path, int foreground, int verbose)
 	 * finds them. */
 	if ((r = load(&ctx, conf_path)) != 0 || (r = priv_resolve(ctx.conf->ftpd.run_as,
 	    ctx.conf->files_dir, &ctx.priv)) != 0 ||
+	    (r = priv_resolve_privsep(ctx.conf->ftpd.privsep_user, ctx.priv.uid,
+	    &ctx.privsep)) != 0 ||
 	    (r = sshd_init(&ctx)) != 0 || (r = tls_first_start(&ctx)) != 0 ||
 	    (r = bind_list(ctx.conf->ftpd.sftp_listen, L_SFTP)) != 0 ||
 	    (r = bind_list(ctx.conf->ftpd.ftp_listen, L_FTP)) != 0 ||

@@ -16,6 +16,9 @@ struct ftpd_ctx {
 	/* Who sessions run as after login: a user to switch to, or (when the
 	 * files root belongs to root) root without any capability. */
 	struct priv priv;
+	/* Who an SSH connection's network-facing process becomes before
+	 * the key exchange (priv_resolve_privsep()). */
+	struct priv privsep;
 };
 
 /* A session process's exit status when it ended at the login attempt

@@ -14,6 +14,7 @@
 
 #include "err.h"
 #include "priv.h"
+#include "sandbox.h"
 #include "banned.h"
 
 int priv_resolve(const char *run_as, const char *files_dir, struct priv *p)
@@ -40,6 +41,69 @@ int priv_resolve(const char *run_as, const char *files_dir, struct priv *p)
 	return 0;
 }
 
+/* The bounding set, so that nothing exec'd later can get a capability. */
+static int drop_bounding(void)
+{
+	for (int cap = 0; cap <= 63; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
+			return err_sys("drop capability %d", cap);
+	return 0;
+}
+
+int priv_resolve_privsep(const char *name, uid_t files_uid, struct priv *p)
+{
+	static const char *const fallback[] = { PRIV_PRIVSEP_USER, "nobody" };
+	struct passwd *pw = NULL;
+
+	memset(p, 0, sizeof *p);
+	if (name && *name) {
+		if ((pw = getpwnam(name)) == NULL)
+			return err_set(ERR_INVAL, "privsep_user %s: no such user",
+			    name);
+	} else {
+		for (size_t i = 0; i < 2 && pw == NULL; i++)
+			pw = getpwnam(fallback[i]);
+		if (pw == NULL)
+			return err_set(ERR_INVAL, "privsep_user: neither %s nor "
+			    "nobody exists", PRIV_PRIVSEP_USER);
+		name = pw->pw_name;
+	}
+	/* The network-facing process must own nothing worth having: not
+	 * root, and not the files root's owner (whose worker it could
+	 * otherwise signal or trace). */
+	if (pw->pw_uid == 0 || pw->pw_uid == files_uid)
+		return err_set(ERR_INVAL, "privsep_user %s: uid %ld owns %s; "
+		    "choose a user that owns nothing", name, (long)pw->pw_uid,
+		    pw->pw_uid == 0 ? "everything" : "the files root");
+	p->switch_user = 1;
+	p->uid = pw->pw_uid;
+	p->gid = pw->pw_gid;
+	return 0;
+}
+
+int priv_drop_privsep(const struct priv *p)
+{
+	int r;
+
+	if (geteuid() == 0) {
+		if ((r = drop_bounding()) != 0)
+			return r;
+		if (setgroups(0, NULL) != 0 || setresgid(p->gid, p->gid,
+		    p->gid) != 0 || setresuid(p->uid, p->uid, p->uid) != 0)
+			return err_sys("switch to uid %ld", (long)p->uid);
+		if (setuid(0) == 0)
+			return err_set(ERR_DENIED, "could regain root after dropping it");
+	}
+	/* Not traceable by the other processes of the same user (nobody is
+	 * shared), and no core file holding the host key. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 ||
+	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+		return err_sys("prctl");
+	/* No file at all from here on: the process has its socket, its host
+	 * key and its libraries, and needs nothing else. */
+	return sandbox_restrict(NULL, 0, SANDBOX_SCOPED);
+}
+
 int priv_drop(const struct priv *p)
 {
 	struct __user_cap_header_struct hdr = { _LINUX_CAPABILITY_VERSION_3, 0 };
@@ -55,9 +119,8 @@ int priv_drop(const struct priv *p)
 	if (geteuid() == 0) {
 		/* The files root belongs to root: stay uid 0 for file ownership,
 		 * but without any capability, now or after exec. */
-		for (int cap = 0; cap <= 63; cap++)
-			if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
-				return err_sys("drop capability %d", cap);
+		if (drop_bounding() != 0)
+			return ERR_SYS;
 		if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED |
 		    SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED |
 		    SECBIT_KEEP_CAPS_LOCKED, 0, 0, 0) != 0)

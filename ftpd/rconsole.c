@@ -18,6 +18,7 @@
 #include "err.h"
 #include "rconsole.h"
 #include "run.h"
+#include "sandbox.h"
 #include "xmalloc.h"
 #include "banned.h"
 
@@ -126,6 +127,54 @@ static int open_pty(const struct rconsole_pty *pty, int *masterp, int *slavep)
 		*masterp = -1;
 		return err_sys("openpty");
 	}
+	return 0;
+}
+
+/* Where a program and its shared libraries live, and what the dynamic
+ * linker and the C library read at start. */
+static const char *const exec_dirs[] = { "/usr", "/lib", "/lib64", "/bin",
+    "/sbin", NULL };
+static const char *const lib_files[] = { "/etc/ld.so.cache",
+    "/etc/localtime", NULL };
+static const char *const dev_files[] = { "/dev/null", "/dev/ptmx",
+    "/dev/pts", NULL };
+
+static void add_rule(const char *path, unsigned access,
+    struct sandbox_rule *rules, size_t max, size_t *np)
+{
+	int fd;
+
+	if (*np >= max || (fd = open(path, O_PATH | O_CLOEXEC)) < 0)
+		return;		/* what does not exist needs no rule */
+	rules[*np].fd = fd;
+	rules[*np].access = access;
+	(*np)++;
+}
+
+int rconsole_rules(const struct rconsole_spec *spec,
+    const char *const *also_read, struct sandbox_rule *rules, size_t max,
+    size_t *np)
+{
+	char prog[PATH_MAX], *slash;
+	size_t i;
+	int r;
+
+	*np = 0;
+	if ((r = console_path(spec, prog, sizeof(prog))) != 0)
+		return r;
+	if ((slash = strrchr(prog, '/')) != NULL && slash != prog)
+		*slash = '\0';
+	add_rule(prog, SANDBOX_EXEC | SANDBOX_READ, rules, max, np);
+	for (i = 0; exec_dirs[i]; i++)
+		add_rule(exec_dirs[i], SANDBOX_EXEC | SANDBOX_READ, rules, max, np);
+	for (i = 0; lib_files[i]; i++)
+		add_rule(lib_files[i], SANDBOX_READ, rules, max, np);
+	for (i = 0; dev_files[i]; i++)
+		add_rule(dev_files[i], SANDBOX_READ | SANDBOX_WRITE, rules, max, np);
+	if (spec->conf_file)
+		add_rule(spec->conf_file, SANDBOX_READ, rules, max, np);
+	for (i = 0; also_read && also_read[i]; i++)
+		add_rule(also_read[i], SANDBOX_READ, rules, max, np);
 	return 0;
 }
 

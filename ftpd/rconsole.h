@@ -34,6 +34,19 @@ struct rconsole_spec {
  * more than max. words[] point into command. */
 int rconsole_split(char *command, const char **words, size_t max);
 
+struct sandbox_rule;
+
+/* The Landlock rules (common/sandbox.h) the console program needs to
+ * start and run: its program's folder and the system's libraries (read,
+ * execute), the dynamic linker's cache and the time zone, /dev/null and
+ * the pseudo-terminals, spec->conf_file and the files also_read names
+ * (NULL-terminated; may be NULL). Paths that do not exist are left out.
+ * rules[0..*np) get O_PATH descriptors the caller closes. 0, or an
+ * ERR_* code when the program cannot be found. */
+int rconsole_rules(const struct rconsole_spec *spec,
+    const char *const *also_read, struct sandbox_rule *rules, size_t max,
+    size_t *np);
+
 /* Start the console. *out: the new console (free with rconsole_free()).
  * ERR_INVAL for an empty or over-long command, ERR_SYS when it cannot be
  * started. */

@@ -582,10 +582,16 @@ int rootfs_fchmod(const struct rootfs *fs, int fd, mode_t mode)
 
 /* Landlock: after this the process can reach no file outside the root
  * whatever path it names, a second wall behind RESOLVE_IN_ROOT. Kernels
- * without Landlock keep only the first. */
+ * without Landlock keep only the first. Before the role is known
+ * (ROLE_NONE) the root may be read and changed, as the widest role may;
+ * a role that changes nothing may then only read it, in a layer of its
+ * own. Signals and abstract sockets outside the sandbox are refused too:
+ * a session that keeps uid 0 must not signal the daemons. */
 int rootfs_lockdown(const struct rootfs *fs)
 {
-	struct sandbox_rule rule = { fs->rootfd, SANDBOX_READ | SANDBOX_WRITE };
+	struct sandbox_rule rule = { fs->rootfd, SANDBOX_READ };
 
-	return sandbox_restrict(&rule, 1, 0);
+	if (fs->role->role == ROLE_NONE || (fs->role->ops & ROOTFS_CHANGE))
+		rule.access |= SANDBOX_WRITE;
+	return sandbox_restrict(&rule, 1, SANDBOX_SCOPED);
 }

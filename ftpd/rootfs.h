@@ -141,8 +141,11 @@ int rootfs_fchmod(const struct rootfs *fs, int fd, mode_t mode);
 
 /* Restrict this process (Landlock) to the files root for good: to be
  * called once the session has everything else it needs open (the TLS
- * pair, the xferlog file, the time zone). 0 also when the kernel has no
- * Landlock; ERR_SYS when it has and it failed. */
+ * pair, the xferlog file, the time zone). Read and write before the role
+ * is known (ROLE_NONE); read only for a role that changes nothing; call
+ * it again once the role is set to narrow it (each call adds a layer).
+ * No signals to processes outside the sandbox. 0 also when the kernel
+ * has no Landlock; ERR_SYS when it has and it failed. */
 int rootfs_lockdown(const struct rootfs *fs);
 
 #endif

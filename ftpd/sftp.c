@@ -798,11 +798,23 @@ static int do_close(struct sftp *s, uint32_t id, struct msg *m)
 	return send_status(s, id, FX_OK);
 }
 
+/* A DATA reply's bytes before the data: length, type, id, data length. */
+#define DATA_HEAD 13
+
+static void be32(char *p, uint32_t v)
+{
+	p[0] = (char)(v >> 24);
+	p[1] = (char)(v >> 16);
+	p[2] = (char)(v >> 8);
+	p[3] = (char)v;
+}
+
 static int do_read(struct sftp *s, uint32_t id, struct msg *m)
 {
 	struct handle *h;
 	const char *hs;
-	size_t n, mark;
+	char *tail;
+	size_t n;
 	uint64_t off;
 	uint32_t len;
 	ssize_t got;
@@ -817,18 +829,24 @@ static int do_read(struct sftp *s, uint32_t id, struct msg *m)
 		len = SFTP_MAX_DATA;
 	if (off > (uint64_t)INT64_MAX - len)	/* past any file */
 		return send_status(s, id, FX_EOF);
+	/* Read straight into the reply, after room for its header (length,
+	 * type, id, data length): no copy of the bytes in this process. */
+	if ((r = buf_space(&s->out, DATA_HEAD + (size_t)len, &tail)) != 0)
+		return r;
 	do
-		got = pread(h->fd, s->data, len, (off_t)off);
+		got = pread(h->fd, tail + DATA_HEAD, len, (off_t)off);
 	while (got < 0 && errno == EINTR);
 	if (got < 0)
 		return send_error(s, id, ERR_SYS, errno);
 	if (got == 0 || len == 0)
 		return send_status(s, id, FX_EOF);
 	h->rbytes += (unsigned long long)got;
-	if ((r = begin_reply(s, FXP_DATA, id, &mark)) != 0 ||
-	    (r = put_str(&s->out, s->data, (size_t)got)) != 0)
-		return r;
-	end_reply(s, mark);
+	/* The header by hand: buf_add() would write its NUL over the data. */
+	be32(tail, (uint32_t)(DATA_HEAD - 4 + got));
+	tail[4] = (char)FXP_DATA;
+	be32(tail + 5, id);
+	be32(tail + 9, (uint32_t)got);
+	buf_commit(&s->out, DATA_HEAD + (size_t)got);
 	return 0;
 }
 
@@ -1263,7 +1281,7 @@ int sftp_serve(const struct sftp_io *io, const struct sftp_params *p)
 {
 	struct sftp s;
 	int r, inited = 0, timeout;
-	char *chunk = NULL;
+	char *tail;
 
 	memset(&s, 0, sizeof(s));
 	s.io = io;
@@ -1282,23 +1300,25 @@ int sftp_serve(const struct sftp_io *io, const struct sftp_params *p)
 	    (p->lockdown && (r = rootfs_lockdown(&s.fs)) != 0))
 		goto out;
 	rootfs_set_umask(&s.fs, p->umask);
-	if (!(s.data = nmalloc(SFTP_MAX_DATA)) || !(chunk = nmalloc(IN_CHUNK))) {
+	if (!(s.data = nmalloc(SFTP_MAX_DATA))) {
 		r = err_set(ERR_NOMEM, "out of memory");
 		goto out;
 	}
 	for (;;) {
 		if ((r = drain(&s, &inited)) != 0 || (r = flush(&s)) != 0)
 			break;
-		r = io->read(io->ctx, chunk, IN_CHUNK, timeout);
-		if (r <= 0)
-			break;
-		if ((r = buf_add(&s.in, chunk, (size_t)r)) != 0) {
+		/* Straight into the input buffer: it holds less than one
+		 * packet after drain(), so IN_CHUNK more always fits. */
+		if (buf_space(&s.in, IN_CHUNK, &tail) != 0) {
 			r = err_set(ERR_PROTO, "input overflow");
 			break;
 		}
+		r = io->read(io->ctx, tail, IN_CHUNK, timeout);
+		if (r <= 0)
+			break;
+		buf_commit(&s.in, (size_t)r);
 	}
 out:
-	free(chunk);
 	sftp_end(&s);
 	return r;
 }

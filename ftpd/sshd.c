@@ -1,8 +1,10 @@
 /* sshd.c: the SSH server of nodebak-ftpd on libssh (see sshd.h and
  * docs/sftp.md): host key, algorithms, logins, the session channel, and
- * the glue that runs sftp.c or the console (rconsole.c) on it. One
- * process per connection (the listener forks), so blocking calls are
- * fine here. */
+ * the relay of its bytes to the worker process that does the file work
+ * (sshd_worker.c: SFTP, the console). This is the network-facing process
+ * of a connection: it runs unprivileged and sandboxed from before the
+ * key exchange on (sshd_opts.drop). One process per connection, so
+ * blocking calls are fine here. */
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -23,11 +25,11 @@
 #include <libssh/server.h>
 
 #include "err.h"
-#include "gate.h"
 #include "log.h"
+#include "buf.h"
 #include "rconsole.h"
-#include "sftp.h"
 #include "sshd.h"
+#include "sshd_ipc.h"
 #include "xmalloc.h"
 #include "banned.h"
 
@@ -44,6 +46,10 @@
 #define PUBKEY_ALGOS "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384," \
 	"ecdsa-sha2-nistp521,rsa-sha2-512,rsa-sha2-256"
 
+#define RELAY_CHUNK (1024 * 1024)	/* one read of the SFTP relay */
+#define RELAY_HIGH (1024 * 1024)	/* client bytes held for the worker */
+#define RELAY_BATCH (128 * 1024)	/* client bytes handed on at once */
+#define START_TIMEOUT_MS 30000	/* the worker starting a session */
 #define END_GRACE_MS 3000	/* waiting for the client to close */
 
 /* M_NOCONSOLE: an exec or shell request from a role without a console,
@@ -62,19 +68,15 @@ struct sess {
 	char *command;		/* exec request */
 	struct rconsole_pty pty;
 	int want_pty;
-	struct rconsole *con;	/* a running console */
+	int con_running;	/* the worker runs the console */
 	int con_failed;		/* writing its output to the channel failed */
-	time_t last_io;		/* console traffic either way (monotonic s) */
+	int con_done, con_status;	/* the worker's IPC_EXIT */
+	struct buf msg;		/* a message from the worker */
+	/* The SFTP relay: libssh holds client bytes (on_data), the
+	 * worker's socket has bytes, has room (relay_ready). */
+	int chan_data, worker_data, worker_room, client_eof;
 	struct ssh_channel_callbacks_struct ccb;
 };
-
-static time_t now_s(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec;
-}
 
 /* ---- host key ---- */
 
@@ -157,35 +159,10 @@ int sshd_host_key(const char *path)
 
 /* ---- logins ---- */
 
-/* Before a password or a signature is checked: ask the listener. A
- * locked-out address or user name is told why in the disconnect message
- * (OpenSSH prints it: "Received disconnect from ...: 2: too many failed
- * logins ..."), even with the right key or password. A password check
- * then waits the listener's delay, the same whatever the check says; a
- * signature cannot be guessed, so its check is not delayed. 0: go ahead. */
-static int gate_open(struct sess *s, const char *user, int delay)
-{
-	struct gate_answer a;
-	char why[200];
-
-	if (gate_ask(s->o->gate, user, &a) != 0) {
-		log_warn("ssh: %s: %s", s->peer, err_msg());
-		snprintf(why, sizeof why, "cannot check logins now; try again later");
-	} else if (a.refused) {
-		gate_why(&a, s->peer, user, why, sizeof why);
-		log_info("ssh: %s: login refused: %s", s->peer, why);
-	} else {
-		if (delay)
-			gate_delay(&a);
-		return 0;
-	}
-	ssh_session_set_disconnect_message(s->ssh, why);
-	ssh_disconnect(s->ssh);
-	return -1;
-}
-
 /* Count a failed attempt and close the connection at the limit (key
- * probes count here too, not in the listener: they cost nothing). */
+ * probes count too: they cost the client nothing, but it may not probe
+ * forever). The delay that makes guessing slow is the worker's, before
+ * each check and the same whatever the check says (sshd_worker.c). */
 static void login_failed(struct sess *s)
 {
 	s->failures++;
@@ -196,27 +173,22 @@ static void login_failed(struct sess *s)
 	}
 }
 
-/* The outcome of a checked login: counted by the listener, logged.
- * Returns ok, or 0 when the listener could not count it (fail closed). */
-static int login_done(struct sess *s, const char *user, const char *method,
-    int ok, enum role role)
+/* The worker would not check the login at all (a locked-out address or
+ * user name): the client is told why in the disconnect message (OpenSSH
+ * prints it: "Received disconnect from ...: 2: too many failed logins
+ * ..."), even with the right key or password. */
+static void login_refused(struct sess *s)
 {
-	struct gate_answer a;
+	log_info("ssh: %s: login refused: %s", s->peer, err_msg());
+	ssh_session_set_disconnect_message(s->ssh, err_msg());
+	ssh_disconnect(s->ssh);
+}
 
-	if (gate_report(s->o->gate, user, ok, &a) != 0) {
-		log_warn("ssh: %s: %s", s->peer, err_msg());
-		ssh_disconnect(s->ssh);
-		return 0;
-	}
-	if (s->o->login_log)
-		s->o->login_log(s->o->arg, user, s->peer, method, ok,
-		    s->o->gate >= 0 ? a.addr_failures : -1, a.user_failures);
-	if (!ok)
-		return 0;
+static void login_done(struct sess *s, const char *user, enum role role)
+{
 	s->authed = 1;
 	s->role = role;
 	snprintf(s->user, sizeof(s->user), "%s", user);
-	return 1;
 }
 
 static int auth_password(ssh_session ssh, const char *user,
@@ -224,17 +196,20 @@ static int auth_password(ssh_session ssh, const char *user,
 {
 	struct sess *s = arg;
 	enum role role = ROLE_NONE;
-
-	int ok;
+	int r;
 
 	(void)ssh;
-	if (s->authed || gate_open(s, user, 1) != 0)
+	if (s->authed || !s->o->password)
 		return SSH_AUTH_DENIED;
-	ok = s->o->password &&
-	    s->o->password(s->o->arg, user, password, &role) == 0;
-	if (login_done(s, user, "password", ok, role))
+	r = s->o->password(s->o->arg, user, password, &role);
+	if (r == 0) {
+		login_done(s, user, role);
 		return SSH_AUTH_SUCCESS;
-	login_failed(s);
+	}
+	if (r == ERR_REFUSED)
+		login_refused(s);
+	else
+		login_failed(s);
 	return SSH_AUTH_DENIED;
 }
 
@@ -247,24 +222,24 @@ static int auth_pubkey(ssh_session ssh, const char *user,
 	char *b64 = NULL;
 	const char *type = ssh_key_type_to_char(ssh_key_type(pubkey));
 	enum role role = ROLE_NONE;
-	int ok = 0;
+	int r = ERR_DENIED;
 
 	(void)ssh;
 	if (!s->authed && s->o->pubkey && type &&
 	    ssh_pki_export_pubkey_base64(pubkey, &b64) == SSH_OK)
-		ok = s->o->pubkey(s->o->arg, user, type, b64, &role) == 0;
+		r = s->o->pubkey(s->o->arg, user, type, b64,
+		    signature_state == SSH_PUBLICKEY_STATE_VALID, &role);
 	ssh_string_free_char(b64);
-	if (signature_state == SSH_PUBLICKEY_STATE_NONE) {
-		if (ok)
-			return SSH_AUTH_SUCCESS;
-		login_failed(s);
+	if (r == ERR_REFUSED) {
+		login_refused(s);
 		return SSH_AUTH_DENIED;
 	}
-	if (s->authed || gate_open(s, user, 0) != 0)
-		return SSH_AUTH_DENIED;
-	if (login_done(s, user, "publickey",
-	    signature_state == SSH_PUBLICKEY_STATE_VALID && ok, role))
+	if (signature_state == SSH_PUBLICKEY_STATE_NONE && r == 0)
 		return SSH_AUTH_SUCCESS;
+	if (signature_state == SSH_PUBLICKEY_STATE_VALID && r == 0) {
+		login_done(s, user, role);
+		return SSH_AUTH_SUCCESS;
+	}
 	login_failed(s);
 	return SSH_AUTH_DENIED;
 }
@@ -278,13 +253,17 @@ static int on_data(ssh_session ssh, ssh_channel ch, void *data,
 
 	(void)ssh;
 	(void)ch;
-	/* SFTP reads the channel itself: leave the bytes buffered. */
+	/* The SFTP relay reads the channel itself: leave the bytes
+	 * buffered, and say they are there. */
+	if (s->mode == M_SFTP && !is_stderr)
+		s->chan_data = 1;
 	if (s->mode != M_EXEC && s->mode != M_SHELL)
 		return 0;
-	if (is_stderr)
+	if (is_stderr || !s->con_running)
 		return (int)len;
-	s->last_io = now_s();
-	return rconsole_input(s->con, data, len);
+	if (ipc_send(s->o->worker, IPC_IN, data, len) != 0)
+		s->con_failed = 1;
+	return (int)len;
 }
 
 static void on_eof(ssh_session ssh, ssh_channel ch, void *arg)
@@ -293,8 +272,10 @@ static void on_eof(ssh_session ssh, ssh_channel ch, void *arg)
 
 	(void)ssh;
 	(void)ch;
-	if (s->con)
-		rconsole_input_eof(s->con);
+	s->client_eof = 1;
+	s->chan_data = 1;	/* relay_in() sees the end */
+	if (s->con_running && ipc_send(s->o->worker, IPC_IN_EOF, NULL, 0) != 0)
+		s->con_failed = 1;
 }
 
 static int on_pty(ssh_session ssh, ssh_channel ch, const char *term,
@@ -326,8 +307,14 @@ static int on_winch(ssh_session ssh, ssh_channel ch, int cols, int rows,
 	s->pty.rows = rows;
 	s->pty.xpixel = px;
 	s->pty.ypixel = py;
-	if (s->con)
-		rconsole_resize(s->con, &s->pty);
+	if (s->con_running) {
+		struct buf b = BUF_INIT(32);
+		if (ipc_put_u32(&b, (uint32_t)cols) || ipc_put_u32(&b, (uint32_t)rows) ||
+		    ipc_put_u32(&b, (uint32_t)px) || ipc_put_u32(&b, (uint32_t)py) ||
+		    ipc_send(s->o->worker, IPC_WINCH, b.p, b.len))
+			s->con_failed = 1;
+		buf_free(&b);
+	}
 	return SSH_OK;
 }
 
@@ -404,135 +391,225 @@ static ssh_channel on_channel_open(ssh_session ssh, void *arg)
 	return s->chan;
 }
 
-/* ---- SFTP on the channel ---- */
+/* ---- SFTP: the channel relayed to the worker ---- */
 
-static int chan_read(void *ctx, void *p, size_t len, int timeout_ms)
+/* Client bytes to the worker: what libssh holds, up to RELAY_HIGH
+ * waiting here (libssh keeps the rest, and its window makes the client
+ * wait). Reads only while libssh has some (on_data said so), so that it
+ * makes no system call. 1 when the client sent EOF and all is taken, 0,
+ * or ERR_IO. */
+static int relay_in(struct sess *s, struct buf *tw, size_t *off)
 {
-	struct sess *s = ctx;
+	char *tail;
 	int n;
 
-	n = ssh_channel_read_timeout(s->chan, p, (uint32_t)len, 0, timeout_ms);
-	if (n == SSH_ERROR)
-		return err_set(ERR_IO, "ssh: %s", ssh_get_error(s->ssh));
-	if (n == 0 && !ssh_channel_is_eof(s->chan) &&
-	    ssh_channel_is_open(s->chan) && ssh_is_connected(s->ssh))
-		return err_set(ERR_IO, "idle for %d seconds", timeout_ms / 1000);
-	return n;
+	while (s->chan_data && tw->len - *off < RELAY_HIGH) {
+		if (tw->len + RELAY_CHUNK > tw->max) {
+			/* Move what is left to the front, once per fill rather
+			 * than once per write. */
+			memmove(tw->p, tw->p + *off, tw->len - *off);
+			tw->len -= *off;
+			*off = 0;
+		}
+		if (buf_space(tw, RELAY_CHUNK, &tail) != 0)
+			return err_set(ERR_NOMEM, "relay buffer");
+		n = ssh_channel_read_nonblocking(s->chan, tail, RELAY_CHUNK, 0);
+		if (n == SSH_EOF) {
+			s->chan_data = 0;
+			break;
+		}
+		if (n < 0)
+			return err_set(ERR_IO, "ssh: %s", ssh_get_error(s->ssh));
+		buf_commit(tw, (size_t)n);
+		if (n < RELAY_CHUNK)
+			s->chan_data = 0;	/* libssh holds no more */
+	}
+	return s->client_eof && !s->chan_data ? 1 : 0;
 }
 
-static int chan_write(void *ctx, const void *p, size_t len)
+/* Worker bytes to the client. 1 at the worker's end, 0, or ERR_IO. */
+static int relay_out(struct sess *s, char *chunk)
 {
-	struct sess *s = ctx;
-	const char *c = p;
-	int n;
+	ssize_t n = read(s->o->worker, chunk, RELAY_CHUNK);
+	const char *c = chunk;
+	int w;
 
-	while (len > 0) {
-		n = ssh_channel_write(s->chan, c, len > 0x100000 ? 0x100000 :
-		    (uint32_t)len);
-		if (n <= 0)
+	if (n == 0)
+		return 1;
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 :
+		    err_sys("privsep socket");
+	while (n > 0) {
+		w = ssh_channel_write(s->chan, c, (uint32_t)n);
+		if (w <= 0)
 			return err_set(ERR_IO, "ssh: %s", ssh_get_error(s->ssh));
-		c += n;
-		len -= (size_t)n;
+		c += w;
+		n -= w;
 	}
 	return 0;
 }
 
-static void xfer_line(void *arg, const char *vpath, int upload,
-    unsigned long long bytes, double seconds, int complete)
+/* libssh's poll saw the worker's socket: only note it (this is also
+ * called from the polls inside ssh_channel_write()). */
+static int relay_ready(socket_t fd, int revents, void *arg)
 {
 	struct sess *s = arg;
 
-	if (s->o->xfer_log)
-		s->o->xfer_log(s->o->arg, s->user, s->peer, vpath, upload, bytes,
-		    seconds, complete);
+	(void)fd;
+	if (revents & (POLLIN | POLLHUP | POLLERR))
+		s->worker_data = 1;
+	if (revents & POLLOUT)
+		s->worker_room = 1;
+	return 0;
 }
 
-static int run_sftp(struct sess *s)
+static int relay_watch(struct sess *s, ssh_event ev, short *watched,
+    short want)
 {
-	struct sftp_io io = { s, chan_read, chan_write };
-	struct sftp_params p;
-
-	memset(&p, 0, sizeof(p));
-	p.root = s->o->files_dir;
-	p.user = s->user;
-	p.peer = s->peer;
-	p.role = s->role;
-	p.max_handles = s->o->max_handles;
-	p.idle_timeout = s->o->idle_timeout;
-	p.umask = (mode_t)s->o->umask;
-	p.lockdown = 1;
-	p.xfer = xfer_line;
-	p.xfer_arg = s;
-	return sftp_serve(&io, &p);
+	if (*watched == want)
+		return 0;
+	if (*watched)
+		ssh_event_remove_fd(ev, s->o->worker);
+	*watched = 0;
+	if (want && ssh_event_add_fd(ev, s->o->worker, want, relay_ready, s) !=
+	    SSH_OK)
+		return err_set(ERR_NOMEM, "ssh: cannot poll the worker");
+	*watched = want;
+	return 0;
 }
 
-/* ---- the console on the channel ---- */
-
-static int con_output(void *arg, const void *p, size_t len, int is_stderr)
+/* Pass the SFTP stream both ways until the worker ends it, as OpenSSH's
+ * sshd does for sftp-server, from libssh's one poll of both sockets:
+ * the client's bytes go to the worker as libssh decrypts them (on_data
+ * leaves them buffered and says so), the worker's to the channel. The
+ * worker's socket is non-blocking on this side, so neither process can
+ * wait on the other with both buffers full. 0 when the client ended the
+ * session, else an ERR_* code. */
+static int relay_sftp(struct sess *s, ssh_event ev)
 {
-	struct sess *s = arg;
-	int n;
+	struct buf tw = BUF_INIT(2 * RELAY_HIGH + RELAY_CHUNK);
+	char *chunk = xmalloc(RELAY_CHUNK);
+	int wfd = s->o->worker, eof = 0, shut = 0, r = 0;
+	short watched = 0;
+	size_t off = 0;		/* tw's bytes before off have been sent */
+	ssize_t n;
 
-	s->last_io = now_s();
-	n = is_stderr ? ssh_channel_write_stderr(s->chan, p, (uint32_t)len) :
-	    ssh_channel_write(s->chan, p, (uint32_t)len);
-	return n == (int)len ? 0 : ERR_IO;
+	fcntl(wfd, F_SETFL, fcntl(wfd, F_GETFL) | O_NONBLOCK);
+	s->chan_data = 1;	/* the client may have sent packets already */
+	s->worker_data = 1;
+	s->worker_room = 1;
+	for (;;) {
+		if (!eof && (r = relay_in(s, &tw, &off)) < 0)
+			break;
+		if (r == 1)
+			eof = 1;
+		if (tw.len > off && s->worker_room && !eof &&
+		    tw.len - off < RELAY_BATCH) {
+			/* While the client's bytes stream in, hand them on in
+			 * batches (one wakeup of the worker per batch, not per
+			 * SSH packet); at the first pause, at once. */
+			int rc = ssh_event_dopoll(ev, 0);
+			if (rc == SSH_ERROR) {
+				r = err_set(ERR_IO, "ssh: %s: connection lost",
+				    s->peer);
+				break;
+			}
+			if (rc != SSH_AGAIN && s->chan_data)
+				continue;
+		}
+		if (tw.len > off && s->worker_room) {
+			if ((n = write(wfd, tw.p + off, tw.len - off)) > 0)
+				off += (size_t)n;
+			else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+				r = err_sys("privsep socket");
+				break;
+			}
+			if (off < tw.len)
+				s->worker_room = 0;	/* wait for room */
+			else {
+				buf_reset(&tw);
+				off = 0;
+			}
+		}
+		if (eof && tw.len == 0 && !shut) {
+			shutdown(wfd, SHUT_WR);
+			shut = 1;
+		}
+		if (s->worker_data) {
+			/* ssh_channel_write() polls the event while it waits
+			 * for the client's window: without the worker's
+			 * socket, which would only wake it again and again. */
+			if ((r = relay_watch(s, ev, &watched, 0)) != 0)
+				break;
+			s->worker_data = 0;
+			if ((r = relay_out(s, chunk)) != 0)
+				break;
+		}
+		if ((r = relay_watch(s, ev, &watched, POLLIN |
+		    (tw.len > off ? POLLOUT : 0))) != 0)
+			break;
+		if (!eof && s->chan_data && tw.len - off < RELAY_HIGH)
+			continue;	/* more is waiting in libssh */
+		if (ssh_event_dopoll(ev, 1000) == SSH_ERROR ||
+		    !ssh_is_connected(s->ssh)) {
+			r = err_set(ERR_IO, "ssh: %s: connection lost", s->peer);
+			break;
+		}
+	}
+	relay_watch(s, ev, &watched, 0);
+	free(chunk);
+	buf_free(&tw);
+	if (r == 1)	/* the worker ended it: fine when the client had */
+		r = eof ? 0 : err_set(ERR_IO, "the session ended");
+	return r;
 }
+
+/* ---- the console: the worker's messages to the channel ---- */
 
 static int con_readable(socket_t fd, int revents, void *arg)
 {
 	struct sess *s = arg;
+	uint32_t st;
+	int type, n;
 
 	(void)revents;
-	if (rconsole_pump(s->con, fd) != 0)
+	if (ipc_recv(fd, &type, &s->msg, 5000) != 0) {
+		s->con_failed = 1;
+		return 0;
+	}
+	if (type == IPC_OUT || type == IPC_ERR) {
+		n = type == IPC_ERR ? ssh_channel_write_stderr(s->chan, s->msg.p,
+		    (uint32_t)s->msg.len) : ssh_channel_write(s->chan, s->msg.p,
+		    (uint32_t)s->msg.len);
+		if (n != (int)s->msg.len)
+			s->con_failed = 1;
+	} else if (type == IPC_EXIT) {
+		struct ipc_cur c = { s->msg.p, s->msg.len };
+		if (ipc_get_u32(&c, &st) != 0)
+			st = 255;
+		s->con_status = (int)st;
+		s->con_done = 1;
+	} else
 		s->con_failed = 1;
 	return 0;
 }
 
-/* Pump the console's output to the channel and the channel's input to
- * the console (on_data) until the console has finished or the client
- * has gone; *status: the console's exit code. */
+/* Relay until the worker says the console has exited or the client has
+ * gone; *status: the console's exit code. */
 static int run_console(struct sess *s, ssh_event ev, int *status)
 {
-	int fds[2], watched[2] = { -1, -1 }, i, gone = 0;
-
-	s->last_io = now_s();
-	rconsole_fds(s->con, fds);
-	for (i = 0; i < 2; i++)
-		if (fds[i] >= 0 && ssh_event_add_fd(ev, fds[i], POLLIN,
-		    con_readable, s) == SSH_OK)
-			watched[i] = fds[i];
-	while (!rconsole_drained(s->con) && !s->con_failed) {
-		rconsole_fds(s->con, fds);
-		for (i = 0; i < 2; i++)
-			if (watched[i] >= 0 && fds[i] < 0) {
-				ssh_event_remove_fd(ev, watched[i]);
-				watched[i] = -1;
-			}
-		if (rconsole_drained(s->con))
-			break;
+	*status = 255;
+	if (ssh_event_add_fd(ev, s->o->worker, POLLIN, con_readable, s) !=
+	    SSH_OK)
+		return err_set(ERR_NOMEM, "ssh: cannot poll the worker");
+	while (!s->con_done && !s->con_failed) {
 		if (ssh_event_dopoll(ev, 1000) == SSH_ERROR ||
-		    !ssh_is_connected(s->ssh) || !ssh_channel_is_open(s->chan)) {
-			gone = 1;
+		    !ssh_is_connected(s->ssh) || !ssh_channel_is_open(s->chan))
 			break;
-		}
-		/* An interactive console nobody uses is ended; a command
-		 * runs as long as it takes. */
-		if (s->mode == M_SHELL && s->o->idle_timeout > 0 &&
-		    now_s() - s->last_io > s->o->idle_timeout) {
-			log_info("ssh: %s: %s: console idle for %ld seconds",
-			    s->peer, s->user, s->o->idle_timeout);
-			con_output(s, "\r\nidle timeout\r\n", 16, 1);
-			gone = 1;
-			break;
-		}
 	}
-	for (i = 0; i < 2; i++)
-		if (watched[i] >= 0)
-			ssh_event_remove_fd(ev, watched[i]);
-	rconsole_wait(s->con, gone || s->con_failed, status);
-	rconsole_free(s->con);
-	s->con = NULL;
+	ssh_event_remove_fd(ev, s->o->worker);
+	if (s->con_done)
+		*status = s->con_status;
 	return 0;
 }
 
@@ -607,37 +684,44 @@ static void finish(struct sess *s, ssh_event ev, int status)
 	}
 }
 
-/* The channel's request has been accepted: end the login grace, drop
- * privileges and, for the console, start it now, so that input arriving
- * in the same read as the request reaches it. SSH_OK or SSH_ERROR (the
- * request is refused). */
+/* The channel's request has been accepted: end the login grace and ask
+ * the worker to start the session (for the console now, so that input
+ * arriving in the same read as the request reaches it). The worker
+ * decides from the login it saw itself; it may answer that the role has
+ * no console. SSH_OK or SSH_ERROR (the request is refused). */
 static int start_session(struct sess *s, enum mode mode)
 {
-	struct rconsole_spec spec;
-	int r;
+	static const uint32_t modes[] = { [M_SFTP] = IPC_MODE_SFTP,
+	    [M_EXEC] = IPC_MODE_EXEC, [M_SHELL] = IPC_MODE_SHELL };
+	struct buf b = BUF_INIT(RCONSOLE_MAX_COMMAND + 64);
+	struct ipc_cur c;
+	uint32_t answer = IPC_START_FAILED;
+	int type = 0, r;
 
 	alarm(0);
-	if (s->o->drop && (r = s->o->drop(s->o->arg)) != 0) {
-		log_warn("ssh: %s: %s: %s", s->peer, s->user, err_msg());
+	if ((r = ipc_put_u32(&b, modes[mode])) == 0 &&
+	    (r = ipc_put_u32(&b, (uint32_t)s->want_pty)) == 0 &&
+	    (r = ipc_put_u32(&b, (uint32_t)s->pty.cols)) == 0 &&
+	    (r = ipc_put_u32(&b, (uint32_t)s->pty.rows)) == 0 &&
+	    (r = ipc_put_u32(&b, (uint32_t)s->pty.xpixel)) == 0 &&
+	    (r = ipc_put_u32(&b, (uint32_t)s->pty.ypixel)) == 0 &&
+	    (r = ipc_put_str(&b, mode == M_EXEC ? s->command : "")) == 0 &&
+	    (r = ipc_send(s->o->worker, IPC_START, b.p, b.len)) == 0 &&
+	    (r = ipc_recv(s->o->worker, &type, &s->msg, START_TIMEOUT_MS)) == 0) {
+		c.p = s->msg.p;
+		c.left = s->msg.len;
+		if (type != IPC_START_ANSWER || ipc_get_u32(&c, &answer) != 0)
+			answer = IPC_START_FAILED;
+	}
+	buf_free(&b);
+	if (answer == IPC_START_FAILED) {
+		if (r)
+			log_warn("ssh: %s: %s: %s", s->peer, s->user, err_msg());
 		return SSH_ERROR;
 	}
-	if (mode != M_SFTP && !role_has_console(s->role))
+	if (answer == IPC_START_NOCONSOLE)
 		mode = M_NOCONSOLE;
-	if (mode == M_EXEC || mode == M_SHELL) {
-		memset(&spec, 0, sizeof(spec));
-		spec.console = s->o->console;
-		spec.conf_file = s->o->conf_file;
-		spec.readonly = s->role != ROLE_ADMIN;
-		spec.command = mode == M_EXEC ? s->command : NULL;
-		spec.pty = s->want_pty ? &s->pty : NULL;
-		spec.output = con_output;
-		spec.arg = s;
-		if ((r = rconsole_start(&spec, &s->con)) != 0) {
-			log_warn("ssh: %s: %s: console: %s", s->peer, s->user,
-			    err_msg());
-			return SSH_ERROR;
-		}
-	}
+	s->con_running = mode == M_EXEC || mode == M_SHELL;
 	s->mode = mode;
 	return SSH_OK;
 }
@@ -650,8 +734,6 @@ static int refuse_console(struct sess *s)
 	char line[160];
 	int n;
 
-	log_info("ssh: %s: %s: console refused: %s role", s->peer, s->user,
-	    role_name(s->role));
 	n = snprintf(line, sizeof(line), "nodebak: %s users have no console, "
 	    "only SFTP%s", role_name(s->role), s->want_pty ? "\r\n" : "\n");
 	if (n > 0 && (size_t)n < sizeof(line))
@@ -666,20 +748,14 @@ static int serve(struct sess *s, ssh_event ev)
 	if ((r = handshake(s, ev)) != 0)
 		return r;
 	if (s->mode == M_SFTP) {
-		log_info("ssh: %s: %s: sftp session", s->peer, s->user);
-		ssh_event_remove_session(ev, s->ssh);
-		r = run_sftp(s);
+		r = relay_sftp(s, ev);
 		if (r)
 			log_info("ssh: %s: %s: sftp: %s", s->peer, s->user,
 			    err_msg());
-		ssh_event_add_session(ev, s->ssh);
 		status = r ? 1 : 0;
 	} else if (s->mode == M_NOCONSOLE) {
 		status = refuse_console(s);
 	} else {
-		log_info("ssh: %s: %s: console %s%s", s->peer, s->user,
-		    s->mode == M_EXEC ? "exec: " : "shell",
-		    s->mode == M_EXEC ? s->command : "");
 		if ((r = run_console(s, ev, &status)) != 0) {
 			log_warn("ssh: %s: %s: console: %s", s->peer, s->user,
 			    err_msg());
@@ -701,6 +777,7 @@ int sshd_serve(int fd, const struct sshd_opts *o)
 
 	memset(&s, 0, sizeof(s));
 	s.o = o;
+	buf_init(&s.msg, IPC_MAX + 1);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGALRM, SIG_DFL);
 	/* The listener may ignore SIGCHLD; the console's exit code needs it. */
@@ -721,6 +798,10 @@ int sshd_serve(int fd, const struct sshd_opts *o)
 		goto out;
 	}
 	fd = -1;	/* the session owns it now */
+	/* The host key is loaded and the socket is ours: give up everything
+	 * else before the first byte from the client is read. */
+	if (o->drop && (r = o->drop(o->arg)) != 0)
+		goto out;
 	/* Bounds every blocking libssh wait without its own timeout, such as
 	 * a write to a client that has stopped reading. */
 	timeout = o->idle_timeout > 0 ? o->idle_timeout : 300;
@@ -761,5 +842,6 @@ out:
 	if (fd >= 0)
 		close(fd);
 	free(s.command);
+	buf_free(&s.msg);
 	return r;
 }

@@ -1,7 +1,8 @@
 /* sshd.h: the SSH side of nodebak-ftpd (docs/sftp.md): host key, modern
  * algorithms only, password and public-key logins, and one session channel
  * per connection carrying either the SFTP subsystem or the console (shell
- * or exec). The only module that includes libssh. */
+ * or exec), both served by the connection's worker (sshd_worker.h). The
+ * only module that includes libssh. */
 #ifndef NODEBAK_SSHD_H
 #define NODEBAK_SSHD_H
 #include <stddef.h>
@@ -16,36 +17,29 @@ int sshd_host_key(const char *path);
  * into out. 0, or an ERR_* code naming the file. */
 int sshd_fingerprint(const char *host_key_path, char *out, size_t outsz);
 
-/* What a session needs, filled from the listener's context by
- * sshd_session() in sshd_ctx.c (and by tests directly). */
+/* What the network-facing process of a connection needs, filled by
+ * sshd_session() in sshd_ctx.c. */
 struct sshd_opts {
 	const char *host_key;
-	const char *files_dir;
-	const char *conf_file;	/* handed to the console with -c */
-	const char *console;	/* bin/nodebak; NULL: beside this program */
-	long login_timeout, idle_timeout, max_login_attempts, max_handles;
-	long umask;		/* [ftpd] umask for uploads (rootfs.h) */
-	/* Login checks: 0 and the user's role in *rolep when the user may
-	 * log in, else a negative ERR_* code. A role without a console
-	 * (role_has_console()) gets SFTP only. */
+	long login_timeout, idle_timeout, max_login_attempts;
+	/* The socket to the worker (sshd_ipc.h): the session's file work is
+	 * asked of it and its bytes relayed. */
+	int worker;
+	/* Login checks (asked of the worker, which decides, counts and
+	 * logs them): 0 and the user's role in *rolep when the user may log
+	 * in, ERR_REFUSED with err_msg() the line for the client when the
+	 * login was not even checked (a lockout: the connection is then
+	 * closed with that line), else another negative ERR_* code.
+	 * pubkey: verified 0 for a probe ("would you take this key?"), 1
+	 * once libssh has checked the signature. */
 	int (*password)(void *arg, const char *user, const char *password,
 	    enum role *rolep);
 	int (*pubkey)(void *arg, const char *user, const char *type,
-	    const char *blob_b64, enum role *rolep);
-	/* After a login, before serving: drop privileges and open what the
-	 * session needs from outside the files root (may be NULL). 0 or an
-	 * ERR_* code that ends the session. */
+	    const char *blob_b64, int verified, enum role *rolep);
+	/* After the host key is loaded and the connection accepted, before
+	 * the first byte from the client is read: give up every privilege
+	 * (may be NULL). 0 or an ERR_* code that ends the connection. */
 	int (*drop)(void *arg);
-	/* gate.c: the listener's failed-login counts, asked before every
-	 * password or signature check and told its outcome; -1: none. */
-	int gate;
-	/* One line per login attempt (with the listener's counts after it)
-	 * and per transfer (may be NULL). */
-	void (*login_log)(void *arg, const char *user, const char *peer,
-	    const char *method, int ok, long addr_failures, long user_failures);
-	void (*xfer_log)(void *arg, const char *user, const char *peer,
-	    const char *vpath, int upload, unsigned long long bytes,
-	    double seconds, int complete);
 	void *arg;
 };
 

@@ -77,7 +77,7 @@ CASES = [
     ("key of another section", N + "[ftpd]\ncompression_level = 6\n", 4,
      "[ftpd] compression_level",
      "unknown key (keys of [ftpd]: ftp_listen, ftps_implicit_listen, sftp_listen, tls, "
-     "tls_cert, tls_key, host_key, pasv_ports, users, run_as, xferlog, max_clients, "
+     "tls_cert, tls_key, host_key, pasv_ports, users, run_as, privsep_user, xferlog, max_clients, "
      "max_per_address, max_line, idle_timeout, data_timeout, login_timeout, "
      "max_login_attempts, lockout_seconds, lockout_address_failures, "
      "lockout_user_failures, lockout_decay, login_delay_ms, shutdown_timeout, "

@@ -47,7 +47,7 @@ void pull_confine(const struct pull_conf *c, int writes)
 			free(dir);
 		}
 	}
-	r = sandbox_restrict(rules, n, 1);
+	r = sandbox_restrict(rules, n, SANDBOX_READ_ANYWHERE);
 	for (size_t i = 0; i < n; i++)
 		close(rules[i].fd);
 	if (r != 0)

@@ -41,7 +41,10 @@ def commit_order(prefix, folder, name, port):
     (folder: a host path), in order: 'fsync file' (the upload's hidden
     file), 'rename', 'fsync folder', and its traffic as 'recv' / 'send' on
     the connection with local port `port` and 'data' on any other TCP
-    connection; repeats in a row are collapsed. None when no process
+    connection; repeats in a row are collapsed. An SSH worker has no TCP
+    connection: its Unix socket to the network-facing process, which
+    relays every byte it sends, is its connection (docs/sftp.md,
+    "Privilege separation"). None when no process
     renamed anything onto that name."""
     for path in sorted(glob.glob(prefix + ".*")):
         calls = _calls(path)
@@ -58,6 +61,7 @@ def commit_order(prefix, folder, name, port):
             fd = FD.match(args)
             what = fd[1] if fd else ""
             tcp = TCP_LOCAL.match(what)
+            unix = what.startswith("UNIX-STREAM:") or what.startswith("UNIX:")
             if call in ("fsync", "fdatasync") and res == 0 and what == tmp:
                 step = "fsync file"
             elif call in ("fsync", "fdatasync") and res == 0 and what == folder:
@@ -65,8 +69,8 @@ def commit_order(prefix, folder, name, port):
             elif call.startswith("rename") and RENAME.match(args) and \
                     os.path.join(RENAME.match(args)[1], RENAME.match(args)[2]) == tmp:
                 step = "rename"
-            elif tcp and res > 0:
-                if int(tcp[1]) != port:
+            elif (tcp or unix) and res > 0:
+                if tcp and int(tcp[1]) != port:
                     step = "data"
                 elif call in ("read", "recvfrom", "recvmsg"):
                     step = "recv"

@@ -168,7 +168,7 @@ static void t_conf_values(void)
 	ok(conf_refused("[node]\nname = x\n[ftpd]\nmax_bytes = 1G\n", ":4: [ftpd] "
 	    "max_bytes: unknown key (keys of [ftpd]: ftp_listen, "
 	    "ftps_implicit_listen, sftp_listen, tls, tls_cert, tls_key, host_key, "
-	    "pasv_ports, users, run_as, xferlog, max_clients, max_per_address, "
+	    "pasv_ports, users, run_as, privsep_user, xferlog, max_clients, max_per_address, "
 	    "max_line, idle_timeout, data_timeout, login_timeout, "
 	    "max_login_attempts, lockout_seconds, lockout_address_failures, "
 	    "lockout_user_failures, lockout_decay, login_delay_ms, "
