@@ -1,5 +1,6 @@
 /* priv.c: the privilege side of nodebak-ftpd's sessions (see priv.h):
  * resolving the session user, and dropping root or every capability. */
+#include <dirent.h>
 #include <errno.h>
 #include <grp.h>
 #include <linux/capability.h>
@@ -50,6 +51,34 @@ static int drop_bounding(void)
 	return 0;
 }
 
+/* The empty folder the network-facing process is chrooted into: made
+ * when missing; root's, written by nobody else, and empty. */
+static int empty_dir(void)
+{
+	struct stat st;
+	DIR *d;
+	struct dirent *e;
+	int r = 0;
+
+	if (geteuid() != 0)
+		return 0;	/* no chroot without root (tests as a user) */
+	if (mkdir(PRIV_EMPTY_DIR, 0755) != 0 && errno != EEXIST)
+		return err_sys("%s", PRIV_EMPTY_DIR);
+	if (lstat(PRIV_EMPTY_DIR, &st) != 0)
+		return err_sys("%s", PRIV_EMPTY_DIR);
+	if (!S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022))
+		return err_set(ERR_INVAL, "%s: must be a folder of root's that "
+		    "nobody else may write", PRIV_EMPTY_DIR);
+	if ((d = opendir(PRIV_EMPTY_DIR)) == NULL)
+		return err_sys("%s", PRIV_EMPTY_DIR);
+	while (r == 0 && (e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			r = err_set(ERR_INVAL, "%s: must be empty (holds %s)",
+			    PRIV_EMPTY_DIR, e->d_name);
+	closedir(d);
+	return r;
+}
+
 int priv_resolve_privsep(const char *name, uid_t files_uid, struct priv *p)
 {
 	static const char *const fallback[] = { PRIV_PRIVSEP_USER, "nobody" };
@@ -78,7 +107,7 @@ int priv_resolve_privsep(const char *name, uid_t files_uid, struct priv *p)
 	p->switch_user = 1;
 	p->uid = pw->pw_uid;
 	p->gid = pw->pw_gid;
-	return 0;
+	return empty_dir();
 }
 
 int priv_drop_privsep(const struct priv *p)
@@ -86,6 +115,10 @@ int priv_drop_privsep(const struct priv *p)
 	int r;
 
 	if (geteuid() == 0) {
+		/* An empty root as well as Landlock: the one wall on a kernel
+		 * without Landlock (OpenSSH's /run/sshd). */
+		if (chroot(PRIV_EMPTY_DIR) != 0 || chdir("/") != 0)
+			return err_sys("chroot %s", PRIV_EMPTY_DIR);
 		if ((r = drop_bounding()) != 0)
 			return r;
 		if (setgroups(0, NULL) != 0 || setresgid(p->gid, p->gid,

@@ -32,16 +32,22 @@ int priv_drop(const struct priv *p);
  * raise them again. 0 or ERR_SYS. */
 int priv_limits(long nofile, long data_mib);
 
+/* An empty folder, root's: the SSH network-facing process's root. */
+#define PRIV_EMPTY_DIR "/run/nodebak-ftpd-empty"
+
 /* The user the SSH network-facing process becomes before it reads a byte
  * from the network: [ftpd] privsep_user, or when that is unset (NULL or
  * "") PRIV_PRIVSEP_USER if the system has it, else nobody. It may be
- * neither root nor files_uid, the files root's owner. 0 and *p, or
- * ERR_INVAL naming the user and why. */
+ * neither root nor files_uid, the files root's owner. Also makes
+ * PRIV_EMPTY_DIR when missing and checks it (root's, not writable by
+ * others, empty). 0 and *p, or ERR_INVAL naming the user or the folder
+ * and why. */
 #define PRIV_PRIVSEP_USER "nodebak-sshd"
 int priv_resolve_privsep(const char *name, uid_t files_uid, struct priv *p);
 
-/* In the SSH network-facing process: every capability (bounding set
- * too) gone, setgroups/setresgid/setresuid to p's user, not dumpable,
+/* In the SSH network-facing process: chroot to PRIV_EMPTY_DIR, every
+ * capability (bounding set too) gone, setgroups/setresgid/setresuid to
+ * p's user, not dumpable,
  * PR_SET_NO_NEW_PRIVS and a Landlock sandbox that allows no file at all
  * (nor signals or abstract sockets outside it, where the kernel can).
  * 0 or an ERR_* code; the caller must then end the connection. */

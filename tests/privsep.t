@@ -6,7 +6,8 @@ owned by root (the default):
 - SSH: the process that holds the client's TCP connection is not root,
   has no capability and has no_new_privs, from the first byte on: with
   only a banner sent, in the middle of the logins, and after a readonly
-  login that opened no channel (ssh -N); it can open no file at all. The
+  login that opened no channel (ssh -N); it is chrooted into an empty
+  folder and can open no file at all, not even that folder. The
   worker that does the file work has no capability either.
 - The console cannot read state/ (the users file, the signing key), by
   its own verify command or by any call the program makes.
@@ -110,7 +111,7 @@ def open_call(path, flags):
 
 
 O_RDONLY, O_WRONLY_APPEND = 0, 0o2001
-EACCES, EPERM = 13, 1
+EACCES, EPERM, ENOENT = 13, 1, 2
 
 
 def refused(res):
@@ -139,10 +140,14 @@ def main(t):
         st = status(pid) if pid else None
         t.ok(pid and pid != listener and unprivileged(st),
              "banner only: the network process is not root, no capability, no_new_privs", st)
+        root = os.readlink(f"/proc/{pid}/root") if pid else None
+        t.eq(root, "/run/nodebak-ftpd-empty", "its root is the empty folder (chroot)")
+        # Unreachable: ENOENT in the empty root, EACCES from Landlock.
         res = inject(pid, open_call(users, O_RDONLY)) if pid else None
-        t.ok(refused(res), "banner only: it cannot open state/users", res)
-        res = inject(pid, open_call("/etc/hostname", O_RDONLY)) if pid else None
-        t.ok(refused(res), "nor any file at all (/etc/hostname)", res)
+        t.ok(refused(res) or (res and res[0] == -1 and res[1] == ENOENT),
+             "banner only: it cannot open state/users", res)
+        res = inject(pid, "(int)open(\"/\", 0)") if pid else None
+        t.ok(refused(res), "nor even its own empty root (Landlock: no file at all)", res)
         res = inject(pid, f"(int)kill({listener}, 0)") if pid else None
         t.ok(refused(res), "nor signal the listener", res)
         worker = st["ppid"] if st else None
