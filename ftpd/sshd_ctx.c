@@ -27,12 +27,14 @@
 #include "sshd_ctx.h"
 #include "sshd_ipc.h"
 #include "sshd_worker.h"
+#include "sysfilter.h"
 #include "users.h"
 #include "xferlog.h"
 #include "banned.h"
 
 #define AUTH_TIMEOUT_MS 30000	/* the worker answering a login */
 #define SOCK_BUF (1024 * 1024)	/* each way between the two processes */
+#define NET_FILES 16		/* the network process: two sockets, stdio */
 
 /* ---- the worker's side ---- */
 
@@ -125,6 +127,8 @@ static int worker(int sock, int gate, const struct ftpd_ctx *ctx,
 		r = worker_confine(&o);
 	}
 	if (r == 0)
+		r = priv_limits(c->ftpd.max_handles + 64, c->ftpd.session_memory);
+	if (r == 0)
 		r = worker_run(&o);
 	else
 		log_warn("ssh: %s: %s", peer, err_msg());
@@ -212,7 +216,11 @@ static int net_drop(void *arg)
 		return err_sys("prctl");
 	if (getppid() != n->worker)
 		return err_set(ERR_IO, "the worker has gone");
-	return 0;
+	/* Its limits, and the system calls it may make: the client's socket
+	 * and the worker's, memory and time (docs/security.md). */
+	if ((r = priv_limits(NET_FILES, n->ctx->conf->ftpd.session_memory)) != 0)
+		return r;
+	return sysfilter_confine(SYSF_SSH_NET);
 }
 
 static int network(int fd, int sock, struct ftpd_ctx *ctx, pid_t worker_pid)

@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
-"""session-limits.t: each FTP session's system call filter and resource
-limits (docs/security.md, "What each sandbox allows"; issue 16).
+"""session-limits.t: each FTP session's and SSH network process's system
+call filter and resource limits (docs/security.md, "What each sandbox allows"; issue 16).
 
 - /proc/PID/status of a session before login: seccomp filter mode, one
   filter; after login: two (the narrower one stacked). /proc/PID/limits:
   open files max_handles + 64, data memory session_memory MiB, no core.
 - A forbidden system call made by a live session (gdb makes the process
   call execve and then setresuid) kills that session with SIGSYS, and the
-  server logs in the next client as before.
+  server logs in the next client as before; the same for an SSH
+  connection's network process (its filter and limits read from /proc).
 - A huge listing: 20,000 files in one folder, listed with LIST and NLST by
   a session limited to 32 MiB of data memory: every name arrives (the
   listing is streamed, never built whole), and the session lives on."""
@@ -116,6 +117,33 @@ def main(t):
                  "the listener goes on and logs both ends", n.log("ftpd")[-1500:])
         else:
             t.skip_all("gdb is not installed (scripts/deps.sh)")
+
+        # The SSH network process: its filter and limits, and a forbidden
+        # call kills it, not the server.
+        import socket
+        before = set(children(listener))
+        sk = socket.create_connection((n.addr, n.sftp_port), timeout=10)
+        sk.sendall(b"SSH-2.0-probe\r\n")
+        worker = session_pid(n, before)
+        wait_until(lambda: children(worker), timeout=10)
+        net = (children(worker) or [None])[0]
+        wait_until(lambda: status(net).get("Seccomp") == "2", timeout=10)
+        st = status(net)
+        lim = limits(net) if net else {}
+        t.ok(net and st.get("Seccomp") == "2" and st.get("NoNewPrivs") == "1" and
+             lim.get("Max open files") == ("16", "16") and
+             lim.get("Max data size") == (str(32 << 20), str(32 << 20)),
+             "the SSH network process (banner only): a seccomp filter, 16 files, 32 MiB",
+             (st, lim))
+        wst, wlim = status(worker), limits(worker)
+        t.ok(wlim.get("Max open files") == ("164", "164") and wst.get("Seccomp") == "0",
+             "its worker: 164 files; no filter (it runs the console program)", (wst, wlim))
+        gdb_call(net, '(int)execve("/bin/sh", 0, 0)')
+        t.ok(gone_by_sigsys(n, net), "an SSH network process that calls execve is killed")
+        sk.close()
+        c = n.paramiko_client("admin")
+        t.ok(c.open_sftp().listdir("/") is not None, "and the next SSH login works")
+        c.close()
 
         # A huge listing under a small memory limit.
         big = n.path("files", "big")
