@@ -10,7 +10,7 @@
 #include "sshd_ipc.h"
 #include "banned.h"
 
-static int write_all(int fd, const void *p, size_t len)
+int ipc_write_all(int fd, const void *p, size_t len)
 {
 	const char *c = p;
 	ssize_t n;
@@ -69,9 +69,9 @@ int ipc_send(int fd, int type, const void *p, size_t len)
 	h[2] = (unsigned char)(len >> 16);
 	h[3] = (unsigned char)(len >> 8);
 	h[4] = (unsigned char)len;
-	if ((r = write_all(fd, h, sizeof h)) != 0)
+	if ((r = ipc_write_all(fd, h, sizeof h)) != 0)
 		return r;
-	return len ? write_all(fd, p, len) : 0;
+	return len ? ipc_write_all(fd, p, len) : 0;
 }
 
 int ipc_recv(int fd, int *typep, struct buf *out, int timeout_ms)

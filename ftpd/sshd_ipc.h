@@ -36,6 +36,10 @@ enum ipc_type {
 enum { IPC_MODE_SFTP = 1, IPC_MODE_EXEC, IPC_MODE_SHELL };
 enum { IPC_START_OK = 0, IPC_START_NOCONSOLE, IPC_START_FAILED };
 
+/* Write all of p (waiting for room on a non-blocking socket): the SFTP
+ * stream after IPC_START, and every message. 0 or ERR_IO. */
+int ipc_write_all(int fd, const void *p, size_t len);
+
 /* Send one message (blocking, whole). 0 or ERR_IO. */
 int ipc_send(int fd, int type, const void *p, size_t len);
 /* Receive one message into out (reset first), waiting at most timeout_ms

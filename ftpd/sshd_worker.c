@@ -236,20 +236,8 @@ static int sock_read(void *ctx, void *p, size_t len, int timeout_ms)
 static int sock_write(void *ctx, const void *p, size_t len)
 {
 	const struct worker *w = ctx;
-	const char *c = p;
-	ssize_t n;
 
-	while (len > 0) {
-		n = write(w->o->sock, c, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return err_set(ERR_IO, "privsep socket: %s",
-			    n < 0 ? strerror(errno) : "closed");
-		c += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	return ipc_write_all(w->o->sock, p, len);
 }
 
 static void xfer_line(void *arg, const char *vpath, int upload,
