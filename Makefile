@@ -4,6 +4,8 @@ DESTDIR ?=
 CC      ?= cc
 PKGS    := openssl zlib libarchive sqlite3 libpq jansson libseccomp
 SSHPKGS := libssh
+# Only the console edits lines (client/lineedit.c); the daemons never link it.
+EDITPKGS := libedit
 
 VERSION := 0.1.0
 WARN    := -Wall -Wextra -Wshadow -Wvla -Wwrite-strings -Wstrict-prototypes \
@@ -37,7 +39,9 @@ TEST_PROGRAMS := tests/bin/nodebak-snapshotd-fault tests/bin/unit
 all: $(PROGRAMS)
 
 bin/nodebak: client/main.o $(CLIENT_OBJS) common/libnodebak.a | bin
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs $(EDITPKGS))
+
+client/lineedit.o: ALL_CFLAGS += $(shell pkg-config --cflags $(EDITPKGS))
 
 bin/nodebak-snapshotd: snapshotd/main.o $(SNAPSHOTD_OBJS) common/libnodebak.a | bin
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
