@@ -122,9 +122,18 @@ void lineedit_remember(const char *line)
 {
 	HIST_ENTRY *last = history_length > 0 ? history_get(history_base +
 	    history_length - 1) : NULL;
+	size_t len = strlen(line);
+	char *s;
 
-	if (last == NULL || last->line == NULL || strcmp(last->line, line))
-		add_history(line);
+	/* Completion leaves a space after each word: not worth keeping. */
+	while (len && (line[len - 1] == ' ' || line[len - 1] == '\t'))
+		len--;
+	if (len == 0)
+		return;
+	s = xstrndup(line, len);
+	if (last == NULL || last->line == NULL || strcmp(last->line, s))
+		add_history(s);
+	free(s);
 }
 
 /* Create or open the history file with mode 0600 before libedit writes

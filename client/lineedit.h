@@ -25,7 +25,8 @@ void lineedit_open(const char *history_file, int max_history,
  * the line does not fit line's cap (the line is dropped). */
 int lineedit_read(const char *prompt, struct buf *line);
 
-/* Add line to the history (not when it repeats the last entry). */
+/* Add line, without trailing blanks, to the history (not when it is
+ * blank or repeats the last entry). */
 void lineedit_remember(const char *line);
 
 /* Write the history file (mode 0600, the newest max_history lines) and
