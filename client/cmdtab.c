@@ -178,6 +178,11 @@ void cmdtab_complete(const char *files_dir, int argc, char **argv,
 	char buf[128], backups[4096];
 	int nw;
 
+	/* help's arguments are the words of a command. */
+	if (argc >= 1 && !strcmp(argv[0], "help")) {
+		argc--;
+		argv++;
+	}
 	for (size_t i = 0; i < NTABLE; i++) {
 		const struct centry *e = &table[i];
 		if (!entry_match(e, argc, argv, buf, w, &nw))

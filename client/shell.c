@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -46,16 +47,19 @@ static void complete(void *ctx, const char *before, const char *partial,
 }
 
 /* $HOME/.nodebak_history (the password database's home without $HOME);
- * NULL when there is no home. The caller frees it. */
+ * NULL when there is no home folder (a system user's /nonexistent): no
+ * history, and no complaint at each exit. The caller frees it. */
 static char *history_path(void)
 {
 	const char *home = getenv("HOME");
 	struct passwd *pw;
 	struct buf b = BUF_INIT(4096);
+	struct stat st;
 
 	if ((home == NULL || *home == '\0') && (pw = getpwuid(getuid())))
 		home = pw->pw_dir;
-	if (home == NULL || *home == '\0' ||
+	if (home == NULL || *home == '\0' || stat(home, &st) != 0 ||
+	    !S_ISDIR(st.st_mode) ||
 	    buf_addf(&b, "%s/%s", home, HISTORY_FILE) != 0) {
 		buf_free(&b);
 		return NULL;
