@@ -2,6 +2,7 @@
  * console, through libedit's readline interface (lineedit.h). */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,12 +102,43 @@ void lineedit_open(const char *history_file, int max_history,
 		(void)read_history(le.history_file);
 }
 
+static volatile sig_atomic_t interrupted;
+
+static void on_sigint(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+/* readline() with ^C discarding the line rather than ending the console:
+ * SIGINT is caught only while the prompt waits (a running command keeps
+ * the default, so ^C still leaves a command that hangs). NULL: ^C (with
+ * interrupted set) or end of input. */
+static char *read_one(const char *prompt)
+{
+	struct sigaction sa, old;
+	char *s;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_sigint;
+	sigemptyset(&sa.sa_mask);
+	interrupted = 0;
+	sigaction(SIGINT, &sa, &old);
+	s = readline(prompt);
+	sigaction(SIGINT, &old, NULL);
+	return s;
+}
+
 int lineedit_read(const char *prompt, struct buf *line)
 {
-	char *s = readline(prompt);
+	char *s;
 	int r;
 
 	buf_reset(line);
+	while ((s = read_one(prompt)) == NULL && interrupted) {
+		fputs("^C\n", rl_outstream ? rl_outstream : stdout);
+		fflush(rl_outstream ? rl_outstream : stdout);
+	}
 	if (s == NULL)
 		return 0;
 	r = buf_adds(line, s);

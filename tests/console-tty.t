@@ -50,7 +50,7 @@ class Tty:
     def screen(self):
         r = self.tmux("capture-pane", "-p", "-J", "-S", "-200", "-t",
                       f"s{self.n}", check=False)
-        return r.stdout
+        return "\n".join(x.rstrip() for x in r.stdout.splitlines())
 
     def last_line(self):
         lines = [x for x in self.screen().splitlines() if x.strip()]
@@ -103,8 +103,8 @@ def daemon_help(sock):
 
 def no_daemon(t, tty, n, home):
     tty.start(n.conf, home)
-    s = tty.wait_text("nodebak> ")
-    t.ok("cannot reach nodebak-snapshotd at" in s and "nodebak> " in s,
+    s = tty.wait_text("nodebak>")
+    t.ok("cannot reach nodebak-snapshotd at" in s and "\nnodebak>" in s,
          "without a daemon the console starts, says so, and prompts", s)
     tty.type("help")
     tty.keys("Enter")
@@ -190,6 +190,16 @@ def session(t, tty, n, home, hist):
     t.ok(tty.wait_line("cms2> backup verify nightly.bak"),
          "up again, the one before", tty.screen())
     tty.keys("C-u")
+
+    # ^C at the prompt drops the line, not the console.
+    tty.type("backup delete nightly.bak")
+    tty.keys("C-c")
+    s = tty.wait_text("cms2> backup delete nightly.bak^C\ncms2>")
+    t.ok("cms2> backup delete nightly.bak^C\ncms2>" in s and
+         "EXITED" not in s, "^C at the prompt drops the line and prompts "
+         "again", s[-400:])
+    t.ok(os.path.exists(os.path.join(n.files, "backups", "nightly.bak")),
+         "the dropped line did not run")
 
     # Capital Y.
     tty.type("backup rollback nightly.bak")
