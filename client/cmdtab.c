@@ -24,6 +24,7 @@ struct centry {
 	enum arg_kind arg;
 	unsigned flags;
 	const char *usage;	/* its Usage: line (the daemon's words) */
+	const char *opts;	/* its options, one space between, or NULL */
 };
 
 /* In the order of the daemon's help (snapshotd/commands.c). */
@@ -31,7 +32,8 @@ static const struct centry table[] = {
 	{ "backup snapshot", ARG_NONE, F_ADMIN, "backup snapshot <name>" },
 	{ "backup rollback", ARG_ARCHIVE, F_ADMIN,
 	  "backup rollback <name>.bak [--yes] [--no-safety-snapshot] "
-	  "[--force node|version|schema]... [--identity /FILE]" },
+	  "[--force node|version|schema]... [--identity /FILE]",
+	  "--yes --no-safety-snapshot --force --identity" },
 	{ "backup list --json", ARG_NONE, 0, "backup list --json" },
 	{ "backup list", ARG_NONE, 0, "backup list" },
 	{ "backup verify", ARG_ARCHIVE, 0, "backup verify <name>.bak" },
@@ -41,7 +43,7 @@ static const struct centry table[] = {
 	{ "backup pin", ARG_ARCHIVE, F_ADMIN, "backup pin <name>.bak" },
 	{ "backup unpin", ARG_ARCHIVE, F_ADMIN, "backup unpin <name>.bak" },
 	{ "backup schedule status", ARG_NONE, 0,
-	  "backup schedule status [--json]" },
+	  "backup schedule status [--json]", "--json" },
 	{ "pki list", ARG_NONE, 0, "pki list" },
 	{ "pki inspect", ARG_FILE, 0, "pki inspect <file>" },
 	{ "pki csr", ARG_NONE, F_ADMIN,
@@ -52,7 +54,8 @@ static const struct centry table[] = {
 	{ "key show", ARG_NONE, 0, "key show" },
 	{ "key list", ARG_NONE, 0, "key list" },
 	{ "key trust", ARG_FILE, F_ADMIN,
-	  "key trust <key show output of the node> [--node <node id>]" },
+	  "key trust <key show output of the node> [--node <node id>]",
+	  "--node" },
 	{ "database cluster status", ARG_NONE, 0, "database cluster status" },
 	{ "database cluster initialize", ARG_NONE, F_ADMIN,
 	  "database cluster initialize" },
@@ -171,6 +174,22 @@ static void add_names(const char *dir, const char *suffix,
 	closedir(dp);
 }
 
+static void add_options(const char *opts, const char *partial,
+    cmdtab_add_fn *add, void *ctx)
+{
+	char buf[128], *p, *next;
+
+	if (opts == NULL)
+		return;
+	snprintf(buf, sizeof buf, "%s", opts);
+	for (p = buf; p; p = next) {
+		if ((next = strchr(p, ' ')) != NULL)
+			*next++ = '\0';
+		if (!strncmp(p, partial, strlen(partial)))
+			add(ctx, p);
+	}
+}
+
 void cmdtab_complete(const char *files_dir, int argc, char **argv,
     const char *partial, cmdtab_add_fn *add, void *ctx)
 {
@@ -190,6 +209,8 @@ void cmdtab_complete(const char *files_dir, int argc, char **argv,
 		if (argc < nw) {
 			if (!strncmp(w[argc], partial, strlen(partial)))
 				add(ctx, w[argc]);
+		} else if (partial[0] == '-') {
+			add_options(e->opts, partial, add, ctx);
 		} else if (e->arg == ARG_ARCHIVE && argc == nw && files_dir) {
 			snprintf(backups, sizeof backups, "%s/backups", files_dir);
 			add_names(backups, ".bak", partial, add, ctx);

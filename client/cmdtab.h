@@ -19,7 +19,8 @@ typedef void cmdtab_add_fn(void *ctx, const char *word);
 /* The candidates for the word being typed after the complete words argv:
  * the next command words, or, where a command takes an archive or a file
  * of the files root, the names in files_dir/backups or files_dir (NULL:
- * none). After `help`, the words of a command. Candidates not starting
+ * none); a partial word starting with '-' gets the command's options.
+ * After `help`, the words of a command. Candidates not starting
  * with partial are left out; they may repeat. */
 void cmdtab_complete(const char *files_dir, int argc, char **argv,
     const char *partial, cmdtab_add_fn *add, void *ctx);

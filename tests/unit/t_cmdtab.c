@@ -75,6 +75,14 @@ void t_cmdtab(void)
 	ok(!strcmp(cands(NULL, "help backup", "ro"), "rollback"),
 	    "help completes command words");
 	ok(!strcmp(cands(NULL, "nosuch", ""), ""), "unknown words: nothing");
+	ok(!strcmp(cands(NULL, "backup rollback nightly.bak", "--"),
+	    "--yes|--no-safety-snapshot|--force|--identity"),
+	    "rollback's options: %s", cands(NULL, "backup rollback nightly.bak",
+	    "--"));
+	ok(!strcmp(cands(NULL, "backup rollback x.bak --yes", "--n"),
+	    "--no-safety-snapshot"), "an option after an option");
+	ok(!strcmp(cands(NULL, "backup list", "--"), "--json"),
+	    "backup list --: --json (a word of the table)");
 	ok(!strcmp(cands(NULL, "backup rollback", "n"), ""),
 	    "no files root: no archive names");
 
