@@ -22,7 +22,6 @@
 #include "banned.h"
 
 #define LINE_MAX_LEN 4096
-#define MAX_WORDS 64
 
 struct console_conn {
 	struct ctl ctl;
