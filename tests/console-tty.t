@@ -79,6 +79,13 @@ class Tty:
 
     def kill(self):
         self.tmux("kill-server", check=False)
+        # tmux 3.3 leaves its socket file behind.
+        path = os.path.join(os.environ.get("TMUX_TMPDIR", "/tmp"),
+                            f"tmux-{os.getuid()}", self.sock)
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
 
 
 def daemon_help(sock):
