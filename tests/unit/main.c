@@ -20,6 +20,7 @@ int main(void)
 	t_bak();
 	t_ustar();
 	t_ftp_parse();
+	t_cmdtab();
 	t_keyscan();
 	t_rootfs();
 	t_lockout();
@@ -33,7 +34,6 @@ int main(void)
 	t_sysfilter();
 	t_users();
 	t_split();
-	t_cmdtab();
 	printf("1..%d\n", tap_n);
 	return tap_failed ? 1 : 0;
 }
