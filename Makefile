@@ -4,6 +4,8 @@ DESTDIR ?=
 CC      ?= cc
 PKGS    := openssl zlib libarchive sqlite3 libpq jansson libseccomp
 SSHPKGS := libssh
+# Only the console edits lines (client/lineedit.c); the daemons never link it.
+EDITPKGS := libedit
 
 VERSION := 0.1.0
 WARN    := -Wall -Wextra -Wshadow -Wvla -Wwrite-strings -Wstrict-prototypes \
@@ -37,7 +39,9 @@ TEST_PROGRAMS := tests/bin/nodebak-snapshotd-fault tests/bin/unit
 all: $(PROGRAMS)
 
 bin/nodebak: client/main.o $(CLIENT_OBJS) common/libnodebak.a | bin
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs $(EDITPKGS))
+
+client/lineedit.o: ALL_CFLAGS += $(shell pkg-config --cflags $(EDITPKGS))
 
 bin/nodebak-snapshotd: snapshotd/main.o $(SNAPSHOTD_OBJS) common/libnodebak.a | bin
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
@@ -64,7 +68,7 @@ common/fault-test.o: common/fault.c
 
 UNIT_SRCS := $(wildcard tests/unit/t_*.c)
 UNIT_FTPD_OBJS := ftpd/ftp_parse.o ftpd/rootfs.o ftpd/lockout.o ftpd/rconsole.o
-UNIT_CLIENT_OBJS := client/console.o client/user.o client/hostkey.o
+UNIT_CLIENT_OBJS := client/console.o client/user.o client/hostkey.o client/cmdtab.o
 UNIT_PULL_OBJS := client/pull/pullconf.o
 tests/bin/unit: tests/unit/main.c $(UNIT_SRCS) $(SNAPSHOTD_OBJS) $(UNIT_FTPD_OBJS) \
 		$(UNIT_CLIENT_OBJS) $(UNIT_PULL_OBJS) common/libnodebak.a | tests/bin

@@ -14,6 +14,7 @@
 #include "console.h"
 #include "ctl.h"
 #include "err.h"
+#include "esc.h"
 #include "fsutil.h"
 #include "hostkey.h"
 #include "user.h"
@@ -21,15 +22,33 @@
 #include "banned.h"
 
 #define LINE_MAX_LEN 4096
-#define MAX_WORDS 64
 
-struct conn {
+struct console_conn {
 	struct ctl ctl;
 	char node[80];
+	int broken;		/* the conversation failed: reconnect */
 };
 
+/* Say in one line who may use the control socket: the peer check of
+ * docs/control-protocol.md, "Access". Returns ERR_DENIED. */
+static int refused(const struct conf *c, const char *what)
+{
+	if (getuid() == 0)
+		return err_set(ERR_DENIED, "%s the control socket %s (the daemon "
+		    "takes at most 64 consoles at once)", what, c->socket);
+	if (c->socket_group && *c->socket_group)
+		return err_set(ERR_DENIED, "%s the control socket %s: only root, "
+		    "nodebak-snapshotd's user and members of group %s ([snapshotd] "
+		    "socket_group) may use the console; uid %ld is not one",
+		    what, c->socket, esc(c->socket_group), (long)getuid());
+	return err_set(ERR_DENIED, "%s the control socket %s: only root and "
+	    "nodebak-snapshotd's user may use the console (set [snapshotd] "
+	    "socket_group to let a group use it); uid %ld is not one", what,
+	    c->socket, (long)getuid());
+}
+
 static int connect_daemon(const struct conf *c, const char *role,
-    struct conn *k)
+    struct console_conn *k)
 {
 	struct buf p = BUF_INIT(4096);
 	struct sockaddr_un sa;
@@ -45,15 +64,23 @@ static int connect_daemon(const struct conf *c, const char *role,
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
 		return err_sys("socket");
 	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-		r = err_sys("cannot reach nodebak-snapshotd at %s (is it running?)",
-		    c->socket);
+		if (errno == EACCES || errno == EPERM)
+			r = refused(c, "permission denied on");
+		else
+			r = err_sys("cannot reach nodebak-snapshotd at %s (is it "
+			    "running?)", c->socket);
 		close(fd);
 		return r;
 	}
 	ctl_init(&k->ctl, fd);
 	if ((r = ctl_sends(&k->ctl, "hello", CTL_VERSION)) != 0 ||
-	    (r = ctl_recv(&k->ctl, type, &p)) != 0)
+	    (r = ctl_recv(&k->ctl, type, &p)) != 0) {
+		/* The daemon closes a connection it refuses without a word. */
+		if (r == ERR_NOTFOUND || (r == ERR_SYS && (errno == ECONNRESET ||
+		    errno == EPIPE)))
+			r = refused(c, "nodebak-snapshotd refused the connection on");
 		goto out;
+	}
 	if (strcmp(type, "hello") || strncmp(buf_cstr(&p), CTL_VERSION "\nnode ",
 	    strlen(CTL_VERSION) + 6)) {
 		r = err_set(ERR_PROTO, "nodebak-snapshotd speaks another control "
@@ -74,21 +101,24 @@ out:
 	return r;
 }
 
-static void disconnect(struct conn *k)
+static void disconnect(struct console_conn *k)
 {
 	close(k->ctl.fd);
 	ctl_free(&k->ctl);
 }
 
-/* Read one line from stdin into b (without the newline); 0 at EOF. */
-static int read_line(struct buf *b)
+int console_read_line(struct buf *b)
 {
-	int ch;
+	int ch, r = 0;
 
 	buf_reset(b);
 	while ((ch = getchar()) != EOF && ch != '\n')
-		if (buf_addch(b, (char)ch) != 0)
-			return -1;
+		if (r == 0 && buf_addch(b, (char)ch) != 0)
+			r = err_set(ERR_TOOBIG, "line longer than %zu bytes", b->max);
+	if (r != 0) {
+		buf_reset(b);	/* the rest of the line was read and dropped */
+		return r;
+	}
 	if (ch == EOF && b->len == 0)
 		return 0;
 	if (b->len && b->p[b->len - 1] == '\r')
@@ -98,7 +128,7 @@ static int read_line(struct buf *b)
 
 /* `key trust FILE [--node ID]`: when FILE is readable here, its content
  * goes along, so the operator's own copy is what gets trusted. */
-static int send_attachment(struct conn *k, int argc, char **argv)
+static int send_attachment(struct console_conn *k, int argc, char **argv)
 {
 	struct buf b = BUF_INIT(16384);
 	int r = 0;
@@ -113,7 +143,7 @@ static int send_attachment(struct conn *k, int argc, char **argv)
 	return r;
 }
 
-static int run_remote(struct conn *k, int argc, char **argv)
+static int run_remote(struct console_conn *k, int argc, char **argv)
 {
 	struct buf p = BUF_INIT(CTL_MAX_PAYLOAD), line = BUF_INIT(LINE_MAX_LEN);
 	char type[CTL_TYPE_MAX + 1];
@@ -135,7 +165,10 @@ static int run_remote(struct conn *k, int argc, char **argv)
 			int got;
 			fwrite(p.p ? p.p : "", 1, p.len, stdout);
 			fflush(stdout);
-			got = read_line(&line);
+			got = console_read_line(&line);
+			if (got <= 0 || strcmp(buf_cstr(&line), "Y"))
+				printf("%sCancelled (type a capital Y to proceed)\n",
+				    got == 0 ? "\n" : "");
 			if ((r = ctl_sends(&k->ctl, "answer", got > 0 ?
 			    buf_cstr(&line) : "")) != 0)
 				goto fail;
@@ -155,6 +188,7 @@ static int run_remote(struct conn *k, int argc, char **argv)
 	buf_free(&line);
 	return status;
 fail:
+	k->broken = 1;
 	fflush(stdout);
 	fprintf(stderr, "nodebak: %s\n", err_msg());
 	buf_free(&p);
@@ -190,74 +224,69 @@ int console_split(char *line, char **argv, int max)
 	}
 }
 
-static int run_one(const struct conf *c, struct conn *k, int argc, char **argv)
+int console_connect(const struct conf *c, const char *role,
+    struct console_conn **out)
 {
-	if (!strcmp(argv[0], "user"))
+	struct console_conn *k = xcalloc(1, sizeof *k);
+	int r;
+
+	*out = NULL;
+	if ((r = connect_daemon(c, role, k)) != 0) {
+		free(k);
+		return r;
+	}
+	*out = k;
+	return 0;
+}
+
+const char *console_node(const struct console_conn *k)
+{
+	return k->node;
+}
+
+int console_broken(const struct console_conn *k)
+{
+	return k->broken;
+}
+
+void console_disconnect(struct console_conn *k)
+{
+	if (k == NULL)
+		return;
+	disconnect(k);
+	free(k);
+}
+
+int console_run(const struct conf *c, const char *role,
+    struct console_conn *k, int argc, char **argv)
+{
+	if (!strcmp(argv[0], "user")) {
+		if (role && strcmp(role, "admin")) {
+			fprintf(stderr, "user: not allowed for a readonly user\n");
+			return 1;
+		}
 		return cmd_user(c, argc, argv);
+	}
 	if (!strcmp(argv[0], "ssh"))
 		return cmd_ssh(c, argc, argv);
+	if (k == NULL)
+		return fprintf(stderr, "nodebak: not connected to "
+		    "nodebak-snapshotd\n"), 1;
 	return run_remote(k, argc, argv);
 }
 
 int console_main(const struct conf *c, const char *role, int argc,
     char **argv)
 {
-	struct buf line = BUF_INIT(LINE_MAX_LEN);
-	char *words[MAX_WORDS];
-	struct conn k;
-	int status = 0, n, got;
+	struct console_conn *k = NULL;
+	int status;
 
-	if (argc > 0 && !strcmp(argv[0], "ssh"))
-		return cmd_ssh(c, argc, argv);
-	if (argc > 0 && !strcmp(argv[0], "user")) {
-		if (role && strcmp(role, "admin"))
-			return fprintf(stderr, "user: not allowed for a readonly user\n"),
-			    1;
-		return cmd_user(c, argc, argv);
-	}
-	if (connect_daemon(c, role, &k) != 0) {
+	if (strcmp(argv[0], "user") && strcmp(argv[0], "ssh") &&
+	    console_connect(c, role, &k) != 0) {
 		fprintf(stderr, "nodebak: %s\n", err_msg());
 		return 1;
 	}
-	if (argc > 0) {
-		status = run_one(c, &k, argc, argv);
-		disconnect(&k);
-		return status;
-	}
-	for (;;) {
-		printf("%s> ", k.node);
-		fflush(stdout);
-		if ((got = read_line(&line)) <= 0) {
-			if (got < 0)
-				fprintf(stderr, "nodebak: line longer than %d bytes\n",
-				    LINE_MAX_LEN);
-			else
-				printf("\n");
-			if (got == 0)
-				break;
-			/* Discard the rest of the overlong line. */
-			while ((n = getchar()) != EOF && n != '\n')
-				;
-			continue;
-		}
-		if ((n = console_split(line.p ? line.p : (char *)"", words,
-		    MAX_WORDS)) < 0) {
-			fprintf(stderr, "nodebak: too many words or unbalanced quote\n");
-			status = 2;
-			continue;
-		}
-		if (n == 0)
-			continue;
-		if (!strcmp(words[0], "exit") || !strcmp(words[0], "quit"))
-			break;
-		if (!strcmp(words[0], "user") && role && strcmp(role, "admin")) {
-			fprintf(stderr, "user: not allowed for a readonly user\n");
-			status = 1;
-			continue;
-		}
-		status = run_one(c, &k, n, words);
-	}
-	disconnect(&k);
-	buf_free(&line);
+	status = console_run(c, role, k, argc, argv);
+	console_disconnect(k);
 	return status;
 }

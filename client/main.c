@@ -4,9 +4,11 @@
 #include <string.h>
 
 #include "conf.h"
+#include "cmdtab.h"
 #include "console.h"
 #include "err.h"
 #include "esc.h"
+#include "shell.h"
 #include "verify.h"
 #include "banned.h"
 
@@ -18,7 +20,8 @@ static void usage(FILE *f)
 	    "  --role R   run with role R (can only lower what the socket grants)\n"
 	    "  -h         this help\n"
 	    "  --version  print the version\n"
-	    "Without a command, reads commands from standard input (type help).\n"
+	    "Without a command, an interactive console (type help; TAB "
+	    "completes).\n"
 	    "nodebak verify FILE.bak [--key PUBKEY] [--identity FILE] checks an "
 	    "archive here, with "
 	    "no daemon.\n"
@@ -63,11 +66,17 @@ int main(int argc, char **argv)
 	 * key is given. */
 	if (i < argc && !strcmp(argv[i], "verify"))
 		return verify_main(file, argc - i - 1, argv + i + 1);
+	/* help needs neither the daemon nor a configuration. */
+	if (i < argc && !strcmp(argv[i], "help"))
+		return cmdtab_help(stdout, argc - i - 1, argv + i + 1);
 	if (conf_load(file, &c) != 0) {
 		fprintf(stderr, "nodebak: %s\n", err_msg());
 		return 1;
 	}
-	i = console_main(c, role, argc - i, argv + i);
+	if (i < argc)
+		i = console_main(c, role, argc - i, argv + i);
+	else
+		i = shell_main(c, role);
 	conf_free(c);
 	return i;
 }

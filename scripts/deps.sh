@@ -8,7 +8,7 @@ PKGS="build-essential pkg-config libssl-dev zlib1g-dev libarchive-dev
 libsqlite3-dev libseccomp-dev libssh-dev libcrypt-dev sqlite3 openssl perl python3
 python3-paramiko gdb curl lftp wget tnftp openssh-client procps
 openssh-server postgresql-15 postgresql-client-15 libpq-dev util-linux
-strace python3-prometheus-client libjansson-dev age systemd tmux
+strace python3-prometheus-client libjansson-dev libedit-dev age systemd tmux
 clang libclang-rt-14-dev debhelper dpkg-dev devscripts lintian fakeroot"
 
 missing=""

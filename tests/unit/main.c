@@ -20,6 +20,7 @@ int main(void)
 	t_bak();
 	t_ustar();
 	t_ftp_parse();
+	t_cmdtab();
 	t_keyscan();
 	t_rootfs();
 	t_lockout();

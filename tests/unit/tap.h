@@ -28,6 +28,7 @@ void t_journal(void);
 void t_bak(void);
 void t_ustar(void);
 void t_ftp_parse(void);
+void t_cmdtab(void);
 void t_keyscan(void);
 void t_rootfs(void);
 void t_lockout(void);
