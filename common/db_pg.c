@@ -29,8 +29,7 @@
 #include "xmalloc.h"
 #include "banned.h"
 
-/* NEEDSWORK: Debian 12's server; another release needs another folder. */
-#define PG_BINDIR "/usr/lib/postgresql/15/bin"
+#define PG_VERSIONS_ROOT "/usr/lib/postgresql"	/* Debian's layout */
 #define PG_DBNAME "nodebak"
 #define PG_USER "postgres"
 #define PG_OUT_MAX (1u << 20)	/* captured stdout of a tool */
@@ -70,9 +69,161 @@ char *pg_pending_path(const struct conf *c)
 	return fs_join(c->state_dir, "pg-restore.pgdump");
 }
 
-static char *bin(const char *tool)
+/* A folder counts as PostgreSQL's when it holds an executable pg_ctl. */
+static int has_pg_ctl(const char *dir)
 {
-	return fs_join(PG_BINDIR, tool);
+	char *p = fs_join(dir, "pg_ctl");
+	int ok = access(p, X_OK) == 0;
+
+	free(p);
+	return ok;
+}
+
+/* The first executable name on PATH (or the default path), a new string. */
+static char *on_path(const char *name)
+{
+	const char *path = getenv("PATH"), *p, *e;
+
+	if (path == NULL || !*path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	for (p = path; *p; p = *e ? e + 1 : e) {
+		char dir[1024], *f;
+		size_t n;
+		e = strchr(p, ':');
+		if (e == NULL)
+			e = p + strlen(p);
+		if ((n = (size_t)(e - p)) == 0 || n >= sizeof dir)
+			continue;
+		memcpy(dir, p, n);
+		dir[n] = '\0';
+		f = fs_join(dir, name);
+		if (access(f, X_OK) == 0)
+			return f;
+		free(f);
+	}
+	return NULL;
+}
+
+/* pg_config --bindir's folder when it holds pg_ctl: 0 and *out; else
+ * ERR_NOTFOUND, with why saying what happened. */
+static int from_pg_config(const char *prog, char **out, char *why,
+    size_t whysz)
+{
+	struct buf o = BUF_INIT(4096);
+	const char *argv[] = { prog, "--bindir", NULL };
+	struct child ch;
+	int r;
+
+	memset(&ch, 0, sizeof ch);
+	ch.argv = argv;
+	if ((r = run_capture(&ch, &o, NULL, 0, 10000)) != 0)
+		snprintf(why, whysz, "%s failed (%s)", prog, err_msg());
+	else {
+		char *d = xstrdup(buf_cstr(&o));
+		d[strcspn(d, "\r\n")] = '\0';
+		if (d[0] != '/' || !has_pg_ctl(d)) {
+			snprintf(why, whysz, "%s --bindir says \"%.200s\", which "
+			    "holds no pg_ctl", prog, d);
+			r = ERR_NOTFOUND;
+			free(d);
+		} else
+			*out = d;
+	}
+	buf_free(&o);
+	return r ? ERR_NOTFOUND : 0;
+}
+
+/* "15", "9.6", "16beta1" as a number to compare: major * 1000 + minor. */
+static long version_rank(const char *v)
+{
+	char *end;
+	long major, minor = 0;
+
+	if (*v < '0' || *v > '9')
+		return -1;
+	major = strtol(v, &end, 10);
+	if (*end == '.' && end[1] >= '0' && end[1] <= '9')
+		minor = strtol(end + 1, NULL, 10);
+	return major > 100000 || minor > 999 ? -1 : major * 1000 + minor;
+}
+
+static int is_version(const char *name)
+{
+	return version_rank(name) >= 0;
+}
+
+/* The highest root/<version>/bin that holds pg_ctl, a new string or NULL. */
+static char *highest_version(const char *root)
+{
+	char **names = NULL, *best = NULL;
+	size_t n = 0;
+	long best_rank = -1;
+
+	if (fs_list_sorted(root, is_version, &names, &n) != 0)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		long rank = version_rank(names[i]);
+		char *v, *d;
+		if (rank <= best_rank)
+			continue;
+		v = fs_join(root, names[i]);
+		d = fs_join(v, "bin");
+		free(v);
+		if (has_pg_ctl(d)) {
+			free(best);
+			best = d;
+			best_rank = rank;
+		} else
+			free(d);
+	}
+	fs_list_free(names, n);
+	return best;
+}
+
+int pg_find_bindir(const char *configured, const char *pg_config,
+    const char *root, char **out)
+{
+	char why[768] = "", *pc = NULL;
+	int r;
+
+	*out = NULL;
+	if (configured && *configured) {
+		if (!has_pg_ctl(configured))
+			return err_set(ERR_NOTFOUND, "[database] pg_bindir = %s: no "
+			    "executable pg_ctl there", configured);
+		*out = xstrdup(configured);
+		return 0;
+	}
+	if (pg_config == NULL)
+		pc = on_path("pg_config");
+	else if (*pg_config)
+		pc = xstrdup(pg_config);
+	if (pc == NULL)
+		snprintf(why, sizeof why, "no pg_config on PATH");
+	r = pc ? from_pg_config(pc, out, why, sizeof why) : ERR_NOTFOUND;
+	free(pc);
+	if (r == 0)
+		return 0;
+	if ((*out = highest_version(root ? root : PG_VERSIONS_ROOT)) != NULL)
+		return 0;
+	return err_set(ERR_NOTFOUND, "postgresql: no server programs found "
+	    "([database] pg_bindir unset; %s; no %s/*/bin with pg_ctl): install "
+	    "Debian's postgresql package or set pg_bindir", why,
+	    root ? root : PG_VERSIONS_ROOT);
+}
+
+/* The full path of one of PostgreSQL's programs, a new string in *out. */
+static int bin(const struct conf *c, const char *tool, char **out)
+{
+	char *dir = NULL;
+	int r;
+
+	*out = NULL;
+	if ((r = pg_find_bindir(c->pg_bindir, NULL, NULL, &dir)) != 0)
+		return r;
+	*out = fs_join(dir, tool);
+	free(dir);
+	return 0;
 }
 
 /* The last non-empty line of a tool's stderr, for a one-line message. */
@@ -270,24 +421,32 @@ static int append_include(const char *data)
 	return r;
 }
 
-static int initdb(const char *data)
+static int initdb(const struct conf *c, const char *data)
 {
-	char *prog = bin("initdb");
-	const char *argv[] = { prog, "-D", data, "-U", PG_USER, "-E", "UTF8",
+	char *prog = NULL;
+	const char *argv[] = { NULL, "-D", data, "-U", PG_USER, "-E", "UTF8",
 		"--locale=C", "--auth-local=trust", "--auth-host=reject",
 		"--data-checksums", "--no-instructions", NULL };
-	int r = pg_run(argv, 1, NULL);
+	int r = bin(c, "initdb", &prog);
+
+	argv[0] = prog;
+	if (r == 0)
+		r = pg_run(argv, 1, NULL);
 
 	free(prog);
 	return r ? r : append_include(data);
 }
 
-static int running(const char *data)
+/* A server runs in data: 1; not (or its programs cannot be found): 0. */
+static int running(const struct conf *c, const char *data)
 {
-	char *prog = bin("pg_ctl");
-	const char *argv[] = { prog, "status", "-D", data, NULL };
-	int r = pg_run(argv, 1, NULL);
+	char *prog = NULL;
+	const char *argv[] = { NULL, "status", "-D", data, NULL };
+	int r = bin(c, "pg_ctl", &prog);
 
+	argv[0] = prog;
+	if (r == 0)
+		r = pg_run(argv, 1, NULL);
 	free(prog);
 	return r == 0;
 }
@@ -387,15 +546,16 @@ static int ensure_database(const struct conf *c)
 int pg_server_start(const struct conf *c, const char *listen)
 {
 	char *data = pg_data_dir(c), *run = pg_run_dir(c), *log = NULL;
-	char *prog = bin("pg_ctl"), *ver = fs_join(data ? data : "", "PG_VERSION");
+	char *prog = NULL, *ver = fs_join(data ? data : "", "PG_VERSION");
 	int r;
 
 	log = fs_join(run, "server.log");
-	if ((r = prepare_dirs(c, data, run)) != 0)
+	if ((r = bin(c, "pg_ctl", &prog)) != 0 ||
+	    (r = prepare_dirs(c, data, run)) != 0)
 		goto out;
-	if (!fs_exists(ver) && (r = initdb(data)) != 0)
+	if (!fs_exists(ver) && (r = initdb(c, data)) != 0)
 		goto out;
-	if (!running(data)) {
+	if (!running(c, data)) {
 		const char *argv[] = { prog, "start", "-w", "-t", "60", "-D", data,
 			"-l", log, NULL };
 		if ((r = write_settings(c, data, run, listen)) != 0)
@@ -418,13 +578,15 @@ out:
 
 int pg_server_stop(const struct conf *c, int immediate)
 {
-	char *data = pg_data_dir(c), *prog = bin("pg_ctl");
-	const char *argv[] = { prog, "stop", "-w", "-t", "60", "-m",
+	char *data = pg_data_dir(c), *prog = NULL;
+	const char *argv[] = { NULL, "stop", "-w", "-t", "60", "-m",
 		immediate ? "immediate" : "fast", "-D", data, NULL };
 	int r = 0;
 
-	if (running(data))
+	if (running(c, data) && (r = bin(c, "pg_ctl", &prog)) == 0) {
+		argv[0] = prog;
 		r = pg_run(argv, 1, NULL);
+	}
 	free(data);
 	free(prog);
 	return r;
@@ -460,16 +622,19 @@ int pg_schema(struct pg_conn *d, long *out)
  * one consistent snapshot while writers go on (docs/snapshots.md). */
 int pg_snapshot(const struct conf *c, const char *dst)
 {
-	char *run = pg_run_dir(c), *prog = bin("pg_dump"), port[16];
-	const char *argv[] = { prog, "-h", run, "-p", port, "-U", PG_USER, "-Fc",
+	char *run = pg_run_dir(c), *prog = NULL, port[16];
+	const char *argv[] = { NULL, "-h", run, "-p", port, "-U", PG_USER, "-Fc",
 		"-Z", "0", "--no-password", "-f", dst, PG_DBNAME, NULL };
 	int fd, r;
 
 	snprintf(port, sizeof port, "%ld", c->pg_port);
+	if ((r = bin(c, "pg_dump", &prog)) != 0)
+		goto out;
+	argv[0] = prog;
 	if (fs_exists(dst))
 		r = err_set(ERR_EXISTS, "%s: already exists", dst);
 	else if ((r = pg_run(argv, 0, NULL)) == 0)
-		r = pg_check_file(dst);
+		r = pg_check_file(c, dst);
 	if (r == 0) {
 		if ((fd = open(dst, O_RDONLY | O_CLOEXEC)) < 0)
 			r = err_sys("%s", dst);
@@ -479,6 +644,7 @@ int pg_snapshot(const struct conf *c, const char *dst)
 			close(fd);
 		}
 	}
+out:
 	free(run);
 	free(prog);
 	return r;
@@ -499,30 +665,34 @@ static int is_dump(const char *path)
 }
 
 /* Reading the whole archive into a script checks every block of it. */
-int pg_check_file(const char *path)
+int pg_check_file(const struct conf *c, const char *path)
 {
-	char *prog = bin("pg_restore");
-	const char *argv[] = { prog, "-f", "/dev/null", path, NULL };
+	char *prog = NULL;
+	const char *argv[] = { NULL, "-f", "/dev/null", path, NULL };
 	int r;
 
-	if ((r = is_dump(path)) == 0 && (r = pg_run(argv, 0, NULL)) != 0)
+	if ((r = is_dump(path)) == 0 && (r = bin(c, "pg_restore", &prog)) == 0 &&
+	    (argv[0] = prog, r = pg_run(argv, 0, NULL)) != 0)
 		err_prefix(r, "%s", path);
 	free(prog);
 	return r;
 }
 
 /* The nodebak_schema table's data, as pg_restore prints it (COPY text). */
-int pg_file_schema(const char *path, long *out)
+int pg_file_schema(const struct conf *c, const char *path, long *out)
 {
 	struct buf o = BUF_INIT(PG_OUT_MAX);
-	char *prog = bin("pg_restore");
-	const char *argv[] = { prog, "-a", "-t", "nodebak_schema", "-f", "-",
+	char *prog = NULL;
+	const char *argv[] = { NULL, "-a", "-t", "nodebak_schema", "-f", "-",
 		path, NULL };
 	const char *p;
 	int r;
 
 	*out = 0;
-	if ((r = is_dump(path)) != 0 || (r = pg_run(argv, 0, &o)) != 0)
+	if ((r = is_dump(path)) != 0 || (r = bin(c, "pg_restore", &prog)) != 0)
+		goto out;
+	argv[0] = prog;
+	if ((r = pg_run(argv, 0, &o)) != 0)
 		goto out;
 	if ((p = strstr(buf_cstr(&o), "FROM stdin;\n")) == NULL ||
 	    (*out = strtol(p + 12, NULL, 10)) <= 0)
@@ -544,8 +714,8 @@ out:
 int pg_restore_pending(const struct conf *c)
 {
 	char *pending = pg_pending_path(c), *run = pg_run_dir(c);
-	char *prog = bin("pg_restore"), port[16];
-	const char *argv[] = { prog, "-h", run, "-p", port, "-U", PG_USER,
+	char *prog = NULL, port[16];
+	const char *argv[] = { NULL, "-h", run, "-p", port, "-U", PG_USER,
 		"--no-password", "--single-transaction", "--exit-on-error",
 		"-d", PG_DBNAME "_restore", pending, NULL };
 	PGconn *h = NULL;
@@ -554,6 +724,9 @@ int pg_restore_pending(const struct conf *c)
 	snprintf(port, sizeof port, "%ld", c->pg_port);
 	if (!fs_exists(pending))
 		goto out;
+	if ((r = bin(c, "pg_restore", &prog)) != 0)
+		goto out;
+	argv[0] = prog;
 	if ((r = conn_open(c, "postgres", &h)) != 0 ||
 	    (r = exec_sql(h, "DROP DATABASE IF EXISTS " PG_DBNAME "_old")) != 0 ||
 	    (r = exec_sql(h, "DROP DATABASE IF EXISTS " PG_DBNAME "_restore")) != 0 ||
@@ -676,13 +849,16 @@ static int corruption_found(struct buf *o, long rels)
 static int amcheck(const struct conf *c, char *what, size_t whatsz)
 {
 	struct buf o = BUF_INIT(PG_OUT_MAX), e = BUF_INIT(PG_ERR_MAX * 2);
-	char *run = pg_run_dir(c), *prog = bin("pg_amcheck"), port[16];
-	const char *argv[] = { prog, "-h", run, "-p", port, "-U", PG_USER,
+	char *run = pg_run_dir(c), *prog = NULL, port[16];
+	const char *argv[] = { NULL, "-h", run, "-p", port, "-U", PG_USER,
 		"--no-password", "--heapallindexed", "--progress", PG_DBNAME, NULL };
-	long rels;
+	long rels = 0;
 	int r;
 
 	snprintf(port, sizeof port, "%ld", c->pg_port);
+	if ((r = bin(c, "pg_amcheck", &prog)) != 0)
+		goto out;
+	argv[0] = prog;
 	r = pg_run_err(argv, 0, &o, &e);
 	rels = relations_checked(&e);
 	/* A failure with a report on stdout is corruption; without one,
@@ -694,6 +870,7 @@ static int amcheck(const struct conf *c, char *what, size_t whatsz)
 	else if (r == 0)
 		snprintf(what, whatsz, "pg_amcheck: heap and B-tree of %ld "
 		    "relations ok", rels);
+out:
 	free(run);
 	free(prog);
 	buf_free(&o);
@@ -802,13 +979,14 @@ static int is_standby(const struct conf *c)
 /* A replica becomes a server of its own: promote, forget the master. */
 static int promote(const struct conf *c)
 {
-	char *data = pg_data_dir(c), *prog = bin("pg_ctl");
-	const char *argv[] = { prog, "promote", "-w", "-t", "60", "-D", data,
+	char *data = pg_data_dir(c), *prog = NULL;
+	const char *argv[] = { NULL, "promote", "-w", "-t", "60", "-D", data,
 		NULL };
 	PGconn *h = NULL;
 	int r;
 
-	if ((r = pg_run(argv, 1, NULL)) == 0 &&
+	if ((r = bin(c, "pg_ctl", &prog)) == 0 &&
+	    (argv[0] = prog, r = pg_run(argv, 1, NULL)) == 0 &&
 	    (r = conn_open(c, "postgres", &h)) == 0)
 		r = exec_sql(h, "ALTER SYSTEM RESET primary_conninfo");
 	PQfinish(h);
@@ -996,7 +1174,7 @@ int pg_cluster_join(const struct conf *c, const char *listen,
 {
 	struct buf ci = BUF_INIT(8192), why = BUF_INIT(1024);
 	char *data = pg_data_dir(c), *run = pg_run_dir(c), *old = NULL;
-	char *prog = bin("pg_basebackup"), slot[80];
+	char *prog = NULL, slot[80];
 	int r, r2;
 
 	slot_name(listen ? listen : "", slot, sizeof slot);
@@ -1007,7 +1185,8 @@ int pg_cluster_join(const struct conf *c, const char *listen,
 		    "certificate and the CA certificate (database cluster certs)");
 		goto out;
 	}
-	if ((r = install_tls(c, t)) != 0 ||
+	if ((r = bin(c, "pg_basebackup", &prog)) != 0 ||
+	    (r = install_tls(c, t)) != 0 ||
 	    (r = master_conninfo(c, master, NULL, listen, &ci)) != 0 ||
 	    (r = pg_server_stop(c, 0)) != 0 || (r = fs_rm_rf(old)) != 0)
 		goto out;

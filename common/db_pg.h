@@ -15,6 +15,16 @@ char *pg_data_dir(const struct conf *c);
 char *pg_run_dir(const struct conf *c);
 char *pg_pending_path(const struct conf *c);
 
+/* The folder of PostgreSQL's programs (docs/cluster.md, "Programs"):
+ * configured (the [database] pg_bindir key; NULL or "": unset) when set,
+ * else what `pg_config --bindir` answers (pg_config: its full path, "" for
+ * none, NULL to look for it on PATH), else the highest-numbered
+ * root/<version>/bin (root NULL: /usr/lib/postgresql). A folder counts only
+ * when it holds an executable pg_ctl. *out: a new string. ERR_NOTFOUND
+ * naming what was tried, in one line. */
+int pg_find_bindir(const char *configured, const char *pg_config,
+    const char *root, char **out);
+
 /* initdb at first start, start the server listening on listen (NULL: the
  * socket only) and pg_port, create the node database, apply a pending
  * restore. A server already running is kept. */
@@ -28,8 +38,8 @@ int pg_schema(struct pg_conn *d, long *out);
 /* pg_dump -Fc of the node database to dst (a new file), fsynced, checked. */
 int pg_snapshot(const struct conf *c, const char *dst);
 /* A custom-format dump that pg_restore reads to its end: 0. */
-int pg_check_file(const char *path);
-int pg_file_schema(const char *path, long *out);
+int pg_check_file(const struct conf *c, const char *path);
+int pg_file_schema(const struct conf *c, const char *path, long *out);
 /* Restore pg_pending_path() into the live database, in one transaction,
  * then remove it. No pending file: 0. */
 int pg_restore_pending(const struct conf *c);
