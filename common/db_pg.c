@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 
 #include <libpq-fe.h>
 
@@ -1005,16 +1006,102 @@ static int restart(const struct conf *c, const char *listen)
 /* Each replica has a physical replication slot on its master, named after
  * its address: the master then knows a replica that is not connected
  * (status: Unreachable), and keeps the WAL it needs (at most
- * max_slot_wal_keep_size). */
-static void slot_name(const char *addr, char *out, size_t outsz)
+ * max_slot_wal_keep_size). Slot names allow only a-z, 0-9 and '_', at
+ * most 63 of them: an IPv4 address keeps its digits (nodebak_127_0_0_12,
+ * readable in pg_replication_slots); an IPv6 address, whose ':' and '::'
+ * would not map back, is written as its 16 bytes in hex
+ * (nodebak_v6_fd000000...0001), 43 characters. */
+int pg_slot_name(const char *addr, char *out, size_t outsz)
 {
-	size_t i = 0;
+	unsigned char a6[16];
+	struct in_addr a4;
+	size_t n = 0;
 
-	snprintf(out, outsz, "nodebak_%s", addr);
-	for (i = 8; out[i]; i++)
-		if (!(out[i] >= '0' && out[i] <= '9') &&
-		    !(out[i] >= 'a' && out[i] <= 'z'))
-			out[i] = '_';
+	if (outsz < PG_SLOT_MAX)
+		return err_set(ERR_INVAL, "slot name: buffer too small");
+	out[0] = '\0';
+	if (addr && inet_pton(AF_INET, addr, &a4) == 1) {
+		const unsigned char *b = (const unsigned char *)&a4;
+		snprintf(out, outsz, "nodebak_%u_%u_%u_%u", b[0], b[1], b[2], b[3]);
+		return 0;
+	}
+	if (addr && inet_pton(AF_INET6, addr, a6) == 1) {
+		n = (size_t)snprintf(out, outsz, "nodebak_v6_");
+		for (size_t i = 0; i < sizeof a6; i++, n += 2)
+			snprintf(out + n, outsz - n, "%02x", a6[i]);
+		return 0;
+	}
+	return err_set(ERR_INVAL, "slot name: \"%s\" is not an IPv4 or IPv6 "
+	    "address", addr ? addr : "");
+}
+
+static int hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+}
+
+/* nodebak_<4 numbers 0-255 joined by '_'>: the dotted address. */
+static int slot_v4(const char *p, char *out, size_t outsz)
+{
+	unsigned long part[4];
+	char *end;
+
+	for (int i = 0; i < 4; i++) {
+		if (*p < '0' || *p > '9' || (p[0] == '0' && p[1] >= '0' &&
+		    p[1] <= '9'))
+			return -1;
+		part[i] = strtoul(p, &end, 10);
+		if (part[i] > 255 || end - p > 3 || *end != (i < 3 ? '_' : '\0'))
+			return -1;
+		p = end + (i < 3);
+	}
+	snprintf(out, outsz, "%lu.%lu.%lu.%lu", part[0], part[1], part[2],
+	    part[3]);
+	return 0;
+}
+
+int pg_slot_addr(const char *slot, char *out, size_t outsz)
+{
+	unsigned char a6[16];
+
+	if (outsz < INET6_ADDRSTRLEN)
+		return err_set(ERR_INVAL, "slot address: buffer too small");
+	out[0] = '\0';
+	if (strncmp(slot, "nodebak_", 8))
+		goto bad;
+	if (!strncmp(slot + 8, "v6_", 3)) {
+		const char *h = slot + 11;
+		if (strlen(h) != 32)
+			goto bad;
+		for (int i = 0; i < 16; i++) {
+			int hi = hexval(h[2 * i]), lo = hexval(h[2 * i + 1]);
+			if (hi < 0 || lo < 0)
+				goto bad;
+			a6[i] = (unsigned char)(hi << 4 | lo);
+		}
+		if (inet_ntop(AF_INET6, a6, out, (socklen_t)outsz) == NULL)
+			goto bad;
+		return 0;
+	}
+	if (slot_v4(slot + 8, out, outsz) == 0)
+		return 0;
+bad:
+	out[0] = '\0';
+	return err_set(ERR_FORMAT, "%s: not a nodebak replication slot name",
+	    slot);
+}
+
+/* The same address, however it is written ("fd00::1", "FD00:0::1"). */
+static int same_addr(const char *a, const char *b)
+{
+	char sa[PG_SLOT_MAX], sb[PG_SLOT_MAX];
+
+	if (pg_slot_name(a, sa, sizeof sa) == 0 &&
+	    pg_slot_name(b, sb, sizeof sb) == 0)
+		return !strcmp(sa, sb);
+	return !strcmp(a, b);
 }
 
 /* Drop the inactive slots named like ours (one: name; all: NULL). */
@@ -1060,15 +1147,15 @@ static void drop_my_slot(const struct conf *c, const char *master,
     const char *me)
 {
 	struct buf ci = BUF_INIT(8192);
-	char slot[80];
+	char slot[PG_SLOT_MAX];
 	PGconn *m;
 
-	if (!master || !*master || !me || master_conninfo(c, master, "postgres",
+	if (!master || !*master || !me || pg_slot_name(me, slot,
+	    sizeof slot) != 0 || master_conninfo(c, master, "postgres",
 	    NULL, &ci) != 0) {
 		buf_free(&ci);
 		return;
 	}
-	slot_name(me, slot, sizeof slot);
 	m = PQconnectdb(buf_cstr(&ci));
 	/* The master's walsender for us may take a moment to end. */
 	for (int i = 0; m && PQstatus(m) == CONNECTION_OK && i < 30; i++) {
@@ -1174,10 +1261,9 @@ int pg_cluster_join(const struct conf *c, const char *listen,
 {
 	struct buf ci = BUF_INIT(8192), why = BUF_INIT(1024);
 	char *data = pg_data_dir(c), *run = pg_run_dir(c), *old = NULL;
-	char *prog = NULL, slot[80];
+	char *prog = NULL, slot[PG_SLOT_MAX];
 	int r, r2;
 
-	slot_name(listen ? listen : "", slot, sizeof slot);
 	old = xmalloc(strlen(data) + 16);
 	snprintf(old, strlen(data) + 16, "%s.before-join", data);
 	if (!t->client_key[0] || !t->client_cert[0] || !t->ca_cert[0]) {
@@ -1185,7 +1271,8 @@ int pg_cluster_join(const struct conf *c, const char *listen,
 		    "certificate and the CA certificate (database cluster certs)");
 		goto out;
 	}
-	if ((r = bin(c, "pg_basebackup", &prog)) != 0 ||
+	if ((r = pg_slot_name(listen, slot, sizeof slot)) != 0 ||
+	    (r = bin(c, "pg_basebackup", &prog)) != 0 ||
 	    (r = install_tls(c, t)) != 0 ||
 	    (r = master_conninfo(c, master, NULL, listen, &ci)) != 0 ||
 	    (r = pg_server_stop(c, 0)) != 0 || (r = fs_rm_rf(old)) != 0)
@@ -1259,17 +1346,50 @@ static int node_line(struct buf *out, const char *addr, int me,
 
 /* The replicas a master sees (pg_stat_replication), named by the address
  * each gives as its application_name (its source address may be another
- * of its addresses). */
+ * of its addresses), and those it knows only by their inactive slot. */
+struct replica_row {
+	char addr[PG_SLOT_MAX + 8];
+	char what[128];
+};
+
+static int row_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct replica_row *)a)->addr,
+	    ((const struct replica_row *)b)->addr);
+}
+
+static void replica_row(PGresult *res, int i, struct replica_row *row)
+{
+	const char *addr = PQgetvalue(res, i, 0), *st = PQgetvalue(res, i, 1);
+	long long lag = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+
+	snprintf(row->addr, sizeof row->addr, "%s", addr);
+	if (!strcmp(st, "unreachable")) {
+		/* A slot name not of ours stays as it is. */
+		if (pg_slot_addr(addr, row->addr, sizeof row->addr) != 0)
+			snprintf(row->addr, sizeof row->addr, "%s", addr);
+		snprintf(row->what, sizeof row->what, "Unreachable ( known to the "
+		    "master, not connected )");
+	} else if (strcmp(st, "streaming"))
+		snprintf(row->what, sizeof row->what, "Connected Slave ( Catching "
+		    "up: %s )", st);
+	else if (lag == 0)
+		snprintf(row->what, sizeof row->what, "Connected Slave ( In Sync )");
+	else
+		snprintf(row->what, sizeof row->what, "Connected Slave ( Lagging: "
+		    "%lld bytes behind )", lag);
+}
+
 static int replica_lines(PGconn *h, const char *me, struct buf *out)
 {
-	/* NEEDSWORK: slot names map back to IPv4 addresses only. */
 	PGresult *res = PQexec(h, "SELECT coalesce(nullif(application_name, ''), "
 	    "host(client_addr)) AS node, state, "
 	    "coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn), -1)::bigint "
-	    "FROM pg_stat_replication UNION ALL SELECT replace(substr(slot_name, "
-	    "9), '_', '.'), 'unreachable', -1 FROM pg_replication_slots WHERE "
-	    "slot_name LIKE 'nodebak\\_%' AND NOT active ORDER BY 1");
-	int r = 0;
+	    "FROM pg_stat_replication UNION ALL SELECT slot_name::text, "
+	    "'unreachable', -1 FROM pg_replication_slots WHERE "
+	    "slot_name LIKE 'nodebak\\_%' AND NOT active");
+	struct replica_row *rows = NULL;
+	int r = 0, n;
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		char msg[512];
@@ -1277,24 +1397,17 @@ static int replica_lines(PGconn *h, const char *me, struct buf *out)
 		PQclear(res);
 		return err_set(ERR_DB, "postgresql: %s", msg);
 	}
-	for (int i = 0; r == 0 && i < PQntuples(res); i++) {
-		const char *addr = PQgetvalue(res, i, 0), *st = PQgetvalue(res, i, 1);
-		long long lag = strtoll(PQgetvalue(res, i, 2), NULL, 10);
-		char what[128];
-		if (!strcmp(st, "unreachable"))
-			snprintf(what, sizeof what, "Unreachable ( known to the master, "
-			    "not connected )");
-		else if (strcmp(st, "streaming"))
-			snprintf(what, sizeof what, "Connected Slave ( Catching up: %s )",
-			    st);
-		else if (lag == 0)
-			snprintf(what, sizeof what, "Connected Slave ( In Sync )");
-		else
-			snprintf(what, sizeof what, "Connected Slave ( Lagging: %lld "
-			    "bytes behind )", lag);
-		r = node_line(out, addr, me && !strcmp(addr, me), what);
-	}
+	if ((n = PQntuples(res)) > 0)
+		rows = xcalloc((size_t)n, sizeof *rows);
+	for (int i = 0; i < n; i++)
+		replica_row(res, i, &rows[i]);
 	PQclear(res);
+	if (n > 1)
+		qsort(rows, (size_t)n, sizeof *rows, row_cmp);
+	for (int i = 0; r == 0 && i < n; i++)
+		r = node_line(out, rows[i].addr, me && same_addr(rows[i].addr, me),
+		    rows[i].what);
+	free(rows);
 	return r;
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 
 #include "db_pg.h"
 #include "err.h"
@@ -110,7 +111,55 @@ static void t_pgbin(void)
 	fs_rm_rf(root);
 }
 
+/* Slot names map both ways, IPv4 and IPv6; names not of ours are refused. */
+static void t_slots(void)
+{
+	static const struct { const char *addr, *slot, *back; } v[] = {
+		{ "127.0.0.12", "nodebak_127_0_0_12", "127.0.0.12" },
+		{ "10.48.36.118", "nodebak_10_48_36_118", "10.48.36.118" },
+		{ "0.0.0.0", "nodebak_0_0_0_0", "0.0.0.0" },
+		{ "fd00::12", "nodebak_v6_fd000000000000000000000000000012",
+		  "fd00::12" },
+		{ "FD00:0:0::12", "nodebak_v6_fd000000000000000000000000000012",
+		  "fd00::12" },
+		{ "2001:db8:85a3::8a2e:370:7334",
+		  "nodebak_v6_20010db885a3000000008a2e03707334",
+		  "2001:db8:85a3::8a2e:370:7334" },
+		{ "::1", "nodebak_v6_00000000000000000000000000000001", "::1" },
+		{ "::ffff:10.0.0.1", "nodebak_v6_00000000000000000000ffff0a000001",
+		  "::ffff:10.0.0.1" },
+	};
+	static const char *const bad_addr[] = { "", "db1.example.com",
+		"fe80::1%eth0", "127.0.0.1:5432", "[::1]" };
+	static const char *const bad_slot[] = { "nodebak_", "nodebak_1_2_3",
+		"nodebak_1_2_3_4_5", "nodebak_256_0_0_1", "nodebak_01_2_3_4",
+		"nodebak_v6_fd00", "nodebak_v6_fd00000000000000000000000000001g",
+		"nodebak_v6_fd0000000000000000000000000000120", "other_1_2_3_4",
+		"nodebak_1_2_3_4x" };
+	char slot[PG_SLOT_MAX], addr[INET6_ADDRSTRLEN];
+
+
+	for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+		int good = pg_slot_name(v[i].addr, slot, sizeof slot) == 0 &&
+		    !strcmp(slot, v[i].slot) && strlen(slot) <= 63 &&
+		    strspn(slot, "abcdefghijklmnopqrstuvwxyz0123456789_") ==
+		    strlen(slot) && pg_slot_addr(slot, addr, sizeof addr) == 0 &&
+		    !strcmp(addr, v[i].back);
+		ok(good, "slot: %s -> %s -> %s", v[i].addr, slot, addr);
+
+	}
+	for (size_t i = 0; i < sizeof bad_addr / sizeof bad_addr[0]; i++)
+		ok(pg_slot_name(bad_addr[i], slot, sizeof slot) == ERR_INVAL &&
+		    !slot[0], "slot: \"%s\" has no slot name: %s", bad_addr[i],
+		    err_msg());
+	for (size_t i = 0; i < sizeof bad_slot / sizeof bad_slot[0]; i++)
+		ok(pg_slot_addr(bad_slot[i], addr, sizeof addr) == ERR_FORMAT &&
+		    !addr[0], "slot: %s is not one of ours: %s", bad_slot[i],
+		    err_msg());
+}
+
 void t_db_pg(void)
 {
 	t_pgbin();
+	t_slots();
 }
