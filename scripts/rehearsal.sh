@@ -47,6 +47,16 @@ snap_pids=""
 ftpd_pids=""
 cleanup() {
 	trap - EXIT INT TERM
+	# A failed start: the logs' last lines, before the folder goes.
+	case $1 in
+	0 | 130 | 143) ;;
+	*)
+		for log in "$dir"/cms*/*.log "$dir"/cms*/state/pgrun/server.log; do
+			[ -f "$log" ] || continue
+			echo "rehearsal: ${log#"$dir"/}:" >&2
+			tail -n 5 "$log" >&2
+		done ;;
+	esac
 	echo "rehearsal: stopping the nodes" >&2
 	for p in $ftpd_pids $snap_pids; do
 		kill -TERM "$p" 2>/dev/null || true
@@ -67,7 +77,7 @@ cleanup() {
 	rm -rf "$dir"
 	echo "rehearsal: stopped; $dir removed" >&2
 }
-trap cleanup EXIT
+trap 'cleanup $?' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -78,7 +88,8 @@ start_snapshotd() {
 	snap_pids="$snap_pids $!"
 	i=0
 	until [ -S "$dir/cms$1/snapshotd.sock" ]; do
-		kill -0 "$!" 2>/dev/null || die "cms$1: nodebak-snapshotd exited (see $dir/cms$1/snapshotd.log)"
+		kill -0 "$!" 2>/dev/null || die "cms$1: nodebak-snapshotd exited (is port \
+$pg_port free on $(addr "$1")? REHEARSAL_PG_PORT chooses another)"
 		[ $i -lt 1200 ] || die "cms$1: nodebak-snapshotd did not start in 120 s"
 		sleep 0.1
 		i=$((i + 1))
@@ -137,7 +148,7 @@ host_key = state/ssh_host_ed25519_key
 users = state/users
 CONF
 	"$top/bin/nodebak-snapshotd" -c "$(conf $n)" --init >>"$nd/snapshotd.log" 2>&1 ||
-		die "cms$n: --init failed (see $nd/snapshotd.log)"
+		die "cms$n: nodebak-snapshotd --init failed"
 	start_snapshotd $n
 	printf 'rehearsal-admin\n' | "$nb" -c "$(conf $n)" user add admin admin \
 		--password-stdin >/dev/null
