@@ -1015,6 +1015,8 @@ int pg_slot_name(const char *addr, char *out, size_t outsz)
 {
 	unsigned char a6[16];
 	struct in_addr a4;
+	char head[INET6_ADDRSTRLEN];
+	const char *given = addr;
 	size_t n = 0;
 
 	if (outsz < PG_SLOT_MAX)
@@ -1025,6 +1027,14 @@ int pg_slot_name(const char *addr, char *out, size_t outsz)
 		snprintf(out, outsz, "nodebak_%u_%u_%u_%u", b[0], b[1], b[2], b[3]);
 		return 0;
 	}
+	/* A zone (fe80::1%eth0) is the writer's own: the slot names the
+	 * address, as the master sees it. */
+	if (addr && strchr(addr, '%') && (size_t)(strchr(addr, '%') - addr) <
+	    sizeof head) {
+		snprintf(head, sizeof head, "%.*s", (int)(strchr(addr, '%') - addr),
+		    addr);
+		addr = head;
+	}
 	if (addr && inet_pton(AF_INET6, addr, a6) == 1) {
 		n = (size_t)snprintf(out, outsz, "nodebak_v6_");
 		for (size_t i = 0; i < sizeof a6; i++, n += 2)
@@ -1032,7 +1042,7 @@ int pg_slot_name(const char *addr, char *out, size_t outsz)
 		return 0;
 	}
 	return err_set(ERR_INVAL, "slot name: \"%s\" is not an IPv4 or IPv6 "
-	    "address", addr ? addr : "");
+	    "address", given ? given : "");
 }
 
 static int hexval(char ch)

@@ -56,9 +56,9 @@ int pg_check_live(const struct conf *c, char *what, size_t whatsz);
 
 /* A replica's replication slot on its master is named after its address
  * (docs/cluster.md, "Status lines"): IPv4 as nodebak_127_0_0_12, IPv6 as
- * nodebak_v6_ and its 16 bytes in hex. pg_slot_name(): the name of addr's
- * slot into out (at least PG_SLOT_MAX bytes); ERR_INVAL when addr is not
- * an IPv4 or IPv6 address. pg_slot_addr(): the address back (IPv6 in its
+ * nodebak_v6_ and its 16 bytes in hex (an IPv6 zone, %eth0, is left out).
+ * pg_slot_name(): the name of addr's slot into out (at least PG_SLOT_MAX
+ * bytes); ERR_INVAL when addr is not an IPv4 or IPv6 address. pg_slot_addr(): the address back (IPv6 in its
  * canonical form, RFC 5952) into out (at least INET6_ADDRSTRLEN bytes);
  * ERR_FORMAT when slot is not such a name. */
 #define PG_SLOT_MAX 64

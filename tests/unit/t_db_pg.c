@@ -128,9 +128,11 @@ static void t_slots(void)
 		{ "::1", "nodebak_v6_00000000000000000000000000000001", "::1" },
 		{ "::ffff:10.0.0.1", "nodebak_v6_00000000000000000000ffff0a000001",
 		  "::ffff:10.0.0.1" },
+		{ "fe80::1%eth0", "nodebak_v6_fe800000000000000000000000000001",
+		  "fe80::1" },
 	};
 	static const char *const bad_addr[] = { "", "db1.example.com",
-		"fe80::1%eth0", "127.0.0.1:5432", "[::1]" };
+		"10.0.0.1%eth0", "127.0.0.1:5432", "[::1]", "%eth0" };
 	static const char *const bad_slot[] = { "nodebak_", "nodebak_1_2_3",
 		"nodebak_1_2_3_4_5", "nodebak_256_0_0_1", "nodebak_01_2_3_4",
 		"nodebak_v6_fd00", "nodebak_v6_fd00000000000000000000000000001g",
