@@ -34,7 +34,9 @@ case $count in
 esac
 [ "$(id -u)" = 0 ] || die "needs root: each node's PostgreSQL server runs as the postgres user"
 id postgres >/dev/null 2>&1 || die "no postgres user: install Debian's postgresql package (make deps)"
-[ -x "$top/bin/nodebak-snapshotd" ] && [ -x "$top/bin/nodebak-ftpd" ] || die "build first (make)"
+for prog in nodebak nodebak-snapshotd nodebak-ftpd; do
+	[ -x "$top/bin/$prog" ] || die "no $top/bin/$prog: build first (make)"
+done
 [ ! -e "$dir" ] || die "$dir exists: a rehearsal is running, or a stopped one left it; remove it first"
 
 addr() { echo "127.0.0.$(($1 + 1))"; }
