@@ -120,9 +120,16 @@ bin tests/bin:
 deps:
 	@sh scripts/deps.sh
 
+# make run: the demo node (scripts/demo.sh); make run CLUSTER=3: the
+# rehearsal of the certificate renewal on three nodes (scripts/rehearsal.sh,
+# README.md "Rehearsing the renewal").
 run: deps
 	@$(MAKE) --no-print-directory all
+ifeq ($(CLUSTER),)
 	@sh scripts/demo.sh
+else
+	@sh scripts/rehearsal.sh $(CLUSTER)
+endif
 
 # The logs of every node the tests start are kept in tests/.logs for the
 # last test, tests/zz-secrets.t, which searches them for secrets.

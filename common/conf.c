@@ -38,6 +38,9 @@ static const struct ini_key database_keys[] = {
 	  "the SQLite database file" },
 	{ "pg_port", CT_INT, S(pg_port), "5432", 1, 65535, NULL,
 	  "the port of the node's own PostgreSQL server" },
+	{ "pg_bindir", CT_PATH, S(pg_bindir), NULL, 0, 0, NULL,
+	  "the folder of PostgreSQL's programs; unset: pg_config --bindir, "
+	  "else the highest /usr/lib/postgresql/*/bin" },
 	{ NULL }
 };
 

@@ -59,6 +59,7 @@ struct conf {
 	char *db_engine;		/* sqlite | postgresql */
 	char *db_path;
 	long pg_port;
+	char *pg_bindir;		/* NULL: found (db_pg.h) */
 	/* [snapshotd] */
 	char *socket;
 	char *socket_group;

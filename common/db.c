@@ -365,7 +365,7 @@ int db_check_file(const struct conf *c, const char *path)
 	int r;
 
 	if (is_pg(c))
-		return pg_check_file(path);
+		return pg_check_file(c, path);
 	if ((r = open_handle(path, SQLITE_OPEN_READWRITE, &h)) != 0)
 		return r;
 	r = check(h, "PRAGMA integrity_check", path);
@@ -379,7 +379,7 @@ int db_file_schema(const struct conf *c, const char *path, long *out)
 	int r;
 
 	if (is_pg(c))
-		return pg_file_schema(path, out);
+		return pg_file_schema(c, path, out);
 	if ((r = open_handle(path, SQLITE_OPEN_READWRITE, &h)) != 0)
 		return r;
 	r = get_long(h, "PRAGMA user_version", path, out);

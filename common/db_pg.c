@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 
 #include <libpq-fe.h>
 
@@ -29,8 +30,7 @@
 #include "xmalloc.h"
 #include "banned.h"
 
-/* NEEDSWORK: Debian 12's server; another release needs another folder. */
-#define PG_BINDIR "/usr/lib/postgresql/15/bin"
+#define PG_VERSIONS_ROOT "/usr/lib/postgresql"	/* Debian's layout */
 #define PG_DBNAME "nodebak"
 #define PG_USER "postgres"
 #define PG_OUT_MAX (1u << 20)	/* captured stdout of a tool */
@@ -70,9 +70,161 @@ char *pg_pending_path(const struct conf *c)
 	return fs_join(c->state_dir, "pg-restore.pgdump");
 }
 
-static char *bin(const char *tool)
+/* A folder counts as PostgreSQL's when it holds an executable pg_ctl. */
+static int has_pg_ctl(const char *dir)
 {
-	return fs_join(PG_BINDIR, tool);
+	char *p = fs_join(dir, "pg_ctl");
+	int ok = access(p, X_OK) == 0;
+
+	free(p);
+	return ok;
+}
+
+/* The first executable name on PATH (or the default path), a new string. */
+static char *on_path(const char *name)
+{
+	const char *path = getenv("PATH"), *p, *e;
+
+	if (path == NULL || !*path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	for (p = path; *p; p = *e ? e + 1 : e) {
+		char dir[1024], *f;
+		size_t n;
+		e = strchr(p, ':');
+		if (e == NULL)
+			e = p + strlen(p);
+		if ((n = (size_t)(e - p)) == 0 || n >= sizeof dir)
+			continue;
+		memcpy(dir, p, n);
+		dir[n] = '\0';
+		f = fs_join(dir, name);
+		if (access(f, X_OK) == 0)
+			return f;
+		free(f);
+	}
+	return NULL;
+}
+
+/* pg_config --bindir's folder when it holds pg_ctl: 0 and *out; else
+ * ERR_NOTFOUND, with why saying what happened. */
+static int from_pg_config(const char *prog, char **out, char *why,
+    size_t whysz)
+{
+	struct buf o = BUF_INIT(4096);
+	const char *argv[] = { prog, "--bindir", NULL };
+	struct child ch;
+	int r;
+
+	memset(&ch, 0, sizeof ch);
+	ch.argv = argv;
+	if ((r = run_capture(&ch, &o, NULL, 0, 10000)) != 0)
+		snprintf(why, whysz, "%s failed (%s)", prog, err_msg());
+	else {
+		char *d = xstrdup(buf_cstr(&o));
+		d[strcspn(d, "\r\n")] = '\0';
+		if (d[0] != '/' || !has_pg_ctl(d)) {
+			snprintf(why, whysz, "%s --bindir says \"%.200s\", which "
+			    "holds no pg_ctl", prog, d);
+			r = ERR_NOTFOUND;
+			free(d);
+		} else
+			*out = d;
+	}
+	buf_free(&o);
+	return r ? ERR_NOTFOUND : 0;
+}
+
+/* "15", "9.6", "16beta1" as a number to compare: major * 1000 + minor. */
+static long version_rank(const char *v)
+{
+	char *end;
+	long major, minor = 0;
+
+	if (*v < '0' || *v > '9')
+		return -1;
+	major = strtol(v, &end, 10);
+	if (*end == '.' && end[1] >= '0' && end[1] <= '9')
+		minor = strtol(end + 1, NULL, 10);
+	return major > 100000 || minor > 999 ? -1 : major * 1000 + minor;
+}
+
+static int is_version(const char *name)
+{
+	return version_rank(name) >= 0;
+}
+
+/* The highest root/<version>/bin that holds pg_ctl, a new string or NULL. */
+static char *highest_version(const char *root)
+{
+	char **names = NULL, *best = NULL;
+	size_t n = 0;
+	long best_rank = -1;
+
+	if (fs_list_sorted(root, is_version, &names, &n) != 0)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		long rank = version_rank(names[i]);
+		char *v, *d;
+		if (rank <= best_rank)
+			continue;
+		v = fs_join(root, names[i]);
+		d = fs_join(v, "bin");
+		free(v);
+		if (has_pg_ctl(d)) {
+			free(best);
+			best = d;
+			best_rank = rank;
+		} else
+			free(d);
+	}
+	fs_list_free(names, n);
+	return best;
+}
+
+int pg_find_bindir(const char *configured, const char *pg_config,
+    const char *root, char **out)
+{
+	char why[768] = "", *pc = NULL;
+	int r;
+
+	*out = NULL;
+	if (configured && *configured) {
+		if (!has_pg_ctl(configured))
+			return err_set(ERR_NOTFOUND, "[database] pg_bindir = %s: no "
+			    "executable pg_ctl there", configured);
+		*out = xstrdup(configured);
+		return 0;
+	}
+	if (pg_config == NULL)
+		pc = on_path("pg_config");
+	else if (*pg_config)
+		pc = xstrdup(pg_config);
+	if (pc == NULL)
+		snprintf(why, sizeof why, "no pg_config on PATH");
+	r = pc ? from_pg_config(pc, out, why, sizeof why) : ERR_NOTFOUND;
+	free(pc);
+	if (r == 0)
+		return 0;
+	if ((*out = highest_version(root ? root : PG_VERSIONS_ROOT)) != NULL)
+		return 0;
+	return err_set(ERR_NOTFOUND, "postgresql: no server programs found "
+	    "([database] pg_bindir unset; %s; no %s/*/bin with pg_ctl): install "
+	    "Debian's postgresql package or set pg_bindir", why,
+	    root ? root : PG_VERSIONS_ROOT);
+}
+
+/* The full path of one of PostgreSQL's programs, a new string in *out. */
+static int bin(const struct conf *c, const char *tool, char **out)
+{
+	char *dir = NULL;
+	int r;
+
+	*out = NULL;
+	if ((r = pg_find_bindir(c->pg_bindir, NULL, NULL, &dir)) != 0)
+		return r;
+	*out = fs_join(dir, tool);
+	free(dir);
+	return 0;
 }
 
 /* The last non-empty line of a tool's stderr, for a one-line message. */
@@ -270,24 +422,32 @@ static int append_include(const char *data)
 	return r;
 }
 
-static int initdb(const char *data)
+static int initdb(const struct conf *c, const char *data)
 {
-	char *prog = bin("initdb");
-	const char *argv[] = { prog, "-D", data, "-U", PG_USER, "-E", "UTF8",
+	char *prog = NULL;
+	const char *argv[] = { NULL, "-D", data, "-U", PG_USER, "-E", "UTF8",
 		"--locale=C", "--auth-local=trust", "--auth-host=reject",
 		"--data-checksums", "--no-instructions", NULL };
-	int r = pg_run(argv, 1, NULL);
+	int r = bin(c, "initdb", &prog);
+
+	argv[0] = prog;
+	if (r == 0)
+		r = pg_run(argv, 1, NULL);
 
 	free(prog);
 	return r ? r : append_include(data);
 }
 
-static int running(const char *data)
+/* A server runs in data: 1; not (or its programs cannot be found): 0. */
+static int running(const struct conf *c, const char *data)
 {
-	char *prog = bin("pg_ctl");
-	const char *argv[] = { prog, "status", "-D", data, NULL };
-	int r = pg_run(argv, 1, NULL);
+	char *prog = NULL;
+	const char *argv[] = { NULL, "status", "-D", data, NULL };
+	int r = bin(c, "pg_ctl", &prog);
 
+	argv[0] = prog;
+	if (r == 0)
+		r = pg_run(argv, 1, NULL);
 	free(prog);
 	return r == 0;
 }
@@ -387,15 +547,16 @@ static int ensure_database(const struct conf *c)
 int pg_server_start(const struct conf *c, const char *listen)
 {
 	char *data = pg_data_dir(c), *run = pg_run_dir(c), *log = NULL;
-	char *prog = bin("pg_ctl"), *ver = fs_join(data ? data : "", "PG_VERSION");
+	char *prog = NULL, *ver = fs_join(data ? data : "", "PG_VERSION");
 	int r;
 
 	log = fs_join(run, "server.log");
-	if ((r = prepare_dirs(c, data, run)) != 0)
+	if ((r = bin(c, "pg_ctl", &prog)) != 0 ||
+	    (r = prepare_dirs(c, data, run)) != 0)
 		goto out;
-	if (!fs_exists(ver) && (r = initdb(data)) != 0)
+	if (!fs_exists(ver) && (r = initdb(c, data)) != 0)
 		goto out;
-	if (!running(data)) {
+	if (!running(c, data)) {
 		const char *argv[] = { prog, "start", "-w", "-t", "60", "-D", data,
 			"-l", log, NULL };
 		if ((r = write_settings(c, data, run, listen)) != 0)
@@ -418,13 +579,15 @@ out:
 
 int pg_server_stop(const struct conf *c, int immediate)
 {
-	char *data = pg_data_dir(c), *prog = bin("pg_ctl");
-	const char *argv[] = { prog, "stop", "-w", "-t", "60", "-m",
+	char *data = pg_data_dir(c), *prog = NULL;
+	const char *argv[] = { NULL, "stop", "-w", "-t", "60", "-m",
 		immediate ? "immediate" : "fast", "-D", data, NULL };
 	int r = 0;
 
-	if (running(data))
+	if (running(c, data) && (r = bin(c, "pg_ctl", &prog)) == 0) {
+		argv[0] = prog;
 		r = pg_run(argv, 1, NULL);
+	}
 	free(data);
 	free(prog);
 	return r;
@@ -460,16 +623,19 @@ int pg_schema(struct pg_conn *d, long *out)
  * one consistent snapshot while writers go on (docs/snapshots.md). */
 int pg_snapshot(const struct conf *c, const char *dst)
 {
-	char *run = pg_run_dir(c), *prog = bin("pg_dump"), port[16];
-	const char *argv[] = { prog, "-h", run, "-p", port, "-U", PG_USER, "-Fc",
+	char *run = pg_run_dir(c), *prog = NULL, port[16];
+	const char *argv[] = { NULL, "-h", run, "-p", port, "-U", PG_USER, "-Fc",
 		"-Z", "0", "--no-password", "-f", dst, PG_DBNAME, NULL };
 	int fd, r;
 
 	snprintf(port, sizeof port, "%ld", c->pg_port);
+	if ((r = bin(c, "pg_dump", &prog)) != 0)
+		goto out;
+	argv[0] = prog;
 	if (fs_exists(dst))
 		r = err_set(ERR_EXISTS, "%s: already exists", dst);
 	else if ((r = pg_run(argv, 0, NULL)) == 0)
-		r = pg_check_file(dst);
+		r = pg_check_file(c, dst);
 	if (r == 0) {
 		if ((fd = open(dst, O_RDONLY | O_CLOEXEC)) < 0)
 			r = err_sys("%s", dst);
@@ -479,6 +645,7 @@ int pg_snapshot(const struct conf *c, const char *dst)
 			close(fd);
 		}
 	}
+out:
 	free(run);
 	free(prog);
 	return r;
@@ -499,30 +666,34 @@ static int is_dump(const char *path)
 }
 
 /* Reading the whole archive into a script checks every block of it. */
-int pg_check_file(const char *path)
+int pg_check_file(const struct conf *c, const char *path)
 {
-	char *prog = bin("pg_restore");
-	const char *argv[] = { prog, "-f", "/dev/null", path, NULL };
+	char *prog = NULL;
+	const char *argv[] = { NULL, "-f", "/dev/null", path, NULL };
 	int r;
 
-	if ((r = is_dump(path)) == 0 && (r = pg_run(argv, 0, NULL)) != 0)
+	if ((r = is_dump(path)) == 0 && (r = bin(c, "pg_restore", &prog)) == 0 &&
+	    (argv[0] = prog, r = pg_run(argv, 0, NULL)) != 0)
 		err_prefix(r, "%s", path);
 	free(prog);
 	return r;
 }
 
 /* The nodebak_schema table's data, as pg_restore prints it (COPY text). */
-int pg_file_schema(const char *path, long *out)
+int pg_file_schema(const struct conf *c, const char *path, long *out)
 {
 	struct buf o = BUF_INIT(PG_OUT_MAX);
-	char *prog = bin("pg_restore");
-	const char *argv[] = { prog, "-a", "-t", "nodebak_schema", "-f", "-",
+	char *prog = NULL;
+	const char *argv[] = { NULL, "-a", "-t", "nodebak_schema", "-f", "-",
 		path, NULL };
 	const char *p;
 	int r;
 
 	*out = 0;
-	if ((r = is_dump(path)) != 0 || (r = pg_run(argv, 0, &o)) != 0)
+	if ((r = is_dump(path)) != 0 || (r = bin(c, "pg_restore", &prog)) != 0)
+		goto out;
+	argv[0] = prog;
+	if ((r = pg_run(argv, 0, &o)) != 0)
 		goto out;
 	if ((p = strstr(buf_cstr(&o), "FROM stdin;\n")) == NULL ||
 	    (*out = strtol(p + 12, NULL, 10)) <= 0)
@@ -544,8 +715,8 @@ out:
 int pg_restore_pending(const struct conf *c)
 {
 	char *pending = pg_pending_path(c), *run = pg_run_dir(c);
-	char *prog = bin("pg_restore"), port[16];
-	const char *argv[] = { prog, "-h", run, "-p", port, "-U", PG_USER,
+	char *prog = NULL, port[16];
+	const char *argv[] = { NULL, "-h", run, "-p", port, "-U", PG_USER,
 		"--no-password", "--single-transaction", "--exit-on-error",
 		"-d", PG_DBNAME "_restore", pending, NULL };
 	PGconn *h = NULL;
@@ -554,6 +725,9 @@ int pg_restore_pending(const struct conf *c)
 	snprintf(port, sizeof port, "%ld", c->pg_port);
 	if (!fs_exists(pending))
 		goto out;
+	if ((r = bin(c, "pg_restore", &prog)) != 0)
+		goto out;
+	argv[0] = prog;
 	if ((r = conn_open(c, "postgres", &h)) != 0 ||
 	    (r = exec_sql(h, "DROP DATABASE IF EXISTS " PG_DBNAME "_old")) != 0 ||
 	    (r = exec_sql(h, "DROP DATABASE IF EXISTS " PG_DBNAME "_restore")) != 0 ||
@@ -676,13 +850,16 @@ static int corruption_found(struct buf *o, long rels)
 static int amcheck(const struct conf *c, char *what, size_t whatsz)
 {
 	struct buf o = BUF_INIT(PG_OUT_MAX), e = BUF_INIT(PG_ERR_MAX * 2);
-	char *run = pg_run_dir(c), *prog = bin("pg_amcheck"), port[16];
-	const char *argv[] = { prog, "-h", run, "-p", port, "-U", PG_USER,
+	char *run = pg_run_dir(c), *prog = NULL, port[16];
+	const char *argv[] = { NULL, "-h", run, "-p", port, "-U", PG_USER,
 		"--no-password", "--heapallindexed", "--progress", PG_DBNAME, NULL };
-	long rels;
+	long rels = 0;
 	int r;
 
 	snprintf(port, sizeof port, "%ld", c->pg_port);
+	if ((r = bin(c, "pg_amcheck", &prog)) != 0)
+		goto out;
+	argv[0] = prog;
 	r = pg_run_err(argv, 0, &o, &e);
 	rels = relations_checked(&e);
 	/* A failure with a report on stdout is corruption; without one,
@@ -694,6 +871,7 @@ static int amcheck(const struct conf *c, char *what, size_t whatsz)
 	else if (r == 0)
 		snprintf(what, whatsz, "pg_amcheck: heap and B-tree of %ld "
 		    "relations ok", rels);
+out:
 	free(run);
 	free(prog);
 	buf_free(&o);
@@ -802,13 +980,14 @@ static int is_standby(const struct conf *c)
 /* A replica becomes a server of its own: promote, forget the master. */
 static int promote(const struct conf *c)
 {
-	char *data = pg_data_dir(c), *prog = bin("pg_ctl");
-	const char *argv[] = { prog, "promote", "-w", "-t", "60", "-D", data,
+	char *data = pg_data_dir(c), *prog = NULL;
+	const char *argv[] = { NULL, "promote", "-w", "-t", "60", "-D", data,
 		NULL };
 	PGconn *h = NULL;
 	int r;
 
-	if ((r = pg_run(argv, 1, NULL)) == 0 &&
+	if ((r = bin(c, "pg_ctl", &prog)) == 0 &&
+	    (argv[0] = prog, r = pg_run(argv, 1, NULL)) == 0 &&
 	    (r = conn_open(c, "postgres", &h)) == 0)
 		r = exec_sql(h, "ALTER SYSTEM RESET primary_conninfo");
 	PQfinish(h);
@@ -827,16 +1006,112 @@ static int restart(const struct conf *c, const char *listen)
 /* Each replica has a physical replication slot on its master, named after
  * its address: the master then knows a replica that is not connected
  * (status: Unreachable), and keeps the WAL it needs (at most
- * max_slot_wal_keep_size). */
-static void slot_name(const char *addr, char *out, size_t outsz)
+ * max_slot_wal_keep_size). Slot names allow only a-z, 0-9 and '_', at
+ * most 63 of them: an IPv4 address keeps its digits (nodebak_127_0_0_12,
+ * readable in pg_replication_slots); an IPv6 address, whose ':' and '::'
+ * would not map back, is written as its 16 bytes in hex
+ * (nodebak_v6_fd000000...0001), 43 characters. */
+int pg_slot_name(const char *addr, char *out, size_t outsz)
 {
-	size_t i = 0;
+	unsigned char a6[16];
+	struct in_addr a4;
+	char head[INET6_ADDRSTRLEN];
+	const char *given = addr;
+	size_t n = 0;
 
-	snprintf(out, outsz, "nodebak_%s", addr);
-	for (i = 8; out[i]; i++)
-		if (!(out[i] >= '0' && out[i] <= '9') &&
-		    !(out[i] >= 'a' && out[i] <= 'z'))
-			out[i] = '_';
+	if (outsz < PG_SLOT_MAX)
+		return err_set(ERR_INVAL, "slot name: buffer too small");
+	out[0] = '\0';
+	if (addr && inet_pton(AF_INET, addr, &a4) == 1) {
+		const unsigned char *b = (const unsigned char *)&a4;
+		snprintf(out, outsz, "nodebak_%u_%u_%u_%u", b[0], b[1], b[2], b[3]);
+		return 0;
+	}
+	/* A zone (fe80::1%eth0) is the writer's own: the slot names the
+	 * address, as the master sees it. */
+	if (addr && strchr(addr, '%') && (size_t)(strchr(addr, '%') - addr) <
+	    sizeof head) {
+		snprintf(head, sizeof head, "%.*s", (int)(strchr(addr, '%') - addr),
+		    addr);
+		addr = head;
+	}
+	if (addr && inet_pton(AF_INET6, addr, a6) == 1) {
+		n = (size_t)snprintf(out, outsz, "nodebak_v6_");
+		for (size_t i = 0; i < sizeof a6; i++, n += 2)
+			snprintf(out + n, outsz - n, "%02x", a6[i]);
+		return 0;
+	}
+	return err_set(ERR_INVAL, "slot name: \"%s\" is not an IPv4 or IPv6 "
+	    "address", given ? given : "");
+}
+
+static int hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+}
+
+/* nodebak_<4 numbers 0-255 joined by '_'>: the dotted address. */
+static int slot_v4(const char *p, char *out, size_t outsz)
+{
+	unsigned long part[4];
+	char *end;
+
+	for (int i = 0; i < 4; i++) {
+		if (*p < '0' || *p > '9' || (p[0] == '0' && p[1] >= '0' &&
+		    p[1] <= '9'))
+			return -1;
+		part[i] = strtoul(p, &end, 10);
+		if (part[i] > 255 || end - p > 3 || *end != (i < 3 ? '_' : '\0'))
+			return -1;
+		p = end + (i < 3);
+	}
+	snprintf(out, outsz, "%lu.%lu.%lu.%lu", part[0], part[1], part[2],
+	    part[3]);
+	return 0;
+}
+
+int pg_slot_addr(const char *slot, char *out, size_t outsz)
+{
+	unsigned char a6[16];
+
+	if (outsz < INET6_ADDRSTRLEN)
+		return err_set(ERR_INVAL, "slot address: buffer too small");
+	out[0] = '\0';
+	if (strncmp(slot, "nodebak_", 8))
+		goto bad;
+	if (!strncmp(slot + 8, "v6_", 3)) {
+		const char *h = slot + 11;
+		if (strlen(h) != 32)
+			goto bad;
+		for (int i = 0; i < 16; i++) {
+			int hi = hexval(h[2 * i]), lo = hexval(h[2 * i + 1]);
+			if (hi < 0 || lo < 0)
+				goto bad;
+			a6[i] = (unsigned char)(hi << 4 | lo);
+		}
+		if (inet_ntop(AF_INET6, a6, out, (socklen_t)outsz) == NULL)
+			goto bad;
+		return 0;
+	}
+	if (slot_v4(slot + 8, out, outsz) == 0)
+		return 0;
+bad:
+	out[0] = '\0';
+	return err_set(ERR_FORMAT, "%s: not a nodebak replication slot name",
+	    slot);
+}
+
+/* The same address, however it is written ("fd00::1", "FD00:0::1"). */
+static int same_addr(const char *a, const char *b)
+{
+	char sa[PG_SLOT_MAX], sb[PG_SLOT_MAX];
+
+	if (pg_slot_name(a, sa, sizeof sa) == 0 &&
+	    pg_slot_name(b, sb, sizeof sb) == 0)
+		return !strcmp(sa, sb);
+	return !strcmp(a, b);
 }
 
 /* Drop the inactive slots named like ours (one: name; all: NULL). */
@@ -882,15 +1157,15 @@ static void drop_my_slot(const struct conf *c, const char *master,
     const char *me)
 {
 	struct buf ci = BUF_INIT(8192);
-	char slot[80];
+	char slot[PG_SLOT_MAX];
 	PGconn *m;
 
-	if (!master || !*master || !me || master_conninfo(c, master, "postgres",
+	if (!master || !*master || !me || pg_slot_name(me, slot,
+	    sizeof slot) != 0 || master_conninfo(c, master, "postgres",
 	    NULL, &ci) != 0) {
 		buf_free(&ci);
 		return;
 	}
-	slot_name(me, slot, sizeof slot);
 	m = PQconnectdb(buf_cstr(&ci));
 	/* The master's walsender for us may take a moment to end. */
 	for (int i = 0; m && PQstatus(m) == CONNECTION_OK && i < 30; i++) {
@@ -996,10 +1271,9 @@ int pg_cluster_join(const struct conf *c, const char *listen,
 {
 	struct buf ci = BUF_INIT(8192), why = BUF_INIT(1024);
 	char *data = pg_data_dir(c), *run = pg_run_dir(c), *old = NULL;
-	char *prog = bin("pg_basebackup"), slot[80];
+	char *prog = NULL, slot[PG_SLOT_MAX];
 	int r, r2;
 
-	slot_name(listen ? listen : "", slot, sizeof slot);
 	old = xmalloc(strlen(data) + 16);
 	snprintf(old, strlen(data) + 16, "%s.before-join", data);
 	if (!t->client_key[0] || !t->client_cert[0] || !t->ca_cert[0]) {
@@ -1007,7 +1281,9 @@ int pg_cluster_join(const struct conf *c, const char *listen,
 		    "certificate and the CA certificate (database cluster certs)");
 		goto out;
 	}
-	if ((r = install_tls(c, t)) != 0 ||
+	if ((r = pg_slot_name(listen, slot, sizeof slot)) != 0 ||
+	    (r = bin(c, "pg_basebackup", &prog)) != 0 ||
+	    (r = install_tls(c, t)) != 0 ||
 	    (r = master_conninfo(c, master, NULL, listen, &ci)) != 0 ||
 	    (r = pg_server_stop(c, 0)) != 0 || (r = fs_rm_rf(old)) != 0)
 		goto out;
@@ -1080,17 +1356,50 @@ static int node_line(struct buf *out, const char *addr, int me,
 
 /* The replicas a master sees (pg_stat_replication), named by the address
  * each gives as its application_name (its source address may be another
- * of its addresses). */
+ * of its addresses), and those it knows only by their inactive slot. */
+struct replica_row {
+	char addr[PG_SLOT_MAX + 8];
+	char what[128];
+};
+
+static int row_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct replica_row *)a)->addr,
+	    ((const struct replica_row *)b)->addr);
+}
+
+static void replica_row(PGresult *res, int i, struct replica_row *row)
+{
+	const char *addr = PQgetvalue(res, i, 0), *st = PQgetvalue(res, i, 1);
+	long long lag = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+
+	snprintf(row->addr, sizeof row->addr, "%s", addr);
+	if (!strcmp(st, "unreachable")) {
+		/* A slot name not of ours stays as it is. */
+		if (pg_slot_addr(addr, row->addr, sizeof row->addr) != 0)
+			snprintf(row->addr, sizeof row->addr, "%s", addr);
+		snprintf(row->what, sizeof row->what, "Unreachable ( known to the "
+		    "master, not connected )");
+	} else if (strcmp(st, "streaming"))
+		snprintf(row->what, sizeof row->what, "Connected Slave ( Catching "
+		    "up: %s )", st);
+	else if (lag == 0)
+		snprintf(row->what, sizeof row->what, "Connected Slave ( In Sync )");
+	else
+		snprintf(row->what, sizeof row->what, "Connected Slave ( Lagging: "
+		    "%lld bytes behind )", lag);
+}
+
 static int replica_lines(PGconn *h, const char *me, struct buf *out)
 {
-	/* NEEDSWORK: slot names map back to IPv4 addresses only. */
 	PGresult *res = PQexec(h, "SELECT coalesce(nullif(application_name, ''), "
 	    "host(client_addr)) AS node, state, "
 	    "coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn), -1)::bigint "
-	    "FROM pg_stat_replication UNION ALL SELECT replace(substr(slot_name, "
-	    "9), '_', '.'), 'unreachable', -1 FROM pg_replication_slots WHERE "
-	    "slot_name LIKE 'nodebak\\_%' AND NOT active ORDER BY 1");
-	int r = 0;
+	    "FROM pg_stat_replication UNION ALL SELECT slot_name::text, "
+	    "'unreachable', -1 FROM pg_replication_slots WHERE "
+	    "slot_name LIKE 'nodebak\\_%' AND NOT active");
+	struct replica_row *rows = NULL;
+	int r = 0, n;
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		char msg[512];
@@ -1098,24 +1407,17 @@ static int replica_lines(PGconn *h, const char *me, struct buf *out)
 		PQclear(res);
 		return err_set(ERR_DB, "postgresql: %s", msg);
 	}
-	for (int i = 0; r == 0 && i < PQntuples(res); i++) {
-		const char *addr = PQgetvalue(res, i, 0), *st = PQgetvalue(res, i, 1);
-		long long lag = strtoll(PQgetvalue(res, i, 2), NULL, 10);
-		char what[128];
-		if (!strcmp(st, "unreachable"))
-			snprintf(what, sizeof what, "Unreachable ( known to the master, "
-			    "not connected )");
-		else if (strcmp(st, "streaming"))
-			snprintf(what, sizeof what, "Connected Slave ( Catching up: %s )",
-			    st);
-		else if (lag == 0)
-			snprintf(what, sizeof what, "Connected Slave ( In Sync )");
-		else
-			snprintf(what, sizeof what, "Connected Slave ( Lagging: %lld "
-			    "bytes behind )", lag);
-		r = node_line(out, addr, me && !strcmp(addr, me), what);
-	}
+	if ((n = PQntuples(res)) > 0)
+		rows = xcalloc((size_t)n, sizeof *rows);
+	for (int i = 0; i < n; i++)
+		replica_row(res, i, &rows[i]);
 	PQclear(res);
+	if (n > 1)
+		qsort(rows, (size_t)n, sizeof *rows, row_cmp);
+	for (int i = 0; r == 0 && i < n; i++)
+		r = node_line(out, rows[i].addr, me && same_addr(rows[i].addr, me),
+		    rows[i].what);
+	free(rows);
 	return r;
 }
 

@@ -1,9 +1,11 @@
 #!/bin/sh
-# mkcerts.sh DIR [expired|valid]: make a database-cluster CA, server and
-# client certificates and keys in DIR with openssl, named as on the
-# reference appliance: CA.cer, dbclusterserver.key/.cer,
+# mkcerts.sh DIR [expired|valid|soon:SECONDS]: make a database-cluster
+# CA, server and client certificates and keys in DIR with openssl, named as
+# on the reference appliance: CA.cer, dbclusterserver.key/.cer,
 # dbclusterclient.key/.cer (client CN "postgres"). With "expired" (the
-# default) the server and client certificates' validity ended in 2021.
+# default) the server and client certificates' validity ended in 2021;
+# with "soon:SECONDS" it ends that many seconds from now (a cluster that
+# is built with them and then expires: scripts/rehearsal.sh).
 set -eu
 dir=$1
 mode=${2:-expired}
@@ -35,11 +37,20 @@ commonName = supplied
 organizationName = optional
 CNF
 
-if [ "$mode" = expired ]; then
-	dates="-startdate 20190101000000Z -enddate 20210101000000Z"
-else
-	dates="-days 825"
-fi
+case $mode in
+expired)
+	dates="-startdate 20190101000000Z -enddate 20210101000000Z" ;;
+valid)
+	dates="-days 825" ;;
+soon:*)
+	now=$(date +%s)
+	start=$(date -u -d "@$((now - 60))" +%Y%m%d%H%M%SZ)
+	end=$(date -u -d "@$((now + ${mode#soon:}))" +%Y%m%d%H%M%SZ)
+	dates="-startdate $start -enddate $end" ;;
+*)
+	echo "mkcerts.sh: $mode: expected expired, valid or soon:SECONDS" >&2
+	exit 2 ;;
+esac
 
 for who in server client; do
 	cn="db-cluster-$who"

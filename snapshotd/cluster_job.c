@@ -13,6 +13,7 @@
 #include "db.h"
 #include "err.h"
 #include "fault.h"
+#include "hooks.h"
 #include "job.h"
 #include "log.h"
 #include "node.h"
@@ -86,6 +87,36 @@ static void finish(struct node *n, const struct cjob *j, int r,
 		log_info("%s: done", cl.last_command);
 }
 
+/* The node's services stop around the database work, as around a
+ * rollback's swap (the prompts say they restart at the end): service_stop
+ * first; when it fails, service_start, and the job fails having changed
+ * nothing. service_start runs after the work whatever its outcome; when
+ * it fails, the outcome stands and the failure is logged. */
+static int with_services(const struct conf *c, const struct cjob *j,
+    const char *me, const struct cluster *cl, const struct db_tls *t)
+{
+	char why[1024];
+	int r;
+
+	if (hook_run("service_stop", c->service_stop) != 0) {
+		snprintf(why, sizeof why, "%s", err_msg());
+		hook_run("service_start", c->service_start);
+		return err_set(ERR_IO, "%s; nothing was changed", why);
+	}
+	if (j->kind == CLUSTER_JOB_INITIALIZE)
+		r = db_cluster_master(c, me, t);
+	else if (j->kind == CLUSTER_JOB_JOIN)
+		r = db_cluster_join(c, me, t, j->master);
+	else
+		r = db_cluster_leave(c, me, cl->master);
+	snprintf(why, sizeof why, "%s", r ? err_msg() : "");
+	if (hook_run("service_start", c->service_start) != 0)
+		log_err("database cluster %s: %s", names[j->kind], err_msg());
+	if (r)
+		err_set(r, "%s", why);
+	return r;
+}
+
 /* The job: 0 once its outcome, success or failure, is recorded (finish()
  * logs it); an error only when cluster.conf cannot be read. */
 static int run(struct node *n, void *arg)
@@ -102,12 +133,7 @@ static int run(struct node *n, void *arg)
 		return r;
 	tls_of(&cl, &t);
 	me = conf_iface(c, cl.interface);
-	if (j->kind == CLUSTER_JOB_INITIALIZE)
-		r = db_cluster_master(c, me, &t);
-	else if (j->kind == CLUSTER_JOB_JOIN)
-		r = db_cluster_join(c, me, &t, j->master);
-	else
-		r = db_cluster_leave(c, me, cl.master);
+	r = with_services(c, j, me, &cl, &t);
 	finish(n, j, r, me ? me : "");
 	return 0;
 }

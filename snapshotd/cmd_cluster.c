@@ -263,8 +263,35 @@ static int job_refused(struct cmdctx *cx, const char *cmd,
 	return 0;
 }
 
+/* The arguments of initialize, join and remove: the master's address
+ * (join), and --yes, which answers the question for automation (the
+ * capital-Y prompt stays the default). 0, or EXIT_USAGE having said why. */
+static int job_args(struct cmdctx *cx, const char *cmd, int argc,
+    char **argv, int want_master, const char **master, int *yes)
+{
+	*master = NULL;
+	*yes = 0;
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--yes") && !*yes)
+			*yes = 1;
+		else if (want_master && *master == NULL && argv[i][0] != '-')
+			*master = argv[i];
+		else {
+			ui_err(cx->ui, "%s: %s: unexpected argument\nUsage:\n  %s%s "
+			    "[--yes]\n", cmd, esc(argv[i]), cmd,
+			    want_master ? " <master address>" : "");
+			return EXIT_USAGE;
+		}
+	}
+	if (want_master && *master == NULL) {
+		ui_err(cx->ui, "Usage:\n  %s <master address> [--yes]\n", cmd);
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
 static int start_job(struct cmdctx *cx, enum cluster_job_kind k,
-    const char *master)
+    const char *master, int yes)
 {
 	struct node *n = cx->node;
 	struct cluster cl;
@@ -285,7 +312,7 @@ static int start_job(struct cmdctx *cx, enum cluster_job_kind k,
 	snprintf(text, sizeof text, "%s%s", prompts[k], k == CLUSTER_JOB_JOIN &&
 	    cl.status == CS_ENABLED ? "NOTE: This node is already in a cluster.\n"
 	    "Knowledge of all nodes in the old cluster will be removed\n" : "");
-	if (!ui_confirm(cx->ui, text)) {
+	if (!yes && !ui_confirm(cx->ui, text)) {
 		ui_err(cx->ui, "%s: cancelled (only a capital Y proceeds)\n", cmd);
 		return EXIT_FAIL;
 	}
@@ -312,30 +339,42 @@ static int start_job(struct cmdctx *cx, enum cluster_job_kind k,
 
 int cmd_cluster_initialize(struct cmdctx *cx, int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	return start_job(cx, CLUSTER_JOB_INITIALIZE, NULL);
+	const char *master;
+	int yes, r;
+
+	if ((r = job_args(cx, "database cluster initialize", argc, argv, 0,
+	    &master, &yes)) != 0)
+		return r;
+	return start_job(cx, CLUSTER_JOB_INITIALIZE, NULL, yes);
 }
 
 int cmd_cluster_join(struct cmdctx *cx, int argc, char **argv)
 {
 	unsigned char a[16];
+	const char *master;
+	int yes, r;
 
-	(void)argc;
-	if (inet_pton(AF_INET, argv[0], a) != 1 &&
-	    inet_pton(AF_INET6, argv[0], a) != 1) {
+	if ((r = job_args(cx, "database cluster join", argc, argv, 1, &master,
+	    &yes)) != 0)
+		return r;
+	if (inet_pton(AF_INET, master, a) != 1 &&
+	    inet_pton(AF_INET6, master, a) != 1) {
 		ui_err(cx->ui, "database cluster join: %s: expected the master's IP "
-		    "address\n", esc(argv[0]));
+		    "address\n", esc(master));
 		return EXIT_FAIL;
 	}
-	return start_job(cx, CLUSTER_JOB_JOIN, argv[0]);
+	return start_job(cx, CLUSTER_JOB_JOIN, master, yes);
 }
 
 int cmd_cluster_remove(struct cmdctx *cx, int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	return start_job(cx, CLUSTER_JOB_REMOVE, NULL);
+	const char *master;
+	int yes, r;
+
+	if ((r = job_args(cx, "database cluster remove", argc, argv, 0,
+	    &master, &yes)) != 0)
+		return r;
+	return start_job(cx, CLUSTER_JOB_REMOVE, NULL, yes);
 }
 
 int cmd_cluster_clear_error(struct cmdctx *cx, int argc, char **argv)

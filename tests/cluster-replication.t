@@ -107,6 +107,16 @@ def main(t):
         out = wait_for(lambda: (lambda o: o if all(w in o for w in want) else None)(status(r1)))
         t.ok(out, "a replica's status: the master and every replica, itself marked (me)", status(r1))
 
+        # An IPv6 replica the master knows only by its slot (docs/cluster.md,
+        # "Status lines") is listed under its address, not its slot name.
+        slot = "nodebak_v6_fd000017000000000000000000000012"
+        m.psql(f"SELECT pg_create_physical_replication_slot('{slot}')", db="postgres")
+        want = "    fd00:17::12          : Unreachable ( known to the master, not connected )\n"
+        out = wait_for(lambda: (lambda o: o if want in o else None)(status(m)))
+        t.ok(out and slot not in out and "127.0.0.12           : Connected Slave ( In Sync )" in out,
+             "an IPv6 replica's slot is shown as its address", status(m))
+        m.psql(f"SELECT pg_drop_replication_slot('{slot}')", db="postgres")
+
         # A snapshot on a replica (pg_dump on a hot standby); its rollback is
         # refused while the server still follows a master, even when the
         # settings say Error rather than Enabled.

@@ -74,6 +74,9 @@ CASES = [
      "[ftpd] tls = maybe", "must be one of required, allowed, off"),
     ("pg_port = 0", N + "[database]\npg_port = 0\n", 4,
      "[database] pg_port = 0", "must be an integer from 1 to 65535"),
+    ("misspelt pg_bindir", N + "[database]\npg_bin = /usr/lib/postgresql/16/bin\n", 4,
+     "[database] pg_bin",
+     "unknown key (keys of [database]: engine, path, pg_port, pg_bindir)"),
     ("key of another section", N + "[ftpd]\ncompression_level = 6\n", 4,
      "[ftpd] compression_level",
      "unknown key (keys of [ftpd]: ftp_listen, ftps_implicit_listen, sftp_listen, tls, "
@@ -98,7 +101,7 @@ def refusal(argv, prog):
 
 
 def main(t):
-    t.plan(2 * len(CASES) + 1)
+    t.plan(2 * len(CASES) + 2)
     with tempfile.TemporaryDirectory(prefix="nodebak-conf-errors-") as d:
         for i, (what, text, line, given, allowed) in enumerate(CASES):
             path = os.path.join(d, f"bad{i}.conf")
@@ -130,6 +133,20 @@ def main(t):
         t.ok(p.returncode != 0 and "none/sock" in p.stderr and "nodebak.conf" not in p.stderr
              and ".conf:" not in p.stderr,
              "the boundary values load: the console gets as far as the socket", p.stderr)
+        # A pg_bindir without PostgreSQL's programs stops the daemon at start
+        # with one line naming the key and the folder (docs/cluster.md).
+        os.makedirs(os.path.join(d, "pgb", "s"), mode=0o700)
+        os.makedirs(os.path.join(d, "pgb", "f"))
+        path = os.path.join(d, "pgb", "n.conf")
+        with open(path, "w") as f:
+            f.write(N + "state_dir = s\nfiles_dir = f\n[database]\nengine = postgresql\n"
+                    f"pg_bindir = {d}/nowhere/bin\n[snapshotd]\nsocket = s.sock\n"
+                    "[cluster]\ninterface_a = 127.0.0.1\n")
+        p = subprocess.run([os.path.join(BIN, "nodebak-snapshotd"), "-f", "-c", path],
+                           capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+        want = f"nodebak-snapshotd: [database] pg_bindir = {d}/nowhere/bin: no executable pg_ctl there"
+        t.ok(p.returncode != 0 and p.stderr.rstrip("\n").splitlines()[-1:] == [want],
+             "a pg_bindir without pg_ctl: the daemon names the key and the folder", p.stderr)
 
 
 run(main)

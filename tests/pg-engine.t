@@ -16,7 +16,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from node import BIN, TBIN, Node  # noqa: E402
+from node import BIN, PG_BIN, TBIN, Node  # noqa: E402
 from scenario import listening  # noqa: E402
 from tap import run  # noqa: E402
 
@@ -166,7 +166,7 @@ def main(t):
                 and time.time() < deadline:
             time.sleep(0.05)
         idx = os.path.join(pgdata, n.psql("SELECT pg_relation_filepath('extra_pkey')").strip())
-        pgctl = ["runuser", "-u", "postgres", "--", "/usr/lib/postgresql/15/bin/pg_ctl", "-w", "-D", pgdata]
+        pgctl = ["runuser", "-u", "postgres", "--", os.path.join(PG_BIN, "pg_ctl"), "-w", "-D", pgdata]
         subprocess.run(pgctl + ["stop", "-m", "fast"], check=True, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL, timeout=60)
         with open(idx, "r+b") as f:

@@ -15,7 +15,31 @@ import time
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.path.join(TOP, "bin")
 TBIN = os.path.join(TOP, "tests", "bin")
-PG_BIN = "/usr/lib/postgresql/15/bin"
+
+
+def _pg_bin():
+    """The server's programs, found as nodebak finds them (docs/cluster.md,
+    "Programs"): pg_config --bindir, else the highest /usr/lib/postgresql/*/bin."""
+    try:
+        d = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True,
+                           timeout=10).stdout.strip()
+        if d and os.access(os.path.join(d, "pg_ctl"), os.X_OK):
+            return d
+    except OSError:
+        pass
+    root = "/usr/lib/postgresql"
+    vers = []
+    for v in os.listdir(root) if os.path.isdir(root) else []:
+        try:
+            rank = tuple(int(x) for x in v.split("."))
+        except ValueError:
+            continue
+        if os.access(os.path.join(root, v, "bin", "pg_ctl"), os.X_OK):
+            vers.append((rank, v))
+    return os.path.join(root, max(vers)[1], "bin") if vers else root + "/15/bin"
+
+
+PG_BIN = _pg_bin()
 
 _live = []
 

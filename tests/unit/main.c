@@ -34,6 +34,7 @@ int main(void)
 	t_sysfilter();
 	t_users();
 	t_split();
+	t_db_pg();
 	printf("1..%d\n", tap_n);
 	return tap_failed ? 1 : 0;
 }

@@ -165,6 +165,9 @@ static void t_conf_values(void)
 	ok(conf_refused("[node]\nna\nme = x\n", ":2: [node] na: expected KEY = "
 	    "VALUE, a [SECTION] header or a # comment"),
 	    "conf: line without '=': %s", err_msg());
+	ok(conf_refused("[node]\nname = x\n[database]\npgbindir = /opt\n", ":4: "
+	    "[database] pgbindir: unknown key (keys of [database]: engine, path, "
+	    "pg_port, pg_bindir)"), "conf: the keys of [database]: %s", err_msg());
 	ok(conf_refused("[node]\nname = x\n[ftpd]\nmax_bytes = 1G\n", ":4: [ftpd] "
 	    "max_bytes: unknown key (keys of [ftpd]: ftp_listen, "
 	    "ftps_implicit_listen, sftp_listen, tls, tls_cert, tls_key, host_key, "
@@ -184,6 +187,7 @@ static void t_conf_values(void)
 		    c->ftpd.sftp_listen == NULL && !strcmp(c->ftpd.pasv_ports,
 		    "1024-65535") && !strcmp(conf_iface(c, "ipv"), "fe80::1"),
 		    "conf: their values");
+		ok(c->pg_bindir == NULL, "conf: pg_bindir unset by default");
 		ok(!strcmp(c->db_engine, "sqlite") && c->pg_port == 5432 &&
 		    c->ftpd.max_clients == 256 && c->max_bytes == 512LL << 20 &&
 		    !strcmp(c->ftpd.ftps_implicit_listen ? "set" : "", "") &&

@@ -39,6 +39,7 @@ void t_pki(void);
 void t_pullconf(void);
 void t_age(void);
 void t_sysfilter(void);
+void t_db_pg(void);
 void t_users(void);
 void t_split(void);
 
