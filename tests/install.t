@@ -34,7 +34,7 @@ CAPS = {"nodebak-snapshotd.service": {
             "CAP_SETGID", "CAP_KILL", "CAP_SYS_PTRACE"},
         "nodebak-ftpd.service": {
             "CAP_NET_BIND_SERVICE", "CAP_SETUID", "CAP_SETGID",
-            "CAP_SETPCAP", "CAP_KILL"}}
+            "CAP_SETPCAP", "CAP_KILL", "CAP_SYS_CHROOT"}}
 HARDENING = ["NoNewPrivileges=yes", "ProtectSystem=strict",
              "ProtectHome=yes", "PrivateTmp=yes", "PrivateDevices=yes",
              "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6",

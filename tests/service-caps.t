@@ -139,7 +139,9 @@ def ftpd_case(t, drop, owner):
     what = f"without CAP_{drop[0].upper()}" if drop else "with its unit's capabilities"
     what += f", files root of {owner}"
     nobody = pwd.getpwnam(owner)
-    n = Node("caps-ftp", extra_conf="tls = off\nlogin_timeout = 10\n")
+    # SSH's network process may not be the files root's owner (nobody
+    # here): the system's `daemon` user stands in for nodebak-sshd.
+    n = Node("caps-ftp", extra_conf="tls = off\nlogin_timeout = 10\nprivsep_user = daemon\n")
     try:
         rc, out, err = n.nb("user", "add", "admin", "admin", "--password-stdin",
                             input="caps-admin-secret\n")

@@ -23,6 +23,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from pull_util import children  # noqa: E402
 from scenario import wait_until  # noqa: E402
+from sftp_util import need_paramiko  # noqa: E402
+need_paramiko()
 from sftp_util import PASSWORDS, SshNode, require_ftpd  # noqa: E402
 from tap import run  # noqa: E402
 
@@ -47,10 +49,21 @@ def limits(pid):
         return out
 
 
+def quiet(n):
+    """The listener's children once the ones of earlier connections (the
+    readiness probe's among them) have gone: the set a new session adds
+    one to."""
+    listener = n.procs["ftpd"].pid
+    wait_until(lambda: not children(listener), timeout=15)
+    return set(children(listener))
+
+
 def session_pid(n, before):
     listener = n.procs["ftpd"].pid
     wait_until(lambda: set(children(listener)) - before, timeout=10)
     new = set(children(listener)) - before
+    if len(new) != 1:
+        print(f"# new children of the listener: {new}", flush=True)
     return new.pop() if len(new) == 1 else None
 
 
@@ -80,7 +93,7 @@ def main(t):
     n.start_all()
     listener = n.procs["ftpd"].pid
     try:
-        before = set(children(listener))
+        before = quiet(n)
         f = ftplib.FTP()
         f.connect(n.addr, n.ftp_port, timeout=30)
         pid = session_pid(n, before)
@@ -104,7 +117,7 @@ def main(t):
             t.ok(gone_by_sigsys(n, pid), "a logged-in session that calls execve is killed")
             g = login(n)
             t.ok(g.pwd() == "/", "the server logs in the next client")
-            before = set(children(listener))
+            before = set(children(listener))  # g's session stays
             h = ftplib.FTP()
             h.connect(n.addr, n.ftp_port, timeout=30)
             pid2 = session_pid(n, before)
@@ -121,7 +134,7 @@ def main(t):
         # The SSH network process: its filter and limits, and a forbidden
         # call kills it, not the server.
         import socket
-        before = set(children(listener))
+        before = quiet(n)
         sk = socket.create_connection((n.addr, n.sftp_port), timeout=10)
         sk.sendall(b"SSH-2.0-probe\r\n")
         worker = session_pid(n, before)
