@@ -17,6 +17,7 @@
 #include "esc.h"
 #include "fsutil.h"
 #include "hostkey.h"
+#include "progress.h"
 #include "user.h"
 #include "xmalloc.h"
 #include "banned.h"
@@ -27,6 +28,7 @@ struct console_conn {
 	struct ctl ctl;
 	char node[80];
 	int broken;		/* the conversation failed: reconnect */
+	int progress;		/* progress frames asked for: draw them */
 };
 
 /* Say in one line who may use the control socket: the peer check of
@@ -45,6 +47,25 @@ static int refused(const struct conf *c, const char *what)
 	    "nodebak-snapshotd's user may use the console (set [snapshotd] "
 	    "socket_group to let a group use it); uid %ld is not one", what,
 	    c->socket, (long)getuid());
+}
+
+/* 1 when the daemon's hello has an "options" line naming opt. */
+static int offers(const char *hello, const char *opt)
+{
+	const char *l = strstr(hello, "\noptions ");
+	size_t n = strlen(opt);
+
+	if (l == NULL)
+		return 0;
+	for (l += 9; *l && *l != '\n'; ) {
+		while (*l == ' ')
+			l++;
+		if (!strncmp(l, opt, n) && (l[n] == ' ' || l[n] == '\n' ||
+		    l[n] == '\0'))
+			return 1;
+		l += strcspn(l, " \n");
+	}
+	return 0;
 }
 
 static int connect_daemon(const struct conf *c, const char *role,
@@ -92,6 +113,14 @@ static int connect_daemon(const struct conf *c, const char *role,
 	    strlen(CTL_VERSION) - 6) : 64, p.p + strlen(CTL_VERSION) + 6);
 	if (role && (r = ctl_sends(&k->ctl, "role", role)) != 0)
 		goto out;
+	/* A progress line only for a person watching a terminal, and only
+	 * from a daemon that offers it (older ones end the connection on a
+	 * frame they do not know). */
+	if (isatty(STDERR_FILENO) && offers(buf_cstr(&p), "progress")) {
+		if ((r = ctl_sends(&k->ctl, "option", "progress")) != 0)
+			goto out;
+		k->progress = 1;
+	}
 out:
 	buf_free(&p);
 	if (r != 0) {
@@ -146,8 +175,11 @@ static int send_attachment(struct console_conn *k, int argc, char **argv)
 static int run_remote(struct console_conn *k, int argc, char **argv)
 {
 	struct buf p = BUF_INIT(CTL_MAX_PAYLOAD), line = BUF_INIT(LINE_MAX_LEN);
+	struct progress_line pl;
 	char type[CTL_TYPE_MAX + 1];
 	int r, status = 1;
+
+	progress_init(&pl, stderr);
 
 	for (int i = 0; i < argc; i++)
 		if ((r = ctl_sends(&k->ctl, "arg", argv[i])) != 0)
@@ -156,6 +188,17 @@ static int run_remote(struct console_conn *k, int argc, char **argv)
 	    (r = ctl_send(&k->ctl, "run", "", 0)) != 0)
 		goto fail;
 	while ((r = ctl_recv(&k->ctl, type, &p)) == 0) {
+		if (!strcmp(type, "progress") && k->progress) {
+			unsigned long long done, total;
+			if (sscanf(buf_cstr(&p), "%llu %llu", &done, &total) != 2) {
+				r = err_set(ERR_PROTO, "malformed progress frame from "
+				    "the daemon");
+				goto fail;
+			}
+			progress_show(&pl, done, total);
+			continue;
+		}
+		progress_clear(&pl);
 		if (!strcmp(type, "out")) {
 			fwrite(p.p ? p.p : "", 1, p.len, stdout);
 		} else if (!strcmp(type, "err")) {
@@ -188,6 +231,7 @@ static int run_remote(struct console_conn *k, int argc, char **argv)
 	buf_free(&line);
 	return status;
 fail:
+	progress_clear(&pl);
 	k->broken = 1;
 	fflush(stdout);
 	fprintf(stderr, "nodebak: %s\n", err_msg());

@@ -51,6 +51,8 @@ struct bak_writer {
 	size_t nrec;
 	off_t start;		/* where the payload's tar header goes */
 	int finished;
+	const struct bak_progress *progress;
+	uint64_t pdone, ptotal;
 };
 
 static int payload_write(void *ctx, const void *p, size_t n)
@@ -225,12 +227,23 @@ int bak_writer_add_file(struct bak_writer *w, const char *path, unsigned mode,
 		if ((r = add_bytes(w, path, w->chunk, (size_t)n)) != 0)
 			goto out;
 		done += (uint64_t)n;
+		w->pdone += (uint64_t)n;
+		if (w->progress)
+			w->progress->fn(w->progress->ctx, w->pdone, w->ptotal);
 	}
 	if (done != size)
 		r = err_set(ERR_IO, "%s: changed size while being archived", src);
 out:
 	close(fd);
 	return r;
+}
+
+void bak_writer_set_progress(struct bak_writer *w,
+    const struct bak_progress *p, uint64_t total)
+{
+	w->progress = p && p->fn ? p : NULL;
+	w->pdone = 0;
+	w->ptotal = total;
 }
 
 int bak_writer_finish(struct bak_writer *w)
@@ -869,6 +882,8 @@ struct outer {
 	size_t prelen, prepos;
 	struct ustar_stream us;
 	int check;
+	const struct bak_progress *progress;
+	uint64_t done, total;	/* bytes of the file read, its size */
 };
 
 static int outer_read(void *ctx, void *p, size_t cap, size_t *got)
@@ -887,6 +902,9 @@ static int outer_read(void *ctx, void *p, size_t cap, size_t *got)
 	}
 	if ((r = fd_source_read(&o->fd, p, cap, got)) != 0)
 		return r;
+	o->done += *got;
+	if (o->progress && *got)
+		o->progress->fn(o->progress->ctx, o->done, o->total);
 	if (o->check)
 		return *got ? ustar_stream_feed(&o->us, p, *got) :
 		    ustar_stream_end(&o->us);
@@ -1115,6 +1133,7 @@ int bak_read_fd(int fd, const char *path, const struct bak_keys *k,
 	struct bak_seal local;
 	struct age_reader *ar = NULL;
 	char mhash[SHA256_HEX_LEN + 1];
+	struct stat st;
 	int own = -1, r;
 
 	if (seal == NULL)
@@ -1126,9 +1145,15 @@ int bak_read_fd(int fd, const char *path, const struct bak_keys *k,
 		return err_sys("%s", path);
 	o.fd.fd = fd;
 	o.fd.what = path;
+	if (k->progress && k->progress->fn && fstat(fd, &st) == 0 &&
+	    S_ISREG(st.st_mode)) {
+		o.progress = k->progress;
+		o.total = (uint64_t)st.st_size;
+	}
 	if ((r = source_read_full(&(struct source){ fd_source_read, &o.fd },
 	    o.pre, sizeof o.pre, &o.prelen)) != 0)
 		goto out;
+	o.done = o.prelen;	/* served again, not counted again */
 	if (o.prelen >= 2 && o.pre[0] == 0x1f && o.pre[1] == 0x8b) {
 		r = read_plain(&os, path, k, lim, stage_fd, mf, mhash);
 	} else if (age_looks_like(o.pre, o.prelen)) {

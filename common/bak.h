@@ -16,6 +16,14 @@
 struct buf;
 struct bak_writer;
 
+/* Told how far a long read or write has got: done of total bytes (total
+ * 0: not known). Called at every chunk (up to 1 MiB); the callee decides
+ * how often to show it. */
+struct bak_progress {
+	void (*fn)(void *ctx, uint64_t done, uint64_t total);
+	void *ctx;
+};
+
 #define BAK_SIG_DOMAIN "nodebak-manifest-v1"	/* signed with its NUL */
 #define BAK_SIG_MAX 1024
 /* A sealed archive (format 2): ustar(payload.age, ENVELOPE, ENVELOPE.sig),
@@ -36,6 +44,10 @@ int bak_writer_add_data(struct bak_writer *w, const char *path, unsigned mode,
 int bak_writer_add_file(struct bak_writer *w, const char *path, unsigned mode,
     const char *src, uint64_t size);
 int bak_writer_add_dir(struct bak_writer *w, const char *path, unsigned mode);
+/* Report the bytes of the files that bak_writer_add_file() adds to p
+ * (borrowed, may be NULL), out of total: the sum of their sizes. */
+void bak_writer_set_progress(struct bak_writer *w,
+    const struct bak_progress *p, uint64_t total);
 /* End the tar stream and the gzip member (and the age payload). */
 int bak_writer_finish(struct bak_writer *w);
 int bak_writer_sealed(const struct bak_writer *w);
@@ -72,6 +84,9 @@ struct bak_keys {
 	void *arg;
 	const struct age_identity *ids;
 	size_t nids;
+	/* Who hears how many bytes of the file have been read, out of its
+	 * size (NULL: nobody). */
+	const struct bak_progress *progress;
 };
 
 /* What a reader found besides the MANIFEST. */

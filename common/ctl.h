@@ -9,6 +9,11 @@
 #include "buf.h"
 
 #define CTL_VERSION "nodebak-ctl 1"
+/* The options this daemon offers in its hello ("options progress"); a
+ * console sends "option <name>" only for one offered, so new consoles
+ * work with old daemons and old consoles never see what they did not
+ * ask for (docs/control-protocol.md). */
+#define CTL_OPTIONS "progress"
 #define CTL_MAX_PAYLOAD (1u << 20)
 #define CTL_MAX_ARGS 64
 #define CTL_TYPE_MAX 16

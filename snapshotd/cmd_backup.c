@@ -50,7 +50,7 @@ int cmd_backup_snapshot(struct cmdctx *cx, int argc, char **argv)
 		    "A-Za-z0-9._- and do not start with a dot\n", esc(argv[0]));
 		return EXIT_FAIL;
 	}
-	if (snapshot_create(cx->node, name) != 0)
+	if (snapshot_create(cx->node, name, cx->ui) != 0)
 		return cmd_fail(cx, "backup snapshot");
 	ui_out(cx->ui, "%s.bak ready for download\n", name);
 	return EXIT_OK;

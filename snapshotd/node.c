@@ -185,6 +185,7 @@ void node_keys(const struct node *n, const struct age_identity *ids,
 	k->arg = (void *)n;
 	k->ids = nids ? ids : &n->recovery_id;
 	k->nids = nids ? nids : 1;
+	k->progress = NULL;
 }
 
 int node_archive_owner(const struct node *n, int fd, const char *path)

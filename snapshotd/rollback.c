@@ -246,8 +246,10 @@ static int backup_exists(struct node *n, const char *name)
 
 /* Stage and verify: everything that can fail without touching the node. */
 static int stage_archive(struct node *n, const struct rollback_req *rq,
-    const char *path, const char *stage, struct manifest *mf)
+    const char *path, const char *stage, struct manifest *mf,
+    const struct ui *ui)
 {
+	struct bak_progress prog = { ui_bak_progress, (void *)ui };
 	struct bak_limits lim;
 	struct bak_keys keys;
 	char *db;
@@ -258,6 +260,7 @@ static int stage_archive(struct node *n, const struct rollback_req *rq,
 		return err_sys("%s", stage);
 	node_limits(n, &lim);
 	node_keys(n, rq->ids, rq->nids, &keys);
+	keys.progress = ui ? &prog : NULL;
 	r = bak_read(path, &keys, &lim, fd, mf, NULL);
 	if (r == 0)
 		r = snapshot_check_sidecar(path, mf);
@@ -454,12 +457,12 @@ int rollback_begin(struct node *n, const char *what, const struct ui *ui)
 
 /* The safety snapshot's name: pre-rollback-<ts>, made unique. */
 static int take_safety(struct node *n, const char *ts, char *name,
-    size_t namesz)
+    size_t namesz, const struct ui *ui)
 {
 	snprintf(name, namesz, "pre-rollback-%s", ts);
 	for (int k = 2; k < 100 && backup_exists(n, name); k++)
 		snprintf(name, namesz, "pre-rollback-%s-%d", ts, k);
-	if (snapshot_create(n, name) != 0) {
+	if (snapshot_create(n, name, ui) != 0) {
 		name[0] = '\0';
 		return err_prefix(ERR_IO, "safety snapshot");
 	}
@@ -512,7 +515,8 @@ static int stage_phase(struct run *x)
 	fault_point("rollback-intent");
 	if ((x->stage = new_stage(x->work)) == NULL)
 		return ERR_SYS;
-	if ((r = stage_archive(x->n, rq, x->path, x->stage, &x->res->mf)) != 0)
+	if ((r = stage_archive(x->n, rq, x->path, x->stage, &x->res->mf,
+	    x->ui)) != 0)
 		return r;
 	return check_origin(x->n, &x->res->mf, rq->force, rq->file, rq->seen);
 }
@@ -528,7 +532,7 @@ static int commit_phase(struct run *x)
 	strftime(x->ts, sizeof x->ts, "%Y%m%dT%H%M%SZ", gmtime(&now));
 	if (!x->rq->no_safety) {
 		if ((r = take_safety(x->n, x->ts, res->safety,
-		    sizeof res->safety)) != 0)
+		    sizeof res->safety, x->ui)) != 0)
 			return r;
 		ui_out(x->ui, "Safety snapshot %s.bak taken\n", res->safety);
 	}

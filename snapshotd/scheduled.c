@@ -359,7 +359,7 @@ static int run_job(struct node *n, void *arg)
 	if ((ret = schedule_name(n->conf->sched_name, slot, name,
 	    sizeof name)) == 0) {
 		log_info("scheduled snapshot %s: started", name);
-		if ((ret = snapshot_create(n, name)) != 0)
+		if ((ret = snapshot_create(n, name, NULL)) != 0)
 			why = errno == ENOSPC || strstr(err_msg(), "No space") ?
 			    R_SPACE : R_SNAPSHOT;
 		else if ((ret = verify(n, name, &size)) != 0)

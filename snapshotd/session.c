@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -32,7 +33,12 @@ struct session {
 	pid_t pid;
 	struct buf data;	/* a file the console sent with the command */
 	int has_data;
+	int progress;		/* the console asked for progress frames */
+	struct timespec last_progress;
 };
+
+/* Progress frames at most this often (and the last one, done == total). */
+#define PROGRESS_INTERVAL_MS 250
 
 static pthread_mutex_t count_lock = PTHREAD_MUTEX_INITIALIZER;
 static int nsessions;
@@ -43,6 +49,27 @@ static int sess_vprint(void *ctx, enum ui_stream st, const char *fmt,
 	struct session *s = ctx;
 
 	return ctl_vsendf(&s->ctl, st == UI_ERR ? "err" : "out", fmt, ap);
+}
+
+/* A progress frame, "<done> <total>", to a console that asked for them,
+ * at most every PROGRESS_INTERVAL_MS. A console that did not ask (all
+ * of them before this frame existed) never gets one. */
+static void sess_progress(void *ctx, uint64_t done, uint64_t total)
+{
+	struct session *s = ctx;
+	struct timespec now;
+	long long ms;
+
+	if (!s->progress)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	ms = (now.tv_sec - s->last_progress.tv_sec) * 1000LL +
+	    (now.tv_nsec - s->last_progress.tv_nsec) / 1000000;
+	if (ms < PROGRESS_INTERVAL_MS && done != total)
+		return;
+	s->last_progress = now;
+	ctl_sendf(&s->ctl, "progress", "%llu %llu", (unsigned long long)done,
+	    (unsigned long long)total);
 }
 
 /* 1 only when the answer is exactly "Y". */
@@ -93,7 +120,7 @@ static void free_args(char **argv, int *argc)
 /* One command: the words, with the file the console sent if any. */
 static int run(struct session *s, int argc, char **argv)
 {
-	const struct ui ui = { sess_vprint, sess_confirm, s };
+	const struct ui ui = { sess_vprint, sess_confirm, s, sess_progress };
 	struct cmdctx cx;
 
 	memset(&cx, 0, sizeof cx);
@@ -115,9 +142,9 @@ static void serve(struct session *s)
 		ctl_sends(&s->ctl, "err", "control protocol version mismatch\n");
 		goto out;
 	}
-	if (ctl_sendf(&s->ctl, "hello", "%s\nnode %s\nrole %s", CTL_VERSION,
-	    s->node->conf->node_name, s->role == CTL_ADMIN ? "admin" :
-	    "readonly") != 0)
+	if (ctl_sendf(&s->ctl, "hello", "%s\nnode %s\nrole %s\noptions %s",
+	    CTL_VERSION, s->node->conf->node_name, s->role == CTL_ADMIN ?
+	    "admin" : "readonly", CTL_OPTIONS) != 0)
 		goto out;
 	while ((r = ctl_recv(&s->ctl, type, &p)) == 0) {
 		if (!strcmp(type, "arg")) {
@@ -130,6 +157,12 @@ static void serve(struct session *s)
 				s->role = CTL_READONLY;
 			else if (strcmp(buf_cstr(&p), "admin"))
 				break;
+		} else if (!strcmp(type, "option")) {
+			/* Only what the hello offered: a console asks for an
+			 * option only when the daemon said it has it. */
+			if (strcmp(buf_cstr(&p), "progress"))
+				break;
+			s->progress = 1;
 		} else if (!strcmp(type, "data")) {
 			buf_reset(&s->data);
 			if (buf_add(&s->data, p.p ? p.p : "", p.len) != 0)

@@ -24,6 +24,7 @@
 #include "sidecar.h"
 #include "snapshot.h"
 #include "xmalloc.h"
+#include "ui.h"
 #include "banned.h"
 
 #define CONFIG_MEMBER "config/nodebak.conf"
@@ -330,11 +331,13 @@ static int write_json(const struct node *n, const struct manifest *mf,
 /* Write the archive for mf from work into fd, sealed to rs when nrec. */
 static int write_archive(struct node *n, const struct manifest *mf,
     const char *work, int fd, const char *what,
-    const struct age_recipient *rs, size_t nrec)
+    const struct age_recipient *rs, size_t nrec, const struct ui *ui)
 {
 	struct buf mtext = BUF_INIT(MANIFEST_MAX_BYTES);
 	struct buf stext = BUF_INIT(BAK_SIG_MAX);
 	struct bak_writer *w = NULL;
+	struct bak_progress prog = { ui_bak_progress, (void *)ui };
+	uint64_t total = 0;
 	int r;
 
 	if ((r = manifest_format(mf, &mtext)) != 0 ||
@@ -342,6 +345,9 @@ static int write_archive(struct node *n, const struct manifest *mf,
 	    (r = bak_writer_new(fd, (int)n->conf->compression_level, mf->created,
 	    what, rs, nrec, &w)) != 0)
 		goto out;
+	for (size_t i = 0; i < mf->n; i++)
+		total += mf->m[i].size;
+	bak_writer_set_progress(w, ui ? &prog : NULL, total);
 	if ((r = bak_writer_add_data(w, "MANIFEST", 0644, mtext.p, mtext.len)) ||
 	    (r = bak_writer_add_data(w, "MANIFEST.sig", 0644, stext.p, stext.len)))
 		goto out;
@@ -367,7 +373,7 @@ out:
 	return r;
 }
 
-int snapshot_create(struct node *n, const char *name)
+int snapshot_create(struct node *n, const char *name, const struct ui *ui)
 {
 	struct manifest mf;
 	char file[NAME_MAX_LEN + 8], tmpname[NAME_MAX_LEN + 32];
@@ -426,7 +432,7 @@ int snapshot_create(struct node *n, const char *name)
 		goto out;
 	}
 	if ((r = node_archive_owner(n, fd, tmp)) != 0 ||
-	    (r = write_archive(n, &mf, work, fd, tmp, rs, nrec)) != 0)
+	    (r = write_archive(n, &mf, work, fd, tmp, rs, nrec, ui)) != 0)
 		goto out;
 	fault_point("snapshot-archive-written");
 	if (fsync(fd) != 0) {

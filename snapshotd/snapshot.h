@@ -7,12 +7,15 @@
 #include "manifest.h"
 
 struct node;
+struct ui;
 
 /* Take snapshot name (valid per names.h, not existing): writes
  * backups/<name>.bak and backups/<name>.json, each visible only when
- * complete. On failure nothing new is left behind and err_msg() says why.
- * Must be called with the node's operation lock held. */
-int snapshot_create(struct node *n, const char *name);
+ * complete; while the archive is written, its members' bytes are reported
+ * through ui_progress(ui) (ui may be NULL). On failure nothing new is
+ * left behind and err_msg() says why. Must be called with the node's
+ * operation lock held. */
+int snapshot_create(struct node *n, const char *name, const struct ui *ui);
 
 /* Collect the node's members into work (a new folder): the database copy,
  * configuration, cluster settings and the files root's node files, and

@@ -41,3 +41,14 @@ int ui_confirm(const struct ui *u, const char *text)
 		return 0;
 	return u->confirm(u->ctx, text) == 1;
 }
+
+void ui_progress(const struct ui *u, uint64_t done, uint64_t total)
+{
+	if (u != NULL && u->progress != NULL)
+		u->progress(u->ctx, done, total);
+}
+
+void ui_bak_progress(void *ctx, uint64_t done, uint64_t total)
+{
+	ui_progress(ctx, done, total);
+}

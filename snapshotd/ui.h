@@ -6,6 +6,7 @@
 #ifndef NODEBAK_UI_H
 #define NODEBAK_UI_H
 #include <stdarg.h>
+#include <stdint.h>
 
 enum ui_stream { UI_OUT, UI_ERR };
 
@@ -17,6 +18,10 @@ struct ui {
 	/* Show text and ask: 1 only for an unmistakable yes, else 0. */
 	int (*confirm)(void *ctx, const char *text);
 	void *ctx;
+	/* How far long work has got: done of total bytes (total 0: not
+	 * known), called as often as the work likes; the listener shows it
+	 * at most a few times a second, or not at all. May be NULL. */
+	void (*progress)(void *ctx, uint64_t done, uint64_t total);
 };
 
 /* Text for standard output / error through u; with u NULL it goes
@@ -28,5 +33,9 @@ int ui_err(const struct ui *u, const char *fmt, ...)
 /* Ask through u: 1 for yes; 0 for no, and always without a person (u
  * NULL), so nothing that needs a confirmation runs unattended. */
 int ui_confirm(const struct ui *u, const char *text);
+/* Report progress through u (nothing when u or its progress is NULL). */
+void ui_progress(const struct ui *u, uint64_t done, uint64_t total);
+/* A bak_progress (bak.h) fn whose ctx is a const struct ui *. */
+void ui_bak_progress(void *ctx, uint64_t done, uint64_t total);
 
 #endif
