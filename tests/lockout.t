@@ -19,7 +19,7 @@ need_paramiko()
 from sftp_util import SshNode, PASSWORDS, require_ftpd  # noqa: E402
 from tap import run  # noqa: E402
 
-ADDR_LIMIT, USER_LIMIT, LOCK_S, DELAY_MS = 20, 10, 6, 100
+ADDR_LIMIT, USER_LIMIT, LOCK_S, DELAY_MS = 20, 10, 12, 100
 
 
 def ftp_try(n, src, user, pw):
