@@ -736,9 +736,10 @@ static int start_session(struct sess *s, enum mode mode)
 	return SSH_OK;
 }
 
-/* A role without a console asked for one (exec, shell, legacy scp, which
- * is an exec of "scp"): one line on stderr and exit status 1, so that the
- * client says why rather than "exec request failed". */
+/* A role without a console asked for one (exec, shell; legacy scp, an
+ * exec of "scp", is file transfer and served by the worker): one line on
+ * stderr and exit status 1, so that the client says why rather than
+ * "exec request failed". */
 static int refuse_console(struct sess *s)
 {
 	char line[160];
