@@ -22,7 +22,7 @@
 #include "xmalloc.h"
 #include "banned.h"
 
-#define SCP_CHUNK (32 * 1024)	/* one IPC message's worth of file data */
+#define SCP_CHUNK (64 * 1024)	/* one IPC message's worth of file data */
 #define SCP_MAX_WORDS 64
 #define SCP_NAME_MAX 255
 
