@@ -20,7 +20,8 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
 from sftp_util import need_paramiko  # noqa: E402
 need_paramiko()
-from sftp_util import SshNode, PASSWORDS, require_ftpd  # noqa: E402
+from sftp_util import SshNode, PASSWORDS, require_ftpd, wait_until  # noqa: E402
+from pull_util import children  # noqa: E402
 from tap import run  # noqa: E402
 
 KEY_PEM = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA\n" \
@@ -266,6 +267,26 @@ def main(t):
              int(os.stat(n.path("files", "fine")).st_mtime) == OLD and
              (os.stat(n.path("files", "fine")).st_mode & 0o777) == 0o600,
              "raw: T and C lines answered, file written with its mode and mtime", (got2, status2))
+
+        # A client that floods data during a download, then goes: the
+        # session does not outlive it.
+        with open(n.path("files", "flood.bin"), "wb") as f:
+            f.write(os.urandom(32 * 1024 * 1024))
+        listener = n.procs["ftpd"].pid
+        c = n.paramiko_client("admin")
+        ch = c.get_transport().open_session()
+        ch.exec_command("scp -f /flood.bin")
+        ch.sendall(b"\0")
+        ch.settimeout(0.5)
+        end = time.time() + 5
+        while time.time() < end:
+            try:
+                ch.send(b"x" * 32768)
+            except Exception:
+                time.sleep(0.1)
+        c.close()
+        t.ok(wait_until(lambda: not children(listener), timeout=20),
+             "a client flooding a download: its session ends when it goes", children(listener))
 
         xl = open(n.path("state", "xferlog")).read() if os.path.exists(n.path("state", "xferlog")) else ""
         t.ok(re.search(r"/up\.bin b _ i r admin scp ", xl) is not None and
