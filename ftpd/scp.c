@@ -141,7 +141,7 @@ static int get_line(struct scp *s)
 		if (nl)
 			break;
 	}
-	if (memchr(s->line.p ? s->line.p : "", '\0', s->line.len))
+	if (memchr(buf_cstr(&s->line), '\0', s->line.len))
 		return err_set(ERR_PROTO, "a NUL byte in a line");
 	return 0;
 }
@@ -398,7 +398,7 @@ static int sink_entry(struct scp *s, int c, const char *target, int isdir,
 	mode_t mode;
 	int r;
 
-	if (parse_entry(s->line.p, &mode, &size, &name) != 0)
+	if (parse_entry(buf_cstr(&s->line), &mode, &size, &name) != 0)
 		return reply_err(s, 1, "protocol error: %s", err_msg());
 	if (c == 'D' && size != 0)
 		return reply_err(s, 1, "protocol error: a folder's size is 0");
@@ -440,7 +440,7 @@ static int sink(struct scp *s, const char *target, int depth)
 			return reply_err(s, 1, "protocol error: %s", err_msg());
 		if (c == '\1' || c == '\2') {
 			log_info("ssh: %s: %s: scp: the client says: %s",
-			    s->p->peer, s->p->user, s->line.p);
+			    s->p->peer, s->p->user, buf_cstr(&s->line));
 			s->errors++;
 			s->fatal = c == '\2';
 			continue;
@@ -452,7 +452,7 @@ static int sink(struct scp *s, const char *target, int depth)
 			return ack(s);
 		}
 		if (c == 'T') {
-			if (parse_times(s->line.p, times) != 0)
+			if (parse_times(buf_cstr(&s->line), times) != 0)
 				return reply_err(s, 1, "protocol error: "
 				    "bad T line");
 			have_times = 1;
