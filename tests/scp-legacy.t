@@ -161,6 +161,14 @@ def main(t):
         t.ok(p.returncode != 0 and "not a regular file" in p.stderr and not os.path.exists(f"{local}/norec"),
              "scp -O of a folder without -r: refused", p.stderr)
 
+        # A name with a space, quoted for the remote shell as scp -O wants.
+        p = scp("admin", up, "admin" + at + "'with space.bin'")
+        # (a download's name is matched against the request: a backslash)
+        p2 = scp("admin", "admin" + at + "with\\ space.bin", f"{local}/space.bin")
+        t.ok(p.returncode == 0 and p2.returncode == 0 and sha(n.path("files", "with space.bin")) == sha(up) and
+             sha(f"{local}/space.bin") == sha(up), "scp -O: a quoted name with a space, both ways",
+             p.stderr + p2.stderr)
+
         # readonly: downloads from backups/, no upload, no private key.
         p = scp("ro", "ro" + at + "backups/nightly.bak", f"{local}/ro.bak")
         t.ok(p.returncode == 0 and sha(f"{local}/ro.bak") == sha(bak), "scp -O readonly: download from backups/",
