@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 #define SCP_CHUNK (64 * 1024)	/* one IPC message's worth of file data */
 #define SCP_MAX_WORDS 64
 #define SCP_NAME_MAX 255
+#define SCP_MAX_MATCHES 10000	/* names one wildcard may send */
 
 struct scp {
 	const struct scp_io *io;
@@ -602,6 +604,75 @@ static int send_path(struct scp *s, const char *vpath, int depth)
 	return send_file(s, vpath, name);
 }
 
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The names in folder dirpath that the role may see and the wildcard
+ * pattern matches (a leading dot only by a dot), sorted: 0, *np names in
+ * *namesp (the caller frees them), or a reply already sent. */
+static int glob_names(struct scp *s, const char *dirpath, const char *pattern,
+    char ***namesp, size_t *np)
+{
+	struct dirent *de;
+	DIR *d;
+	int fd, r;
+
+	*namesp = NULL;
+	*np = 0;
+	if ((r = rootfs_openat(&s->fs, dirpath, ROOTFS_LIST, O_RDONLY |
+	    O_DIRECTORY, 0, &fd)) != 0)
+		return refuse(s, dirpath, r, errno);
+	if (!(d = fdopendir(fd))) {
+		close(fd);
+		return refuse(s, dirpath, ERR_SYS, errno);
+	}
+	while ((de = readdir(d)) != NULL && *np < SCP_MAX_MATCHES) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    fnmatch(pattern, de->d_name, FNM_PERIOD) != 0 ||
+		    !rootfs_visible(&s->fs, dirpath, dirfd(d), de->d_name))
+			continue;
+		*namesp = xreallocarray(*namesp, *np + 1, sizeof(char *));
+		(*namesp)[(*np)++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	if (*np)
+		qsort(*namesp, *np, sizeof(char *), cmp_names);
+	return 0;
+}
+
+/* A path whose last name holds a wildcard (*, ?, [) and names no file:
+ * what it matches in its folder, as the shell behind OpenSSH's scp would
+ * expand it (a wildcard in a folder's name is taken literally). */
+static int send_glob(struct scp *s, const char *vpath)
+{
+	struct buf dir = BUF_INIT(ROOTFS_PATH_MAX + 1);
+	struct buf child = BUF_INIT(ROOTFS_PATH_MAX + 1);
+	const char *slash = strrchr(vpath, '/');
+	char **names = NULL;
+	size_t n = 0, i;
+	int r;
+
+	if ((r = buf_add(&dir, vpath, slash == vpath ? 1 :
+	    (size_t)(slash - vpath))) != 0 ||
+	    (r = glob_names(s, dir.p, slash + 1, &names, &n)) != 0)
+		goto out;
+	if (n == 0 && !s->fatal)
+		r = refuse(s, vpath, ERR_NOTFOUND, 0);
+	for (i = 0; i < n && r == 0 && !s->fatal; i++)
+		r = join(&child, dir.p, names[i]) ? reply_err(s, 0,
+		    "%s/%s: path too long", dir.p, names[i]) :
+		    send_path(s, child.p, 0);
+out:
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	buf_free(&dir);
+	buf_free(&child);
+	return r;
+}
+
 static int source(struct scp *s, const char *const *paths, size_t n)
 {
 	struct buf vpath = BUF_INIT(ROOTFS_PATH_MAX + 1);
@@ -611,8 +682,13 @@ static int source(struct scp *s, const char *const *paths, size_t n)
 	if ((r = response(s)) != 0)	/* the client's sink is ready */
 		goto out;
 	for (size_t i = 0; i < n && r == 0 && !s->fatal; i++) {
+		struct stat st;
+
 		if (rootfs_normalise(paths[i], strlen(paths[i]), &vpath) != 0)
 			r = reply_err(s, 0, "%s: bad path", paths[i]);
+		else if (strpbrk(strrchr(vpath.p, '/') + 1, "*?[") &&
+		    rootfs_stat(&s->fs, vpath.p, 1, &st) == ERR_NOTFOUND)
+			r = send_glob(s, vpath.p);
 		else
 			r = send_path(s, vpath.p, 0);
 	}

@@ -169,6 +169,19 @@ def main(t):
              sha(f"{local}/space.bin") == sha(up), "scp -O: a quoted name with a space, both ways",
              p.stderr + p2.stderr)
 
+        # A wildcard, as the shell behind OpenSSH's scp would expand it:
+        # readonly gets the archive, never the keys beside it.
+        os.makedirs(f"{local}/glob")
+        p = scp("ro", "ro" + at + "backups/*", f"{local}/glob/")
+        t.ok(sorted(os.listdir(f"{local}/glob")) == ["nightly.bak"] and sha(f"{local}/glob/nightly.bak") == sha(bak),
+             "scp -O readonly of backups/*: the archive, not the keys", p.stderr)
+        p = scp("admin", "admin" + at + "/tree/sub/*.txt", f"{local}/glob/")
+        t.ok(p.returncode == 0 and sorted(os.listdir(f"{local}/glob")) == ["b.txt", "nightly.bak"],
+             "scp -O of /tree/sub/*.txt: the one match", p.stderr)
+        p = scp("admin", "admin" + at + "/tree/*.none", f"{local}/glob/")
+        t.ok(p.returncode != 0 and "No such file" in p.stderr, "scp -O of a wildcard matching nothing: refused",
+             p.stderr)
+
         # readonly: downloads from backups/, no upload, no private key.
         p = scp("ro", "ro" + at + "backups/nightly.bak", f"{local}/ro.bak")
         t.ok(p.returncode == 0 and sha(f"{local}/ro.bak") == sha(bak), "scp -O readonly: download from backups/",
