@@ -67,7 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const commands[] = {
 		"scp -r -p -t /", "scp -t /in", "scp -d -t backups",
-		"scp -r -p -f backups /backups/a.bak", "scp -f 'backups/a.bak'",
+		"scp -r -p -f backups /backups/a.bak", "scp -f 'backups/*' /a?",
 	};
 	struct feed f = { data + 1, size ? size - 1 : 0, 0 };
 	struct scp_io io = { &f, feed_read, sink_write };
