@@ -90,7 +90,7 @@ FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -DNODEBAK_VERSION='"$(VERSION)"' -g -O1 \
 FUZZ_OBJDIR := tests/bin/fuzz-obj
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,tests/bin/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_LIB_OBJS := $(patsubst %.c,$(FUZZ_OBJDIR)/%.o,$(wildcard common/*.c) \
-	ftpd/sftp.c ftpd/rootfs.c ftpd/ftp_parse.c ftpd/rconsole.c \
+	ftpd/sftp.c ftpd/scp.c ftpd/rootfs.c ftpd/ftp_parse.c ftpd/rconsole.c \
 	client/console.c client/progress.c client/user.c client/hostkey.c)
 fuzz: $(FUZZ_TARGETS)
 $(FUZZ_OBJDIR)/%.o: %.c

@@ -70,6 +70,10 @@ struct sess {
 	int want_pty;
 	int con_running;	/* the worker runs the console */
 	int con_failed;		/* writing its output to the channel failed */
+	/* Passing input to the worker failed: it has ended (legacy scp
+	 * stops at a refusal); its last messages, IPC_EXIT among them, are
+	 * still read. */
+	int in_failed;
 	int con_done, con_status;	/* the worker's IPC_EXIT */
 	struct buf msg;		/* a message from the worker */
 	/* The SFTP relay: libssh holds client bytes (on_data), the
@@ -261,8 +265,13 @@ static int on_data(ssh_session ssh, ssh_channel ch, void *data,
 		return 0;
 	if (is_stderr || !s->con_running)
 		return (int)len;
-	if (ipc_send(s->o->worker, IPC_IN, data, len) != 0)
-		s->con_failed = 1;
+	/* One message carries at most IPC_MAX bytes; a channel packet may
+	 * hold more (legacy scp's uploads). */
+	for (uint32_t off = 0, n; off < len && !s->in_failed; off += n) {
+		n = len - off < IPC_MAX ? len - off : IPC_MAX;
+		if (ipc_send(s->o->worker, IPC_IN, (char *)data + off, n) != 0)
+			s->in_failed = 1;
+	}
 	return (int)len;
 }
 
@@ -274,8 +283,9 @@ static void on_eof(ssh_session ssh, ssh_channel ch, void *arg)
 	(void)ch;
 	s->client_eof = 1;
 	s->chan_data = 1;	/* relay_in() sees the end */
-	if (s->con_running && ipc_send(s->o->worker, IPC_IN_EOF, NULL, 0) != 0)
-		s->con_failed = 1;
+	if (s->con_running && !s->in_failed &&
+	    ipc_send(s->o->worker, IPC_IN_EOF, NULL, 0) != 0)
+		s->in_failed = 1;
 }
 
 static int on_pty(ssh_session ssh, ssh_channel ch, const char *term,
@@ -726,9 +736,10 @@ static int start_session(struct sess *s, enum mode mode)
 	return SSH_OK;
 }
 
-/* A role without a console asked for one (exec, shell, legacy scp, which
- * is an exec of "scp"): one line on stderr and exit status 1, so that the
- * client says why rather than "exec request failed". */
+/* A role without a console asked for one (exec, shell; legacy scp, an
+ * exec of "scp", is file transfer and served by the worker): one line on
+ * stderr and exit status 1, so that the client says why rather than
+ * "exec request failed". */
 static int refuse_console(struct sess *s)
 {
 	char line[160];

@@ -69,12 +69,12 @@ static void login_log(void *arg, const char *user, const char *peer,
 	    user_failures);
 }
 
-static void xfer_log(void *arg, const char *user, const char *peer,
-    const char *vpath, int upload, unsigned long long bytes, double seconds,
-    int complete)
+static void xfer_log(void *arg, const char *proto, const char *user,
+    const char *peer, const char *vpath, int upload, unsigned long long bytes,
+    double seconds, int complete)
 {
 	(void)arg;
-	xferlog_transfer(&xlog, "sftp", user, peer, vpath, upload, bytes,
+	xferlog_transfer(&xlog, proto, user, peer, vpath, upload, bytes,
 	    seconds, complete);
 }
 

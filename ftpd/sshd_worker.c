@@ -20,6 +20,7 @@
 #include "rconsole.h"
 #include "rootfs.h"
 #include "sandbox.h"
+#include "scp.h"
 #include "sftp.h"
 #include "sshd_ipc.h"
 #include "sshd_worker.h"
@@ -39,6 +40,9 @@ struct worker {
 	struct rconsole *con;
 	int con_failed;
 	time_t last_io;
+	const char *proto;	/* for the transfer log; NULL: "sftp" */
+	size_t in_off;		/* legacy scp: bytes of msg already used */
+	int in_eof;
 };
 
 static time_t now_s(void)
@@ -246,8 +250,9 @@ static void xfer_line(void *arg, const char *vpath, int upload,
 	struct worker *w = arg;
 
 	if (w->o->xfer_log)
-		w->o->xfer_log(w->o->arg, w->user, w->o->peer, vpath, upload,
-		    bytes, seconds, complete);
+		w->o->xfer_log(w->o->arg, w->proto ? w->proto : "sftp",
+		    w->user, w->o->peer, vpath, upload, bytes, seconds,
+		    complete);
 }
 
 static int run_sftp(struct worker *w)
@@ -405,6 +410,77 @@ static int run_console(struct worker *w, uint32_t mode, uint32_t want_pty,
 	return send_u32(w, IPC_EXIT, (uint32_t)status);
 }
 
+/* ---- legacy scp: the exec channel's bytes as IPC_IN / IPC_OUT ---- */
+
+static int scp_in(void *ctx, void *p, size_t len, int timeout_ms)
+{
+	struct worker *w = ctx;
+	int type, r;
+	size_t n;
+
+	while (w->in_off >= w->msg.len) {
+		if (w->in_eof)
+			return 0;
+		if ((r = ipc_recv(w->o->sock, &type, &w->msg, timeout_ms)) != 0)
+			return r;
+		w->in_off = 0;
+		if (type == IPC_IN_EOF)
+			w->in_eof = 1;
+		else if (type != IPC_IN && type != IPC_WINCH)
+			return err_set(ERR_PROTO, "privsep: message %d during "
+			    "scp", type);
+		else if (type == IPC_WINCH)
+			buf_reset(&w->msg);
+	}
+	n = w->msg.len - w->in_off < len ? w->msg.len - w->in_off : len;
+	memcpy(p, w->msg.p + w->in_off, n);
+	w->in_off += n;
+	return (int)n;
+}
+
+static int scp_out(void *ctx, const void *p, size_t len)
+{
+	struct worker *w = ctx;
+	size_t n;
+	int r;
+
+	for (; len > 0; len -= n, p = (const char *)p + n) {
+		n = len < IPC_MAX ? len : IPC_MAX;
+		if ((r = ipc_send(w->o->sock, IPC_OUT, p, n)) != 0)
+			return r;
+	}
+	return 0;
+}
+
+/* An exec of "scp": the legacy protocol (scp.c) on the channel's bytes,
+ * with the role's files rules, for every role (the archiver's too: it is
+ * file transfer, not the console). */
+static int run_scp(struct worker *w, const char *command)
+{
+	struct scp_io io = { w, scp_in, scp_out };
+	struct scp_params p;
+	int status = 1, r;
+
+	memset(&p, 0, sizeof(p));
+	p.root = w->o->files_dir;
+	p.user = w->user;
+	p.peer = w->o->peer;
+	p.role = w->role;
+	p.idle_timeout = w->o->idle_timeout;
+	p.umask = (mode_t)w->o->umask;
+	p.lockdown = 1;
+	p.xfer = xfer_line;
+	p.xfer_arg = w;
+	w->proto = "scp";
+	if ((r = send_u32(w, IPC_START_ANSWER, IPC_START_OK)) != 0)
+		return r;
+	buf_reset(&w->msg);
+	if ((r = scp_serve(command, &io, &p, &status)) != 0)
+		log_info("ssh: %s: %s: scp: %s", w->o->peer, w->user,
+		    err_msg());
+	return send_u32(w, IPC_EXIT, (uint32_t)status);
+}
+
 /* ---- the session ---- */
 
 static int answer_start(struct worker *w, uint32_t a)
@@ -433,6 +509,8 @@ static int on_start(struct worker *w)
 	}
 	if (mode != IPC_MODE_EXEC && mode != IPC_MODE_SHELL)
 		return err_set(ERR_PROTO, "privsep: unknown session mode");
+	if (mode == IPC_MODE_EXEC && scp_is_command(command))
+		return run_scp(w, command);
 	if (!role_has_console(w->role)) {
 		log_info("ssh: %s: %s: console refused: %s role", w->o->peer,
 		    w->user, role_name(w->role));

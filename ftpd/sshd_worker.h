@@ -38,9 +38,10 @@ struct worker_opts {
 	 * (-1: no listener). */
 	void (*login_log)(void *arg, const char *user, const char *peer,
 	    const char *method, int ok, long addr_failures, long user_failures);
-	void (*xfer_log)(void *arg, const char *user, const char *peer,
-	    const char *vpath, int upload, unsigned long long bytes,
-	    double seconds, int complete);
+	/* One line per transfer; proto: "sftp" or "scp". */
+	void (*xfer_log)(void *arg, const char *proto, const char *user,
+	    const char *peer, const char *vpath, int upload,
+	    unsigned long long bytes, double seconds, int complete);
 	void *arg;
 };
 

@@ -9,7 +9,8 @@ libsqlite3-dev libseccomp-dev libssh-dev libcrypt-dev sqlite3 openssl perl pytho
 python3-paramiko gdb curl lftp wget tnftp openssh-client procps
 openssh-server postgresql-15 postgresql-client-15 libpq-dev util-linux
 strace python3-prometheus-client libjansson-dev libedit-dev age systemd tmux
-clang libclang-rt-14-dev debhelper dpkg-dev devscripts lintian fakeroot"
+clang libclang-rt-14-dev debhelper dpkg-dev devscripts lintian fakeroot
+putty-tools"
 
 missing=""
 for p in $PKGS; do

@@ -10,8 +10,9 @@ root by "..", by absolute path and through planted symlinks, keys under
 backups/ by name and content, internal names) is refused the way a path
 outside the root is, through every FTP and SFTP request that names a
 path; it changes nothing anywhere (upload, delete, rename, mkdir, rmdir,
-setstat, symlink, APPE); its SSH exec and shell requests, legacy scp
-included, get one line and exit status 1. readonly and admin keep their
+setstat, symlink, APPE), legacy `scp -O` included, which serves it
+backups/ as SFTP does; its SSH console (exec and shell) requests get one
+line and exit status 1. readonly and admin keep their
 rights and their console."""
 import ftplib
 import hashlib
@@ -301,10 +302,20 @@ def check_openssh(t, n, bak, js):
     t.ok(p.returncode != 0 and not os.path.exists(n.path("files", "backups", "scp-up.bak")),
          "scp archiver: upload refused", p.stderr)
     restore_files(n)
+    # Legacy scp is file transfer, not the console: the same files rules.
     p = subprocess.run(scp + ["-O", f"archiver@{n.addr}:backups/nightly.bak", f"{local}/legacy.bak"],
                        capture_output=True, text=True, env=env, timeout=60)
-    t.ok(p.returncode != 0 and NO_CONSOLE in p.stderr and not os.path.exists(f"{local}/legacy.bak"),
-         "scp -O (legacy, an exec) archiver: refused with the no-console line", p.stderr)
+    t.ok(p.returncode == 0 and sha(f"{local}/legacy.bak") == sha(bak),
+         "scp -O (legacy, an exec) archiver: download byte-identical", p.stderr)
+    p = subprocess.run(scp + ["-O", f"archiver@{n.addr}:/certs/node.crt", f"{local}/legacy.crt"],
+                       capture_output=True, text=True, env=env, timeout=60)
+    t.ok(p.returncode != 0 and not os.path.exists(f"{local}/legacy.crt"),
+         "scp -O archiver: certs/node.crt refused", p.stderr)
+    p = subprocess.run(scp + ["-O", up, f"archiver@{n.addr}:backups/scp-up.bak"],
+                       capture_output=True, text=True, env=env, timeout=60)
+    t.ok(p.returncode != 0 and not os.path.exists(n.path("files", "backups", "scp-up.bak")),
+         "scp -O archiver: upload refused", p.stderr)
+    restore_files(n)
 
     # The console over SSH.
     rc, out, err = n.ssh("backup list", user="archiver")

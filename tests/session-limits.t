@@ -21,6 +21,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
+from sftp_util import need_paramiko  # noqa: E402
+need_paramiko()  # its SSH cases log in with paramiko
 from pull_util import children  # noqa: E402
 from scenario import wait_until  # noqa: E402
 from sftp_util import need_paramiko  # noqa: E402
