@@ -32,7 +32,7 @@ def main(t):
     targets = sorted(os.path.basename(p)[:-2]
                      for p in glob.glob(os.path.join(TOP, "tests", "fuzz", "fuzz_*.c")))
     p = subprocess.run(["make", "-C", TOP, "--no-print-directory", "-j2", "fuzz"],
-                       capture_output=True, text=True, timeout=900)
+                       capture_output=True, text=True, errors="replace", timeout=900)
     t.ok(p.returncode == 0, f"make fuzz builds {len(targets)} targets",
          tail(p.stdout + p.stderr))
     if p.returncode != 0:
@@ -45,7 +45,7 @@ def main(t):
                                               "seed-signed-*.bak")))
         env = dict(os.environ, NODEBAK_FUZZ_EXPECT_OK="1")
         p = subprocess.run([os.path.join(TOP, "tests", "bin", "fuzz_bak")] + seeds,
-                           capture_output=True, text=True, timeout=60, env=env)
+                           capture_output=True, text=True, errors="replace", timeout=60, env=env)
         full = [ln for ln in p.stderr.splitlines()
                 if ln.startswith("fuzz_bak: read in full, ")]
         t.ok(len(seeds) >= 2 and p.returncode == 0 and len(full) >= len(seeds),
@@ -61,7 +61,7 @@ def main(t):
                     f"-artifact_prefix={os.path.join(keep, name)}/", new]
             if os.path.isdir(corpus):
                 argv.append(corpus)
-            p = subprocess.run(argv, capture_output=True, text=True,
+            p = subprocess.run(argv, capture_output=True, text=True, errors="replace",
                                timeout=SECONDS + 120, cwd=TOP)
             runs = [ln.split(":")[-1].strip() for ln in p.stderr.splitlines()
                     if ln.startswith("stat::number_of_executed_units:")]

@@ -25,8 +25,6 @@ from sftp_util import need_paramiko  # noqa: E402
 need_paramiko()  # its SSH cases log in with paramiko
 from pull_util import children  # noqa: E402
 from scenario import wait_until  # noqa: E402
-from sftp_util import need_paramiko  # noqa: E402
-need_paramiko()
 from sftp_util import PASSWORDS, SshNode, require_ftpd  # noqa: E402
 from tap import run  # noqa: E402
 
