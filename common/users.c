@@ -414,9 +414,20 @@ void users_stamp(const char *path, struct users_stamp *out)
 	free(kd);
 }
 
+/* Field by field: a struct copy need not copy the padding. */
+static int file_stamp_eq(const struct users_file_stamp *a,
+    const struct users_file_stamp *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	    a->mtime_s == b->mtime_s && a->mtime_ns == b->mtime_ns &&
+	    a->ctime_s == b->ctime_s && a->ctime_ns == b->ctime_ns &&
+	    a->err == b->err;
+}
+
 int users_stamp_eq(const struct users_stamp *a, const struct users_stamp *b)
 {
-	return memcmp(a, b, sizeof *a) == 0;
+	return file_stamp_eq(&a->file, &b->file) &&
+	    file_stamp_eq(&a->keys, &b->keys);
 }
 
 int users_format(const struct users *u, struct buf *out)

@@ -670,7 +670,9 @@ static int handshake(struct sess *s, ssh_event ev)
 			return err_set(ERR_IO, "ssh: %s: %s", s->peer,
 			    s->authed ? "closed before a session" :
 			    "closed before login");
-		if (worker_gone(s))
+		/* The worker may end right after its answer to a request (a
+		 * role without a console): only while none came is it news. */
+		if (s->mode == M_NONE && worker_gone(s))
 			return err_set(ERR_IO, "ssh: %s: the session was ended",
 			    s->peer);
 	}
