@@ -109,8 +109,12 @@ def main(t):
         # user del ends the user's FTP and SFTP sessions, refuses new ones.
         f = ftp_login(n, "fresh", pw2)
         c = n.paramiko_client("fresh", key=False, password=pw2)
-        t.ok(not isinstance(f, str) and ftp_alive(f) and sftp_alive(c),
-             "fresh has an FTP session and an SFTP session open", f)
+        con = n.paramiko_client("fresh", key=False, password=pw2)
+        shell = con.invoke_shell()
+        wait_until(lambda: shell.recv_ready(), timeout=20)
+        t.ok(not isinstance(f, str) and ftp_alive(f) and sftp_alive(c) and
+             shell.recv_ready(),
+             "fresh has an FTP session, an SFTP session and a console open", f)
         rc, out, err = n.nb("user", "del", "fresh")
         t.eq(rc, 0, f"user del fresh: {out}{err}")
         t0 = time.time()
@@ -119,7 +123,11 @@ def main(t):
              f"user del: the SFTP session ended ({time.time() - t0:.1f} s)")
         t.ok(isinstance(f, str) or not ftp_alive(f),
              f"user del: the FTP session ended ({time.time() - t0:.1f} s)")
+        wait_until(lambda: not con.get_transport().is_active(), timeout=END_S)
+        t.ok(not con.get_transport().is_active(),
+             f"user del: the console's SSH connection ended ({time.time() - t0:.1f} s)")
         c.close()
+        con.close()
         f = ftp_login(n, "fresh", pw2)
         t.ok(isinstance(f, str) and "530" in f, "a deleted user is refused over FTP", f)
         ok, _ = n.password_login("fresh", pw2)
