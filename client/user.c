@@ -19,6 +19,8 @@ static int usage(void)
 	fprintf(stderr, "Usage:\n"
 	    "  user add <name> <admin|readonly|archiver> [--password-stdin]\n"
 	    "  user del <name>\n"
+	    "  user passwd <name> [--password-stdin]\n"
+	    "  user role <name> <admin|readonly|archiver>\n"
 	    "  user list\n"
 	    "  user key add <name> <authorized_keys file>\n"
 	    "  user key del <name> <number>\n"
@@ -52,9 +54,24 @@ static int read_secret(const char *prompt, struct buf *b)
 	return r;
 }
 
+/* The new password: asked twice on a terminal, or one line of standard
+ * input (from_stdin). */
+static int read_password(int from_stdin, struct buf *pw)
+{
+	struct buf again = BUF_INIT(PW_MAX);
+	int r;
+
+	if ((r = read_secret("Password: ", pw)) == 0 && !from_stdin &&
+	    (r = read_secret("Password again: ", &again)) == 0 &&
+	    (pw->len != again.len || memcmp(buf_cstr(pw), buf_cstr(&again), pw->len)))
+		r = err_set(ERR_INVAL, "the passwords differ");
+	buf_free_secret(&again);
+	return r;
+}
+
 static int add(const struct conf *c, int argc, char **argv)
 {
-	struct buf pw = BUF_INIT(PW_MAX), again = BUF_INIT(PW_MAX);
+	struct buf pw = BUF_INIT(PW_MAX);
 	enum role role;
 	int r, from_stdin = argc == 5 && !strcmp(argv[4], "--password-stdin");
 
@@ -64,19 +81,47 @@ static int add(const struct conf *c, int argc, char **argv)
 		fprintf(stderr, "user add: %s\n", err_msg());
 		return 1;
 	}
-	if ((r = read_secret("Password: ", &pw)) == 0 && !from_stdin &&
-	    (r = read_secret("Password again: ", &again)) == 0 &&
-	    (pw.len != again.len || memcmp(buf_cstr(&pw), buf_cstr(&again), pw.len)))
-		r = err_set(ERR_INVAL, "the passwords differ");
-	if (r == 0)
+	if ((r = read_password(from_stdin, &pw)) == 0)
 		r = users_add(c->ftpd.users, argv[2], role, buf_cstr(&pw));
 	buf_free_secret(&pw);
-	buf_free_secret(&again);
 	if (r != 0) {
 		fprintf(stderr, "user add: %s\n", err_msg());
 		return 1;
 	}
 	printf("User %s added with role %s\n", argv[2], role_name(role));
+	return 0;
+}
+
+static int passwd(const struct conf *c, int argc, char **argv)
+{
+	struct buf pw = BUF_INIT(PW_MAX);
+	int r, from_stdin = argc == 4 && !strcmp(argv[3], "--password-stdin");
+
+	if (argc != 3 && !from_stdin)
+		return usage();
+	if ((r = read_password(from_stdin, &pw)) == 0)
+		r = users_passwd(c->ftpd.users, argv[2], buf_cstr(&pw));
+	buf_free_secret(&pw);
+	if (r != 0) {
+		fprintf(stderr, "user passwd: %s\n", err_msg());
+		return 1;
+	}
+	printf("Password of %s changed (for its next login)\n", argv[2]);
+	return 0;
+}
+
+static int set_role(const struct conf *c, int argc, char **argv)
+{
+	enum role role;
+
+	if (argc != 4)
+		return usage();
+	if (role_parse(argv[3], &role) != 0 ||
+	    users_set_role(c->ftpd.users, argv[2], role) != 0) {
+		fprintf(stderr, "user role: %s\n", err_msg());
+		return 1;
+	}
+	printf("User %s has role %s\n", argv[2], role_name(role));
 	return 0;
 }
 
@@ -121,6 +166,10 @@ int cmd_user(const struct conf *c, int argc, char **argv)
 		return add(c, argc, argv);
 	if (!strcmp(argv[1], "key"))
 		return key(c, argc, argv);
+	if (!strcmp(argv[1], "passwd"))
+		return passwd(c, argc, argv);
+	if (!strcmp(argv[1], "role"))
+		return set_role(c, argc, argv);
 	if (!strcmp(argv[1], "del") && argc == 3) {
 		if (users_del(c->ftpd.users, argv[2]) != 0) {
 			fprintf(stderr, "user del: %s\n", err_msg());

@@ -346,6 +346,90 @@ int users_key_allowed(const struct users *u, const char *name,
 	return err_set(ERR_DENIED, "key not authorized");
 }
 
+static int has_key(const struct user *us, const char *key)
+{
+	for (size_t k = 0; k < us->nkeys; k++)
+		if (!strcmp(us->keys[k], key))
+			return 1;
+	return 0;
+}
+
+const char *users_revoked(const struct users *old, const struct users *cur,
+    const char *name)
+{
+	const struct user *was = find(old, name), *is = find(cur, name);
+
+	if (is == NULL)
+		return "user deleted";
+	if (was == NULL)
+		return NULL;
+	if (was->role != is->role)
+		return "role changed";
+	for (size_t k = 0; k < was->nkeys; k++)
+		if (!has_key(is, was->keys[k]))
+			return "a key deleted";
+	return NULL;
+}
+
+int users_same(const struct users *a, const struct users *b)
+{
+	if (a == NULL || b == NULL || a->n != b->n)
+		return 0;
+	for (size_t i = 0; i < a->n; i++) {
+		const struct user *x = &a->u[i], *y = find(b, x->name);
+		if (y == NULL || x->role != y->role || strcmp(x->hash, y->hash) ||
+		    x->nkeys != y->nkeys)
+			return 0;
+		for (size_t k = 0; k < x->nkeys; k++)
+			if (strcmp(x->keys[k], y->keys[k]))
+				return 0;
+	}
+	return 1;
+}
+
+static void stamp_one(const char *path, struct users_file_stamp *out)
+{
+	struct stat st;
+
+	memset(out, 0, sizeof *out);
+	if (stat(path, &st) != 0) {
+		out->err = errno;
+		return;
+	}
+	out->dev = (unsigned long long)st.st_dev;
+	out->ino = (unsigned long long)st.st_ino;
+	out->size = (long long)st.st_size;
+	out->mtime_s = (long long)st.st_mtim.tv_sec;
+	out->mtime_ns = st.st_mtim.tv_nsec;
+	out->ctime_s = (long long)st.st_ctim.tv_sec;
+	out->ctime_ns = st.st_ctim.tv_nsec;
+}
+
+void users_stamp(const char *path, struct users_stamp *out)
+{
+	char *kd = keys_dir(path);
+
+	stamp_one(path, &out->file);
+	stamp_one(kd, &out->keys);
+	free(kd);
+}
+
+/* Field by field: a struct copy need not copy the padding. */
+static int file_stamp_eq(const struct users_file_stamp *a,
+    const struct users_file_stamp *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	    a->mtime_s == b->mtime_s && a->mtime_ns == b->mtime_ns &&
+	    a->ctime_s == b->ctime_s && a->ctime_ns == b->ctime_ns &&
+	    a->err == b->err;
+}
+
+int users_stamp_eq(const struct users_stamp *a, const struct users_stamp *b)
+{
+	return file_stamp_eq(&a->file, &b->file) &&
+	    file_stamp_eq(&a->keys, &b->keys);
+}
+
 int users_format(const struct users *u, struct buf *out)
 {
 	int r = buf_adds(out, "# nodebak users: NAME:ROLE:HASH (see docs/ftpd.md); "
@@ -369,13 +453,57 @@ static int save(const struct users *u)
 	return r;
 }
 
+/* A new yescrypt hash of password into *out (the caller's, to freezero). */
+static int hash_password(const char *password, char **out)
+{
+	struct crypt_data *cd;
+	char *salt;
+	const char *h;
+	int r = 0;
+
+	*out = NULL;
+	if (strlen(password) < 8)
+		return err_set(ERR_INVAL, "passwords have at least 8 characters");
+	if ((salt = crypt_gensalt_ra("$y$", 0, NULL, 0)) == NULL)
+		return err_sys("crypt_gensalt");
+	cd = xcalloc(1, sizeof *cd);
+	h = crypt_r(password, salt, cd);
+	if (h == NULL || h[0] != '$')
+		r = err_set(ERR_CRYPTO, "crypt(3) failed");
+	else
+		*out = xstrdup(h);
+	free(salt);
+	explicit_bzero(cd, sizeof *cd);
+	free(cd);
+	return r;
+}
+
+/* How many admins u has. */
+static size_t count_admins(const struct users *u)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < u->n; i++)
+		if (u->u[i].role == ROLE_ADMIN)
+			n++;
+	return n;
+}
+
+/* ERR_DENIED when taking us's admin role away would leave no admin: the
+ * console and every admin task over SSH would be gone with it. */
+static int keep_an_admin(const struct users *u, const struct user *us)
+{
+	if (us->role == ROLE_ADMIN && count_admins(u) == 1)
+		return err_set(ERR_DENIED, "%s is the last admin; add another "
+		    "admin first", us->name);
+	return 0;
+}
+
 int users_add(const char *path, const char *name, enum role role,
     const char *password)
 {
 	struct users *u;
-	struct crypt_data *cd;
-	char *salt;
-	const char *h;
+	char *h = NULL;
 	int r;
 
 	if (!users_name_ok(name))
@@ -389,27 +517,55 @@ int users_add(const char *path, const char *name, enum role role,
 		users_free(u);
 		return err_set(ERR_EXISTS, "%s: user exists; delete it first", name);
 	}
-	if ((salt = crypt_gensalt_ra("$y$", 0, NULL, 0)) == NULL) {
+	if ((r = hash_password(password, &h)) != 0) {
 		users_free(u);
-		return err_sys("crypt_gensalt");
-	}
-	cd = xcalloc(1, sizeof *cd);
-	h = crypt_r(password, salt, cd);
-	free(salt);
-	if (h == NULL || h[0] != '$') {
-		free(cd);
-		users_free(u);
-		return err_set(ERR_CRYPTO, "crypt(3) failed");
+		return r;
 	}
 	u->u = xreallocarray(u->u, u->n + 1, sizeof *u->u);
 	memset(&u->u[u->n], 0, sizeof u->u[u->n]);
 	snprintf(u->u[u->n].name, sizeof u->u[u->n].name, "%s", name);
 	u->u[u->n].role = role;
-	u->u[u->n].hash = xstrdup(h);
+	u->u[u->n].hash = h;
 	u->n++;
-	explicit_bzero(cd, sizeof *cd);
-	free(cd);
 	r = save(u);
+	users_free(u);
+	return r;
+}
+
+int users_passwd(const char *path, const char *name, const char *password)
+{
+	struct users *u;
+	struct user *us;
+	char *h = NULL;
+	int r;
+
+	if ((r = users_load(path, &u)) != 0)
+		return r;
+	if ((us = (struct user *)find(u, name)) == NULL)
+		r = err_set(ERR_NOTFOUND, "%s: no such user", name);
+	else if ((r = hash_password(password, &h)) == 0) {
+		freezero(us->hash, strlen(us->hash));
+		us->hash = h;
+		r = save(u);
+	}
+	users_free(u);
+	return r;
+}
+
+int users_set_role(const char *path, const char *name, enum role role)
+{
+	struct users *u;
+	struct user *us;
+	int r;
+
+	if ((r = users_load(path, &u)) != 0)
+		return r;
+	if ((us = (struct user *)find(u, name)) == NULL)
+		r = err_set(ERR_NOTFOUND, "%s: no such user", name);
+	else if (us->role != role && (r = keep_an_admin(u, us)) == 0) {
+		us->role = role;
+		r = save(u);
+	}
 	users_free(u);
 	return r;
 }
@@ -425,6 +581,10 @@ int users_del(const char *path, const char *name)
 	for (size_t i = 0; i < u->n; i++) {
 		if (strcmp(u->u[i].name, name))
 			continue;
+		if ((r = keep_an_admin(u, &u->u[i])) != 0) {
+			users_free(u);
+			return r;
+		}
 		freezero(u->u[i].hash, strlen(u->u[i].hash));
 		for (size_t k = 0; k < u->u[i].nkeys; k++)
 			free(u->u[i].keys[k]);

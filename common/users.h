@@ -41,6 +41,34 @@ int users_role(const struct users *u, const char *name, enum role *rolep);
  * blob) is one of name's authorized keys, ERR_DENIED otherwise. */
 int users_key_allowed(const struct users *u, const char *name,
     const char *type, const char *blob_b64);
+/* Why name's open sessions must end after the users file went from old to
+ * cur: "user deleted", "role changed" or "a key deleted" (static strings),
+ * or NULL when none of these happened. A password change is not a reason:
+ * it is for the next login (docs/ftpd.md, "Users"). */
+const char *users_revoked(const struct users *old, const struct users *cur,
+    const char *name);
+
+/* 1 when a and b hold the same users, roles, hashes and keys. */
+int users_same(const struct users *a, const struct users *b);
+
+/* What stat(2) says of the users file and of its keys folder: each edit
+ * (an atomic rename) changes the inode or the times of one of them. The
+ * listener compares two to know whether to load the file again. */
+struct users_file_stamp {
+	unsigned long long dev, ino;
+	long long size, mtime_s, ctime_s;
+	long mtime_ns, ctime_ns;
+	int err;			/* stat's errno, 0 when it exists */
+};
+struct users_stamp {
+	struct users_file_stamp file, keys;
+};
+/* Fill *out for the users file path (never fails: a missing file is a
+ * stamp too). */
+void users_stamp(const char *path, struct users_stamp *out);
+/* 1 when a and b are the same stamp. */
+int users_stamp_eq(const struct users_stamp *a, const struct users_stamp *b);
+
 /* "admin", "readonly", "archiver"; "none" for ROLE_NONE (static). */
 const char *role_name(enum role r);
 /* 0 and *out for a role's name; ERR_INVAL naming the roles otherwise. */
@@ -58,7 +86,13 @@ int users_format(const struct users *u, struct buf *out);
 /* Editing (the console). Each rewrites the file atomically, mode 0600. */
 int users_add(const char *path, const char *name, enum role role,
     const char *password);
+/* users_del and users_set_role refuse, with ERR_DENIED and one line, to
+ * leave the file without an admin. */
 int users_del(const char *path, const char *name);
+/* A new password for name: ERR_NOTFOUND, ERR_INVAL (shorter than 8). */
+int users_passwd(const char *path, const char *name, const char *password);
+/* A new role for name: ERR_NOTFOUND, ERR_DENIED (the last admin). */
+int users_set_role(const char *path, const char *name, enum role role);
 /* Append "NAME ROLE KEYS\n" lines for every user to out. */
 int users_list(const char *path, struct buf *out);
 /* Add the authorized_keys lines of file (each checked) to name's keys;

@@ -4,6 +4,9 @@
  * privileges after login (docs/ftpd.md). It keeps the failed-login counts
  * its sessions ask about (gate.c, lockout.c) and ends every session that
  * has not logged in within login_timeout, whatever the session is doing.
+ * It loads the users file again whenever it changes on disk (checked
+ * before each fork and every second) and ends the sessions of a user
+ * that was deleted, lost a key or changed role.
  * Signals: SIGHUP reloads, SIGTERM lets sessions finish up to
  * shutdown_timeout. */
 #include <errno.h>
@@ -25,6 +28,7 @@
 #include "clock.h"
 #include "conf.h"
 #include "err.h"
+#include "esc.h"
 #include "ftp.h"
 #include "ftpd.h"
 #include "gate.h"
@@ -52,7 +56,19 @@ struct child {
 	long long start_ms;	/* accepted at (monotonic) */
 	int logged_in;		/* reported through the gate */
 	int cut;		/* killed at login_timeout */
+	char user[64];		/* who logged in (the gate), "" before */
+	long users_gen;		/* the users file it was forked with */
+	long long ended_ms;	/* sent SIGTERM (its user's access went), or 0 */
 };
+
+/* The users file as last loaded: its stat(2) stamp, and a count of the
+ * loads that changed something (a session forked before the last one
+ * checked its login against an older file). */
+#define USERS_CHECK_MS 1000
+#define USERS_END_GRACE_MS 5000	/* SIGTERM, then SIGKILL this much later */
+static struct users_stamp users_seen;
+static long users_gen;
+static long long users_checked_ms;
 
 /* Addresses and user names the failed-login counts remember. */
 #define LOCKOUT_CAP 4096
@@ -232,6 +248,92 @@ static int cut_slow_logins(long login_timeout)
 	return next < 0 ? -1 : next > INT_MAX ? INT_MAX : (int)next;
 }
 
+static void end_session(struct child *c, const char *why)
+{
+	kill(c->pid, SIGTERM);
+	c->ended_ms = now_ms();
+	log_info("%s: session %ld of user %s ended (%s)", c->addr, (long)c->pid,
+	    esc(c->user), why);
+}
+
+/* End the logged-in sessions whose user lost access from old to cur
+ * (users_revoked(): deleted, a key deleted, role changed). */
+static void end_revoked(const struct users *old, const struct users *cur)
+{
+	for (long i = 0; i < nchildren; i++) {
+		struct child *c = &children[i];
+		const char *why;
+		if (!c->logged_in || c->ended_ms || !c->user[0])
+			continue;
+		if ((why = users_revoked(old, cur, c->user)) != NULL)
+			end_session(c, why);
+	}
+}
+
+/* A session forked before the users file last changed checked its login
+ * against the file it was forked with: one whose user has gone since
+ * ends at once. NEEDSWORK: a key deleted in that window (a login with
+ * it under way) is not seen, as the listener does not keep old files. */
+static void check_late_login(struct child *c, const struct users *cur)
+{
+	enum role role;
+
+	if (c->users_gen != users_gen && !c->ended_ms &&
+	    users_role(cur, c->user, &role) != 0)
+		end_session(c, "user deleted");
+}
+
+/* SIGTERM was not enough (a session stuck in a write): SIGKILL. */
+static void kill_stuck(void)
+{
+	long long now = now_ms();
+
+	for (long i = 0; i < nchildren; i++)
+		if (children[i].ended_ms &&
+		    now - children[i].ended_ms > USERS_END_GRACE_MS) {
+			kill(children[i].pid, SIGKILL);
+			children[i].ended_ms = now;
+		}
+}
+
+/* Load the users file again when its stamp changed: new sessions inherit
+ * the new one, and the sessions of a user who lost access end. The stamp
+ * is taken before the file is read, so an edit during the read is seen at
+ * the next check; a stamp of the last second is not trusted (an edit in
+ * the same clock tick keeps the times: git's "racy" files), so the file
+ * is read again, and a load that changed nothing says nothing. */
+static void users_refresh(struct ftpd_ctx *ctx)
+{
+	const char *path = ctx->conf->ftpd.users;
+	struct users_stamp st;
+	struct users *u;
+	time_t now = time(NULL);
+
+	users_checked_ms = now_ms();
+	kill_stuck();
+	users_stamp(path, &st);
+	if (users_stamp_eq(&st, &users_seen))
+		return;
+	users_seen = st;
+	if (st.file.mtime_s >= now - 1 || st.keys.mtime_s >= now - 1 ||
+	    st.file.ctime_s >= now - 1 || st.keys.ctime_s >= now - 1)
+		memset(&users_seen, 0, sizeof users_seen);
+	if (users_load(path, &u) != 0) {
+		log_err("users file: %s (keeping the users loaded before)",
+		    err_msg());
+		return;
+	}
+	if (users_same(ctx->users, u)) {
+		users_free(u);
+		return;
+	}
+	users_gen++;
+	log_info("users file %s changed: reloaded for the next logins", path);
+	end_revoked(ctx->users, u);
+	users_free(ctx->users);
+	ctx->users = u;
+}
+
 static void peer_name(const struct sockaddr_storage *ss, char *out,
     size_t outsz)
 {
@@ -294,6 +396,8 @@ static int accept_one(struct ftpd_ctx *ctx, const struct listener *l,
 		close(fd);
 		return 0;
 	}
+	/* The session inherits the users: the newest, for this login. */
+	users_refresh(ctx);
 	/* A locked-out address is still served, by a session that says so
 	 * (421, an SSH disconnect message): a silent close reads as a fault. */
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp) != 0) {
@@ -318,12 +422,16 @@ static int accept_one(struct ftpd_ctx *ctx, const struct listener *l,
 	children[nchildren].pid = pid;
 	children[nchildren].gate = sp[0];
 	children[nchildren].start_ms = now_ms();
+	children[nchildren].users_gen = users_gen;
 	snprintf(children[nchildren].addr, sizeof children[0].addr, "%s", addr);
 	nchildren++;
 	return 0;
 }
 
-static int load(struct ftpd_ctx *ctx, const char *path)
+/* Load the configuration and the users file into ctx; the users loaded
+ * before go to *old_users (the caller's) when it is not NULL. */
+static int load(struct ftpd_ctx *ctx, const char *path,
+    struct users **old_users)
 {
 	struct conf *c;
 	struct users *u;
@@ -336,7 +444,10 @@ static int load(struct ftpd_ctx *ctx, const char *path)
 		return r;
 	}
 	conf_free(ctx->conf);
-	users_free(ctx->users);
+	if (old_users)
+		*old_users = ctx->users;
+	else
+		users_free(ctx->users);
 	ctx->conf = c;
 	ctx->users = u;
 	return 0;
@@ -345,14 +456,20 @@ static int load(struct ftpd_ctx *ctx, const char *path)
 static void reload(struct ftpd_ctx *ctx)
 {
 	struct conf *old = ctx->conf;
+	struct users *old_users = NULL;
 	struct priv p;
 	char files[4096];
 
 	snprintf(files, sizeof files, "%s", old->files_dir);
-	if (load(ctx, ctx->conf_path) != 0) {
+	if (load(ctx, ctx->conf_path, &old_users) != 0) {
 		log_err("reload: %s (keeping the running configuration)", err_msg());
 		return;
 	}
+	/* The next check stamps the file afresh (its path may have changed). */
+	memset(&users_seen, 0, sizeof users_seen);
+	users_gen++;
+	end_revoked(old_users, ctx->users);
+	users_free(old_users);
 	if (strcmp(files, ctx->conf->files_dir))
 		log_warn("reload: files_dir changed; new sessions use %s",
 		    ctx->conf->files_dir);
@@ -403,16 +520,21 @@ static void shut_down(struct ftpd_ctx *ctx)
 
 /* Answer the sessions' gate questions; a closed gate is closed here
  * too (the session is ending; reap() forgets it). */
-static void serve_gates(const struct pollfd *pfd, long n)
+static void serve_gates(const struct ftpd_ctx *ctx, const struct pollfd *pfd,
+    long n)
 {
 	for (long i = 0; i < n && i < nchildren; i++) {
 		struct child *c = &children[i];
+		int was = c->logged_in;
 		if (c->gate < 0 || pfd[i].fd != c->gate || !pfd[i].revents)
 			continue;
-		if (gate_serve(c->gate, &policy, c->addr, &c->logged_in) != 0) {
+		if (gate_serve(c->gate, &policy, c->addr, &c->logged_in, c->user,
+		    sizeof c->user) != 0) {
 			close(c->gate);
 			c->gate = -1;
 		}
+		if (c->logged_in && !was)
+			check_late_login(c, ctx->users);
 	}
 }
 
@@ -436,6 +558,12 @@ static int serve(struct ftpd_ctx *ctx)
 		struct pollfd *gp = pfd + nlisteners + 1;
 		long ng = nchildren;
 		int wait_ms = cut_slow_logins(ctx->conf->ftpd.login_timeout);
+		long long since = now_ms() - users_checked_ms;
+		if (since >= USERS_CHECK_MS)
+			users_refresh(ctx);
+		since = now_ms() - users_checked_ms;
+		if (wait_ms < 0 || wait_ms > USERS_CHECK_MS - since)
+			wait_ms = (int)(USERS_CHECK_MS - since);
 		for (int i = 0; i < nlisteners; i++) {
 			pfd[i].fd = listeners[i].fd;
 			pfd[i].events = POLLIN;
@@ -454,7 +582,7 @@ static int serve(struct ftpd_ctx *ctx)
 			return err_sys("poll");
 		}
 		/* Before reap() reorders the children. */
-		serve_gates(gp, ng);
+		serve_gates(ctx, gp, ng);
 		if (pfd[nlisteners].revents & POLLIN &&
 		    read(sfd, &si, sizeof si) == sizeof si) {
 			if (si.ssi_signo == SIGCHLD)
@@ -506,7 +634,7 @@ int ftpd_run(const char *conf_path, int foreground, int verbose)
 	log_open("nodebak-ftpd", 1, verbose);
 	/* The keys exist before any port listens: a client that can connect
 	 * finds them. */
-	if ((r = load(&ctx, conf_path)) != 0 || (r = priv_resolve(ctx.conf->ftpd.run_as,
+	if ((r = load(&ctx, conf_path, NULL)) != 0 || (r = priv_resolve(ctx.conf->ftpd.run_as,
 	    ctx.conf->files_dir, &ctx.priv)) != 0 ||
 	    (r = priv_resolve_privsep(ctx.conf->ftpd.privsep_user, ctx.priv.uid,
 	    &ctx.privsep)) != 0 ||

@@ -109,7 +109,7 @@ static void lock_logged(enum lockout_what w, const struct gate_policy *p,
 }
 
 int gate_serve(int fd, const struct gate_policy *p, const char *addr,
-    int *logged_in)
+    int *logged_in, char *user, size_t usersz)
 {
 	struct lockout_state st;
 	struct req q;
@@ -129,8 +129,10 @@ int gate_serve(int fd, const struct gate_policy *p, const char *addr,
 	else
 		lock_logged(lockout_record(p->table, &p->limits, addr, q.user,
 		    q.op == OP_OK, clock_now(), &st), p, addr, q.user, &st);
-	if (q.op == OP_OK)
+	if (q.op == OP_OK) {
 		*logged_in = 1;
+		snprintf(user, usersz, "%s", q.user);
+	}
 	memset(&r, 0, sizeof r);
 	r.refused = st.locked != LOCKOUT_NONE;
 	r.what = (int32_t)st.locked;

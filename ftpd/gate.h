@@ -54,10 +54,12 @@ struct gate_policy {
 };
 
 /* Read one request from a session's fd (addr: its peer) and answer it.
- * *logged_in is set to 1 when the session reports a login. 0, or ERR_IO
+ * *logged_in is set to 1 and user (usersz bytes) to the user's name when
+ * the session reports a login (the listener ends that user's sessions
+ * when the user or a key is deleted: docs/ftpd.md, "Users"). 0, or ERR_IO
  * when the session's end is closed or sent garbage (the caller stops
  * listening to it). */
 int gate_serve(int fd, const struct gate_policy *p, const char *addr,
-    int *logged_in);
+    int *logged_in, char *user, size_t usersz);
 
 #endif

@@ -658,6 +658,17 @@ static int bind_setup(ssh_bind b, const struct sshd_opts *o)
 	return 0;
 }
 
+/* 1 when the worker's end of the socket is closed: the listener ended
+ * the session (its user was deleted) between the login and the channel's
+ * request. The parent-death signal cannot be relied on for this: the
+ * worker's Landlock domain may scope its signals. */
+static int worker_gone(const struct sess *s)
+{
+	struct pollfd pf = { s->o->worker, 0, 0 };
+
+	return poll(&pf, 1, 0) == 1 && (pf.revents & (POLLHUP | POLLERR));
+}
+
 /* Login, then wait for the channel's one request. The
  * login grace is an alarm: a client that has not started a session in
  * time is cut off by SIGALRM. */
@@ -669,6 +680,11 @@ static int handshake(struct sess *s, ssh_event ev)
 			return err_set(ERR_IO, "ssh: %s: %s", s->peer,
 			    s->authed ? "closed before a session" :
 			    "closed before login");
+		/* The worker may end right after its answer to a request (a
+		 * role without a console): only while none came is it news. */
+		if (s->mode == M_NONE && worker_gone(s))
+			return err_set(ERR_IO, "ssh: %s: the session was ended",
+			    s->peer);
 	}
 	return 0;
 }

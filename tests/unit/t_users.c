@@ -152,10 +152,59 @@ static void t_long_blob(void)
 	users_free(u);
 }
 
+/* Which edits end a user's open sessions (the listener's rule after a
+ * reload): deletion, a key gone, a new role; not a new password. */
+static void t_revoked(void)
+{
+	const char *two = "alice:admin:" HASH "\nbob:readonly:" HASH "\n";
+	const char *k2 = "ssh-ed25519 " ED " a\nssh-rsa AAAAB3 b\n";
+	const char *k1 = "ssh-rsa AAAAB3 b\n";	/* k2 without its first key */
+	struct users *a = NULL, *b = NULL;
+	const char *why;
+
+	if (parse(two, &a) != 0 || users_parse_keys(a, "alice", k2,
+	    strlen(k2)) != 0) {
+		ok(0, "revoked: parse (%s)", err_msg());
+		goto out;
+	}
+	ok(parse("alice:admin:" HASH "\n", &b) == 0 &&
+	    users_parse_keys(b, "alice", k2, strlen(k2)) == 0 &&
+	    (why = users_revoked(a, b, "bob")) && !strcmp(why, "user deleted") &&
+	    users_revoked(a, b, "alice") == NULL && !users_same(a, b),
+	    "revoked: a deleted user's sessions end, the others' do not");
+	users_free(b);
+	b = NULL;
+	ok(parse(two, &b) == 0 && users_parse_keys(b, "alice", k1,
+	    strlen(k1)) == 0 &&
+	    (why = users_revoked(a, b, "alice")) && !strcmp(why, "a key deleted"),
+	    "revoked: a deleted key ends its user's sessions");
+	users_free(b);
+	b = NULL;
+	ok(parse("alice:readonly:" HASH "\nbob:readonly:" HASH "\n", &b) == 0 &&
+	    users_parse_keys(b, "alice", k2, strlen(k2)) == 0 &&
+	    (why = users_revoked(a, b, "alice")) && !strcmp(why, "role changed"),
+	    "revoked: a new role ends the user's sessions");
+	users_free(b);
+	b = NULL;
+	ok(parse("alice:admin:" HASH "\nbob:readonly:$y$other\n", &b) == 0 &&
+	    users_parse_keys(b, "alice", k2, strlen(k2)) == 0 &&
+	    users_revoked(a, b, "bob") == NULL && !users_same(a, b),
+	    "revoked: a new password does not end sessions (but is a change)");
+	users_free(b);
+	b = NULL;
+	ok(parse(two, &b) == 0 && users_parse_keys(b, "alice", k2,
+	    strlen(k2)) == 0 && users_same(a, b),
+	    "revoked: the same file twice is no change");
+out:
+	users_free(a);
+	users_free(b);
+}
+
 void t_users(void)
 {
 	t_lines();
 	t_limits();
 	t_keys();
 	t_long_blob();
+	t_revoked();
 }
