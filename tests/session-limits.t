@@ -49,22 +49,53 @@ def limits(pid):
         return out
 
 
-def quiet(n):
-    """The listener's children once the ones of earlier connections (the
-    readiness probe's among them) have gone: the set a new session adds
-    one to."""
-    listener = n.procs["ftpd"].pid
-    wait_until(lambda: not children(listener), timeout=15)
-    return set(children(listener))
+def sock_inodes(client_port):
+    """Inodes of the server-side TCP sockets whose peer is our client port
+    (/proc/net/tcp, tcp6)."""
+    out = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = open(table).read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            if int(f[2].rsplit(":", 1)[1], 16) == client_port:
+                out.add(f[9])
+    return out
 
 
-def session_pid(n, before):
+def holder(pids, inodes):
+    for pid in pids:
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                link = os.readlink(f"/proc/{pid}/fd/{fd}")
+                if link.startswith("socket:[") and link[8:-1] in inodes:
+                    return pid
+        except OSError:
+            continue
+    return None
+
+
+def session_pid(n, sock):
+    """The listener's child that holds the server end of sock (the FTP
+    session, or an SSH connection's worker until it hands the socket to
+    its network process: then the network process's parent)."""
     listener = n.procs["ftpd"].pid
-    wait_until(lambda: set(children(listener)) - before, timeout=10)
-    new = set(children(listener)) - before
-    if len(new) != 1:
-        print(f"# new children of the listener: {new}", flush=True)
-    return new.pop() if len(new) == 1 else None
+    port = sock.getsockname()[1]
+    found = []
+
+    def look():
+        kids = children(listener)
+        pid = holder(kids, sock_inodes(port))
+        if pid is None:
+            for k in kids:
+                if holder(children(k), sock_inodes(port)):
+                    pid = k
+        found[:] = [pid]
+        return pid is not None
+    wait_until(look, timeout=10)
+    return found[0] if found else None
 
 
 def login(n, user="admin"):
@@ -93,10 +124,9 @@ def main(t):
     n.start_all()
     listener = n.procs["ftpd"].pid
     try:
-        before = quiet(n)
         f = ftplib.FTP()
         f.connect(n.addr, n.ftp_port, timeout=30)
-        pid = session_pid(n, before)
+        pid = session_pid(n, f.sock)
         st = status(pid)
         t.ok(st.get("Seccomp") == "2" and st.get("Seccomp_filters") == "1" and
              st.get("NoNewPrivs") == "1",
@@ -117,10 +147,9 @@ def main(t):
             t.ok(gone_by_sigsys(n, pid), "a logged-in session that calls execve is killed")
             g = login(n)
             t.ok(g.pwd() == "/", "the server logs in the next client")
-            before = set(children(listener))  # g's session stays
             h = ftplib.FTP()
             h.connect(n.addr, n.ftp_port, timeout=30)
-            pid2 = session_pid(n, before)
+            pid2 = session_pid(n, h.sock)
             gdb_call(pid2, "(int)setresuid(0, 0, 0)")
             t.ok(gone_by_sigsys(n, pid2), "a session before login that calls setresuid is killed")
             g.voidcmd("NOOP")
@@ -134,10 +163,9 @@ def main(t):
         # The SSH network process: its filter and limits, and a forbidden
         # call kills it, not the server.
         import socket
-        before = quiet(n)
         sk = socket.create_connection((n.addr, n.sftp_port), timeout=10)
         sk.sendall(b"SSH-2.0-probe\r\n")
-        worker = session_pid(n, before)
+        worker = session_pid(n, sk)
         wait_until(lambda: children(worker), timeout=10)
         net = (children(worker) or [None])[0]
         wait_until(lambda: status(net).get("Seccomp") == "2", timeout=10)
