@@ -45,6 +45,11 @@ def main(t):
             time.sleep(0.05)
         t.ok("127.0.0.1: locked out for 10 s" in n.log("ftpd"), "the lockout is logged")
         ok, said = n.password_login("admin", PASSWORDS["admin"], refusal=True)
+        if not ok and not said:
+            # NEEDSWORK: now and then (1 run in about 20, on a loaded
+            # machine) paramiko reports the refused login without the
+            # disconnect message; once more, still within the lock.
+            ok, said = n.password_login("admin", PASSWORDS["admin"], refusal=True)
         t.ok(not ok and "too many failed logins from 127.0.0.1" in said,
              "the right password from the locked-out address is refused, with why", said)
         # The lock ends after lockout_seconds; poll (bounded) rather than
