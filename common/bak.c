@@ -91,8 +91,10 @@ static int werr(struct bak_writer *w, const char *path)
 	    "archive error");
 }
 
-int bak_writer_new(int fd, int level, time_t mtime, const char *what,
-    const struct age_recipient *rec, size_t nrec, struct bak_writer **out)
+/* With tar 0, the writer takes a gzip file made elsewhere (sealing). */
+static int writer_new(int fd, int level, time_t mtime, const char *what,
+    const struct age_recipient *rec, size_t nrec, int tar,
+    struct bak_writer **out)
 {
 	struct bak_writer *w = xcalloc(1, sizeof *w);
 	struct sink below;
@@ -126,6 +128,11 @@ int bak_writer_new(int fd, int level, time_t mtime, const char *what,
 			goto fail;
 		below = (struct sink){ age_sink_write, w->age };
 	}
+	w->chunk = xmalloc(IO_CHUNK);
+	if (!tar) {
+		*out = w;
+		return 0;
+	}
 	if ((r = gz_writer_new(&below, level, what, &w->gz)) != 0)
 		goto fail;
 	w->a = archive_write_new();
@@ -135,12 +142,44 @@ int bak_writer_new(int fd, int level, time_t mtime, const char *what,
 		r = err_set(ERR_IO, "%s: cannot start the archive", what);
 		goto fail;
 	}
-	w->chunk = xmalloc(IO_CHUNK);
 	*out = w;
 	return 0;
 fail:
 	bak_writer_free(w);
 	return r;
+}
+
+int bak_writer_new(int fd, int level, time_t mtime, const char *what,
+    const struct age_recipient *rec, size_t nrec, struct bak_writer **out)
+{
+	return writer_new(fd, level, mtime, what, rec, nrec, 1, out);
+}
+
+int bak_writer_new_sealing(int fd, time_t mtime, const char *what,
+    const struct age_recipient *rec, size_t nrec, struct bak_writer **out)
+{
+	*out = NULL;
+	if (nrec == 0)
+		return err_set(ERR_INVAL, "%s: sealing needs a recipient", what);
+	return writer_new(fd, 0, mtime, what, rec, nrec, 0, out);
+}
+
+int bak_writer_add_gzip(struct bak_writer *w, int gzfd)
+{
+	ssize_t n;
+	int r;
+
+	if (w->a || w->age == NULL)
+		return err_set(ERR_INVAL, "%s: not a sealing writer", w->what);
+	while ((n = read(gzfd, w->chunk, IO_CHUNK)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return err_sys("read %s", w->what);
+		if ((r = age_sink_write(w->age, w->chunk, (size_t)n)) != 0)
+			return r;
+	}
+	return 0;
 }
 
 static struct archive_entry *entry(struct bak_writer *w, const char *path,
@@ -250,9 +289,9 @@ int bak_writer_finish(struct bak_writer *w)
 {
 	int r;
 
-	if (archive_write_close(w->a) != ARCHIVE_OK)
+	if (w->a && archive_write_close(w->a) != ARCHIVE_OK)
 		return werr(w, "end of archive");
-	if ((r = gz_finish(w->gz)) != 0)
+	if (w->gz && (r = gz_finish(w->gz)) != 0)
 		return r;
 	if (w->age && (r = age_finish(w->age)) != 0)
 		return r;

@@ -12,6 +12,7 @@
 #include "crypto.h"
 #include "envelope.h"
 #include "manifest.h"
+#include "stream.h"
 
 struct buf;
 struct bak_writer;
@@ -56,6 +57,43 @@ int bak_writer_sealed(const struct bak_writer *w);
 int bak_writer_seal(struct bak_writer *w, const struct sigkey *k,
     const struct manifest *mf, const char *mtext, size_t mlen);
 void bak_writer_free(struct bak_writer *w);
+
+/* Seal an archive made elsewhere: a writer (nrec >= 1) whose payload is
+ * the gzip file read from gzfd to its end (a format 1 archive, e.g. from
+ * bak_split), instead of tar members. Then bak_writer_finish() and
+ * bak_writer_seal() as for any sealed writer. */
+int bak_writer_new_sealing(int fd, time_t mtime, const char *what,
+    const struct age_recipient *rec, size_t nrec, struct bak_writer **out);
+int bak_writer_add_gzip(struct bak_writer *w, int gzfd);
+
+/* The snapshot writer (bak_split.c; docs/bak-format.md, "How the snapshot
+ * writer lays out the gzip stream"): a format 1 archive whose members are
+ * read once, hashed as they are compressed. The head (the tar bytes of
+ * MANIFEST, MANIFEST.sig and the members before the body, made with
+ * bak_tar_add_*()) has a length known in advance, head_len; the body is
+ * compressed into fd at its final offset, then bak_split_finish() writes
+ * the head in front of it and the gzip trailer. */
+struct bak_split;
+int bak_tar_add_data(struct buf *b, const char *path, unsigned mode,
+    time_t mtime, const void *p, size_t n);
+int bak_tar_add_dir(struct buf *b, const char *path, unsigned mode,
+    time_t mtime);
+int bak_split_new(int fd, int level, time_t mtime, const char *what,
+    uint64_t head_len, struct bak_split **out);
+void bak_split_set_progress(struct bak_split *s, const struct bak_progress *p,
+    uint64_t total);
+int bak_split_add_dir(struct bak_split *s, const char *path, unsigned mode);
+/* size bytes from src as member path; hex (NULL: not wanted) gets their
+ * SHA-256. Fewer bytes than size: ERR_IO. */
+int bak_split_add_source(struct bak_split *s, const char *path, unsigned mode,
+    uint64_t size, const struct source *src, char hex[SHA256_HEX_LEN + 1]);
+/* The regular file at file, exactly size bytes, as member path. */
+int bak_split_add_file(struct bak_split *s, const char *path, unsigned mode,
+    const char *file, uint64_t size);
+/* End the tar stream and the body; write the head (head_len bytes, as
+ * planned) and the gzip trailer. */
+int bak_split_finish(struct bak_split *s, const void *head, size_t head_len);
+void bak_split_free(struct bak_split *s);
 
 /* Sign manifest text: sigtext gets the MANIFEST.sig member's content. */
 int bak_sign(const struct sigkey *k, const char *manifest, size_t len,

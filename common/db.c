@@ -1,9 +1,12 @@
 /* db.c: the SQLite engine for the node database (see db.h). */
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -11,6 +14,7 @@
 #include "conf.h"
 #include "db.h"
 #include "db_pg.h"
+#include "dbpages.h"
 #include "err.h"
 #include "esc.h"
 #include "fsutil.h"
@@ -316,46 +320,126 @@ static int check(sqlite3 *h, const char *pragma, const char *path)
 	return r;
 }
 
-/* The online backup API from a dedicated read connection, in one step:
- * in WAL mode the copy runs inside one read transaction, so it cannot be
- * restarted by other writers and does not block them (docs/snapshots.md). */
-int db_snapshot(struct db *d, const char *dst)
-{
-	sqlite3 *to = NULL;
-	sqlite3_backup *b;
-	int r = 0, rc, fd;
+struct db_stream {
+	struct db *d;
+	struct dbpages *pages;	/* SQLite */
+	int fd;			/* PostgreSQL: the dump */
+	const char *what;
+	uint64_t size, done;
+	int in_txn;
+	pthread_t checker;
+	int checking, check_r;
+	char check_msg[512];
+};
 
-	if (d->pg)
-		return pg_snapshot(d->conf, dst);
-	if (fs_exists(dst))
-		return err_set(ERR_EXISTS, "%s: already exists", dst);
-	if ((r = open_handle(dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-	    &to)) != 0)
-		return r;
-	if ((b = sqlite3_backup_init(to, "main", d->h, "main")) == NULL) {
-		r = dberr(to, "backup", dst);
-		goto out;
+/* The quick_check of the stream's read transaction, in its own thread
+ * (the connection is not used by anyone else meanwhile). */
+static void *stream_check(void *arg)
+{
+	struct db_stream *s = arg;
+
+	s->check_r = check(s->d->h, "PRAGMA quick_check", s->d->path);
+	if (s->check_r)
+		snprintf(s->check_msg, sizeof s->check_msg, "%s", err_msg());
+	return NULL;
+}
+
+int db_stream_open(struct db *d, const char *work_file, struct db_stream **out)
+{
+	struct db_stream *s = xcalloc(1, sizeof *s);
+	int r;
+
+	*out = NULL;
+	s->d = d;
+	s->fd = -1;
+	if (d->pg) {
+		struct stat st;
+		s->what = work_file;
+		if ((r = pg_snapshot(d->conf, work_file)) != 0)
+			goto fail;
+		if ((s->fd = open(work_file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+		    fstat(s->fd, &st) != 0) {
+			r = err_sys("%s", work_file);
+			goto fail;
+		}
+		s->size = (uint64_t)st.st_size;
+		*out = s;
+		return 0;
 	}
-	rc = sqlite3_backup_step(b, -1);
-	if (sqlite3_backup_finish(b) != SQLITE_OK || rc != SQLITE_DONE) {
-		r = rc == SQLITE_FULL || sqlite3_errcode(to) == SQLITE_FULL ||
-		    (sqlite3_extended_errcode(to) & 0xff) == SQLITE_IOERR ?
-		    err_set(ERR_NOSPC, "%s: cannot write the database copy (disk "
-		    "full or file too large): %s", dst, sqlite3_errmsg(to)) :
-		    dberr(to, "backup", dst);
-		goto out;
+	s->what = d->path;
+	/* The read transaction first: from here on, what dbpages reads
+	 * cannot be overwritten by a checkpoint (dbpages.c). */
+	if ((r = exec(d->h, "BEGIN; SELECT count(*) FROM sqlite_schema;",
+	    d->path)) != 0)
+		goto fail;
+	s->in_txn = 1;
+	if ((r = dbpages_open(d->path, &s->pages)) != 0)
+		goto fail;
+	s->size = dbpages_size(s->pages);
+	if (pthread_create(&s->checker, NULL, stream_check, s) != 0) {
+		r = err_set(ERR_NOMEM, "cannot start the database check thread");
+		goto fail;
 	}
-	r = check(to, "PRAGMA quick_check", dst);
-out:
-	if (sqlite3_close(to) != SQLITE_OK && r == 0)
-		r = dberr(to, "close", dst);
-	if (r == 0) {
-		if ((fd = open(dst, O_RDONLY | O_CLOEXEC)) < 0)
-			return err_sys("%s", dst);
-		if (fsync(fd) != 0)
-			r = err_sys("fsync %s", dst);
-		close(fd);
+	s->checking = 1;
+	*out = s;
+	return 0;
+fail:
+	db_stream_close(s);
+	return r;
+}
+
+uint64_t db_stream_size(const struct db_stream *s)
+{
+	return s->size;
+}
+
+int db_stream_read(void *ctx, void *buf, size_t cap, size_t *got)
+{
+	struct db_stream *s = ctx;
+	uint64_t left = s->size - s->done;
+	int r = 0;
+
+	if (cap > left)
+		cap = (size_t)left;
+	*got = 0;
+	if (cap == 0)
+		return 0;
+	if (s->pages)
+		r = dbpages_read(s->pages, buf, cap, got);
+	else {
+		ssize_t n;
+		do
+			n = read(s->fd, buf, cap);
+		while (n < 0 && errno == EINTR);
+		if (n < 0)
+			r = err_sys("read %s", s->what);
+		else if (n == 0)
+			r = err_set(ERR_IO, "%s: shorter than when it was written",
+			    s->what);
+		else
+			*got = (size_t)n;
 	}
+	s->done += *got;
+	return r;
+}
+
+int db_stream_close(struct db_stream *s)
+{
+	int r = 0;
+
+	if (s == NULL)
+		return 0;
+	if (s->checking) {
+		pthread_join(s->checker, NULL);
+		if (s->check_r)
+			r = err_set(s->check_r, "%s", s->check_msg);
+	}
+	if (s->in_txn)
+		sqlite3_exec(s->d->h, "COMMIT;", NULL, NULL, NULL);
+	dbpages_close(s->pages);
+	if (s->fd >= 0)
+		close(s->fd);
+	free(s);
 	return r;
 }
 

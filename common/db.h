@@ -5,6 +5,7 @@
 #ifndef NODEBAK_DB_H
 #define NODEBAK_DB_H
 #include <stddef.h>
+#include <stdint.h>
 
 struct conf;
 struct db;
@@ -28,11 +29,26 @@ int db_open(const struct conf *c, struct db **out);
 void db_close(struct db *d);
 /* The database's schema version (SQLite: PRAGMA user_version). */
 int db_schema(struct db *d, long *out);
-/* Write a consistent point-in-time copy of the database to dst (a new
- * file), fsynced, then check it (SQLite: quick_check; PostgreSQL: a
- * pg_dump custom archive that pg_restore reads to its end). Writers are
- * not blocked. */
-int db_snapshot(struct db *d, const char *dst);
+/* A consistent image of the database for an archive, read once, in
+ * order, with no copy in between (docs/snapshots.md, "The database copy").
+ * SQLite: the pages as of the last commit, read in place from the
+ * database file and its WAL (dbpages.c) under a read transaction on d,
+ * while PRAGMA quick_check of the same transaction runs in a thread.
+ * PostgreSQL: pg_dump -Fc -Z 0 into work_file, read to its end by
+ * pg_restore as a check,
+ * then that file. Writers are not blocked. d must stay open until
+ * db_stream_close(). */
+struct db_stream;
+int db_stream_open(struct db *d, const char *work_file, struct db_stream **out);
+/* The image's size in bytes, fixed at open. */
+uint64_t db_stream_size(const struct db_stream *s);
+/* Read up to cap bytes of the image: a struct source read function
+ * (ctx: the stream). ERR_AGAIN: the database changed under the reader in
+ * a way that spoils the image (a restarted WAL); take it again. */
+int db_stream_read(void *ctx, void *buf, size_t cap, size_t *got);
+/* End the read transaction; 0 when the image was good and the check
+ * passed. s is freed. */
+int db_stream_close(struct db_stream *s);
 /* Full check of a database member file of c's engine: 0 when it passes. */
 int db_check_file(const struct conf *c, const char *path);
 /* Schema version of a database member file of c's engine (read only). */

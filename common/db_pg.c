@@ -626,7 +626,7 @@ int pg_snapshot(const struct conf *c, const char *dst)
 	char *run = pg_run_dir(c), *prog = NULL, port[16];
 	const char *argv[] = { NULL, "-h", run, "-p", port, "-U", PG_USER, "-Fc",
 		"-Z", "0", "--no-password", "-f", dst, PG_DBNAME, NULL };
-	int fd, r;
+	int r;
 
 	snprintf(port, sizeof port, "%ld", c->pg_port);
 	if ((r = bin(c, "pg_dump", &prog)) != 0)
@@ -636,15 +636,7 @@ int pg_snapshot(const struct conf *c, const char *dst)
 		r = err_set(ERR_EXISTS, "%s: already exists", dst);
 	else if ((r = pg_run(argv, 0, NULL)) == 0)
 		r = pg_check_file(c, dst);
-	if (r == 0) {
-		if ((fd = open(dst, O_RDONLY | O_CLOEXEC)) < 0)
-			r = err_sys("%s", dst);
-		else {
-			if (fsync(fd) != 0)
-				r = err_sys("fsync %s", dst);
-			close(fd);
-		}
-	}
+	/* Not fsynced: a work file, read once into the archive, which is. */
 out:
 	free(run);
 	free(prog);

@@ -35,7 +35,7 @@ int pg_server_stop(const struct conf *c, int immediate);
 int pg_open(const struct conf *c, struct pg_conn **out);
 void pg_close(struct pg_conn *d);
 int pg_schema(struct pg_conn *d, long *out);
-/* pg_dump -Fc of the node database to dst (a new file), fsynced, checked. */
+/* pg_dump -Fc of the node database to dst (a new work file), checked. */
 int pg_snapshot(const struct conf *c, const char *dst);
 /* A custom-format dump that pg_restore reads to its end: 0. */
 int pg_check_file(const struct conf *c, const char *path);

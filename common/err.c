@@ -94,6 +94,7 @@ const char *err_str(int code)
 	case ERR_MISMATCH: return "content mismatch";
 	case ERR_REFUSED: return "refused";
 	case ERR_NOKEY: return "no matching identity";
+	case ERR_AGAIN: return "changed while being read";
 	}
 	return "unknown error";
 }

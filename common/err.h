@@ -27,6 +27,7 @@ enum {
 	ERR_MISMATCH = -18,	/* content differs from what was signed */
 	ERR_REFUSED = -19,	/* refused by a safety rule (--force can name it) */
 	ERR_NOKEY = -20,	/* no identity given can decrypt it */
+	ERR_AGAIN = -21,	/* what was being read changed under the reader: start again */
 };
 
 /* Record a one-line reason for the calling thread and return code. */

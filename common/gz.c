@@ -46,6 +46,7 @@ struct gz_slot {
 struct gz_writer {
 	struct sink out;
 	int level, nthreads, stop, err;
+	int raw;		/* a part: no gzip header or trailer */
 	const char *what;
 	pthread_t *threads;
 	pthread_mutex_t mu;
@@ -132,12 +133,11 @@ static int nthreads(void)
 	return n < 1 ? 1 : n > 16 ? 16 : (int)n;
 }
 
-int gz_writer_new(const struct sink *out_, int level, const char *what,
-    struct gz_writer **out)
+static int writer_start(const struct sink *out_, int level, const char *what,
+    int raw, struct gz_writer **out)
 {
 	struct gz_writer *w = xcalloc(1, sizeof *w);
 	size_t bound;
-	int r;
 
 	*out = NULL;
 	w->out = *out_;
@@ -163,13 +163,44 @@ int gz_writer_new(const struct sink *out_, int level, const char *what,
 			gz_writer_free(w);
 			return err_set(ERR_NOMEM, "cannot start compression threads");
 		}
+	w->raw = raw;
 	*out = w;
-	{
-		unsigned char hdr[10] = { 0x1f, 0x8b, 8, 0, 0, 0, 0, 0,
-			gz_xfl(level), GZ_OS_UNIX };
-		r = w->out.write(w->out.ctx, hdr, sizeof hdr);
+	return 0;
+}
+
+void gz_file_header(int level, unsigned char hdr[GZ_HEADER_LEN])
+{
+	static const unsigned char h[GZ_HEADER_LEN] = { 0x1f, 0x8b, 8, 0, 0,
+		0, 0, 0, 0, GZ_OS_UNIX };
+
+	memcpy(hdr, h, sizeof h);
+	hdr[8] = gz_xfl(level);
+}
+
+void gz_trailer(uint32_t crc, uint64_t len, unsigned char tr[GZ_TRAILER_LEN])
+{
+	for (int i = 0; i < 4; i++) {
+		tr[i] = (unsigned char)(crc >> (8 * i));
+		tr[4 + i] = (unsigned char)(len >> (8 * i));
 	}
-	return r;
+}
+
+int gz_writer_new(const struct sink *out_, int level, const char *what,
+    struct gz_writer **out)
+{
+	unsigned char hdr[GZ_HEADER_LEN];
+	int r;
+
+	if ((r = writer_start(out_, level, what, 0, out)) != 0)
+		return r;
+	gz_file_header(level, hdr);
+	return (*out)->out.write((*out)->out.ctx, hdr, sizeof hdr);
+}
+
+int gz_writer_new_part(const struct sink *out, int level, const char *what,
+    struct gz_writer **w)
+{
+	return writer_start(out, level, what, 1, w);
 }
 
 /* Wait for the oldest block, write it, free its slot. */
@@ -262,11 +293,61 @@ int gz_finish(struct gz_writer *w)
 	while (w->head != w->tail)
 		if ((r = write_oldest(w)) != 0)
 			return w->err = r;
-	for (int i = 0; i < 4; i++) {
-		tr[i] = (unsigned char)(w->crc >> (8 * i));
-		tr[4 + i] = (unsigned char)(w->total_in >> (8 * i));
-	}
+	if (w->raw)
+		return 0;
+	gz_trailer((uint32_t)w->crc, w->total_in, tr);
 	return w->out.write(w->out.ctx, tr, sizeof tr);
+}
+
+void gz_writer_sum(const struct gz_writer *w, uint32_t *crc, uint64_t *len)
+{
+	*crc = (uint32_t)w->crc;
+	*len = w->total_in;
+}
+
+uint32_t gz_crc(uint32_t crc, const void *p, size_t n)
+{
+	const unsigned char *c = p;
+
+	while (n) {
+		uInt k = n > 1u << 30 ? 1u << 30 : (uInt)n;
+		crc = (uint32_t)crc32(crc, c, k);
+		c += k;
+		n -= k;
+	}
+	return crc;
+}
+
+uint32_t gz_crc_combine(uint32_t a, uint32_t b, uint64_t blen)
+{
+	return (uint32_t)crc32_combine(a, b, (z_off_t)blen);
+}
+
+/* Stored blocks hold at most 65535 bytes each, behind 5 bytes (the
+ * block's 3 header bits padded to a byte, LEN, NLEN). */
+#define STORED_MAX 65535u
+
+uint64_t gz_stored_len(uint64_t n)
+{
+	return n + 5 * (n ? (n + STORED_MAX - 1) / STORED_MAX : 1);
+}
+
+int gz_stored(const struct sink *out, const void *p, size_t n)
+{
+	const unsigned char *c = p;
+	int r;
+
+	do {
+		size_t k = n > STORED_MAX ? STORED_MAX : n;
+		unsigned char h[5] = { 0, (unsigned char)k, (unsigned char)(k >> 8),
+			(unsigned char)~k, (unsigned char)(~k >> 8) };
+		if ((r = out->write(out->ctx, h, sizeof h)) != 0 ||
+		    (k && (r = out->write(out->ctx, c, k)) != 0))
+			return r;
+		c += k;
+		n -= k;
+	} while (n);
+	return 0;
 }
 
 void gz_writer_free(struct gz_writer *w)

@@ -18,8 +18,29 @@ struct gz_reader;
 int gz_writer_new(const struct sink *out, int level, const char *what,
     struct gz_writer **w);
 int gz_write(struct gz_writer *w, const void *data, size_t len);
-/* Write the gzip trailer. */
+/* A part of a deflate stream for a writer that assembles the gzip file
+ * itself (bak.c's snapshot writer): raw deflate blocks, the first one
+ * with no dictionary, the last one final; no gzip header or trailer. */
+int gz_writer_new_part(const struct sink *out, int level, const char *what,
+    struct gz_writer **w);
+/* Write the gzip trailer (a part: the final block only). */
 int gz_finish(struct gz_writer *w);
+/* The CRC-32 and length of what was written so far. */
+void gz_writer_sum(const struct gz_writer *w, uint32_t *crc, uint64_t *len);
+
+/* The pieces of a gzip file around deflate blocks: the 10-byte header
+ * (as gz_writer_new() writes it for level), the 8-byte trailer. */
+#define GZ_HEADER_LEN 10
+#define GZ_TRAILER_LEN 8
+void gz_file_header(int level, unsigned char hdr[GZ_HEADER_LEN]);
+void gz_trailer(uint32_t crc, uint64_t len, unsigned char tr[GZ_TRAILER_LEN]);
+/* CRC-32 of p continuing crc (start with 0); of a then b, from both. */
+uint32_t gz_crc(uint32_t crc, const void *p, size_t n);
+uint32_t gz_crc_combine(uint32_t a, uint32_t b, uint64_t blen);
+/* n bytes as stored (uncompressed), non-final deflate blocks, and their
+ * length: known before they are written. */
+int gz_stored(const struct sink *out, const void *p, size_t n);
+uint64_t gz_stored_len(uint64_t n);
 void gz_writer_free(struct gz_writer *w);
 
 /* Decompress from in. */

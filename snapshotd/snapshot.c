@@ -236,14 +236,20 @@ out:
 	return r;
 }
 
-int snapshot_collect(struct node *n, const char *work, struct manifest *mf)
+/* A placeholder for a hash not known yet: a MANIFEST with it has the
+ * same length as with the real one. */
+static const char zero_hex[SHA256_HEX_LEN + 1] =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+
+int snapshot_collect(struct node *n, const char *work, struct manifest *mf,
+    struct db *db, struct db_stream **dbs)
 {
 	static const char *const tops[] = { "cluster", "config", "db", "files" };
-	struct db *db = NULL;
-	char *dbcopy = NULL;
+	char *dbwork = NULL;
 	long schema = 0;
 	int r;
 
+	*dbs = NULL;
 	if ((r = fs_mkdir_p(work, 0700)) != 0)
 		return r;
 	for (size_t i = 0; i < sizeof tops / sizeof tops[0]; i++) {
@@ -257,14 +263,15 @@ int snapshot_collect(struct node *n, const char *work, struct manifest *mf)
 	if ((r = add_file(mf, work, CLUSTER_MEMBER, n->cluster_path, 0600)) != 0 ||
 	    (r = add_file(mf, work, CONFIG_MEMBER, n->conf->file, 0600)) != 0)
 		return r;
-	dbcopy = snapshot_member_path(work, db_member(n->conf));
-	if ((r = db_open(n->conf, &db)) == 0 && (r = db_schema(db, &schema)) == 0)
-		r = db_snapshot(db, dbcopy);
-	db_close(db);
-	free(dbcopy);
+	/* The database is not copied: its image is read once, while the
+	 * archive is written, and hashed on the way (db_stream_open()). */
+	dbwork = snapshot_member_path(work, db_member(n->conf));
+	if ((r = db_schema(db, &schema)) == 0)
+		r = db_stream_open(db, dbwork, dbs);
+	free(dbwork);
 	fault_point("snapshot-db-copied");
-	if (r != 0 ||
-	    (r = add_file(mf, work, db_member(n->conf), NULL, 0600)) != 0)
+	if (r != 0 || (r = manifest_add(mf, db_member(n->conf), 0, 0600,
+	    db_stream_size(*dbs), zero_hex)) != 0)
 		return r;
 	mf->schema = schema;
 	return collect_files(n, work, mf);
@@ -328,154 +335,280 @@ static int write_json(const struct node *n, const struct manifest *mf,
 	return r;
 }
 
-/* Write the archive for mf from work into fd, sealed to rs when nrec. */
-static int write_archive(struct node *n, const struct manifest *mf,
-    const char *work, int fd, const char *what,
-    const struct age_recipient *rs, size_t nrec, const struct ui *ui)
+/* The index of the first member of the archive's body: the database
+ * (docs/bak-format.md, "How the snapshot writer lays out the gzip
+ * stream"); those before it are small and go into the head. */
+static size_t body_start(const struct node *n, const struct manifest *mf)
 {
-	struct buf mtext = BUF_INIT(MANIFEST_MAX_BYTES);
+	size_t i;
+
+	for (i = 0; i < mf->n; i++)
+		if (!strcmp(mf->m[i].path, db_member(n->conf)))
+			break;
+	return i;
+}
+
+/* The head's tar bytes: MANIFEST, MANIFEST.sig and the members before
+ * the body, from work; *mtext gets the MANIFEST. */
+static int build_head(struct node *n, const struct manifest *mf,
+    const char *work, size_t body, struct buf *mtext, struct buf *head)
+{
 	struct buf stext = BUF_INIT(BAK_SIG_MAX);
-	struct bak_writer *w = NULL;
-	struct bak_progress prog = { ui_bak_progress, (void *)ui };
-	uint64_t total = 0;
+	struct buf data = BUF_INIT(MANIFEST_MAX_BYTES);
 	int r;
 
-	if ((r = manifest_format(mf, &mtext)) != 0 ||
-	    (r = bak_sign(n->key, mtext.p, mtext.len, &stext)) != 0 ||
-	    (r = bak_writer_new(fd, (int)n->conf->compression_level, mf->created,
-	    what, rs, nrec, &w)) != 0)
+	buf_reset(mtext);
+	buf_reset(head);
+	if ((r = manifest_format(mf, mtext)) != 0 ||
+	    (r = bak_sign(n->key, mtext->p, mtext->len, &stext)) != 0 ||
+	    (r = bak_tar_add_data(head, "MANIFEST", 0644, mf->created, mtext->p,
+	    mtext->len)) != 0 ||
+	    (r = bak_tar_add_data(head, "MANIFEST.sig", 0644, mf->created,
+	    stext.p, stext.len)) != 0)
 		goto out;
-	for (size_t i = 0; i < mf->n; i++)
-		total += mf->m[i].size;
-	bak_writer_set_progress(w, ui ? &prog : NULL, total);
-	if ((r = bak_writer_add_data(w, "MANIFEST", 0644, mtext.p, mtext.len)) ||
-	    (r = bak_writer_add_data(w, "MANIFEST.sig", 0644, stext.p, stext.len)))
-		goto out;
-	for (size_t i = 0; i < mf->n && r == 0; i++) {
+	for (size_t i = 0; i < body && r == 0; i++) {
 		const struct mf_member *m = &mf->m[i];
 		char *src;
 		if (m->is_dir) {
-			r = bak_writer_add_dir(w, m->path, m->mode);
+			r = bak_tar_add_dir(head, m->path, m->mode, mf->created);
 			continue;
 		}
 		src = snapshot_member_path(work, m->path);
-		r = bak_writer_add_file(w, m->path, m->mode, src, m->size);
+		buf_reset(&data);
+		if ((r = fs_read_file(src, MANIFEST_MAX_BYTES, &data)) == 0 &&
+		    data.len != m->size)
+			r = err_set(ERR_IO, "%s: changed size while being archived",
+			    src);
+		if (r == 0)
+			r = bak_tar_add_data(head, m->path, m->mode, mf->created,
+			    data.p, data.len);
 		free(src);
 	}
-	if (r == 0)
-		r = bak_writer_finish(w);
-	if (r == 0 && nrec)
-		r = bak_writer_seal(w, n->key, mf, mtext.p, mtext.len);
 out:
-	bak_writer_free(w);
-	buf_free(&mtext);
 	buf_free(&stext);
+	buf_free(&data);
 	return r;
 }
 
-int snapshot_create(struct node *n, const char *name, const struct ui *ui)
+/* Write the format 1 archive for mf into fd: the body (the database
+ * image from dbs, hashed into mf on the way, and the files from work),
+ * then the head in front of it. *mtext gets the signed MANIFEST. */
+static int write_archive(struct node *n, struct manifest *mf,
+    const char *work, struct db_stream *dbs, int fd, const char *what,
+    struct buf *mtext, const struct ui *ui)
+{
+	struct buf head = BUF_INIT(2 * MANIFEST_MAX_BYTES);
+	struct bak_split *w = NULL;
+	struct bak_progress prog = { ui_bak_progress, (void *)ui };
+	struct source dbsrc = { db_stream_read, dbs };
+	size_t body = body_start(n, mf);
+	uint64_t total = 0;
+	int r;
+
+	if ((r = build_head(n, mf, work, body, mtext, &head)) != 0 ||
+	    (r = bak_split_new(fd, (int)n->conf->compression_level, mf->created,
+	    what, head.len, &w)) != 0)
+		goto out;
+	for (size_t i = 0; i < mf->n; i++)
+		total += mf->m[i].size;
+	bak_split_set_progress(w, ui ? &prog : NULL, total);
+	for (size_t i = body; i < mf->n && r == 0; i++) {
+		struct mf_member *m = &mf->m[i];
+		char *src;
+		if (m->is_dir)
+			r = bak_split_add_dir(w, m->path, m->mode);
+		else if (i == body)
+			r = bak_split_add_source(w, m->path, m->mode, m->size,
+			    &dbsrc, m->sha256);
+		else {
+			src = snapshot_member_path(work, m->path);
+			r = bak_split_add_file(w, m->path, m->mode, src, m->size);
+			free(src);
+		}
+	}
+	if (r == 0 && (r = build_head(n, mf, work, body, mtext, &head)) == 0)
+		r = bak_split_finish(w, head.p, head.len);
+out:
+	bak_split_free(w);
+	buf_free(&head);
+	return r;
+}
+
+/* Seal the format 1 archive in gzfd into fd (format 2). */
+static int seal_archive(struct node *n, const struct manifest *mf,
+    const struct buf *mtext, int gzfd, int fd, const char *what,
+    const struct age_recipient *rs, size_t nrec)
+{
+	struct bak_writer *w = NULL;
+	int r;
+
+	if (lseek(gzfd, 0, SEEK_SET) != 0)
+		return err_sys("seek %s", what);
+	if ((r = bak_writer_new_sealing(fd, mf->created, what, rs, nrec,
+	    &w)) == 0 &&
+	    (r = bak_writer_add_gzip(w, gzfd)) == 0 &&
+	    (r = bak_writer_finish(w)) == 0)
+		r = bak_writer_seal(w, n->key, mf, mtext->p, mtext->len);
+	bak_writer_free(w);
+	return r;
+}
+
+/* Paths of one snapshot being taken. */
+struct taking {
+	const char *name;
+	char file[NAME_MAX_LEN + 8], jsonname[NAME_MAX_LEN + 8];
+	char *bak, *tmp, *json, *work, *wdir;
+};
+
+/* One attempt: the members, the archive under its temporary name
+ * (fsynced), the .json, the rename. ERR_AGAIN: the database image was
+ * spoilt by a writer (dbpages.c); nothing is left and it may be tried
+ * again. */
+static int take(struct node *n, struct taking *t, const struct ui *ui)
 {
 	struct manifest mf;
-	char file[NAME_MAX_LEN + 8], tmpname[NAME_MAX_LEN + 32];
-	char jsonname[NAME_MAX_LEN + 8], sha[SHA256_HEX_LEN + 1], wname[128];
-	char *bak = NULL, *tmp = NULL, *json = NULL, *work = NULL, *wdir = NULL;
-	uint64_t size = 0;
+	struct buf mtext = BUF_INIT(MANIFEST_MAX_BYTES);
+	char sha[SHA256_HEX_LEN + 1], *spill = NULL;
 	struct age_recipient rs[AGE_MAX_RECIPIENTS];
+	struct db *db = NULL;
+	struct db_stream *dbs = NULL;
+	uint64_t size = 0;
 	size_t nrec = 0;
-	int fd = -1, json_written = 0, r;
+	int fd = -1, gzfd = -1, json_written = 0, r, r2;
 
 	manifest_init(&mf);
-	if (!name_valid(name))
-		return err_set(ERR_INVAL, "%s: snapshot names are 1 to 64 of "
-		    "A-Za-z0-9._- and do not start with a dot", name);
-	snprintf(file, sizeof file, "%s.bak", name);
-	snprintf(jsonname, sizeof jsonname, "%s.json", name);
-	snprintf(tmpname, sizeof tmpname, NODE_INTERNAL_PREFIX "-tmp-%s.bak", name);
-	bak = node_backup_path(n, file);
-	json = node_backup_path(n, jsonname);
-	tmp = node_backup_path(n, tmpname);
-	/* A node with a pending rollback is part restored: signing it would
-	 * make an archive of a state that never existed. */
-	if (node_rollback_pending(n)) {
-		r = err_set(ERR_REFUSED, "a rollback is committed but not "
-		    "complete; this node is part restored and is not snapshotted "
-		    "until it is");
+	if ((r = fs_rm_rf(t->work)) != 0 || (r = fs_mkdir_p(t->wdir, 0700)) != 0)
 		goto out;
-	}
-	if (fs_exists(bak) || fs_exists(json)) {
-		r = err_set(ERR_EXISTS, "%s already exists; delete it first or "
-		    "choose another name", fs_exists(bak) ? file : jsonname);
-		goto out;
-	}
-	wdir = fs_join(n->conf->state_dir, NODE_WORK_DIR);
-	snprintf(wname, sizeof wname, "snapshot-%s", name);
-	work = fs_join(wdir, wname);
-	if ((r = fs_rm_rf(work)) != 0 || (r = fs_mkdir_p(wdir, 0700)) != 0)
-		goto out;
-	/* 1. A consistent copy of every member, hashed. */
+	/* 1. Every member but the database copied and hashed; the database
+	 * opened for a consistent image. */
 	snprintf(mf.node_name, sizeof mf.node_name, "%s", n->conf->node_name);
 	snprintf(mf.node_id, sizeof mf.node_id, "%s", n->id);
 	snprintf(mf.software, sizeof mf.software, "%s", NODEBAK_VERSION);
 	snprintf(mf.engine, sizeof mf.engine, "%s", n->conf->db_engine);
-	snprintf(mf.snapshot, sizeof mf.snapshot, "%s", name);
+	snprintf(mf.snapshot, sizeof mf.snapshot, "%s", t->name);
 	snprintf(mf.key_id, sizeof mf.key_id, "%s", sigkey_id(n->key));
 	mf.created = clock_now();
 	if ((r = node_recipients(n, rs, &nrec)) != 0 ||
-	    (r = snapshot_collect(n, work, &mf)) != 0)
+	    (r = db_open(n->conf, &db)) != 0 ||
+	    (r = snapshot_collect(n, t->work, &mf, db, &dbs)) != 0)
 		goto out;
 	/* 2. The archive under a temporary name, fsynced. Never readable by
-	 * others: it holds the node's keys (docs/ftpd.md, "Roles"). */
-	unlink(tmp);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-	    NODE_ARCHIVE_MODE)) < 0) {
-		r = err_sys("create %s", tmp);
+	 * others: it holds the node's keys (docs/ftpd.md, "Roles"). Sealed,
+	 * the format 1 archive is made in the work folder first, then
+	 * encrypted into place. */
+	unlink(t->tmp);
+	if ((fd = open(t->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+	    O_NOFOLLOW, NODE_ARCHIVE_MODE)) < 0) {
+		r = err_sys("create %s", t->tmp);
 		goto out;
 	}
-	if ((r = node_archive_owner(n, fd, tmp)) != 0 ||
-	    (r = write_archive(n, &mf, work, fd, tmp, rs, nrec, ui)) != 0)
+	if ((r = node_archive_owner(n, fd, t->tmp)) != 0)
+		goto out;
+	if (nrec) {
+		spill = fs_join(t->work, "archive.gz");
+		if ((gzfd = open(spill, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC |
+		    O_NOFOLLOW, 0600)) < 0) {
+			r = err_sys("create %s", spill);
+			goto out;
+		}
+	}
+	r = write_archive(n, &mf, t->work, dbs, nrec ? gzfd : fd,
+	    nrec ? spill : t->tmp, &mtext, ui);
+	/* The read transaction ends; the check that ran beside the copy
+	 * says whether the database was sound. */
+	r2 = db_stream_close(dbs);
+	dbs = NULL;
+	if (r == 0)
+		r = r2;
+	if (r == 0 && nrec)
+		r = seal_archive(n, &mf, &mtext, gzfd, fd, t->tmp, rs, nrec);
+	if (r != 0)
 		goto out;
 	fault_point("snapshot-archive-written");
 	if (fsync(fd) != 0) {
-		r = err_sys("fsync %s", tmp);
+		r = err_sys("fsync %s", t->tmp);
 		goto out;
 	}
 	close(fd);
 	fd = -1;
 	/* 3. The .json first, then the .bak: its rename is the commit. A
 	 * .json without its .bak is removed at the next start. */
-	if ((r = sha256_file(tmp, sha, &size)) != 0 ||
-	    (r = write_json(n, &mf, file, size, sha, json, rs, nrec)) != 0)
+	if ((r = sha256_file(t->tmp, sha, &size)) != 0 ||
+	    (r = write_json(n, &mf, t->file, size, sha, t->json, rs, nrec)) != 0)
 		goto out;
 	json_written = 1;
 	fault_point("snapshot-json-written");
-	if (rename(tmp, bak) != 0) {
-		r = err_sys("rename %s", bak);
+	if (rename(t->tmp, t->bak) != 0) {
+		r = err_sys("rename %s", t->bak);
 		goto out;
 	}
 	fault_point("snapshot-renamed");
 	r = fs_fsync_dir(n->backups);
-	log_info("snapshot %s: %zu members, %llu bytes, sha256 %s%s", file, mf.n,
-	    (unsigned long long)size, sha, nrec ? ", sealed" : "");
+	log_info("snapshot %s: %zu members, %llu bytes, sha256 %s%s", t->file,
+	    mf.n, (unsigned long long)size, sha, nrec ? ", sealed" : "");
 out:
+	db_stream_close(dbs);
+	db_close(db);
 	if (fd >= 0)
 		close(fd);
+	if (gzfd >= 0)
+		close(gzfd);
 	if (r != 0) {
 		int saved = r;
 		char msg[1024];
 		snprintf(msg, sizeof msg, "%s", err_msg());
-		unlink(tmp);
-		if (json_written && !fs_exists(bak))
-			unlink(json);
+		unlink(t->tmp);
+		if (json_written && !fs_exists(t->bak))
+			unlink(t->json);
 		err_set(saved, "%s", msg);
 	}
-	if (work)
-		fs_rm_rf(work);
+	fs_rm_rf(t->work);
 	manifest_free(&mf);
-	free(bak);
-	free(tmp);
-	free(json);
-	free(work);
-	free(wdir);
+	buf_free(&mtext);
+	free(spill);
+	return r;
+}
+
+/* A database image spoilt by a writer is taken again, this many times. */
+#define TAKE_TRIES 3
+
+int snapshot_create(struct node *n, const char *name, const struct ui *ui)
+{
+	struct taking t = { .name = name };
+	char tmpname[NAME_MAX_LEN + 32], wname[128];
+	int r;
+
+	if (!name_valid(name))
+		return err_set(ERR_INVAL, "%s: snapshot names are 1 to 64 of "
+		    "A-Za-z0-9._- and do not start with a dot", name);
+	snprintf(t.file, sizeof t.file, "%s.bak", name);
+	snprintf(t.jsonname, sizeof t.jsonname, "%s.json", name);
+	snprintf(tmpname, sizeof tmpname, NODE_INTERNAL_PREFIX "-tmp-%s.bak", name);
+	t.bak = node_backup_path(n, t.file);
+	t.json = node_backup_path(n, t.jsonname);
+	t.tmp = node_backup_path(n, tmpname);
+	t.wdir = fs_join(n->conf->state_dir, NODE_WORK_DIR);
+	snprintf(wname, sizeof wname, "snapshot-%s", name);
+	t.work = fs_join(t.wdir, wname);
+	/* A node with a pending rollback is part restored: signing it would
+	 * make an archive of a state that never existed. */
+	if (node_rollback_pending(n))
+		r = err_set(ERR_REFUSED, "a rollback is committed but not "
+		    "complete; this node is part restored and is not snapshotted "
+		    "until it is");
+	else if (fs_exists(t.bak) || fs_exists(t.json))
+		r = err_set(ERR_EXISTS, "%s already exists; delete it first or "
+		    "choose another name", fs_exists(t.bak) ? t.file : t.jsonname);
+	else
+		for (int i = 1; (r = take(n, &t, ui)) == ERR_AGAIN &&
+		    i < TAKE_TRIES; i++)
+			log_warn("snapshot %s: %s; taking it again", t.file,
+			    err_msg());
+	free(t.bak);
+	free(t.tmp);
+	free(t.json);
+	free(t.work);
+	free(t.wdir);
 	return r;
 }
 

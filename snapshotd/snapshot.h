@@ -17,10 +17,15 @@ struct ui;
  * operation lock held. */
 int snapshot_create(struct node *n, const char *name, const struct ui *ui);
 
-/* Collect the node's members into work (a new folder): the database copy,
- * configuration, cluster settings and the files root's node files, and
- * describe them in mf (canonical order, hashes of the work copies). */
-int snapshot_collect(struct node *n, const char *work, struct manifest *mf);
+/* Collect the node's members into work (a new folder): configuration,
+ * cluster settings and the files root's node files, copied and hashed;
+ * and open the database db for a consistent image (*dbs), which is
+ * described in mf with its size and a hash of zeros until it is read.
+ * mf is in canonical order. */
+struct db;
+struct db_stream;
+int snapshot_collect(struct node *n, const char *work, struct manifest *mf,
+    struct db *db, struct db_stream **dbs);
 
 /* Where member path of a snapshot lives in a work or staging folder. */
 char *snapshot_member_path(const char *work, const char *member);
