@@ -409,7 +409,7 @@ static int write_archive(struct node *n, struct manifest *mf,
 	    (r = bak_split_new(fd, (int)n->conf->compression_level, mf->created,
 	    what, head.len, &w)) != 0)
 		goto out;
-	for (size_t i = 0; i < mf->n; i++)
+	for (size_t i = body; i < mf->n; i++)
 		total += mf->m[i].size;
 	bak_split_set_progress(w, ui ? &prog : NULL, total);
 	for (size_t i = body; i < mf->n && r == 0; i++) {
