@@ -67,7 +67,7 @@ int bak_writer_new_sealing(int fd, time_t mtime, const char *what,
 int bak_writer_add_gzip(struct bak_writer *w, int gzfd);
 
 /* The snapshot writer (bak_split.c; docs/bak-format.md, "How the snapshot
- * writer lays out the gzip stream"): a format 1 archive whose members are
+ * writer lays out the deflate stream"): a format 1 archive whose members are
  * read once, hashed as they are compressed. The head (the tar bytes of
  * MANIFEST, MANIFEST.sig and the members before the body, made with
  * bak_tar_add_*()) has a length known in advance, head_len; the body is

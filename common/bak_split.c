@@ -1,5 +1,5 @@
 /* bak_split.c: the snapshot writer of format 1 archives (bak.h,
- * docs/bak-format.md "How the snapshot writer lays out the gzip stream").
+ * docs/bak-format.md "How the snapshot writer lays out the deflate stream").
  *
  * The MANIFEST comes first in an archive and holds every member's SHA-256,
  * so a writer that reads each member once cannot write it first. This one

@@ -336,7 +336,7 @@ static int write_json(const struct node *n, const struct manifest *mf,
 }
 
 /* The index of the first member of the archive's body: the database
- * (docs/bak-format.md, "How the snapshot writer lays out the gzip
+ * (docs/bak-format.md, "How the snapshot writer lays out the deflate
  * stream"); those before it are small and go into the head. */
 static size_t body_start(const struct node *n, const struct manifest *mf)
 {
