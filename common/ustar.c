@@ -359,6 +359,7 @@ static const char *pax_check(const unsigned char *p, size_t total,
 	const char *why;
 
 	memset(out, 0, sizeof *out);
+	memcpy(out->path, USTAR_PAX_NAME, sizeof USTAR_PAX_NAME);
 	if (get_octal(p + 124, 11, &dlen) != 0 || dlen == 0 ||
 	    total != USTAR_BLOCK * (2 + (dlen + USTAR_BLOCK - 1) / USTAR_BLOCK))
 		return ": pax extended header is not as nodebak writes it";
@@ -504,6 +505,7 @@ static int block(struct ustar_stream *s)
 		/* A pax header: checked with its data and the header after
 		 * it, once all are in s->pax. */
 		memset(&s->cur, 0, sizeof s->cur);
+		memcpy(s->cur.path, USTAR_PAX_NAME, sizeof USTAR_PAX_NAME);
 		if ((s->paxwant = headers_len(s->blk)) == 0)
 			return fail(s, ": pax extended header is not as nodebak "
 			    "writes it");

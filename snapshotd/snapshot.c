@@ -141,8 +141,8 @@ static int add_member(struct manifest *mf, const char *work,
 	if ((r = sha256_file(dst, hex, &size)) != 0)
 		goto out;
 	if (size > MANIFEST_SIZE_MAX) {
-		r = err_set(ERR_TOOBIG, "%s: larger than the 8 GiB member limit",
-		    what);
+		r = err_set(ERR_TOOBIG, "%s: larger than the member limit of %llu "
+		    "bytes", what, (unsigned long long)MANIFEST_SIZE_MAX);
 		goto out;
 	}
 	r = manifest_add(mf, member, 0, mode, size, hex);
