@@ -179,8 +179,10 @@ static int collect_one(struct manifest *mf, const char *work, int rootfd,
 
 	if (snprintf(member, sizeof member, "files/%s", rel) >=
 	    MANIFEST_PATH_MAX + 1) {
-		r = err_set(ERR_TOOBIG, "%s: name longer than the archive allows "
-		    "(%d bytes)", src, MANIFEST_PATH_MAX - 6);
+		/* The reason first: the path may fill the message. */
+		r = err_set(ERR_TOOBIG, "name longer than the archive allows "
+		    "(%d bytes under the files root): %s", MANIFEST_PATH_MAX - 6,
+		    src);
 		goto out;
 	}
 	if ((r = fs_open_beneath(rootfd, rel, O_RDONLY | O_NONBLOCK, &fd)) != 0) {
