@@ -18,7 +18,7 @@ from node import BIN, TOP, Node  # noqa: E402
 from tap import run  # noqa: E402
 
 DIR = "deep/" + "d" * 120		# files/deep/ddd...: 131 bytes
-NAME = DIR + "/" + "f" * 100 + ".txt"	# files/...: 236 bytes
+NAME = DIR + "/" + "é" * 20 + "f" * 60 + ".txt"	# files/...: 236 bytes, not all ASCII
 
 
 def manifest_of(bak):
