@@ -110,6 +110,37 @@ void t_manifest(void)
 	    ERR_INVAL, "manifest: member over 2^63 - 1 bytes refused");
 	ok(manifest_add(&mf, "files/zz", 0, 0644, (uint64_t)1 << 34, H1) == 0,
 	    "manifest: member over 8 GiB accepted");
+	{
+		char lp[MANIFEST_PATH_MAX + 2];
+		struct buf t3 = BUF_INIT(1 << 20);
+		struct manifest back2;
+
+		memcpy(lp, "files/", 6);
+		memset(lp + 6, 'z', MANIFEST_PATH_MAX - 5);
+		lp[MANIFEST_PATH_MAX + 1] = '\0';
+		ok(manifest_add(&mf, lp, 0, 0644, 1, H1) == ERR_INVAL,
+		    "manifest: a path of %d bytes refused", MANIFEST_PATH_MAX + 1);
+		lp[MANIFEST_PATH_MAX] = '\0';
+		ok(manifest_add(&mf, lp, 0, 0644, 1, H1) == 0,
+		    "manifest: a path of %d bytes accepted", MANIFEST_PATH_MAX);
+		ok(manifest_needs_pax(&mf) && manifest_format(&mf, &t3) == 0 &&
+		    !strncmp(t3.p, "nodebak-manifest 2\n", 19) &&
+		    manifest_parse(t3.p, t3.len, 100, &back2) == 0 &&
+		    back2.n == mf.n && back2.m[back2.n - 2].size == (uint64_t)1 << 34 &&
+		    !strcmp(back2.m[back2.n - 1].path, lp), "manifest: a long path "
+		    "and a size over 8 GiB make version 2, parsed back (%s)",
+		    err_msg());
+		manifest_free(&back2);
+		t3.p[17] = '1';
+		ok(manifest_parse(t3.p, t3.len, 100, &back2) == ERR_FORMAT &&
+		    strstr(err_msg(), "a member needs a pax header"),
+		    "manifest: version 1 with such members refused (%s)", err_msg());
+		t3.p[17] = '3';
+		ok(manifest_parse(t3.p, t3.len, 100, &back2) == ERR_FORMAT &&
+		    strstr(err_msg(), "version 3 is not supported"),
+		    "manifest: version 3 refused (%s)", err_msg());
+		buf_free(&t3);
+	}
 	manifest_free(&mf);
 	manifest_free(&back);
 	buf_free(&t);
@@ -539,6 +570,14 @@ static void ustar_writer_agrees(void)
 		  "cccccccccccccccccccccccccccccc", 1, 0755, 0 },	/* split */
 		{ "files/e", 0, 0644, 512 },
 		{ "files/f", 0, 0600, 513 },
+		/* pax headers (written past libarchive), and after them */
+		{ "files/gggggggggggggggggggggggggggggggggggggggggggggggggggggggggggg"
+		  "gggggggggggggggggggggggggggggggggggggggggggggggggggggggggggggggg"
+		  "gggggggggggggggggggggg", 0, 0644, 700 },	/* 150 bytes */
+		{ "files/hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh"
+		  "hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh"
+		  "hhhhhhhhhhhhhhhhhhhhhh", 1, 0755, 0 },
+		{ "files/i", 0, 0644, 3 },
 	};
 	static char data[1024];
 	char *p = tpath("w.bak");
@@ -556,27 +595,30 @@ static void ustar_writer_agrees(void)
 		    m[i].size)) != 0)
 			break;
 	ok(i == n && bak_writer_finish(w) == 0, "ustar: write %zu members "
-	    "(100-byte names, a split folder, sizes 512 and 513)", n);
+	    "(100-byte names, a split folder, sizes 512 and 513, 150-byte "
+	    "names)", n);
 	bak_writer_free(w);
 	close(fd);
 	ok(gz_roundtrip(p, NULL, 0, &tar) == 0, "ustar: decompress");
 	for (i = 0; i < n && off + USTAR_BLOCK <= tar.len; i++) {
 		const unsigned char *h = (const unsigned char *)tar.p + off;
-		unsigned char want[USTAR_BLOCK];
+		unsigned char want[USTAR_HDR_MAX];
 		struct ustar_hdr hd;
-		const char *why = ustar_check(h, &hd);
+		size_t used = 0, wlen = 0;
+		const char *why = ustar_parse(h, tar.len - off, &hd, &used);
 		ok(why == NULL && !strcmp(hd.path, m[i].path) &&
 		    hd.is_dir == m[i].is_dir && hd.mode == m[i].mode &&
 		    hd.size == m[i].size && hd.mtime == 1764316800,
 		    "ustar: header of %.20s... checked (%s)", m[i].path,
 		    why ? why : "ok");
-		ustar_format(want, m[i].path, m[i].is_dir, m[i].mode, m[i].size,
-		    1764316800);
-		if (memcmp(want, h, USTAR_BLOCK))
+		ustar_header(want, sizeof want, &wlen, m[i].path, m[i].is_dir,
+		    m[i].mode, m[i].size, 1764316800);
+		if (why || wlen != used || memcmp(want, h, wlen))
 			same = 0;
-		off += USTAR_BLOCK + (m[i].size + 511) / 512 * 512;
+		off += used + (m[i].size + 511) / 512 * 512;
 	}
-	ok(same, "ustar: ustar_format() makes libarchive's headers byte for byte");
+	ok(same, "ustar: ustar_header() makes the writer's headers byte for "
+	    "byte (libarchive's ustar ones, its pax ones)");
 	ok(i == n && off + 1024 == tar.len, "ustar: two zero blocks end the "
 	    "stream, nothing after (%zu bytes)", tar.len);
 	ustar_stream_init(&us, "w.bak");
