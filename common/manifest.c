@@ -13,6 +13,10 @@
 #include "xmalloc.h"
 #include "banned.h"
 
+/* Every member path a MANIFEST accepts has a tar header (ustar or pax). */
+_Static_assert(MANIFEST_PATH_MAX <= USTAR_PATH_MAX, "member paths outgrow "
+    "ustar_header()");
+
 void manifest_init(struct manifest *mf)
 {
 	memset(mf, 0, sizeof *mf);
