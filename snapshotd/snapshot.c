@@ -428,7 +428,7 @@ int snapshot_create(struct node *n, const char *name, const struct ui *ui)
 	/* 2. The archive under a temporary name, fsynced. Never readable by
 	 * others: it holds the node's keys (docs/ftpd.md, "Roles"). */
 	unlink(tmp);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+	if ((fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
 	    NODE_ARCHIVE_MODE)) < 0) {
 		r = err_sys("create %s", tmp);
 		goto out;
