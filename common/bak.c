@@ -54,7 +54,9 @@ struct bak_writer {
 	const struct bak_progress *progress;
 	uint64_t pdone, ptotal;
 	/* A member with a pax header, written past libarchive (whose pax
-	 * writer is not ustar_header()'s): data bytes left, then padding. */
+	 * writer is not ustar_header()'s): data bytes left, then padding.
+	 * A bridge until the writer emits every header through
+	 * ustar_header() itself. */
 	uint64_t raw_left;
 	size_t raw_pad;
 	int raw;
