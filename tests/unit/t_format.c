@@ -965,6 +965,18 @@ static void ustar_pax(void)
 	memcpy(bad, h, len);
 	bad[USTAR_BLOCK + 3] = '\0';	/* "260\0path=..." */
 	pax_refused(bad, len, "pax records are not", "a NUL in a record");
+
+	/* A sealed archive's payload above 8 GiB - 1: a pax header first. */
+	memset(s, 0, sizeof s);
+	ok(ustar_header(s, sizeof s, &len, BAK_PAYLOAD, 0, 0600, big,
+	    1764316800) == 0 && len == 3 * USTAR_BLOCK &&
+	    bak_classify(s, sizeof s) == BAK_SEALED &&
+	    bak_classify(s, len - 1) == BAK_OTHER, "pax: a 9 GiB payload.age "
+	    "header is a sealed archive's start (not when cut short)");
+	ustar_format(u, BAK_PAYLOAD, 0, 0600, 0, 1764316800);
+	pax_build(bad, &len, "9 size=8\n", 9, u);
+	ok(bak_classify(bad, len) == BAK_OTHER, "pax: a payload.age with a pax "
+	    "header it does not need is not");
 }
 
 void t_ustar(void)
