@@ -578,6 +578,8 @@ static void ustar_writer_agrees(void)
 		  "hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh"
 		  "hhhhhhhhhhhhhhhhhhhhhh", 1, 0755, 0 },
 		{ "files/i", 0, 0644, 3 },
+		{ "files/jjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjj"
+		  "jjjjjjjjjjjjjjjjjjjjjjjjjjjjjjj", 0, 0644, 1 },	/* 101: split */
 	};
 	static char data[1024];
 	char *p = tpath("w.bak");
@@ -596,7 +598,7 @@ static void ustar_writer_agrees(void)
 			break;
 	ok(i == n && bak_writer_finish(w) == 0, "ustar: write %zu members "
 	    "(100-byte names, a split folder, sizes 512 and 513, 150-byte "
-	    "names)", n);
+	    "names, a split 101-byte file name)", n);
 	bak_writer_free(w);
 	close(fd);
 	ok(gz_roundtrip(p, NULL, 0, &tar) == 0, "ustar: decompress");
