@@ -5,7 +5,9 @@ whose long members carry nodebak's pax extended headers
 (docs/bak-format.md); `nodebak verify` and `backup verify` accept it, GNU
 tar and the openssl recipe read it with the full names, and a rollback
 restores the file; tests/tools/verify_bak.py, written from the document,
-accepts it. A node without such names still writes version 1."""
+accepts it. A node without such names still writes version 1. A sealed
+node's archive (pax headers inside the age payload) verifies and rolls
+back the same."""
 import gzip
 import hashlib
 import io
@@ -92,6 +94,26 @@ def main(t):
              "a path over 1024 bytes is refused by name", out + err)
     finally:
         n.cleanup()
+    # Sealed: the format 1 archive inside has the pax headers.
+    s = Node("pax2")
+    s.seal()
+    os.makedirs(os.path.join(s.files, DIR))
+    long_file = os.path.join(s.files, NAME)
+    with open(long_file, "w") as f:
+        f.write("sealed long name\n")
+    s.start()
+    try:
+        rc, _, err = s.nb("backup", "snapshot", "sealed")
+        t.ok(rc == 0, "sealed snapshot of the long path", err)
+        rc, out, err = s.nb("backup", "verify", "sealed.bak")
+        t.ok(rc == 0 and "OK" in out, "backup verify opens and checks it", out + err)
+        with open(long_file, "w") as f:
+            f.write("changed\n")
+        rc, out, err = s.nb("backup", "rollback", "sealed.bak", "--yes")
+        t.ok(rc == 0 and open(long_file).read() == "sealed long name\n",
+             "rollback from the sealed archive restores the file", out + err)
+    finally:
+        s.cleanup()
 
 
 run(main)
