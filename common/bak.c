@@ -53,6 +53,13 @@ struct bak_writer {
 	int finished;
 	const struct bak_progress *progress;
 	uint64_t pdone, ptotal;
+	/* A member with a pax header, written past libarchive (whose pax
+	 * writer is not ustar_header()'s): data bytes left, then padding.
+	 * A bridge until the writer emits every header through
+	 * ustar_header() itself. */
+	uint64_t raw_left;
+	size_t raw_pad;
+	int raw;
 };
 
 static int payload_write(void *ctx, const void *p, size_t n)
@@ -138,6 +145,9 @@ static int writer_new(int fd, int level, time_t mtime, const char *what,
 	w->a = archive_write_new();
 	if (w->a == NULL || archive_write_set_format_ustar(w->a) != ARCHIVE_OK ||
 	    archive_write_set_bytes_in_last_block(w->a, 1) != ARCHIVE_OK ||
+	    /* Unblocked: what libarchive writes reaches gz_write() at once,
+	     * so a pax member's bytes written directly stay in order. */
+	    archive_write_set_bytes_per_block(w->a, 0) != ARCHIVE_OK ||
 	    archive_write_open(w->a, w, NULL, write_cb, NULL) != ARCHIVE_OK) {
 		r = err_set(ERR_IO, "%s: cannot start the archive", what);
 		goto fail;
@@ -199,13 +209,48 @@ static struct archive_entry *entry(struct bak_writer *w, const char *path,
 	return e;
 }
 
+/* The end of a member written directly: its padding. */
+static int raw_end(struct bak_writer *w)
+{
+	static const unsigned char zero[USTAR_BLOCK];
+	int r;
+
+	if (!w->raw || w->raw_left)
+		return 0;
+	w->raw = 0;
+	if (w->raw_pad && (r = gz_write(w->gz, zero, w->raw_pad)) != 0)
+		return r;
+	return 0;
+}
+
 static int add_header(struct bak_writer *w, const char *path, unsigned type,
     unsigned mode, uint64_t size)
 {
-	struct archive_entry *e = entry(w, path, type, mode, size);
+	struct archive_entry *e;
+	unsigned char h[USTAR_HDR_MAX];
+	size_t len;
 	int r = 0;
 
-	if (e == NULL)
+	if (w->raw)
+		return err_set(ERR_INVAL, "%s: %s: the previous member is short",
+		    w->what, path);
+	if (ustar_header(h, sizeof h, &len, path, type == AE_IFDIR, mode, size,
+	    w->mtime) != 0)
+		return err_set(ERR_TOOBIG, "%s: %s: cannot be stored (path longer "
+		    "than %d bytes?)", w->what, esc(path), USTAR_PATH_MAX);
+	if (len > USTAR_BLOCK) {
+		/* A pax header: written as ustar_header() makes it, after
+		 * libarchive's previous member and its padding. */
+		if (archive_write_finish_entry(w->a) != ARCHIVE_OK)
+			return werr(w, path);
+		if ((r = gz_write(w->gz, h, len)) != 0)
+			return r;
+		w->raw = 1;
+		w->raw_left = type == AE_IFDIR ? 0 : size;
+		w->raw_pad = (USTAR_BLOCK - w->raw_left % USTAR_BLOCK) % USTAR_BLOCK;
+		return raw_end(w);
+	}
+	if ((e = entry(w, path, type, mode, size)) == NULL)
 		return err_set(ERR_NOMEM, "out of memory");
 	if (archive_write_header(w->a, e) != ARCHIVE_OK)
 		r = werr(w, path);
@@ -217,7 +262,17 @@ static int add_bytes(struct bak_writer *w, const char *path, const void *p,
     size_t n)
 {
 	const char *c = p;
+	int r;
 
+	if (w->raw) {
+		if (n > w->raw_left)
+			return err_set(ERR_IO, "%s: %s: more data than its size",
+			    w->what, path);
+		if ((r = gz_write(w->gz, p, n)) != 0)
+			return r;
+		w->raw_left -= n;
+		return raw_end(w);
+	}
 	while (n) {
 		la_ssize_t k = archive_write_data(w->a, c, n);
 		if (k <= 0)
@@ -289,6 +344,8 @@ int bak_writer_finish(struct bak_writer *w)
 {
 	int r;
 
+	if (w->raw)
+		return err_set(ERR_IO, "%s: the last member is short", w->what);
 	if (w->a && archive_write_close(w->a) != ARCHIVE_OK)
 		return werr(w, "end of archive");
 	if (w->gz && (r = gz_finish(w->gz)) != 0)
@@ -320,14 +377,50 @@ static int outer_member(struct bak_writer *w, const char *path, unsigned mode,
 	    USTAR_BLOCK, w->what);
 }
 
+/* Move the payload, written after one reserved block at w->start, by
+ * delta bytes towards the end of the file, from its end backwards: room
+ * for the pax header a payload above 8 GiB - 1 needs (docs/bak-format.md,
+ * "Container"). Leaves the file offset after the moved payload. */
+static int shift_payload(struct bak_writer *w, uint64_t size, size_t delta)
+{
+	off_t from = w->start + USTAR_BLOCK;
+	uint64_t left = size;
+	ssize_t n;
+
+	while (left) {
+		size_t k = left < IO_CHUNK ? (size_t)left : IO_CHUNK;
+		off_t at = from + (off_t)(left - k);
+		do
+			n = pread(w->file.fd, w->chunk, k, at);
+		while (n < 0 && errno == EINTR);
+		if (n != (ssize_t)k)
+			return n < 0 ? err_sys("read %s", w->what) :
+			    err_set(ERR_IO, "read %s: short read", w->what);
+		for (size_t done = 0; done < k; done += (size_t)n) {
+			n = pwrite(w->file.fd, w->chunk + done, k - done,
+			    at + (off_t)delta + (off_t)done);
+			if (n < 0 && errno == EINTR)
+				n = 0;
+			else if (n <= 0)
+				return n < 0 ? err_sys("write %s", w->what) :
+				    err_set(ERR_IO, "write %s: short write", w->what);
+		}
+		left -= k;
+	}
+	if (lseek(w->file.fd, from + (off_t)delta + (off_t)size, SEEK_SET) < 0)
+		return err_sys("%s", w->what);
+	return 0;
+}
+
 int bak_writer_seal(struct bak_writer *w, const struct sigkey *k,
     const struct manifest *mf, const char *mtext, size_t mlen)
 {
 	struct buf etext = BUF_INIT(ENVELOPE_MAX_BYTES);
 	struct buf stext = BUF_INIT(BAK_SIG_MAX);
 	struct envelope *e = xcalloc(1, sizeof *e);
-	unsigned char h[USTAR_BLOCK], zero[2 * USTAR_BLOCK] = { 0 };
+	unsigned char h[USTAR_HDR_MAX], zero[2 * USTAR_BLOCK] = { 0 };
 	struct sha256 *mh = sha256_new();
+	size_t hlen;
 	ssize_t n;
 	int r;
 
@@ -344,15 +437,21 @@ int bak_writer_seal(struct bak_writer *w, const struct sigkey *k,
 	w->po.h = NULL;
 	e->nrec = w->nrec;
 	memcpy(e->rec, w->rec, w->nrec * sizeof *w->rec);
-	if (ustar_format(h, BAK_PAYLOAD, 0, 0600, e->payload_size, w->mtime) != 0) {
+	/* One block when the payload is below 8 GiB, else a pax header too
+	 * (and the payload moves up to make room for it). */
+	if (ustar_header(h, sizeof h, &hlen, BAK_PAYLOAD, 0, 0600,
+	    e->payload_size, w->mtime) != 0 || e->payload_size > MANIFEST_SIZE_MAX) {
 		r = err_set(ERR_TOOBIG, "%s: the encrypted payload is %llu bytes, "
-		    "more than format 2 holds (8 GiB - 1)", w->what,
+		    "more than format 2 holds", w->what,
 		    (unsigned long long)e->payload_size);
 		goto out;
 	}
 	if ((r = envelope_format(e, &etext)) != 0 ||
 	    (r = bak_sign_text(k, ENVELOPE_SIG_DOMAIN, etext.p, etext.len,
 	    &stext)) != 0)
+		goto out;
+	if (hlen > USTAR_BLOCK && (r = shift_payload(w, e->payload_size,
+	    hlen - USTAR_BLOCK)) != 0)
 		goto out;
 	if ((r = fs_write_all(w->file.fd, zero, (USTAR_BLOCK - e->payload_size %
 	    USTAR_BLOCK) % USTAR_BLOCK, w->what)) != 0 ||
@@ -361,9 +460,9 @@ int bak_writer_seal(struct bak_writer *w, const struct sigkey *k,
 	    (r = fs_write_all(w->file.fd, zero, sizeof zero, w->what)) != 0)
 		goto out;
 	do
-		n = pwrite(w->file.fd, h, sizeof h, w->start);
+		n = pwrite(w->file.fd, h, hlen, w->start);
 	while (n < 0 && errno == EINTR);
-	if (n != (ssize_t)sizeof h)
+	if (n != (ssize_t)hlen)
 		r = n < 0 ? err_sys("write %s", w->what) :
 		    err_set(ERR_IO, "write %s: short write", w->what);
 out:
@@ -554,9 +653,17 @@ static int next_header(struct reader *rd, struct archive_entry **ep,
 		*eof = 1;
 		return 0;
 	}
-	if (r != ARCHIVE_OK)
+	/* libarchive warns when a pax path is not UTF-8 it can convert to
+	 * the locale's charset, and keeps its bytes as they are: those are
+	 * what the MANIFEST lists. The checker let only our headers by, so
+	 * that is the only warning they can raise. */
+	if (r != ARCHIVE_OK && !(r == ARCHIVE_WARN &&
+	    archive_format(rd->a) == ARCHIVE_FORMAT_TAR_PAX_INTERCHANGE))
 		return rerr(rd, "bad member header");
-	if (archive_format(rd->a) != ARCHIVE_FORMAT_TAR_USTAR)
+	/* pax: only the headers ustar_header() writes got past the ustar
+	 * checker. */
+	if (archive_format(rd->a) != ARCHIVE_FORMAT_TAR_USTAR &&
+	    archive_format(rd->a) != ARCHIVE_FORMAT_TAR_PAX_INTERCHANGE)
 		return err_set(ERR_FORMAT, "%s: tar variant %s is not the ustar "
 		    "format nodebak writes", rd->path,
 		    archive_format_name(rd->a));
@@ -755,6 +862,18 @@ static uint64_t tar_size(uint64_t size)
 	return 512 + ((size + 511) / 512) * 512;
 }
 
+/* A member's headers (ustar, or pax and ustar) and its padded data. */
+static uint64_t member_tar_size(const struct mf_member *m)
+{
+	unsigned char h[USTAR_HDR_MAX];
+	size_t len = USTAR_BLOCK;
+
+	if (ustar_header(h, sizeof h, &len, m->path, m->is_dir, m->mode, m->size,
+	    0) != 0)
+		len = USTAR_BLOCK;	/* the checker refused such a header */
+	return tar_size(m->size) - USTAR_BLOCK + len;
+}
+
 /* After the end of the tar stream: next_bytes() refuses any byte after
  * the end-of-archive marker (zeros too: a few MiB of gzip can inflate to
  * gigabytes of them) and an end without one; the stream must also be as
@@ -892,7 +1011,7 @@ static int read_plain(const struct source *src, const char *path,
 		}
 		if ((r = read_member(&rd, m, stage_fd)) != 0)
 			goto out;
-		expect += m->is_dir ? 512 : tar_size(m->size);
+		expect += member_tar_size(m);
 		i++;
 	}
 	if (i != mf->n) {
@@ -917,7 +1036,7 @@ out:
  * first; a sealed archive's bytes all go through the ustar checker. */
 struct outer {
 	struct fd_stream fd;
-	unsigned char pre[USTAR_BLOCK];
+	unsigned char pre[USTAR_HDR_MAX];	/* the payload's headers at most */
 	size_t prelen, prepos;
 	struct ustar_stream us;
 	int check;
@@ -1033,21 +1152,22 @@ static int read_sealed(struct outer *o, const char *path,
 	char mhash[SHA256_HEX_LEN + 1] = "", psha[SHA256_HEX_LEN + 1];
 	char keyid[KEYID_HEX_LEN + 1], *tmp = NULL;
 	unsigned char sig[SIG_LEN];
-	size_t elen, slen, off, got;
+	size_t elen, slen, off, got, used;
 	time_t et, st;
 	int r, opened = 0;
 
 	manifest_init(mf);
-	/* The payload's header is the block already read. */
-	if ((why = ustar_check(o->pre, &h)) != NULL || strcmp(h.path, BAK_PAYLOAD) ||
-	    h.is_dir || h.mode != 0600)
+	/* The payload's headers (a pax header first when it is larger than
+	 * 8 GiB - 1) are at the start of the bytes already read. */
+	if ((why = ustar_parse(o->pre, o->prelen, &h, &used)) != NULL ||
+	    strcmp(h.path, BAK_PAYLOAD) || h.is_dir || h.mode != 0600)
 		return err_set(ERR_FORMAT, "%s: not a gzip-compressed archive "
 		    "(format 1), a sealed one (format 2: a tar whose first member "
 		    "is " BAK_PAYLOAD ") or an age file", path);
 	ustar_stream_init(&o->us, path);
 	if ((r = ustar_stream_feed(&o->us, o->pre, o->prelen)) != 0)
 		return r;
-	o->prepos = o->prelen;
+	o->prepos = used;	/* the payload's first bytes are served again */
 	o->check = 1;
 	pi.left = h.size;
 	if ((pi.h = sha256_new()) == NULL)
@@ -1221,20 +1341,22 @@ out:
 
 /* A sealed archive's ENVELOPE, found by skipping the payload. */
 static int peek_sealed(int fd, const char *path, const unsigned char *hdr,
-    struct manifest *mf, struct bak_seal *seal)
+    size_t hlen, struct manifest *mf, struct bak_seal *seal)
 {
 	struct buf tail = BUF_INIT(2 * ENVELOPE_MAX_BYTES + 4 * USTAR_BLOCK);
 	struct ustar_hdr h;
 	const char *etext;
 	char *tmp = NULL;
-	size_t elen, off = 0, got;
+	size_t elen, off = 0, got, used;
 	time_t et;
 	off_t at;
 	int r;
 
-	if (ustar_check(hdr, &h) != NULL || strcmp(h.path, BAK_PAYLOAD))
+	if (ustar_parse(hdr, hlen, &h, &used) != NULL ||
+	    strcmp(h.path, BAK_PAYLOAD) || h.size > (uint64_t)INT64_MAX - 2 *
+	    USTAR_HDR_MAX)
 		return err_set(ERR_FORMAT, "%s: not a nodebak archive", path);
-	at = (off_t)(USTAR_BLOCK + (h.size + USTAR_BLOCK - 1) / USTAR_BLOCK *
+	at = (off_t)(used + (h.size + USTAR_BLOCK - 1) / USTAR_BLOCK *
 	    USTAR_BLOCK);
 	if (lseek(fd, at, SEEK_SET) != at)
 		return err_sys("%s", path);
@@ -1271,7 +1393,7 @@ int bak_peek_manifest(const char *path, struct manifest *mf,
 	struct fd_stream fs;
 	struct source src = { fd_source_read, &fs };
 	struct bak_seal local;
-	unsigned char pre[USTAR_BLOCK];
+	unsigned char pre[USTAR_HDR_MAX];
 	char name[MANIFEST_PATH_MAX + 2];
 	size_t got;
 	int r, eof, opened = 0;
@@ -1285,10 +1407,10 @@ int bak_peek_manifest(const char *path, struct manifest *mf,
 	fs.what = path;
 	if ((r = source_read_full(&src, pre, sizeof pre, &got)) != 0)
 		goto out;
-	if (got == sizeof pre && !(pre[0] == 0x1f && pre[1] == 0x8b)) {
+	if (got >= USTAR_BLOCK && !(pre[0] == 0x1f && pre[1] == 0x8b)) {
 		r = age_looks_like(pre, got) ? err_set(ERR_NOKEY, "%s: encrypted with "
 		    "age, without a nodebak ENVELOPE", path) :
-		    peek_sealed(fs.fd, path, pre, mf, seal);
+		    peek_sealed(fs.fd, path, pre, got, mf, seal);
 		goto out;
 	}
 	if (lseek(fs.fd, 0, SEEK_SET) != 0) {
@@ -1319,7 +1441,7 @@ enum bak_kind bak_classify(const unsigned char *p, size_t n)
 	struct ustar_hdr h;
 	size_t got;
 
-	if (n >= USTAR_BLOCK && ustar_check(p, &h) == NULL &&
+	if (n >= USTAR_BLOCK && ustar_parse(p, n, &h, &got) == NULL &&
 	    !strcmp(h.path, BAK_PAYLOAD))
 		return BAK_SEALED;
 	if (age_looks_like(p, n))

@@ -35,8 +35,10 @@ struct bak_progress {
 
 /* Writer. Members are added in the order they will be read. With nrec
  * recipients (0: format 1, in clear) the archive is sealed: fd must be a
- * file (the payload's tar header is written last, at its start), and
- * bak_writer_seal() ends it after bak_writer_finish(). */
+ * file open for reading and writing (the payload's tar header is written
+ * last, at its start; a payload above 8 GiB - 1 is read back and moved up
+ * to make room for its pax header), and bak_writer_seal() ends it after
+ * bak_writer_finish(). */
 int bak_writer_new(int fd, int level, time_t mtime, const char *what,
     const struct age_recipient *rec, size_t nrec, struct bak_writer **out);
 int bak_writer_add_data(struct bak_writer *w, const char *path, unsigned mode,

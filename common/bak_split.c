@@ -50,11 +50,15 @@ struct bak_split {
 	uint64_t pdone, ptotal;
 };
 
-/* A member's tar header (ustar.c's exact form) into h. */
-static int tar_header(unsigned char h[USTAR_BLOCK], const char *what,
-    const char *path, int is_dir, unsigned mode, uint64_t size, time_t mtime)
+/* A member's tar headers into h (*len bytes): ustar.c's exact form, with
+ * a pax extended header in front when the name or size needs one
+ * (docs/bak-format.md, "tar"). */
+static int tar_header(unsigned char h[USTAR_HDR_MAX], size_t *len,
+    const char *what, const char *path, int is_dir, unsigned mode,
+    uint64_t size, time_t mtime)
 {
-	if (ustar_format(h, path, is_dir, mode, size, (int64_t)mtime) != 0)
+	if (ustar_header(h, USTAR_HDR_MAX, len, path, is_dir, mode, size,
+	    (int64_t)mtime) != 0)
 		return err_set(ERR_TOOBIG, "%s: %s: cannot be stored in the "
 		    "archive (name, mode or size beyond its limits)", what, path);
 	return 0;
@@ -68,11 +72,13 @@ static size_t tar_pad(uint64_t size)
 int bak_tar_add_data(struct buf *b, const char *path, unsigned mode,
     time_t mtime, const void *p, size_t n)
 {
-	unsigned char h[USTAR_BLOCK], zero[USTAR_BLOCK] = { 0 };
+	unsigned char h[USTAR_HDR_MAX], zero[USTAR_BLOCK] = { 0 };
+	size_t hl;
 	int r;
 
-	if ((r = tar_header(h, "archive head", path, 0, mode, n, mtime)) != 0 ||
-	    (r = buf_add(b, h, sizeof h)) != 0 ||
+	if ((r = tar_header(h, &hl, "archive head", path, 0, mode, n,
+	    mtime)) != 0 ||
+	    (r = buf_add(b, h, hl)) != 0 ||
 	    (r = buf_add(b, p, n)) != 0)
 		return r;
 	return buf_add(b, zero, tar_pad(n));
@@ -81,12 +87,14 @@ int bak_tar_add_data(struct buf *b, const char *path, unsigned mode,
 int bak_tar_add_dir(struct buf *b, const char *path, unsigned mode,
     time_t mtime)
 {
-	unsigned char h[USTAR_BLOCK];
+	unsigned char h[USTAR_HDR_MAX];
+	size_t hl;
 	int r;
 
-	if ((r = tar_header(h, "archive head", path, 1, mode, 0, mtime)) != 0)
+	if ((r = tar_header(h, &hl, "archive head", path, 1, mode, 0,
+	    mtime)) != 0)
 		return r;
-	return buf_add(b, h, sizeof h);
+	return buf_add(b, h, hl);
 }
 
 int bak_split_new(int fd, int level, time_t mtime, const char *what,
@@ -130,24 +138,27 @@ void bak_split_set_progress(struct bak_split *s, const struct bak_progress *p,
 
 int bak_split_add_dir(struct bak_split *s, const char *path, unsigned mode)
 {
-	unsigned char h[USTAR_BLOCK];
+	unsigned char h[USTAR_HDR_MAX];
+	size_t hl;
 	int r;
 
-	if ((r = tar_header(h, s->what, path, 1, mode, 0, s->mtime)) != 0)
+	if ((r = tar_header(h, &hl, s->what, path, 1, mode, 0, s->mtime)) != 0)
 		return r;
-	return gz_write(s->gz, h, sizeof h);
+	return gz_write(s->gz, h, hl);
 }
 
 int bak_split_add_source(struct bak_split *s, const char *path, unsigned mode,
     uint64_t size, const struct source *src, char hex[SHA256_HEX_LEN + 1])
 {
-	unsigned char h[USTAR_BLOCK], zero[USTAR_BLOCK] = { 0 };
+	unsigned char h[USTAR_HDR_MAX], zero[USTAR_BLOCK] = { 0 };
 	struct sha256 *sh = NULL;
 	uint64_t done = 0;
+	size_t hl;
 	int r;
 
-	if ((r = tar_header(h, s->what, path, 0, mode, size, s->mtime)) != 0 ||
-	    (r = gz_write(s->gz, h, sizeof h)) != 0)
+	if ((r = tar_header(h, &hl, s->what, path, 0, mode, size,
+	    s->mtime)) != 0 ||
+	    (r = gz_write(s->gz, h, hl)) != 0)
 		return r;
 	if (hex && (sh = sha256_new()) == NULL)
 		return err_set(ERR_NOMEM, "out of memory");

@@ -9,8 +9,13 @@
 #include "esc.h"
 #include "manifest.h"
 #include "names.h"
+#include "ustar.h"
 #include "xmalloc.h"
 #include "banned.h"
+
+/* Every member path a MANIFEST accepts has a tar header (ustar or pax). */
+_Static_assert(MANIFEST_PATH_MAX <= USTAR_PATH_MAX, "member paths outgrow "
+    "ustar_header()");
 
 void manifest_init(struct manifest *mf)
 {
@@ -114,7 +119,8 @@ int manifest_format(const struct manifest *mf, struct buf *b)
 	manifest_time(mf->created, ts);
 	if ((r = buf_addf(b, "nodebak-manifest %d\nnode-name %s\nnode-id %s\n"
 	    "software nodebak %s\nengine %s\nschema %ld\nsnapshot %s\n"
-	    "created %s\nkey-id %s\nmembers %zu\n", MANIFEST_VERSION,
+	    "created %s\nkey-id %s\nmembers %zu\n", manifest_needs_pax(mf) ?
+	    MANIFEST_VERSION_PAX : MANIFEST_VERSION,
 	    mf->node_name, mf->node_id, mf->software, mf->engine, mf->schema,
 	    mf->snapshot, ts, mf->key_id, mf->n)) != 0)
 		return r;
@@ -135,7 +141,7 @@ int manifest_format(const struct manifest *mf, struct buf *b)
 struct cursor {
 	const char *p, *end;
 	int lineno;
-	char line[512];
+	char line[MANIFEST_PATH_MAX + 128];	/* a file line's fields and path */
 };
 
 static int next_line(struct cursor *c)
@@ -273,7 +279,7 @@ int manifest_parse(const char *text, size_t len, size_t max_members,
 		    MANIFEST_MAX_BYTES);
 	if ((r = field(&c, "nodebak-manifest", ver, sizeof ver)) != 0)
 		goto out;
-	if (strcmp(ver, "1")) {
+	if (strcmp(ver, "1") && strcmp(ver, "2")) {
 		r = err_set(ERR_FORMAT, "MANIFEST format version %s is not supported",
 		    esc(ver));
 		goto out;
@@ -324,6 +330,12 @@ int manifest_parse(const char *text, size_t len, size_t max_members,
 		    "line", c.lineno);
 		goto out;
 	}
+	if ((ver[0] == '2') != manifest_needs_pax(mf)) {
+		r = err_set(ERR_FORMAT, "MANIFEST line 1: format version %s, but %s",
+		    ver, ver[0] == '2' ? "no member needs a pax header (version 1)" :
+		    "a member needs a pax header (version 2)");
+		goto out;
+	}
 	r = 0;
 out:
 	if (r != 0)
@@ -348,11 +360,25 @@ long manifest_find(const struct manifest *mf, const char *path)
 	return -1;
 }
 
+int manifest_needs_pax(const struct manifest *mf)
+{
+	unsigned char h[USTAR_BLOCK];
+
+	for (size_t i = 0; i < mf->n; i++)
+		if (ustar_format(h, mf->m[i].path, mf->m[i].is_dir, mf->m[i].mode,
+		    mf->m[i].size, 0) != 0)
+			return 1;
+	return 0;
+}
+
 uint64_t manifest_total(const struct manifest *mf)
 {
 	uint64_t t = 0;
 
-	for (size_t i = 0; i < mf->n; i++)
+	for (size_t i = 0; i < mf->n; i++) {
+		if (mf->m[i].size > UINT64_MAX - t)
+			return UINT64_MAX;
 		t += mf->m[i].size;
+	}
 	return t;
 }

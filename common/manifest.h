@@ -10,10 +10,17 @@
 
 #include "crypto.h"
 
+/* "nodebak-manifest 1" when every member fits a ustar header; "2" when
+ * one needs a pax extended header (docs/bak-format.md, "Versions"). */
 #define MANIFEST_VERSION 1
+#define MANIFEST_VERSION_PAX 2
 #define MANIFEST_MAX_BYTES (4u << 20)
-#define MANIFEST_PATH_MAX 100		/* a ustar name field */
-#define MANIFEST_SIZE_MAX ((uint64_t)077777777777)	/* ustar size field */
+/* Member paths: 1024 bytes with "files/" (a pax path record beyond 100;
+ * see docs/bak-format.md for why not Linux's 4096). */
+#define MANIFEST_PATH_MAX 1024
+/* Member sizes: what off_t, libarchive's la_int64_t and the pax size
+ * record read back all hold (2^63 - 1). */
+#define MANIFEST_SIZE_MAX ((uint64_t)INT64_MAX)
 
 struct buf;
 
@@ -51,11 +58,16 @@ int manifest_format(const struct manifest *mf, struct buf *b);
 int manifest_parse(const char *text, size_t len, size_t max_members,
     struct manifest *mf);
 /* 1 when path is an acceptable member path (relative, no "." or ".."
- * component, no empty component, printable, at most 100 bytes). */
+ * component, no empty component, printable, at most MANIFEST_PATH_MAX
+ * bytes). */
 int manifest_path_ok(const char *path);
 /* Index of path in mf, or -1. */
 long manifest_find(const struct manifest *mf, const char *path);
-/* Sum of member sizes. */
+/* 1 when a member needs a pax extended header in the tar stream (a path
+ * longer than a ustar header holds, a size above 8 GiB - 1): the MANIFEST
+ * is then version 2. */
+int manifest_needs_pax(const struct manifest *mf);
+/* Sum of member sizes (UINT64_MAX when it would overflow). */
 uint64_t manifest_total(const struct manifest *mf);
 /* RFC 3339 UTC time "2026-11-28T08:00:00Z" into out (21 bytes). */
 void manifest_time(time_t t, char out[21]);

@@ -25,10 +25,11 @@ trap 'rm -rf "$tmp"' EXIT
 x=$tmp/x
 mkdir "$x"
 
-# 1. One whole gzip member (CRC and length checked), then the tar stream.
+# 1. One whole gzip member (CRC and length checked), then the tar stream
+# (names listed as they are: pax path records, non-ASCII bytes).
 gzip -t <"$bak" 2>"$tmp/err" || fail "$bak: not a whole gzip file: $(grep -m1 . "$tmp/err")"
 gzip -dc <"$bak" >"$tmp/tar" || fail "$bak: gzip -d failed"
-tar -tf "$tmp/tar" >"$tmp/list" 2>"$tmp/err" || fail "$bak: not a tar archive: $(grep -m1 . "$tmp/err")"
+tar --quoting-style=literal -tf "$tmp/tar" >"$tmp/list" 2>"$tmp/err" || fail "$bak: not a tar archive: $(grep -m1 . "$tmp/err")"
 # Regular files and folders only: no link, device or FIFO is extracted.
 tar -tvf "$tmp/tar" | cut -c1 | grep -qv '^[-d]$' &&
 	fail "$bak: an entry is neither a regular file nor a folder"

@@ -141,8 +141,8 @@ static int add_member(struct manifest *mf, const char *work,
 	if ((r = sha256_file(dst, hex, &size)) != 0)
 		goto out;
 	if (size > MANIFEST_SIZE_MAX) {
-		r = err_set(ERR_TOOBIG, "%s: larger than the 8 GiB member limit",
-		    what);
+		r = err_set(ERR_TOOBIG, "%s: larger than the member limit of %llu "
+		    "bytes", what, (unsigned long long)MANIFEST_SIZE_MAX);
 		goto out;
 	}
 	r = manifest_add(mf, member, 0, mode, size, hex);
@@ -179,8 +179,10 @@ static int collect_one(struct manifest *mf, const char *work, int rootfd,
 
 	if (snprintf(member, sizeof member, "files/%s", rel) >=
 	    MANIFEST_PATH_MAX + 1) {
-		r = err_set(ERR_TOOBIG, "%s: name longer than the archive allows "
-		    "(%d bytes)", src, MANIFEST_PATH_MAX - 6);
+		/* The reason first: the path may fill the message. */
+		r = err_set(ERR_TOOBIG, "name longer than the archive allows "
+		    "(%d bytes under the files root): %s", MANIFEST_PATH_MAX - 6,
+		    src);
 		goto out;
 	}
 	if ((r = fs_open_beneath(rootfd, rel, O_RDONLY | O_NONBLOCK, &fd)) != 0) {
@@ -495,9 +497,10 @@ static int take(struct node *n, struct taking *t, const struct ui *ui)
 	/* 2. The archive under a temporary name, fsynced. Never readable by
 	 * others: it holds the node's keys (docs/ftpd.md, "Roles"). Sealed,
 	 * the format 1 archive is made in the work folder first, then
-	 * encrypted into place. */
+	 * encrypted into place (read and written: a payload over 8 GiB is
+	 * moved up to make room for its pax header). */
 	unlink(t->tmp);
-	if ((fd = open(t->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+	if ((fd = open(t->tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC |
 	    O_NOFOLLOW, NODE_ARCHIVE_MODE)) < 0) {
 		r = err_sys("create %s", t->tmp);
 		goto out;

@@ -3,7 +3,9 @@
 padding the writer produces (docs/bak-format.md), whatever libarchive would
 accept. Signed archives, each differing from a conforming one in one
 construct (gzip XFL or OS, a GNU L record naming the member otherwise than
-its ustar header, a GNU K record, tar types 7 and NUL, non-NUL padding
+its ustar header, a GNU K record, a pax header of the writer's form
+renaming a member whose ustar header suffices, a pax global header, tar
+types 7 and NUL, non-NUL padding
 after data, a non-zero unused header field, non-canonical octal, a
 checksum written another way, bytes after the name's NUL, a link name on a
 regular file, a name with a newline and ESC), are refused by `backup
@@ -19,7 +21,7 @@ import tarfile
 import zlib
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from bakutil import gz, headers, read_members, set_field, tar, ustar_header  # noqa: E402
+from bakutil import gz, headers, pax_record, read_members, set_field, tar, ustar_header  # noqa: E402
 from node import Node  # noqa: E402
 from nodestate import Arch, folder_hash  # noqa: E402
 from tap import run  # noqa: E402
@@ -67,6 +69,23 @@ def main(t):
             r = set_field(raw, lic, "name", b"files/evil.lic")
             return gz((r[:lic] + record(b"L", b"files/cms.lic\0") + r[lic:])[:-1024])
 
+        def pax(type, rec):
+            """A pax header of the writer's form (docs/bak-format.md) with
+            records rec, and its data block."""
+            i = tarfile.TarInfo("././@PaxHeader")
+            i.type, i.size, i.mode, i.mtime = type, len(rec), 0o644, created
+            return ustar_header(i) + rec + bytes(512 - len(rec))
+
+        def pax_path(raw):
+            # libarchive would take the record's name: a short path needs
+            # no pax header, so the writer never makes this one.
+            rec = pax_record("path", "files/evil.lic")
+            return gz((raw[:lic] + pax(b"x", rec) + raw[lic:])[:-1024])
+
+        def pax_global(raw):
+            rec = pax_record("path", "files/evil.lic")
+            return gz((raw[:lic] + pax(b"g", rec) + raw[lic:])[:-1024])
+
         def gnu_k(raw):
             return gz((raw[:lic] + record(b"K", b"/etc/passwd\0") + raw[lic:])[:-1024])
 
@@ -93,6 +112,9 @@ def main(t):
             ("gzip-os", lambda raw: gzip_byte(9, 255), "gzip header field OS"),
             ("gnu-L-other-name", gnu_l, "GNU long-name record (tar type L)"),
             ("gnu-K", gnu_k, "GNU long-link record (tar type K)"),
+            ("pax-path-short", pax_path, "has a pax extended header (tar type x) where its "
+             "ustar header suffices"),
+            ("pax-global", pax_global, "is a pax global header (tar type g)"),
             ("type-7", field("typeflag", b"7"), "(tar type 7)"),
             ("type-NUL", field("typeflag", b"\0"), "(tar type NUL)"),
             ("data-padding", padding, "files/cms.lic: padding after the data is not all NUL"),

@@ -149,7 +149,8 @@ def main(t):
             a.fmt = tarfile.GNU_FORMAT
             return a
         def case_pax(a):
-            # The writer's headers, with a pax record before a member.
+            # The writer's headers, with a pax header of its form before a
+            # member, holding a record it never writes.
             info, data = a.entries[0]
             info = copy.copy(info)	# not the shared TarInfo of `members`
             info.pax_headers = {"comment": "pax extended header"}
@@ -226,7 +227,7 @@ def main(t):
              lambda tar: gz(tar[:len(tar) // 2]) + gz(tar[len(tar) // 2:]), "trailing data"),
             ("empty-second-gzip-member", case_control, lambda tar: gz(tar) + gz(b""), "trailing data"),
             ("gnu-tar", case_gnu, gzipped, "tar header field mode is not as nodebak writes it"),
-            ("pax-tar", case_pax, gzipped, "is a pax extended header"),
+            ("pax-tar", case_pax, gzipped, "pax records are not as nodebak writes them"),
         ]
 
         # The control: the builder's own output with nothing hostile.

@@ -3,7 +3,8 @@
 key tests/fuzz/TEST-ONLY-signing.key, with a scratch node (the real
 snapshotd, its signing key replaced by the test key before its first
 start): corpus/bak/seed-signed-empty.bak (an empty files root) and
-corpus/bak/seed-signed-files.bak (a few files and folders). Run from the
+corpus/bak/seed-signed-files.bak (a few files and folders) and
+corpus/bak/seed-signed-pax.bak (names that need pax headers). Run from the
 source tree after `make all`; tests/fuzz.t checks that every seed passes
 the signature check."""
 import os
@@ -50,6 +51,15 @@ def main():
         "node.cer": "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
         "deep/a/b/c.txt": "c\n" * 10,
         "empty.txt": "",
+    })
+    make_pax()
+
+
+def make_pax():
+    """corpus/bak/seed-signed-pax.bak: pax extended headers (a 236-byte
+    file path, a 131-byte folder), MANIFEST version 2."""
+    make("seed-signed-pax.bak", {
+        "deep/" + "p" * 120 + "/" + "q" * 100 + ".txt": "long\n",
     })
 
 

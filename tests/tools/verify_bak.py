@@ -56,19 +56,70 @@ def text(field, what):
     return s
 
 
-def header(h):
+SIZE_MAX_USTAR = 0o77777777777
+
+
+def records(data):
+    """The pax records of the doc's "pax extended header": path then size,
+    each at most once, lengths exact. Returns {"path": bytes, "size": int}."""
+    out, off = {}, 0
+    while off < len(data):
+        sp = data.find(b" ", off)
+        if sp < 0 or not data[off:sp].isdigit() or data[off:off + 1] == b"0":
+            fail("pax record length")
+        end = off + int(data[off:sp])
+        rec = data[sp + 1:end]
+        if end > len(data) or not rec.endswith(b"\n") or b"=" not in rec:
+            fail("pax record length")
+        key, value = rec[:-1].split(b"=", 1)
+        if key == b"path" and not out:
+            out["path"] = value
+        elif key == b"size" and "size" not in out and value.isdigit() and \
+                (value == b"0" or not value.startswith(b"0")):
+            out["size"] = int(value)
+        else:
+            fail(f"pax record {key!r} not as nodebak writes it")
+        off = end
+    if not out:
+        fail("pax header without records")
+    return out
+
+
+def pax_header(h):
+    """The pax header block: the doc's table; returns the records' length."""
+    if h[0:100] != b"././@PaxHeader".ljust(100, b"\0") or h[156:157] != b"x":
+        fail("pax header: name or type")
+    for what, field in (("mode", h[100:108]), ("uid", h[108:116]), ("gid", h[116:124]),
+                        ("devmajor", h[329:337]), ("devminor", h[337:345])):
+        if number(field, 6, b" \0", f"pax header: {what}") != (0o644 if what == "mode" else 0):
+            fail(f"pax header: {what}")
+    s = sum(h[:148]) + 8 * 32 + sum(h[156:])
+    if h[148:156] != b"%06o\0 " % s or any(h[157:257]) or any(h[265:329]) or \
+            any(h[345:512]) or h[257:265] != b"ustar\x0000":
+        fail("pax header: checksum, magic or unused fields")
+    number(h[136:148], 11, b" ", "pax header: mtime")
+    return number(h[124:136], 11, b" ", "pax header: size"), h[136:148]
+
+
+def header(h, pax=None):
     """(path, is_dir, mode, size, mtime) of a 512-byte header, checked field
-    by field against the doc's table."""
+    by field against the doc's table; pax: the records before it."""
+    pax = pax or {}
     name, prefix = text(h[0:100], "name"), text(h[345:500], "prefix")
-    path = (prefix + b"/" + name if prefix else name).decode("utf-8", "replace")
+    full = prefix + b"/" + name if prefix else name
+    if "path" in pax:
+        full = pax["path"]
+        if len(full) <= 101 or name != full[:100] or prefix:
+            fail(f"pax path {full!r}: where a ustar header suffices, or name not its first 100 bytes")
+    path = full.decode("utf-8", "replace")
     where = f"header of {path!r}"
     if h[156:157] not in (b"0", b"5"):
         fail(f"{where}: type {h[156:157]!r} is not 0 or 5")
     is_dir = h[156:157] == b"5"
-    full = prefix + b"/" + name if prefix else name
-    if prefix and (len(full) != 101 or not is_dir or b"/" in prefix):
+    if prefix and (len(full) != 101 or b"/" in prefix):
         fail(f"{where}: prefix used for a path that fits in name")
-    if not name or (is_dir and not full.endswith(b"/")) or len(full) > 101:
+    if not full or (is_dir and not full.endswith(b"/")) or \
+            (len(full) > 101 and "path" not in pax):
         fail(f"{where}: name")
     mode = number(h[100:108], 6, b" \0", f"{where}: mode")
     if mode > 0o7777:
@@ -78,6 +129,10 @@ def header(h):
         if number(field, 6, b" \0", f"{where}: {what}") != 0:
             fail(f"{where}: {what} is not 0")
     size = number(h[124:136], 11, b" ", f"{where}: size")
+    if "size" in pax:
+        if size != 0 or pax["size"] <= SIZE_MAX_USTAR or is_dir:
+            fail(f"{where}: pax size where the ustar header suffices, or size field not 0")
+        size = pax["size"]
     mtime = number(h[136:148], 11, b" ", f"{where}: mtime")
     if is_dir and size:
         fail(f"{where}: folder with a size")
@@ -103,13 +158,25 @@ def entries(tar):
             if tar[off + 512:] != bytes(512):
                 fail("tar stream: not exactly two zero blocks at its end")
             return out
-        path, is_dir, mode, size, mtime = header(h)
-        data = tar[off + 512:off + 512 + size]
-        pad = tar[off + 512 + size:off + 512 + (size + 511) // 512 * 512]
+        pax, hlen = None, 512
+        if h[156:157] == b"x":
+            dlen, xtime = pax_header(h)
+            blocks = (dlen + 511) // 512
+            data = tar[off + 512:off + 512 + blocks * 512]
+            if len(data) != blocks * 512 or any(data[dlen:]):
+                fail("pax records cut short or padding not NUL")
+            pax = records(data[:dlen])
+            hlen = 1024 + blocks * 512
+            h = tar[off + hlen - 512:off + hlen]
+            if len(h) < 512 or h[136:148] != xtime:
+                fail("pax header: no header after it, or another mtime")
+        path, is_dir, mode, size, mtime = header(h, pax)
+        data = tar[off + hlen:off + hlen + size]
+        pad = tar[off + hlen + size:off + hlen + (size + 511) // 512 * 512]
         if len(data) != size or any(pad) or len(pad) != -size % 512:
             fail(f"{path}: data cut short or padding not NUL")
-        out.append((path, is_dir, mode, size, mtime, data))
-        off += 512 + (size + 511) // 512 * 512
+        out.append((path, is_dir, mode, size, mtime, data, pax is not None))
+        off += hlen + (size + 511) // 512 * 512
 
 
 def main(path, pubfile):
@@ -140,8 +207,9 @@ def main(path, pubfile):
     head = lines[:10]
     keys = ["nodebak-manifest", "node-name", "node-id", "software", "engine", "schema",
             "snapshot", "created", "key-id", "members"]
-    if [h.split(" ")[0] for h in head] != keys or head[0] != "nodebak-manifest 1":
-        fail("MANIFEST header")
+    version = "2" if any(m[6] for m in members) else "1"
+    if [h.split(" ")[0] for h in head] != keys or head[0] != "nodebak-manifest " + version:
+        fail("MANIFEST header (or its version: 2 exactly when a member has a pax header)")
     created = head[7].split(" ")[1]
     if head[8].split(" ")[1] != m.group(1):
         fail("MANIFEST key-id")
@@ -159,7 +227,7 @@ def main(path, pubfile):
     if len(rest) != len(listed):
         fail("member set")
     when = calendar.timegm(time.strptime(created, "%Y-%m-%dT%H:%M:%SZ"))
-    for (name, is_dir, mode, size, mtime, data), f in zip(members, [None, None] + listed):
+    for (name, is_dir, mode, size, mtime, data, _), f in zip(members, [None, None] + listed):
         if mtime != when:
             fail(f"{name}: time")
         if f is None:

@@ -106,8 +106,41 @@ void t_manifest(void)
 	    !strchr(err_msg(), '\n') && !strchr(err_msg(), 0x1b) &&
 	    strstr(err_msg(), "files/x\\n\\x1b[2J: not an acceptable"),
 	    "manifest: a hostile path is escaped in the message (%s)", err_msg());
-	ok(manifest_add(&mf, "files/zz", 0, 0644, (uint64_t)1 << 34, H1) ==
-	    ERR_INVAL, "manifest: member over the ustar size limit refused");
+	ok(manifest_add(&mf, "files/zz", 0, 0644, (uint64_t)INT64_MAX + 1, H1) ==
+	    ERR_INVAL, "manifest: member over 2^63 - 1 bytes refused");
+	ok(manifest_add(&mf, "files/zz", 0, 0644, (uint64_t)1 << 34, H1) == 0,
+	    "manifest: member over 8 GiB accepted");
+	{
+		char lp[MANIFEST_PATH_MAX + 2];
+		struct buf t3 = BUF_INIT(1 << 20);
+		struct manifest back2;
+
+		memcpy(lp, "files/", 6);
+		memset(lp + 6, 'z', MANIFEST_PATH_MAX - 5);
+		lp[MANIFEST_PATH_MAX + 1] = '\0';
+		ok(manifest_add(&mf, lp, 0, 0644, 1, H1) == ERR_INVAL,
+		    "manifest: a path of %d bytes refused", MANIFEST_PATH_MAX + 1);
+		lp[MANIFEST_PATH_MAX] = '\0';
+		ok(manifest_add(&mf, lp, 0, 0644, 1, H1) == 0,
+		    "manifest: a path of %d bytes accepted", MANIFEST_PATH_MAX);
+		ok(manifest_needs_pax(&mf) && manifest_format(&mf, &t3) == 0 &&
+		    !strncmp(t3.p, "nodebak-manifest 2\n", 19) &&
+		    manifest_parse(t3.p, t3.len, 100, &back2) == 0 &&
+		    back2.n == mf.n && back2.m[back2.n - 2].size == (uint64_t)1 << 34 &&
+		    !strcmp(back2.m[back2.n - 1].path, lp), "manifest: a long path "
+		    "and a size over 8 GiB make version 2, parsed back (%s)",
+		    err_msg());
+		manifest_free(&back2);
+		t3.p[17] = '1';
+		ok(manifest_parse(t3.p, t3.len, 100, &back2) == ERR_FORMAT &&
+		    strstr(err_msg(), "a member needs a pax header"),
+		    "manifest: version 1 with such members refused (%s)", err_msg());
+		t3.p[17] = '3';
+		ok(manifest_parse(t3.p, t3.len, 100, &back2) == ERR_FORMAT &&
+		    strstr(err_msg(), "version 3 is not supported"),
+		    "manifest: version 3 refused (%s)", err_msg());
+		buf_free(&t3);
+	}
 	manifest_free(&mf);
 	manifest_free(&back);
 	buf_free(&t);
@@ -537,6 +570,16 @@ static void ustar_writer_agrees(void)
 		  "cccccccccccccccccccccccccccccc", 1, 0755, 0 },	/* split */
 		{ "files/e", 0, 0644, 512 },
 		{ "files/f", 0, 0600, 513 },
+		/* pax headers (written past libarchive), and after them */
+		{ "files/gggggggggggggggggggggggggggggggggggggggggggggggggggggggggggg"
+		  "gggggggggggggggggggggggggggggggggggggggggggggggggggggggggggggggg"
+		  "gggggggggggggggggggggg", 0, 0644, 700 },	/* 150 bytes */
+		{ "files/hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh"
+		  "hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh"
+		  "hhhhhhhhhhhhhhhhhhhhhh", 1, 0755, 0 },
+		{ "files/i", 0, 0644, 3 },
+		{ "files/jjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjjj"
+		  "jjjjjjjjjjjjjjjjjjjjjjjjjjjjjjj", 0, 0644, 1 },	/* 101: split */
 	};
 	static char data[1024];
 	char *p = tpath("w.bak");
@@ -554,27 +597,30 @@ static void ustar_writer_agrees(void)
 		    m[i].size)) != 0)
 			break;
 	ok(i == n && bak_writer_finish(w) == 0, "ustar: write %zu members "
-	    "(100-byte names, a split folder, sizes 512 and 513)", n);
+	    "(100-byte names, a split folder, sizes 512 and 513, 150-byte "
+	    "names, a split 101-byte file name)", n);
 	bak_writer_free(w);
 	close(fd);
 	ok(gz_roundtrip(p, NULL, 0, &tar) == 0, "ustar: decompress");
 	for (i = 0; i < n && off + USTAR_BLOCK <= tar.len; i++) {
 		const unsigned char *h = (const unsigned char *)tar.p + off;
-		unsigned char want[USTAR_BLOCK];
+		unsigned char want[USTAR_HDR_MAX];
 		struct ustar_hdr hd;
-		const char *why = ustar_check(h, &hd);
+		size_t used = 0, wlen = 0;
+		const char *why = ustar_parse(h, tar.len - off, &hd, &used);
 		ok(why == NULL && !strcmp(hd.path, m[i].path) &&
 		    hd.is_dir == m[i].is_dir && hd.mode == m[i].mode &&
 		    hd.size == m[i].size && hd.mtime == 1764316800,
 		    "ustar: header of %.20s... checked (%s)", m[i].path,
 		    why ? why : "ok");
-		ustar_format(want, m[i].path, m[i].is_dir, m[i].mode, m[i].size,
-		    1764316800);
-		if (memcmp(want, h, USTAR_BLOCK))
+		ustar_header(want, sizeof want, &wlen, m[i].path, m[i].is_dir,
+		    m[i].mode, m[i].size, 1764316800);
+		if (why || wlen != used || memcmp(want, h, wlen))
 			same = 0;
-		off += USTAR_BLOCK + (m[i].size + 511) / 512 * 512;
+		off += used + (m[i].size + 511) / 512 * 512;
 	}
-	ok(same, "ustar: ustar_format() makes libarchive's headers byte for byte");
+	ok(same, "ustar: ustar_header() makes the writer's headers byte for "
+	    "byte (libarchive's ustar ones, its pax ones)");
 	ok(i == n && off + 1024 == tar.len, "ustar: two zero blocks end the "
 	    "stream, nothing after (%zu bytes)", tar.len);
 	ustar_stream_init(&us, "w.bak");
@@ -732,8 +778,212 @@ static void ustar_stream_refuses(void)
 	    "ustar stream: a hostile name is escaped (%s)", err_msg());
 }
 
+/* A pax header of nodebak's form around records rec (rlen bytes), with
+ * last as the ustar header after them; *n gets the length. */
+static void pax_build(unsigned char *out, size_t *n, const char *rec,
+    size_t rlen, const unsigned char last[USTAR_BLOCK])
+{
+	size_t blocks = (rlen + USTAR_BLOCK - 1) / USTAR_BLOCK;
+
+	ustar_format(out, USTAR_PAX_NAME, 0, 0644, rlen, 1764316800);
+	out[156] = 'x';
+	fix_sum(out);
+	memset(out + USTAR_BLOCK, 0, blocks * USTAR_BLOCK);
+	memcpy(out + USTAR_BLOCK, rec, rlen);
+	memcpy(out + USTAR_BLOCK * (1 + blocks), last, USTAR_BLOCK);
+	*n = USTAR_BLOCK * (2 + blocks);
+}
+
+/* Refused by the stream checker and by ustar_parse(), with a message
+ * that has want in it. */
+static void pax_refused(const unsigned char *h, size_t n, const char *want,
+    const char *what)
+{
+	struct ustar_stream us;
+	struct ustar_hdr hd;
+	size_t used;
+	const char *why = ustar_parse(h, n, &hd, &used);
+	int r;
+
+	ustar_stream_init(&us, "p.bak");
+	r = ustar_stream_feed(&us, h, n);
+	ok(r == ERR_FORMAT && why && strstr(err_msg(), want) && strstr(why, want),
+	    "pax: %s refused (%s)", what, err_msg());
+}
+
+/* ustar_header(): one ustar block when the member fits, else a pax header
+ * nodebak's way; the checker takes exactly that. */
+static void ustar_pax(void)
+{
+	static unsigned char h[USTAR_HDR_MAX], u[USTAR_BLOCK], bad[USTAR_HDR_MAX];
+	static unsigned char s[USTAR_HDR_MAX + 4 * USTAR_BLOCK];
+	char path[USTAR_PATH_MAX + 2], rec[2 * USTAR_BLOCK];
+	const uint64_t big = (uint64_t)9 << 30;
+	struct ustar_stream us;
+	struct ustar_hdr hd;
+	size_t len, used, n, exact = 1;
+	int rl;
+
+	ok(ustar_header(h, sizeof h, &len, "files/cms.lic", 0, 0644, 8,
+	    1764316800) == 0 && len == USTAR_BLOCK && (lic_header(u), 1) &&
+	    !memcmp(h, u, USTAR_BLOCK), "pax: a member that fits is "
+	    "ustar_format()'s one block");
+	memset(path, 0, sizeof path);
+	memcpy(path, "files/", 6);
+	memset(path + 6, 'p', 244);		/* 250 bytes */
+	ok(ustar_header(h, sizeof h, &len, path, 0, 0644, 8, 1764316800) == 0 &&
+	    len == 3 * USTAR_BLOCK && h[156] == 'x' &&
+	    !strcmp((char *)h, USTAR_PAX_NAME) &&
+	    !memcmp(h + USTAR_BLOCK, "260 path=files/ppp", 18) &&
+	    h[USTAR_BLOCK + 259] == '\n' && h[USTAR_BLOCK + 260] == 0 &&
+	    !memcmp(h + 2 * USTAR_BLOCK, path, 100) &&
+	    !memcmp(h + 2 * USTAR_BLOCK + 124, "00000000010 ", 12) &&
+	    h[2 * USTAR_BLOCK + 156] == '0', "pax: a 250-byte path: pax header, "
+	    "\"260 path=...\", ustar header with its first 100 bytes");
+	ok(ustar_parse(h, len, &hd, &used) == NULL && used == len &&
+	    !strcmp(hd.path, path) && hd.size == 8 && hd.mode == 0644 &&
+	    !hd.is_dir && hd.mtime == 1764316800, "pax: parsed back");
+	memcpy(s, h, len);
+	memset(s + len, 0, 3 * USTAR_BLOCK);
+	memcpy(s + len, "licence\n", 8);
+	ustar_stream_init(&us, "p.bak");
+	for (n = 0; n < len + 3 * USTAR_BLOCK; n++)
+		if (ustar_stream_feed(&us, s + n, 1) != 0)
+			break;
+	ok(n == len + 3 * USTAR_BLOCK && ustar_stream_end(&us) == 0 &&
+	    !strcmp(us.cur.path, path), "pax: the stream takes it byte by byte");
+	/* The length prefix counts itself, across every digit boundary. */
+	for (size_t k = 101; k <= USTAR_PATH_MAX; k++) {
+		memset(path + 6, 'q', k - 6);
+		path[k] = '\0';
+		for (int d = 0; d < 2; d++) {
+			if (ustar_header(h, sizeof h, &len, path, d, d ? 0755 : 0644,
+			    0, 1764316800) != 0) {
+				if (!(d == 0 && k == 101))
+					exact = 0;
+				continue;
+			}
+			if (len == USTAR_BLOCK)
+				continue;
+			rl = atoi((char *)h + USTAR_BLOCK);
+			if (rl < 10 || h[USTAR_BLOCK + rl - 1] != '\n' ||
+			    strtoul((char *)h + 124, NULL, 8) != (unsigned long)rl ||
+			    ustar_parse(h, len, &hd, &used) != NULL ||
+			    strcmp(hd.path, path))
+				exact = 0;
+		}
+	}
+	ok(exact, "pax: the record length is exact for paths of 101 to %d "
+	    "bytes, files and folders, and they parse back", USTAR_PATH_MAX);
+	memset(path + 6, 'q', USTAR_PATH_MAX - 5);
+	path[USTAR_PATH_MAX + 1] = '\0';
+	ok(ustar_header(h, sizeof h, &len, path, 0, 0644, 0, 0) == -1 &&
+	    ustar_header(h, 1000, &len, "files/x", 0, 0644, big, 0) == -1 &&
+	    ustar_header(h, sizeof h, &len, "files/x", 0, 0644, 0, -1) == -1,
+	    "pax: a path over %d bytes, a small buffer, a negative time refused",
+	    USTAR_PATH_MAX);
+	/* A huge size: only the headers go through the checker. */
+	ok(ustar_header(h, sizeof h, &len, "db/node.db", 0, 0600, big,
+	    1764316800) == 0 && len == 3 * USTAR_BLOCK &&
+	    !memcmp(h + USTAR_BLOCK, "19 size=9663676416\n", 20) &&
+	    !memcmp(h + 2 * USTAR_BLOCK, "db/node.db\0", 11) &&
+	    !memcmp(h + 2 * USTAR_BLOCK + 124, "00000000000 ", 12),
+	    "pax: 9 GiB: \"19 size=9663676416\", ustar size 0");
+	ustar_stream_init(&us, "p.bak");
+	ok(ustar_stream_feed(&us, h, len) == 0 && us.cur.size == big &&
+	    !strcmp(us.cur.path, "db/node.db") && ustar_stream_feed(&us,
+	    "data", 4) == 0 && ustar_stream_end(&us) == ERR_FORMAT &&
+	    strstr(err_msg(), "db/node.db is cut short"), "pax: the stream takes "
+	    "a 9 GiB member's headers and expects its data (%s)", err_msg());
+	memset(path + 6, 'r', 200);
+	path[206] = '\0';
+	ok(ustar_header(h, sizeof h, &len, path, 0, 0644, big, 1764316800) == 0 &&
+	    strstr((char *)h + USTAR_BLOCK, "path=") <
+	    strstr((char *)h + USTAR_BLOCK, "size=") &&
+	    ustar_parse(h, len, &hd, &used) == NULL && hd.size == big &&
+	    !strcmp(hd.path, path), "pax: path then size, both parsed back");
+
+	/* Hostile variants, each built with a right pax header around it. */
+	memcpy(u, h + len - USTAR_BLOCK, USTAR_BLOCK);
+	n = (size_t)snprintf(rec, sizeof rec, "19 size=9663676416\n217 path=%s\n",
+	    path);
+	pax_build(bad, &len, rec, n, u);
+	pax_refused(bad, len, "pax records are not as nodebak writes them",
+	    "size before path");
+	n = (size_t)snprintf(rec, sizeof rec, "217 path=%s\n19 size=9663676416\n"
+	    "20 mtime=1764316800\n", path);
+	pax_build(bad, &len, rec, n, u);
+	pax_refused(bad, len, "pax records are not", "an mtime record");
+	n = (size_t)snprintf(rec, sizeof rec, "217 path=%s\n19 size=9663676416\n"
+	    "19 size=9663676416\n", path);
+	pax_build(bad, &len, rec, n, u);
+	pax_refused(bad, len, "pax records are not", "a repeated size record");
+	n = (size_t)snprintf(rec, sizeof rec, "218 path=%s\n19 size=9663676416\n",
+	    path);
+	pax_build(bad, &len, rec, n, u);
+	pax_refused(bad, len, "pax records are not", "a length prefix one too "
+	    "long");
+	n = (size_t)snprintf(rec, sizeof rec, "0217 path=%s\n19 size=9663676416\n",
+	    path);
+	pax_build(bad, &len, rec, n, u);
+	pax_refused(bad, len, "pax records are not", "a length prefix with a "
+	    "leading zero");
+	n = (size_t)snprintf(rec, sizeof rec, "217 path=%s\n20 size=09663676416\n",
+	    path);
+	pax_build(bad, &len, rec, n, u);
+	pax_refused(bad, len, "pax records are not", "a size with a leading zero");
+	ustar_format(u, "files/cms.lic", 0, 0644, 8, 1764316800);
+	pax_build(bad, &len, "22 path=files/cms.lic\n", 22, u);
+	pax_refused(bad, len, "where its ustar header suffices",
+	    "a pax header for a short path");
+	ustar_format(u, "files/cms.lic", 0, 0644, 0, 1764316800);
+	pax_build(bad, &len, "9 size=8\n", 9, u);
+	pax_refused(bad, len, "where its ustar header suffices",
+	    "a pax header for a small size");
+	ustar_header(h, sizeof h, &len, path, 0, 0644, 8, 1764316800);
+	memcpy(bad, h, len);
+	bad[156] = 'g';
+	fix_sum(bad);
+	pax_refused(bad, len, "pax global header", "a global header (g)");
+	memcpy(bad, h, len);
+	memcpy(bad, "PaxHeader/x", 11);
+	fix_sum(bad);
+	pax_refused(bad, len, "pax extended header is not as nodebak writes it",
+	    "another name on the pax header");
+	memcpy(bad, h, len);
+	bad[len - USTAR_BLOCK + 99] ^= 1;
+	fix_sum(bad + len - USTAR_BLOCK);
+	pax_refused(bad, len, "the tar header after the pax extended header",
+	    "another name in the ustar header after it");
+	memcpy(bad, h, len);
+	memcpy(bad + len - USTAR_BLOCK, h, USTAR_BLOCK);
+	pax_refused(bad, len, "tar type x", "a pax header after a pax header");
+	memcpy(bad, h, len);
+	ustar_format(bad, USTAR_PAX_NAME, 0, 0644, 1 << 20, 1764316800);
+	bad[156] = 'x';
+	fix_sum(bad);
+	pax_refused(bad, len, "pax extended header is not as nodebak writes it",
+	    "a 1 MiB pax header, refused before its data");
+	memcpy(bad, h, len);
+	bad[USTAR_BLOCK + 3] = '\0';	/* "260\0path=..." */
+	pax_refused(bad, len, "pax records are not", "a NUL in a record");
+
+	/* A sealed archive's payload above 8 GiB - 1: a pax header first. */
+	memset(s, 0, sizeof s);
+	ok(ustar_header(s, sizeof s, &len, BAK_PAYLOAD, 0, 0600, big,
+	    1764316800) == 0 && len == 3 * USTAR_BLOCK &&
+	    bak_classify(s, sizeof s) == BAK_SEALED &&
+	    bak_classify(s, len - 1) == BAK_OTHER, "pax: a 9 GiB payload.age "
+	    "header is a sealed archive's start (not when cut short)");
+	ustar_format(u, BAK_PAYLOAD, 0, 0600, 0, 1764316800);
+	pax_build(bad, &len, "9 size=8\n", 9, u);
+	ok(bak_classify(bad, len) == BAK_OTHER, "pax: a payload.age with a pax "
+	    "header it does not need is not");
+}
+
 void t_ustar(void)
 {
+	ustar_pax();
 	ustar_writer_agrees();
 	ustar_check_refuses();
 	ustar_stream_refuses();
