@@ -4,6 +4,8 @@ DESTDIR ?=
 CC      ?= cc
 PKGS    := openssl zlib libarchive sqlite3 libpq jansson libseccomp
 SSHPKGS := libssh
+# Only nodebak-pull's object-storage client (client/pull/s3.c) speaks S3.
+S3PKGS  := libcurl libxml-2.0
 # Only the console edits lines (client/lineedit.c); the daemons never link it.
 EDITPKGS := libedit
 
@@ -51,7 +53,9 @@ bin/nodebak-ftpd: ftpd/main.o $(FTPD_OBJS) common/libnodebak.a | bin
 
 # The archive host's puller (docs/pull.md): libssh's client side.
 bin/nodebak-pull: client/pull/main.o $(PULL_OBJS) common/libnodebak.a | bin
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs $(SSHPKGS))
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs $(SSHPKGS) $(S3PKGS))
+
+client/pull/s3.o: ALL_CFLAGS += $(shell pkg-config --cflags $(S3PKGS))
 
 common/libnodebak.a: $(COMMON_OBJS)
 	rm -f $@
