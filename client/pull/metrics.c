@@ -28,6 +28,8 @@ static const struct {
 	  "Archives that failed verification and were quarantined." },
 	{ "nodebak_pull_consecutive_failures", "gauge",
 	  "Syncs of the node that failed since the last success." },
+	{ "nodebak_pull_store_bytes_total", "counter",
+	  "Archive bytes uploaded to the object store ([pull] store)." },
 };
 
 #define NMETRICS (sizeof metric / sizeof metric[0])
@@ -65,6 +67,7 @@ int pull_metrics_write(const struct pull_conf *c)
 		v[i][3] = st.resumes_total;
 		v[i][4] = st.verify_failures_total;
 		v[i][5] = st.consecutive_failures;
+		v[i][6] = st.store_bytes_total;
 	}
 	for (size_t m = 0; m < NMETRICS; m++) {
 		buf_addf(&b, "# HELP %s %s\n# TYPE %s %s\n", metric[m].name,

@@ -328,8 +328,9 @@ static struct curl_slist *headers_of(const struct req *q, const char *hash)
 	struct curl_slist *l = NULL;
 	const struct s3_put_meta *pm = q->pm;
 
+	/* Not "Expect:" to drop libcurl's 100-continue: libcurl 7.88 signs
+	 * the emptied header although it never sends it. */
 	add_header(&l, "x-amz-content-sha256: %s", hash);
-	l = curl_slist_append(l, "Expect:");
 	if (pm && pm->sha256)
 		add_header(&l, "x-amz-meta-sha256: %s", pm->sha256);
 	if (pm && pm->key_id)

@@ -24,6 +24,7 @@
 #include "progress.h"
 #include "pullconf.h"
 #include "retention.h"
+#include "s3store.h"
 #include "sidecar.h"
 #include "sshc.h"
 #include "store.h"
@@ -500,6 +501,162 @@ static void prune_copies(struct nodejob *j)
 	free(copies);
 }
 
+/* ---- the object store ([pull] store) ---- */
+
+static void on_store_bytes(void *arg, size_t n)
+{
+	struct progress_arg *pa = arg;
+
+	rate_take(pa->ru, n);
+	pthread_mutex_lock(&pa->ru->mu);
+	pa->rep->done += n;
+	pa->rep->last_progress = sync_mono();
+	pthread_mutex_unlock(&pa->ru->mu);
+}
+
+/* Store one verified copy. Returns 0, or an error that ends the node's
+ * store part (the store refused us or cannot be reached). */
+static int store_one(struct nodejob *j, struct s3store *st,
+    const struct store_copy *cp)
+{
+	struct runner *ru = j->ru;
+	struct node_report *rep = j->rep;
+	char *bak = store_path(ru->c->archive_dir, ST_COPIES, j->pn->name,
+	    cp->file), *json = sidecar_path(bak), *url;
+	struct s3store_put res;
+	struct sidecar sc;
+	double t0 = sync_mono();
+	int r;
+
+	if ((r = sidecar_load(json, &sc)) != 0) {
+		rep->n_store_failed++;
+		note(ru, rep, 1, "%s: store: %s", esc(cp->file), err_msg());
+		r = 0;
+		goto out;
+	}
+	pthread_mutex_lock(&ru->mu);
+	snprintf(rep->current, sizeof rep->current, "%s", cp->file);
+	rep->done = 0;
+	rep->total = sc.size;
+	rep->started = t0;
+	pthread_mutex_unlock(&ru->mu);
+	r = s3store_put_copy(st, j->pn->name, bak, json, &sc, sc.key_id, &res);
+	pthread_mutex_lock(&ru->mu);
+	rep->current[0] = '\0';
+	pthread_mutex_unlock(&ru->mu);
+	rep->store_bytes += res.sent;
+	j->st.store_bytes_total += (long long)res.sent;
+	if (res.resumed_at)
+		rep->store_resumed++;
+	if (r == 0 && res.skipped)
+		rep->n_store_skipped++;
+	else if (r == 0) {
+		rep->n_stored++;
+		url = s3store_url(st, j->pn->name, cp->file);
+		note(ru, rep, 0, "%s: stored in %s (%llu bytes sent%s%llu, "
+		    "%.1f s)", esc(cp->file), url, (unsigned long long)res.sent,
+		    res.resumed_at ? ", resumed after " : "",
+		    (unsigned long long)res.resumed_at, sync_mono() - t0);
+		free(url);
+	} else {
+		rep->n_store_failed++;
+		note(ru, rep, 1, "%s: %s", esc(cp->file), err_msg());
+		if (r != ERR_REFUSED && r != ERR_IO)
+			r = 0;
+	}
+out:
+	free(bak);
+	free(json);
+	return r;
+}
+
+/* The store's retention: the same policy and engine, over the store's
+ * complete copies. */
+static void store_prune(struct nodejob *j, struct s3store *st)
+{
+	struct runner *ru = j->ru;
+	struct s3store_copy *cp = NULL;
+	struct ret_archive *a;
+	struct ret_decision *d;
+	struct ret_policy p;
+	size_t n = 0, m = 0, *idx;
+	int over;
+
+	if (s3store_copies(st, j->pn->name, &cp, &n) != 0) {
+		j->rep->n_store_failed++;
+		note(ru, j->rep, 1, "store retention: %s", err_msg());
+		return;
+	}
+	retention_policy_of(&ru->c->retention, &p);
+	a = xcalloc(n ? n : 1, sizeof *a);
+	d = xcalloc(n ? n : 1, sizeof *d);
+	idx = xcalloc(n ? n : 1, sizeof *idx);
+	for (size_t i = 0; i < n; i++)
+		if (cp[i].created) {
+			a[m].name = cp[i].file;
+			a[m].created = cp[i].created;
+			a[m].kind = retention_kind(cp[i].file);
+			a[m].verified = 1;
+			a[m].size = cp[i].size;
+			idx[m++] = i;
+		}
+	if (m && retention_decide(a, m, &p, clock_now(), d, &over) == 0)
+		for (size_t i = 0; i < m; i++) {
+			char *url;
+			if (d[i].keep)
+				continue;
+			url = s3store_url(st, j->pn->name, a[i].name);
+			if (s3store_delete(st, j->pn->name, &cp[idx[i]]) != 0) {
+				j->rep->n_store_failed++;
+				note(ru, j->rep, 1, "store retention: %s", err_msg());
+			} else {
+				j->rep->n_store_deleted++;
+				note(ru, j->rep, 0, "%s: deleted (retention)", url);
+			}
+			free(url);
+		}
+	free(a);
+	free(d);
+	free(idx);
+	free(cp);
+}
+
+/* Every verified copy of the node into the store, then its retention
+ * there. The node's own pull may have failed: the copies already here
+ * are stored all the same. */
+static void store_node(struct nodejob *j)
+{
+	struct runner *ru = j->ru;
+	struct progress_arg pa = { ru, j->rep };
+	struct store_copy *copies = NULL;
+	struct s3store *st = NULL;
+	size_t n = 0;
+	int r;
+
+	j->rep->has_store = 1;
+	touch(ru, j->rep);
+	if ((r = s3store_open(ru->c, on_store_bytes, &pa, &st)) != 0 ||
+	    (r = s3store_check(st)) != 0) {
+		j->rep->n_store_failed++;
+		note(ru, j->rep, 1, "%s", err_msg());
+		goto out;
+	}
+	if ((r = store_copies(ru->c->archive_dir, j->pn->name, &copies,
+	    &n)) != 0) {
+		j->rep->n_store_failed++;
+		note(ru, j->rep, 1, "store: %s", err_msg());
+		goto out;
+	}
+	for (size_t i = 0; i < n && r == 0; i++)
+		if (copies[i].created)
+			r = store_one(j, st, &copies[i]);
+	if (r == 0)
+		store_prune(j, st);
+out:
+	free(copies);
+	s3store_close(st);
+}
+
 static void sync_node(struct runner *ru, struct node_report *rep)
 {
 	struct nodejob j;
@@ -524,7 +681,9 @@ static void sync_node(struct runner *ru, struct node_report *rep)
 		    "within the timeout: connection closed" : err_msg());
 	if (j.c)
 		prune_copies(&j);
-	rep->ok = r == 0 && rep->n_failed == 0;
+	if (ru->c->store && !ru->o->dry_run)
+		store_node(&j);
+	rep->ok = r == 0 && rep->n_failed == 0 && rep->n_store_failed == 0;
 	if (!ru->o->dry_run) {
 		j.st.last_sync = (long long)clock_now();
 		snprintf(j.st.last_result, sizeof j.st.last_result, "%s",
@@ -695,6 +854,17 @@ void sync_json(const struct node_report *reps, size_t n, int status,
 		json_key_num(out, "deleted", r->n_deleted, 1, 1);
 		json_key_num(out, "bytes", (long long)r->bytes, 1, 1);
 		json_key_num(out, "resumed", (long long)r->resumed, 1, 1);
+		if (r->has_store) {
+			buf_adds(out, "\"store\":{");
+			json_key_num(out, "stored", r->n_stored, 1, 1);
+			json_key_num(out, "skipped", r->n_store_skipped, 1, 1);
+			json_key_num(out, "failed", r->n_store_failed, 1, 1);
+			json_key_num(out, "deleted", r->n_store_deleted, 1, 1);
+			json_key_num(out, "bytes", (long long)r->store_bytes, 1, 1);
+			json_key_num(out, "resumed", (long long)r->store_resumed, 1,
+			    0);
+			buf_adds(out, "},");
+		}
 		buf_addf(out, "\"seconds\":%.3f,\"errors\":[", r->seconds);
 		for (int k = 0; *p; k++) {
 			size_t len = strcspn(p, "\n");
