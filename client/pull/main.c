@@ -18,6 +18,8 @@ static const char usage_text[] =
 	"  sync [--node NAME]... [--jobs N] [--dry-run] [--json]\n"
 	"  status [--json]\n"
 	"  verify [--node NAME] [FILE...]\n"
+	"  verify --store [--node NAME]\n"
+	"  fetch NODE NAME [--to DIR]\n"
 	"  trust NODE\n"
 	"  daemon\n"
 	"  check\n"
@@ -33,6 +35,7 @@ static const struct {
 	{ "sync", pull_sync, 0 },
 	{ "status", pull_status, 0 },
 	{ "verify", pull_verify, 0 },
+	{ "fetch", pull_fetch, 0 },
 	{ "trust", pull_trust, 0 },
 	{ "daemon", NULL, 1 },
 	{ "check", pull_check, 0 },

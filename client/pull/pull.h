@@ -16,6 +16,8 @@ enum {
 int pull_sync(const struct pull_conf *c, int argc, char **argv);
 int pull_status(const struct pull_conf *c, int argc, char **argv);
 int pull_verify(const struct pull_conf *c, int argc, char **argv);
+/* fetch NODE NAME [--to DIR]: a copy back from [pull] store, verified. */
+int pull_fetch(const struct pull_conf *c, int argc, char **argv);
 int pull_trust(const struct pull_conf *c, int argc, char **argv);
 int pull_check(const struct pull_conf *c, int argc, char **argv);
 /* Loads (and on SIGHUP reloads) the configuration itself. */

@@ -352,10 +352,10 @@ int s3store_copies(struct s3store *st, const char *node,
 		jn = json_name(file);
 		jkey = key_of(st, node, jn);
 		if (has_key(o, nobj, jkey) && (r = s3_head(st->s3, o[i].key,
-		    &m)) == 0 && (r = s3_head(st->s3, jkey, &jm)) == 0 &&
-		    m.sha256[0]) {
+		    &m)) == 0 && (r = s3_head(st->s3, jkey, &jm)) == 0) {
 			struct s3store_copy *cp = &c[count++];
 			snprintf(cp->file, sizeof cp->file, "%s", file);
+			cp->complete = m.sha256[0] != '\0';
 			cp->size = m.size;
 			snprintf(cp->sha256, sizeof cp->sha256, "%s", m.sha256);
 			snprintf(cp->key_id, sizeof cp->key_id, "%s", m.key_id);

@@ -45,9 +45,10 @@ int s3store_put_copy(struct s3store *st, const char *node, const char *bak,
     const char *json, const struct sidecar *sc, const char *key_id,
     struct s3store_put *res);
 
-/* A complete copy in the store (NAME.bak with its metadata and NAME.json). */
+/* A copy in the store: NAME.bak and NAME.json both there. */
 struct s3store_copy {
 	char file[NAME_MAX_LEN + 5];	/* NAME.bak */
+	int complete;			/* it has its sha256 metadata */
 	time_t created;
 	uint64_t size;
 	char sha256[65];
@@ -55,7 +56,8 @@ struct s3store_copy {
 	char version[128];		/* the .bak's version ("": none) */
 	char json_version[128];
 };
-/* node's complete copies, sorted by name. */
+/* node's copies, sorted by name (complete or not: verify reports
+ * the others). */
 int s3store_copies(struct s3store *st, const char *node,
     struct s3store_copy **out, size_t *n);
 /* Delete a copy: NAME.bak, then NAME.json (the versions given).

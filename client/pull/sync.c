@@ -592,7 +592,7 @@ static void store_prune(struct nodejob *j, struct s3store *st)
 	d = xcalloc(n ? n : 1, sizeof *d);
 	idx = xcalloc(n ? n : 1, sizeof *idx);
 	for (size_t i = 0; i < n; i++)
-		if (cp[i].created) {
+		if (cp[i].complete && cp[i].created) {
 			a[m].name = cp[i].file;
 			a[m].created = cp[i].created;
 			a[m].kind = retention_kind(cp[i].file);
