@@ -41,7 +41,9 @@ class S3:
         self.rgw = rgw
 
     def req(self, method, path, body=None, headers=(), out=None):
-        argv = ["curl", "-sS", "--max-time", "60", "-X", method,
+        # -I, not -X HEAD: curl would wait for the body Content-Length names
+        verb = ["-I"] if method == "HEAD" else ["-X", method]
+        argv = ["curl", "-sS", "--max-time", "60", *verb,
                 "--aws-sigv4", "aws:amz:us-east-1:s3",
                 "--user", f"{self.rgw.access}:{self.rgw.secret}",
                 "-o", out or "-", "-w", "\n%{http_code}", "-D", "-"]
@@ -215,8 +217,8 @@ def tamper(t, fleet, s3, rgw):
     n = fleet.nodes[1]
     k = key(n, "first.bak")
     _, head = s3.req("HEAD", f"/{BUCKET}/{k}")
-    meta = [ln.strip() for ln in head.splitlines()
-            if ln.lower().startswith("x-amz-meta-")]
+    meta = sorted({ln.strip() for ln in head.splitlines()
+                   if ln.lower().startswith("x-amz-meta-")})
     data = bytearray(s3.get(k))
     data[200] ^= 1
     status, _ = s3.req("PUT", f"/{BUCKET}/{k}", body=bytes(data),
