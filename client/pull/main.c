@@ -13,20 +13,6 @@
 #include "pullconf.h"
 #include "banned.h"
 
-static const char usage_text[] =
-	"usage: nodebak-pull [-c FILE] COMMAND [ARGS]\n"
-	"  sync [--node NAME]... [--jobs N] [--dry-run] [--json]\n"
-	"  status [--json]\n"
-	"  verify [--node NAME] [FILE...]\n"
-	"  verify --store [--node NAME]\n"
-	"  fetch NODE NAME [--to DIR]\n"
-	"  trust NODE\n"
-	"  daemon\n"
-	"  check\n"
-	"  --help, --version\n"
-	"exit status: 0 all pulled and verified, 1 some nodes failed, 2 all "
-	"failed, 3 configuration or usage error\n";
-
 static const struct {
 	const char *name;
 	int (*fn)(const struct pull_conf *c, int argc, char **argv);
@@ -41,15 +27,6 @@ static const struct {
 	{ "check", pull_check, 0 },
 };
 
-int pull_usage(const char *fmt, const char *arg)
-{
-	fputs("nodebak-pull: ", stderr);
-	fprintf(stderr, fmt, arg ? esc(arg) : "");
-	fputc('\n', stderr);
-	fputs(usage_text, stderr);
-	return PULL_EXIT_CONFIG;
-}
-
 int main(int argc, char **argv)
 {
 	const char *conf = NULL;
@@ -62,7 +39,7 @@ int main(int argc, char **argv)
 		i = 3;
 	}
 	if (i < argc && (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))) {
-		fputs(usage_text, stdout);
+		fputs(pull_usage_text, stdout);
 		return 0;
 	}
 	if (i < argc && !strcmp(argv[i], "--version")) {

@@ -31,7 +31,8 @@ void pull_confine(const struct pull_conf *c, int writes);
 /* One sync and the metrics after it (the sync command, the daemon). */
 int pull_run_sync(const struct pull_conf *c, const struct sync_opts *o);
 /* "nodebak-pull: <fmt with arg>" and the usage on stderr; returns
- * PULL_EXIT_CONFIG. */
+ * PULL_EXIT_CONFIG (usage.c). */
+extern const char pull_usage_text[];
 int pull_usage(const char *fmt, const char *arg);
 
 #endif
