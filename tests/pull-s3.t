@@ -7,12 +7,14 @@ a second sync sends nothing; a puller SIGKILLed in the middle of a
 200 MiB multipart upload resumes with fewer bytes than the archive;
 retention deletes in the store exactly what the policy says; a tampered
 object is reported by verify --store; fetch brings a copy back verified;
-wrong credentials, a missing bucket and a store that is down each give
-their one line while the nodes are still pulled; with Object Lock the
-store refuses a delete before the retention date."""
+wrong credentials, a missing bucket, a clock two hours off (faketime)
+and a store that is down each give their one line while the nodes are
+still pulled; with Object Lock the store refuses a delete before the
+retention date, the puller's own retention included."""
 import hashlib
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -302,6 +304,30 @@ def object_lock(t, fleet, s3, rgw):
          head2.startswith("HTTP/1.1 200"),
          "a delete before the retention date is refused by the store",
          text)
+    # The puller's own retention meets the same refusal: history stays.
+    fleet.write_conf(pull_extra=store_conf(
+        fleet, rgw, bucket="locked", extra="s3_object_lock_days = 1\n"),
+        retention="keep_manual = 1")
+    rc, s, err = fleet.sync("--node", "cms1")
+    errs = s and s["cms1"]["errors"]
+    t.ok(rc == 2 and errs and "refused by the store (AccessDenied)" in
+         errs[0] and k in s3.keys(bucket="locked"),
+         "retention in a locked bucket: the store's refusal is the one line, "
+         "the object stays", f"{s}")
+
+
+def clock_skew(t, fleet, s3, rgw):
+    if shutil.which("faketime") is None:
+        t.ok(True, "# SKIP faketime is not installed")
+        return
+    fleet.write_conf(pull_extra=store_conf(fleet, rgw))
+    p = subprocess.run(["faketime", "-f", "+2h", PULL, "-c", fleet.conf,
+                        "sync", "--json", "--node", "cms2"],
+                       capture_output=True, text=True, timeout=120,
+                       stdin=subprocess.DEVNULL)
+    t.ok(p.returncode == 2 and "(RequestTimeTooSkewed): check the clock and "
+         "NTP on this host" in p.stdout,
+         "a clock two hours ahead: RequestTimeTooSkewed, one line", p.stdout)
 
 
 def main(t):
@@ -309,7 +335,7 @@ def main(t):
     if missing:
         t.skip_all(f"Ceph is not installed ({missing}): make deps")
     t0 = time.monotonic()
-    t.plan(21)
+    t.plan(23)
     with Rgw() as rgw:
         s3 = S3(rgw)
         status, _ = s3.req("PUT", f"/{BUCKET}")
@@ -317,7 +343,7 @@ def main(t):
             raise RuntimeError(f"cannot create the bucket: {status}")
         fleet = Fleet(3, first=41)
         for step in (three_nodes, resume, retention, tamper, errors,
-                     object_lock):
+                     clock_skew, object_lock):
             t1 = time.monotonic()
             step(t, fleet, s3, rgw)
             t.diag(f"{step.__name__}: {time.monotonic() - t1:.1f} s")

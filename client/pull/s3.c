@@ -43,7 +43,10 @@ struct s3 {
 struct req {
 	const char *method;	/* GET HEAD PUT POST DELETE */
 	const char *key;	/* NULL: the bucket */
-	const char *query;	/* already encoded, sorted; NULL: none */
+	/* Already encoded (curl_easy_escape) and sorted by name, with "="
+	 * after a bare name: libcurl 7.88 signs the query as it is given,
+	 * while the store canonicalises it before checking. NULL: none. */
+	const char *query;
 	const void *body;	/* PUT/POST */
 	size_t len;
 	const struct s3_put_meta *pm;
