@@ -149,7 +149,8 @@ static int read_at(int fd, void *p, size_t n, uint64_t off, const char *path)
  * is the file's last), each with the MD5 of the file's bytes there as its
  * ETag. Returns how many. */
 static size_t usable_parts(struct s3store *st, int fd, const char *bak,
-    uint64_t size, const struct s3_part *p, size_t n, char *buf)
+    uint64_t size, const struct s3_part *p, size_t n, char *buf,
+    struct sha256 *h, const struct s3store_feed *feed)
 {
 	size_t k;
 
@@ -167,35 +168,67 @@ static size_t usable_parts(struct s3store *st, int fd, const char *bak,
 		    p[k].etag + 1 : p[k].etag);
 		len = strcspn(etag, "\"");
 		etag[len] = '\0';
-		if (read_at(fd, buf, want, off, bak) != 0 ||
+		if ((feed && feed->wait(feed->arg, off + want) != 0) ||
+		    read_at(fd, buf, want, off, bak) != 0 ||
 		    md5_hex(buf, want, md5) != 0 || strcmp(md5, etag))
 			break;
+		sha256_update(h, buf, want);
 	}
 	return k;
 }
 
+/* Check that the bytes sent were the archive's (h: their SHA-256 in
+ * order; freed). */
+static int sent_is(struct s3store *st, const char *key, struct sha256 *h,
+    const char *sha256)
+{
+	char hex[SHA256_HEX_LEN + 1];
+
+	sha256_final_hex(h, hex);
+	if (strcmp(hex, sha256))
+		return err_set(ERR_MISMATCH, "store %s: %s: the bytes read for the "
+		    "upload have SHA-256 %s, not the archive's %s: not completed",
+		    st->shown, esc(key), hex, sha256);
+	return 0;
+}
+
+static void hash_drop(struct sha256 *h)
+{
+	char hex[SHA256_HEX_LEN + 1];
+
+	if (h)
+		sha256_final_hex(h, hex);
+}
+
 static int put_multipart(struct s3store *st, const char *key, const char *bak,
     int fd, uint64_t size, const struct s3_put_meta *pm,
-    struct s3store_put *res)
+    const struct s3store_feed *feed, struct s3store_put *res)
 {
+	struct sha256 *h = sha256_new();
 	uint64_t nparts = (size + st->part_size - 1) / st->part_size;
 	struct s3_part *have = NULL, *parts;
 	size_t nhave = 0, keep = 0;
 	char *id = NULL, *buf;
 	int r;
 
-	if (nparts > MAX_PARTS)
+	if (h == NULL)
+		return err_set(ERR_CRYPTO, "SHA-256: cannot start");
+	if (nparts > MAX_PARTS) {
+		hash_drop(h);
 		return err_set(ERR_TOOBIG, "store %s: %s: %llu parts: raise "
 		    "s3_part_size (S3 allows %d parts)", st->shown, esc(key),
 		    (unsigned long long)nparts, MAX_PARTS);
+	}
 	buf = nmalloc(st->part_size);
-	if (buf == NULL)
+	if (buf == NULL) {
+		hash_drop(h);
 		return err_set(ERR_NOMEM, "s3_part_size: cannot allocate %zu "
 		    "bytes", st->part_size);
+	}
 	parts = xcalloc((size_t)nparts, sizeof *parts);
 	r = s3_mpu_find(st->s3, key, &id);
 	if (r == 0 && (r = s3_mpu_parts(st->s3, key, id, &have, &nhave)) == 0) {
-		keep = usable_parts(st, fd, bak, size, have, nhave, buf);
+		keep = usable_parts(st, fd, bak, size, have, nhave, buf, h, feed);
 		if (keep == 0) {	/* nothing worth keeping: start again */
 			s3_mpu_abort(st->s3, key, id);
 			free(id);
@@ -214,14 +247,27 @@ static int put_multipart(struct s3store *st, const char *key, const char *bak,
 		uint64_t off = (uint64_t)k * st->part_size;
 		size_t len = size - off < st->part_size ? (size_t)(size - off) :
 		    st->part_size;
+		if (feed && (r = feed->wait(feed->arg, off + len)) != 0)
+			break;
 		if ((r = read_at(fd, buf, len, off, bak)) == 0 &&
 		    (r = s3_mpu_put(st->s3, key, id, (int)k + 1, buf, len,
-		    &parts[k])) == 0)
+		    &parts[k])) == 0) {
+			sha256_update(h, buf, len);
 			res->sent += len;
+		}
 	}
+	/* An archive still arriving: complete only once it has verified. */
+	if (r == 0 && feed)
+		r = feed->wait(feed->arg, UINT64_MAX);
+	if (r == 0)
+		r = sent_is(st, key, h, pm->sha256);
+	else
+		hash_drop(h);
+	h = NULL;
 	if (r == 0)
 		r = s3_mpu_complete(st->s3, key, id, parts, (size_t)nparts);
 out:
+	hash_drop(h);
 	free(buf);
 	free(parts);
 	free(have);
@@ -251,9 +297,9 @@ static int put_json(struct s3store *st, const char *node, const char *file,
 	return r;
 }
 
-int s3store_put_copy(struct s3store *st, const char *node, const char *bak,
+static int put_copy(struct s3store *st, const char *node, const char *bak,
     const char *json, const struct sidecar *sc, const char *key_id,
-    struct s3store_put *res)
+    const struct s3store_feed *feed, struct s3store_put *res)
 {
 	char *key = key_of(st, node, sc->file), *jn = json_name(sc->file);
 	char *jkey = key_of(st, node, jn);
@@ -280,19 +326,32 @@ int s3store_put_copy(struct s3store *st, const char *node, const char *bak,
 	}
 	if (r != ERR_NOTFOUND)
 		goto out;
+	if (feed && (r = feed->wait(feed->arg, 1)) != 0)
+		goto out;	/* the partial file exists from its first byte */
 	if ((fd = open(bak, O_RDONLY | O_CLOEXEC)) < 0) {
 		r = err_sys("%s", esc(bak));
 		goto out;
 	}
 	meta_of(st, sc, key_id, &pm);
-	if (sc->size <= st->part_size) {
+	if (sc->size <= st->part_size && feed == NULL) {
 		char *b = xmalloc(sc->size ? (size_t)sc->size : 1);
-		if ((r = read_at(fd, b, (size_t)sc->size, 0, bak)) == 0 &&
-		    (r = s3_put(st->s3, key, b, (size_t)sc->size, &pm)) == 0)
-			res->sent = sc->size;
+		struct sha256 *h = sha256_new();
+		if (h == NULL)
+			r = err_set(ERR_CRYPTO, "SHA-256: cannot start");
+		else if ((r = read_at(fd, b, (size_t)sc->size, 0, bak)) == 0) {
+			sha256_update(h, b, (size_t)sc->size);
+			if ((r = sent_is(st, key, h, sc->sha256)) == 0 &&
+			    (r = s3_put(st->s3, key, b, (size_t)sc->size,
+			    &pm)) == 0)
+				res->sent = sc->size;
+		} else
+			hash_drop(h);
 		free(b);
-	} else
-		r = put_multipart(st, key, bak, fd, sc->size, &pm, res);
+	} else if (sc->size <= st->part_size)
+		r = err_set(ERR_INVAL, "store %s: an archive of one part is "
+		    "stored once whole", st->shown);
+	else
+		r = put_multipart(st, key, bak, fd, sc->size, &pm, feed, res);
 	/* The store's word for what it now holds, before the sidecar that
 	 * marks it complete. */
 	if (r == 0 && (r = s3_head(st->s3, key, &m)) == 0 &&
@@ -310,6 +369,21 @@ out:
 	free(jkey);
 	free(jn);
 	return r;
+}
+
+int s3store_put_copy(struct s3store *st, const char *node, const char *bak,
+    const char *json, const struct sidecar *sc, const char *key_id,
+    struct s3store_put *res)
+{
+	return put_copy(st, node, bak, json, sc, key_id, NULL, res);
+}
+
+int s3store_put_growing(struct s3store *st, const char *node,
+    const char *bak, const char *json, const struct sidecar *sc,
+    const char *key_id, const struct s3store_feed *feed,
+    struct s3store_put *res)
+{
+	return put_copy(st, node, bak, json, sc, key_id, feed, res);
 }
 
 static int cmp_copy(const void *a, const void *b)

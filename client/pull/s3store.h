@@ -34,6 +34,17 @@ struct s3store_put {
 	int skipped;		/* already stored, nothing sent */
 };
 
+/* An archive still arriving (overlapped with its pull, sync.c): before
+ * the bytes up to upto are read, wait(arg, upto) blocks until the file
+ * holds them (0) or the download has failed (an error). Before the
+ * upload is completed, wait(arg, UINT64_MAX): 0 once the archive has
+ * verified and its copy is installed (json then exists), else an error,
+ * and the upload is left for the next sync. */
+struct s3store_feed {
+	int (*wait)(void *arg, uint64_t upto);
+	void *arg;
+};
+
 /* Store the verified copy bak (a NAME.bak file; json its sidecar's path,
  * sc parsed from it) of node, signed by key_id: nothing when the store
  * already has it with the same size and SHA-256; else one PUT, or a
@@ -43,6 +54,14 @@ struct s3store_put {
  * archive under that name. */
 int s3store_put_copy(struct s3store *st, const char *node, const char *bak,
     const char *json, const struct sidecar *sc, const char *key_id,
+    struct s3store_put *res);
+/* The same for an archive that is still arriving in the file bak (a
+ * partial download), fed by feed; bak must exceed one part. Every byte
+ * sent is hashed on the way: an upload whose bytes are not the
+ * sidecar's SHA-256 is never completed. */
+int s3store_put_growing(struct s3store *st, const char *node,
+    const char *bak, const char *json, const struct sidecar *sc,
+    const char *key_id, const struct s3store_feed *feed,
     struct s3store_put *res);
 
 /* A copy in the store: NAME.bak and NAME.json both there. */
