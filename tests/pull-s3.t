@@ -3,6 +3,7 @@
 real S3 server: a single-node Ceph RADOS Gateway on loopback
 (tests/lib/ceph_rgw.py). Three sealed nodes synced into a bucket, objects
 byte-identical to the nodes' archives (read back with curl --aws-sigv4);
+an archive of several parts stored while it is pulled;
 a second sync sends nothing; a puller SIGKILLed in the middle of a
 200 MiB multipart upload resumes with fewer bytes than the archive;
 retention deletes in the store exactly what the policy says; a tampered
@@ -150,6 +151,29 @@ def three_nodes(t, fleet, s3, rgw):
     m = {(x[0], x[1].get("node")): x[2] for x in prom_samples(fleet.metrics)}
     t.ok(m.get(("nodebak_pull_store_bytes_total", "cms1"), 0) > 0,
          "nodebak_pull_store_bytes_total counts the bytes sent")
+
+
+def overlap(t, fleet, s3, rgw):
+    """An archive of several parts is uploaded while it is pulled, and
+    completed only once it has verified."""
+    n = fleet.nodes[1]
+    snap(n, "mid", mib=20)
+    size = os.path.getsize(fleet.original(n, "mid.bak"))
+    fleet.write_conf(pull_extra=store_conf(fleet, rgw))
+    rc, s, err = fleet.run("sync", "--node", n.name)
+    t.ok(rc == 0 and "mid.bak: stored in" in err and "alongside the pull" in
+         err and s3.get(key(n, "mid.bak")) ==
+         open(fleet.original(n, "mid.bak"), "rb").read(),
+         f"a {size}-byte archive (3 parts) is stored alongside its pull, "
+         "byte-identical", err)
+    rc, s, err = fleet.sync("--node", n.name)
+    t.ok(rc == 0 and s[n.name]["store"]["bytes"] == 0 and
+         s[n.name]["store"]["skipped"] == 2, "and not sent again", f"{s}")
+    s3.req("DELETE", f"/{BUCKET}/{key(n, 'mid.bak')}")
+    s3.req("DELETE", f"/{BUCKET}/{key(n, 'mid.json')}")
+    n.nb("backup", "delete", "mid.bak")
+    for f in ("mid.bak", "mid.json"):
+        os.unlink(fleet.copy(n, f))
 
 
 def resume(t, fleet, s3, rgw):
@@ -335,14 +359,14 @@ def main(t):
     if missing:
         t.skip_all(f"Ceph is not installed ({missing}): make deps")
     t0 = time.monotonic()
-    t.plan(23)
+    t.plan(25)
     with Rgw() as rgw:
         s3 = S3(rgw)
         status, _ = s3.req("PUT", f"/{BUCKET}")
         if status != 200:
             raise RuntimeError(f"cannot create the bucket: {status}")
         fleet = Fleet(3, first=41)
-        for step in (three_nodes, resume, retention, tamper, errors,
+        for step in (three_nodes, overlap, resume, retention, tamper, errors,
                      clock_skew, object_lock):
             t1 = time.monotonic()
             step(t, fleet, s3, rgw)

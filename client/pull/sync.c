@@ -122,15 +122,41 @@ static void touch(struct runner *ru, struct node_report *rep)
 	pthread_mutex_unlock(&ru->mu);
 }
 
+/* An upload to the store overlapped with the archive's pull (the
+ * archive is larger than one part): the uploader thread reads the
+ * partial file as it grows and completes the upload only once the pull
+ * has verified and installed the copy (docs/pull.md "Object storage"). */
+struct overlap {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	uint64_t avail;		/* bytes in the partial file */
+	int verdict;		/* 0 pulling, 1 verified and installed, -1 not */
+	pthread_t t;
+	/* the uploader's */
+	struct runner *ru;
+	const char *node;
+	char *partial, *json;
+	const struct sidecar *sc;
+	struct s3store_put res;
+	int r;
+};
+
 struct progress_arg {
 	struct runner *ru;
 	struct node_report *rep;
+	struct overlap *ov;	/* NULL: no upload alongside */
 };
 
 static void on_bytes(void *arg, size_t n, uint64_t done, uint64_t total)
 {
 	struct progress_arg *pa = arg;
 
+	if (pa->ov) {
+		pthread_mutex_lock(&pa->ov->mu);
+		pa->ov->avail = done;
+		pthread_cond_broadcast(&pa->ov->cv);
+		pthread_mutex_unlock(&pa->ov->mu);
+	}
 	rate_take(pa->ru, n);
 	pthread_mutex_lock(&pa->ru->mu);
 	pa->rep->done = done;
@@ -149,6 +175,7 @@ struct nodejob {
 	struct sigkey *key;
 	struct keyfile_node knode;	/* the node the key file names */
 	struct buf pruned;		/* store_pruned_load() */
+	struct buf stored;		/* "\nNAME.bak\n"...: stored alongside the pull */
 	struct store_state st;
 	char *hostkey_file;
 };
@@ -207,6 +234,113 @@ static int have_copy(const struct store_copy *copies, size_t n,
 	return 0;
 }
 
+static void on_overlap_bytes(void *arg, size_t n)
+{
+	struct progress_arg *pa = arg;
+
+	rate_take(pa->ru, n);
+	touch(pa->ru, pa->rep);
+}
+
+static int overlap_wait(void *arg, uint64_t upto)
+{
+	struct overlap *ov = arg;
+	int r;
+
+	pthread_mutex_lock(&ov->mu);
+	while (ov->verdict == 0 && (upto == UINT64_MAX || ov->avail < upto))
+		pthread_cond_wait(&ov->cv, &ov->mu);
+	r = ov->verdict >= 0 ? 0 : err_set(ERR_CANCELLED, "the pull failed");
+	pthread_mutex_unlock(&ov->mu);
+	return r;
+}
+
+struct overlap_arg {
+	struct overlap *ov;
+	struct progress_arg pa;
+};
+
+static void *overlap_run(void *arg)
+{
+	struct overlap_arg *oa = arg;
+	struct overlap *ov = oa->ov;
+	struct s3store_feed feed = { overlap_wait, ov };
+	struct s3store *st = NULL;
+
+	if ((ov->r = s3store_open(ov->ru->c, on_overlap_bytes, &oa->pa,
+	    &st)) == 0)
+		ov->r = s3store_put_growing(st, ov->node, ov->partial, ov->json,
+		    ov->sc, ov->sc->key_id, &feed, &ov->res);
+	s3store_close(st);
+	if (ov->r != 0)		/* the sync's store pass tries again */
+		overlap_wait(ov, UINT64_MAX);
+	return NULL;
+}
+
+/* Start an upload alongside the pull of file, or return NULL (no store,
+ * a dry run, an archive of one part, no thread). */
+static struct overlap *overlap_start(struct nodejob *j, const char *file,
+    const struct sidecar *sc, struct overlap_arg *oa)
+{
+	struct runner *ru = j->ru;
+	struct overlap *ov;
+	char base[NAME_MAX_LEN + 16];
+
+	if (ru->c->store == NULL || ru->o->dry_run ||
+	    sc->size <= (uint64_t)ru->c->s3_part_size)
+		return NULL;
+	ov = xcalloc(1, sizeof *ov);
+	pthread_mutex_init(&ov->mu, NULL);
+	pthread_cond_init(&ov->cv, NULL);
+	ov->ru = ru;
+	ov->node = j->pn->name;
+	ov->sc = sc;
+	snprintf(base, sizeof base, "%.*s.partial", (int)strlen(file) - 4, file);
+	ov->partial = store_path(ru->c->archive_dir, ST_INCOMING, j->pn->name,
+	    base);
+	name_from_bak(file, base, sizeof base);
+	strncat(base, ".json", sizeof base - strlen(base) - 1);
+	ov->json = store_path(ru->c->archive_dir, ST_COPIES, j->pn->name, base);
+	oa->ov = ov;
+	oa->pa.ru = ru;
+	oa->pa.rep = j->rep;
+	oa->pa.ov = NULL;
+	if (pthread_create(&ov->t, NULL, overlap_run, oa) != 0) {
+		free(ov->partial);
+		free(ov->json);
+		free(ov);
+		return NULL;
+	}
+	return ov;
+}
+
+/* The pull's outcome to the uploader; wait for it and count. */
+static void overlap_finish(struct nodejob *j, struct overlap *ov, int pulled)
+{
+	if (ov == NULL)
+		return;
+	pthread_mutex_lock(&ov->mu);
+	ov->verdict = pulled ? 1 : -1;
+	pthread_cond_broadcast(&ov->cv);
+	pthread_mutex_unlock(&ov->mu);
+	pthread_join(ov->t, NULL);
+	j->rep->has_store = 1;
+	j->rep->store_bytes += ov->res.sent;
+	j->st.store_bytes_total += (long long)ov->res.sent;
+	if (ov->r == 0 && !ov->res.skipped) {
+		j->rep->n_stored++;
+		buf_addf(&j->stored, "\n%s\n", ov->sc->file);
+		note(j->ru, j->rep, 0, "%s: stored in %s alongside the pull (%llu "
+		    "bytes sent)", esc(ov->sc->file), j->ru->c->store,
+		    (unsigned long long)ov->res.sent);
+	}
+	pthread_mutex_destroy(&ov->mu);
+	pthread_cond_destroy(&ov->cv);
+	free(ov->partial);
+	free(ov->json);
+	free(ov);
+}
+
 /* One archive the node lists. Returns 0, or an error that ends the
  * node's sync (the connection is gone). */
 static int pull_one(struct nodejob *j, const char *file,
@@ -217,7 +351,8 @@ static int pull_one(struct nodejob *j, const char *file,
 	struct buf json = BUF_INIT(SIDECAR_MAX_BYTES), why = BUF_INIT(1024);
 	char *rjson, *rbak = remote_path(j->pn, file);
 	char base[NAME_MAX_LEN + 1];
-	struct progress_arg pa = { ru, rep };
+	struct progress_arg pa = { ru, rep, NULL };
+	struct overlap_arg oa;
 	struct fetch_result res;
 	struct fetch_ctx f;
 	struct sidecar sc;
@@ -301,7 +436,9 @@ static int pull_one(struct nodejob *j, const char *file,
 	rep->total = sc.size;
 	rep->started = sync_mono();
 	pthread_mutex_unlock(&ru->mu);
+	pa.ov = overlap_start(j, file, &sc, &oa);
 	r = fetch_archive(&f, &res);
+	overlap_finish(j, pa.ov, r == 0);
 	rep->bytes += res.bytes;
 	j->st.bytes_total += (long long)res.bytes;
 	if (res.resumed_at) {
@@ -526,8 +663,17 @@ static int store_one(struct nodejob *j, struct s3store *st,
 	struct s3store_put res;
 	struct sidecar sc;
 	double t0 = sync_mono();
-	int r;
+	int r = 0;
 
+	if (j->stored.len) {
+		struct buf line = BUF_INIT(NAME_MAX_LEN + 8);
+		int done;
+		buf_addf(&line, "\n%s\n", cp->file);
+		done = strstr(buf_cstr(&j->stored), buf_cstr(&line)) != NULL;
+		buf_free(&line);
+		if (done)
+			goto out;	/* counted by overlap_finish() */
+	}
 	if ((r = sidecar_load(json, &sc)) != 0) {
 		rep->n_store_failed++;
 		note(ru, rep, 1, "%s: store: %s", esc(cp->file), err_msg());
@@ -665,6 +811,7 @@ static void sync_node(struct runner *ru, struct node_report *rep)
 
 	memset(&j, 0, sizeof j);
 	buf_init(&j.pruned, 16 << 20);
+	buf_init(&j.stored, 16 << 20);
 	j.ru = ru;
 	j.rep = rep;
 	j.pn = rep->node;
@@ -706,6 +853,7 @@ done:
 	sshc_close(j.c);
 	sigkey_free(j.key);
 	buf_free(&j.pruned);
+	buf_free(&j.stored);
 	free(j.hostkey_file);
 	store_unlock(lockfd);
 	rep->seconds = sync_mono() - t0;
