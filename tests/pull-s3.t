@@ -169,6 +169,18 @@ def overlap(t, fleet, s3, rgw):
     rc, s, err = fleet.sync("--node", n.name)
     t.ok(rc == 0 and s[n.name]["store"]["bytes"] == 0 and
          s[n.name]["store"]["skipped"] == 2, "and not sent again", f"{s}")
+    bad = fleet.nodes[2]
+    snap(bad, "broken", mib=20)
+    with open(fleet.original(bad, "broken.bak"), "r+b") as f:
+        f.seek(12 * MIB)
+        f.write(b"\0" * 64)
+    rc, s, err = fleet.sync("--node", bad.name)
+    t.ok(rc == 2 and "broken.bak" in fleet.quarantined(bad) and
+         key(bad, "broken.bak") not in s3.keys() and
+         key(bad, "broken.json") not in s3.keys(),
+         "an archive that fails verification while it is uploaded is "
+         "quarantined and never completed in the store", f"{s}")
+    bad.nb("backup", "delete", "broken.bak")
     s3.req("DELETE", f"/{BUCKET}/{key(n, 'mid.bak')}")
     s3.req("DELETE", f"/{BUCKET}/{key(n, 'mid.json')}")
     n.nb("backup", "delete", "mid.bak")
@@ -359,7 +371,7 @@ def main(t):
     if missing:
         t.skip_all(f"Ceph is not installed ({missing}): make deps")
     t0 = time.monotonic()
-    t.plan(25)
+    t.plan(26)
     with Rgw() as rgw:
         s3 = S3(rgw)
         status, _ = s3.req("PUT", f"/{BUCKET}")
