@@ -330,9 +330,11 @@ static void overlap_finish(struct nodejob *j, struct overlap *ov, int pulled)
 	if (ov->r == 0 && !ov->res.skipped) {
 		j->rep->n_stored++;
 		buf_addf(&j->stored, "\n%s\n", ov->sc->file);
-		note(j->ru, j->rep, 0, "%s: stored in %s alongside the pull (%llu "
-		    "bytes sent)", esc(ov->sc->file), j->ru->c->store,
-		    (unsigned long long)ov->res.sent);
+		const struct pull_conf *c = j->ru->c;
+		note(j->ru, j->rep, 0, "%s: stored in s3://%s/%s%s%s/%s alongside "
+		    "the pull (%llu bytes sent)", esc(ov->sc->file), c->store_bucket,
+		    c->store_prefix, c->store_prefix[0] ? "/" : "", ov->node,
+		    ov->sc->file, (unsigned long long)ov->res.sent);
 	}
 	pthread_mutex_destroy(&ov->mu);
 	pthread_cond_destroy(&ov->cv);
@@ -354,6 +356,7 @@ static int pull_one(struct nodejob *j, const char *file,
 	struct progress_arg pa = { ru, rep, NULL };
 	struct overlap_arg oa;
 	struct fetch_result res;
+	int pulled;
 	struct fetch_ctx f;
 	struct sidecar sc;
 	const char *sha;
@@ -438,7 +441,7 @@ static int pull_one(struct nodejob *j, const char *file,
 	pthread_mutex_unlock(&ru->mu);
 	pa.ov = overlap_start(j, file, &sc, &oa);
 	r = fetch_archive(&f, &res);
-	overlap_finish(j, pa.ov, r == 0);
+	pulled = r == 0;
 	rep->bytes += res.bytes;
 	j->st.bytes_total += (long long)res.bytes;
 	if (res.resumed_at) {
@@ -478,6 +481,7 @@ static int pull_one(struct nodejob *j, const char *file,
 			    (long long)ru->c->timeout);
 		note(ru, rep, 1, "%s: %s", esc(file), err_msg());
 	}
+	overlap_finish(j, pa.ov, pulled);
 out:
 	buf_free(&json);
 	buf_free(&why);
