@@ -395,6 +395,12 @@ static int http_error(struct s3 *s, const struct req *q)
 		return err_set(ERR_REFUSED, "store %s (%s): this host's clock and "
 		    "the store's differ too much (RequestTimeTooSkewed): check "
 		    "the clock and NTP on this host", s->shown, s->endpoint);
+	if (!strcmp(code, "AuthorizationHeaderMalformed") ||
+	    !strcmp(code, "PermanentRedirect") ||
+	    !strcmp(code, "IllegalLocationConstraintException"))
+		return err_set(ERR_REFUSED, "store %s (%s): the bucket is in "
+		    "another region, or the endpoint is not the bucket's (%s): "
+		    "check s3_region and s3_endpoint", s->shown, s->endpoint, code);
 	if (!strcmp(code, "NoSuchBucket"))
 		return err_set(ERR_REFUSED, "store %s (%s): bucket %s does not "
 		    "exist (NoSuchBucket): check the bucket in [pull] store, or "
