@@ -76,6 +76,11 @@ class S3:
             status, _ = self.req("GET", f"/{bucket}/{key}", out=f.name)
             return f.read() if status == 200 else None
 
+    def has_upload(self, key, bucket=BUCKET):
+        q = urllib.parse.quote(key, safe="")
+        _, text = self.req("GET", f"/{bucket}?prefix={q}&uploads=")
+        return "<UploadId>" in text
+
     def parts(self, key, bucket=BUCKET):
         """Parts stored so far of key's unfinished multipart upload."""
         q = urllib.parse.quote(key, safe="")
@@ -177,9 +182,12 @@ def overlap(t, fleet, s3, rgw):
     rc, s, err = fleet.sync("--node", bad.name)
     t.ok(rc == 2 and "broken.bak" in fleet.quarantined(bad) and
          key(bad, "broken.bak") not in s3.keys() and
-         key(bad, "broken.json") not in s3.keys(),
+         key(bad, "broken.json") not in s3.keys() and
+         s3.parts(key(bad, "broken.bak")) == 0 and
+         not s3.has_upload(key(bad, "broken.bak")),
          "an archive that fails verification while it is uploaded is "
-         "quarantined and never completed in the store", f"{s}")
+         "quarantined, never completed in the store, its upload aborted",
+         f"{s}")
     bad.nb("backup", "delete", "broken.bak")
     s3.req("DELETE", f"/{BUCKET}/{key(n, 'mid.bak')}")
     s3.req("DELETE", f"/{BUCKET}/{key(n, 'mid.json')}")

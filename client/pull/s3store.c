@@ -266,6 +266,15 @@ static int put_multipart(struct s3store *st, const char *key, const char *bak,
 	h = NULL;
 	if (r == 0)
 		r = s3_mpu_complete(st->s3, key, id, parts, (size_t)nparts);
+	else if (r == ERR_MISMATCH) {
+		/* Bytes that are not the verified archive's: no part of
+		 * them is worth keeping. */
+		struct buf why = BUF_INIT(2048);
+		buf_adds(&why, err_msg());
+		s3_mpu_abort(st->s3, key, id);
+		err_set(r, "%s", buf_cstr(&why));
+		buf_free(&why);
+	}
 out:
 	hash_drop(h);
 	free(buf);

@@ -38,8 +38,10 @@ struct s3store_put {
  * the bytes up to upto are read, wait(arg, upto) blocks until the file
  * holds them (0) or the download has failed (an error). Before the
  * upload is completed, wait(arg, UINT64_MAX): 0 once the archive has
- * verified and its copy is installed (json then exists), else an error,
- * and the upload is left for the next sync. */
+ * verified and its copy is installed (json then exists), else an error:
+ * ERR_MISMATCH when the archive failed verification (the upload is
+ * aborted), any other (a transfer cut) leaves the upload for the next
+ * sync to continue. */
 struct s3store_feed {
 	int (*wait)(void *arg, uint64_t upto);
 	void *arg;

@@ -130,7 +130,8 @@ struct overlap {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	uint64_t avail;		/* bytes in the partial file */
-	int verdict;		/* 0 pulling, 1 verified and installed, -1 not */
+	int verdict;		/* 0 pulling, 1 verified and installed, -1 not,
+				 * -2 failed verification (quarantined) */
 	pthread_t t;
 	/* the uploader's */
 	struct runner *ru;
@@ -250,7 +251,9 @@ static int overlap_wait(void *arg, uint64_t upto)
 	pthread_mutex_lock(&ov->mu);
 	while (ov->verdict == 0 && (upto == UINT64_MAX || ov->avail < upto))
 		pthread_cond_wait(&ov->cv, &ov->mu);
-	r = ov->verdict >= 0 ? 0 : err_set(ERR_CANCELLED, "the pull failed");
+	r = ov->verdict >= 0 ? 0 : ov->verdict == -2 ?
+	    err_set(ERR_MISMATCH, "the archive failed verification") :
+	    err_set(ERR_CANCELLED, "the pull failed");
 	pthread_mutex_unlock(&ov->mu);
 	return r;
 }
@@ -315,12 +318,13 @@ static struct overlap *overlap_start(struct nodejob *j, const char *file,
 }
 
 /* The pull's outcome to the uploader; wait for it and count. */
-static void overlap_finish(struct nodejob *j, struct overlap *ov, int pulled)
+static void overlap_finish(struct nodejob *j, struct overlap *ov, int pulled,
+    int quarantined)
 {
 	if (ov == NULL)
 		return;
 	pthread_mutex_lock(&ov->mu);
-	ov->verdict = pulled ? 1 : -1;
+	ov->verdict = pulled ? 1 : quarantined ? -2 : -1;
 	pthread_cond_broadcast(&ov->cv);
 	pthread_mutex_unlock(&ov->mu);
 	pthread_join(ov->t, NULL);
@@ -481,7 +485,7 @@ static int pull_one(struct nodejob *j, const char *file,
 			    (long long)ru->c->timeout);
 		note(ru, rep, 1, "%s: %s", esc(file), err_msg());
 	}
-	overlap_finish(j, pa.ov, pulled);
+	overlap_finish(j, pa.ov, pulled, res.quarantined);
 out:
 	buf_free(&json);
 	buf_free(&why);
