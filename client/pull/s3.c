@@ -509,19 +509,24 @@ static void req_init(struct req *q, const char *method, const char *key,
 
 /* ---- XML ---- */
 
-static xmlDocPtr xml_parse(struct s3 *s, const struct buf *b)
+static xmlDocPtr xml_parse_mem(const char *shown, const void *p, size_t len)
 {
 	xmlDocPtr doc = NULL;
 
-	if (b->len == 0 || b->len > XML_MAX || (doc = xmlReadMemory(b->p,
-	    (int)b->len, NULL, NULL, XML_PARSE_NONET | XML_PARSE_NOERROR |
+	if (len == 0 || len > XML_MAX || (doc = xmlReadMemory(p, (int)len,
+	    NULL, NULL, XML_PARSE_NONET | XML_PARSE_NOERROR |
 	    XML_PARSE_NOWARNING)) == NULL || xmlDocGetRootElement(doc) == NULL) {
 		if (doc)
 			xmlFreeDoc(doc);
-		err_set(ERR_PROTO, "store %s: a reply that is not XML", s->shown);
+		err_set(ERR_PROTO, "store %s: a reply that is not XML", shown);
 		return NULL;
 	}
 	return doc;
+}
+
+static xmlDocPtr xml_parse(struct s3 *s, const struct buf *b)
+{
+	return xml_parse_mem(s->shown, b->p, b->len);
 }
 
 static int is_el(xmlNodePtr e, const char *name)
@@ -625,12 +630,18 @@ int s3_delete(struct s3 *s, const char *key, const char *version)
 	return r;
 }
 
-static int list_page(struct s3 *s, xmlNodePtr root, struct s3_object **out,
-    size_t *n, char **next)
+int s3_xml_objects(const char *shown, const void *xml, size_t len,
+    struct s3_object **out, size_t *n, char **next)
 {
-	char *trunc = child_text(root, "IsTruncated");
+	xmlDocPtr doc = xml_parse_mem(shown, xml, len);
+	xmlNodePtr root;
+	char *trunc;
 
 	*next = NULL;
+	if (doc == NULL)
+		return ERR_PROTO;
+	root = xmlDocGetRootElement(doc);
+	trunc = child_text(root, "IsTruncated");
 	for (xmlNodePtr e = root->children; e; e = e->next) {
 		char *k, *sz;
 		if (!is_el(e, "Contents"))
@@ -649,11 +660,13 @@ static int list_page(struct s3 *s, xmlNodePtr root, struct s3_object **out,
 			free(*next);
 			*next = NULL;
 			free(trunc);
+			xmlFreeDoc(doc);
 			return err_set(ERR_PROTO, "store %s: a truncated listing "
-			    "without a continuation token", s->shown);
+			    "without a continuation token", shown);
 		}
 	}
 	free(trunc);
+	xmlFreeDoc(doc);
 	return 0;
 }
 
@@ -668,7 +681,6 @@ int s3_list(struct s3 *s, const char *prefix, struct s3_object **out,
 	do {
 		struct buf qs = BUF_INIT(8192);
 		struct req q;
-		xmlDocPtr doc;
 
 		if (token) {
 			char *t = query_escape(s, token);
@@ -677,15 +689,9 @@ int s3_list(struct s3 *s, const char *prefix, struct s3_object **out,
 		}
 		buf_addf(&qs, "list-type=2&prefix=%s", pfx);
 		req_init(&q, "GET", NULL, buf_cstr(&qs));
-		if ((r = perform(s, &q)) == 0) {
-			if ((doc = xml_parse(s, &q.xml)) == NULL)
-				r = ERR_PROTO;
-			else {
-				r = list_page(s, xmlDocGetRootElement(doc), out, n,
-				    &next);
-				xmlFreeDoc(doc);
-			}
-		}
+		if ((r = perform(s, &q)) == 0)
+			r = s3_xml_objects(s->shown, q.xml.p, q.xml.len, out, n,
+			    &next);
 		buf_free(&q.xml);
 		buf_free(&qs);
 		free(token);
@@ -785,6 +791,52 @@ static int cmp_part(const void *a, const void *b)
 	    ((const struct s3_part *)b)->number;
 }
 
+int s3_xml_parts(const char *shown, const void *xml, size_t len,
+    struct s3_part **out, size_t *n, char **marker)
+{
+	xmlDocPtr doc = xml_parse_mem(shown, xml, len);
+	xmlNodePtr root;
+	char *t;
+
+	*marker = NULL;
+	if (doc == NULL)
+		return ERR_PROTO;
+	root = xmlDocGetRootElement(doc);
+	t = child_text(root, "IsTruncated");
+	for (xmlNodePtr e = root->children; e; e = e->next) {
+		char *num, *sz, *et;
+		struct s3_part *p;
+		if (!is_el(e, "Part"))
+			continue;
+		num = child_text(e, "PartNumber");
+		sz = child_text(e, "Size");
+		et = child_text(e, "ETag");
+		*out = xreallocarray(*out, *n + 1, sizeof **out);
+		p = &(*out)[(*n)++];
+		p->number = (int)strtol(num, NULL, 10);
+		p->size = strtoull(sz, NULL, 10);
+		snprintf(p->etag, sizeof p->etag, "%s", et);
+		free(num);
+		free(sz);
+		free(et);
+	}
+	if (!strcmp(t, "true")) {
+		*marker = child_text(root, "NextPartNumberMarker");
+		if (strspn(*marker, "0123456789") != strlen(*marker) ||
+		    !**marker) {
+			free(*marker);
+			*marker = NULL;
+			free(t);
+			xmlFreeDoc(doc);
+			return err_set(ERR_PROTO, "store %s: a truncated list of "
+			    "parts without a valid next marker", shown);
+		}
+	}
+	free(t);
+	xmlFreeDoc(doc);
+	return 0;
+}
+
 int s3_mpu_parts(struct s3 *s, const char *key, const char *id,
     struct s3_part **out, size_t *n)
 {
@@ -796,45 +848,18 @@ int s3_mpu_parts(struct s3 *s, const char *key, const char *id,
 	do {
 		struct buf qs = BUF_INIT(8192);
 		struct req q;
-		xmlDocPtr doc;
 
 		more = 0;
 		if (marker)
 			buf_addf(&qs, "part-number-marker=%s&", marker);
 		buf_addf(&qs, "uploadId=%s", uid);
 		req_init(&q, "GET", key, buf_cstr(&qs));
+		free(marker);
+		marker = NULL;
 		if ((r = perform(s, &q)) == 0 &&
-		    (doc = xml_parse(s, &q.xml)) == NULL)
-			r = ERR_PROTO;
-		else if (r == 0) {
-			xmlNodePtr root = xmlDocGetRootElement(doc);
-			char *t = child_text(root, "IsTruncated");
-			for (xmlNodePtr e = root->children; e; e = e->next) {
-				char *num, *sz, *et;
-				struct s3_part *p;
-				if (!is_el(e, "Part"))
-					continue;
-				num = child_text(e, "PartNumber");
-				sz = child_text(e, "Size");
-				et = child_text(e, "ETag");
-				*out = xreallocarray(*out, *n + 1, sizeof **out);
-				p = &(*out)[(*n)++];
-				p->number = (int)strtol(num, NULL, 10);
-				p->size = strtoull(sz, NULL, 10);
-				snprintf(p->etag, sizeof p->etag, "%s", et);
-				free(num);
-				free(sz);
-				free(et);
-			}
-			free(marker);
-			marker = NULL;
-			if (!strcmp(t, "true")) {
-				marker = child_text(root, "NextPartNumberMarker");
-				more = *marker != '\0';
-			}
-			free(t);
-			xmlFreeDoc(doc);
-		}
+		    (r = s3_xml_parts(s->shown, q.xml.p, q.xml.len, out, n,
+		    &marker)) == 0)
+			more = marker != NULL;
 		buf_free(&q.xml);
 		buf_free(&qs);
 	} while (r == 0 && more);

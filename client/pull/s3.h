@@ -97,4 +97,14 @@ int s3_mpu_complete(struct s3 *s, const char *key, const char *id,
     const struct s3_part *parts, size_t n);
 int s3_mpu_abort(struct s3 *s, const char *key, const char *id);
 
+/* The parsers of the replies, pure (tests/fuzz/fuzz_s3xml.c): a
+ * ListObjectsV2 page's objects appended to *out (*next: the continuation
+ * token, malloc'd, or NULL on the last page); a ListParts page's parts
+ * (*marker: the next part number marker, or NULL). shown names the store
+ * in errors; ERR_PROTO for a reply that is not what it should be. */
+int s3_xml_objects(const char *shown, const void *xml, size_t len,
+    struct s3_object **out, size_t *n, char **next);
+int s3_xml_parts(const char *shown, const void *xml, size_t len,
+    struct s3_part **out, size_t *n, char **marker);
+
 #endif
