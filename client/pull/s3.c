@@ -216,7 +216,8 @@ static size_t on_read(char *p, size_t size, size_t nmemb, void *arg)
 
 	if (n > left)
 		n = left;
-	memcpy(p, (const char *)q->body + q->sent, n);
+	if (n)
+		memcpy(p, (const char *)q->body + q->sent, n);
 	q->sent += n;
 	return n;
 }
@@ -865,7 +866,7 @@ int s3_mpu_parts(struct s3 *s, const char *key, const char *id,
 	} while (r == 0 && more);
 	free(marker);
 	free(uid);
-	if (r == 0)
+	if (r == 0 && *n)
 		qsort(*out, *n, sizeof **out, cmp_part);
 	return r;
 }

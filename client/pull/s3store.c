@@ -240,9 +240,10 @@ static int put_multipart(struct s3store *st, const char *key, const char *bak,
 		r = s3_mpu_create(st->s3, key, pm, &id);
 	if (r != 0)
 		goto out;
-	memcpy(parts, have, keep * sizeof *parts);
-	if (keep)
+	if (keep) {
+		memcpy(parts, have, keep * sizeof *parts);
 		res->resumed_at = (uint64_t)keep * st->part_size;
+	}
 	for (size_t k = keep; k < nparts && r == 0; k++) {
 		uint64_t off = (uint64_t)k * st->part_size;
 		size_t len = size - off < st->part_size ? (size_t)(size - off) :
