@@ -11,7 +11,8 @@ object is reported by verify --store; fetch brings a copy back verified;
 wrong credentials, a missing bucket, a clock two hours off (faketime)
 and a store that is down each give their one line while the nodes are
 still pulled; with Object Lock the store refuses a delete before the
-retention date, the puller's own retention included."""
+retention date, the puller's own retention included; s3_keep_local = no
+leaves the copies in the store only."""
 import hashlib
 import os
 import re
@@ -374,12 +375,33 @@ def clock_skew(t, fleet, s3, rgw):
          "a clock two hours ahead: RequestTimeTooSkewed, one line", p.stdout)
 
 
+def keep_local_no(t, fleet, s3, rgw):
+    """s3_keep_local = no: the store holds the copies, the archive host
+    none, and nothing is pulled again."""
+    n = fleet.nodes[2]
+    snap(n, "stateless")
+    fleet.write_conf(pull_extra=store_conf(fleet, rgw,
+                                           extra="s3_keep_local = no\n"))
+    rc, s, err = fleet.sync("--node", n.name)
+    keys = s3.keys(prefix=f"{PREFIX}/{n.name}/")
+    m = {(x[0], x[1].get("node")): x[2] for x in prom_samples(fleet.metrics)}
+    t.ok(rc == 0 and fleet.copies(n) == [] and
+         key(n, "stateless.bak") in keys and key(n, "first.bak") in keys and
+         m.get(("nodebak_pull_newest_archive_timestamp_seconds", n.name), 0)
+         > 0, "s3_keep_local = no: the copies are in the store only; the "
+         "recovery point metric still counts them", f"{s} {keys}")
+    rc, s, err = fleet.sync("--node", n.name)
+    t.ok(rc == 0 and s[n.name]["bytes"] == 0 and s[n.name]["new"] == 0 and
+         s[n.name]["store"]["bytes"] == 0 and fleet.copies(n) == [],
+         "and the next sync pulls and sends nothing", f"{s}")
+
+
 def main(t):
     missing = available()
     if missing:
         t.skip_all(f"Ceph is not installed ({missing}): make deps")
     t0 = time.monotonic()
-    t.plan(26)
+    t.plan(28)
     with Rgw() as rgw:
         s3 = S3(rgw)
         status, _ = s3.req("PUT", f"/{BUCKET}")
@@ -387,7 +409,7 @@ def main(t):
             raise RuntimeError(f"cannot create the bucket: {status}")
         fleet = Fleet(3, first=41)
         for step in (three_nodes, overlap, resume, retention, tamper, errors,
-                     clock_skew, object_lock):
+                     clock_skew, object_lock, keep_local_no):
             t1 = time.monotonic()
             step(t, fleet, s3, rgw)
             t.diag(f"{step.__name__}: {time.monotonic() - t1:.1f} s")

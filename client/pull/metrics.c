@@ -15,8 +15,8 @@ static const struct {
 	const char *name, *type, *help;
 } metric[] = {
 	{ "nodebak_pull_newest_archive_timestamp_seconds", "gauge",
-	  "When the newest verified copy of the node's archives was taken "
-	  "(0: none)." },
+	  "When the newest verified copy of the node's archives was taken, "
+	  "here or in the store (0: none)." },
 	{ "nodebak_pull_last_success_timestamp_seconds", "gauge",
 	  "When the last sync of the node that pulled and verified everything "
 	  "ended (0: never)." },
@@ -62,6 +62,9 @@ int pull_metrics_write(const struct pull_conf *c)
 
 		store_state_load(c->archive_dir, c->nodes[i].name, &st);
 		v[i][0] = newest(c->archive_dir, c->nodes[i].name);
+		/* with s3_keep_local = no the copies are in the store only */
+		if (st.stored_newest > v[i][0])
+			v[i][0] = st.stored_newest;
 		v[i][1] = st.last_success;
 		v[i][2] = st.bytes_total;
 		v[i][3] = st.resumes_total;

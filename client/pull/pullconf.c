@@ -50,6 +50,9 @@ static const struct ini_key pull_keys[] = {
 	{ "s3_object_lock_mode", CT_ENUM, P(s3_object_lock_mode), "compliance",
 	  0, 0, "compliance governance",
 	  "Object Lock mode of that retention" },
+	{ "s3_keep_local", CT_ENUM, P(s3_keep_local), "yes", 0, 0, "yes no",
+	  "keep the verified copies in archive_dir once stored (no: the store "
+	  "only)" },
 	{ NULL }
 };
 

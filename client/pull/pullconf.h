@@ -49,6 +49,7 @@ struct pull_conf {
 	long long s3_part_size;
 	long s3_object_lock_days;	/* 0: no Object Lock header */
 	char *s3_object_lock_mode;	/* compliance | governance */
+	char *s3_keep_local;		/* yes | no: drop copies once stored */
 	/* [schedule]: `nodebak-pull daemon` (schedule.h) */
 	char *sched_schedule;	/* NULL: daemon refuses to start */
 	char *sched_timezone;	/* utc | local */

@@ -659,6 +659,28 @@ static void on_store_bytes(void *arg, size_t n)
 	pthread_mutex_unlock(&pa->ru->mu);
 }
 
+/* s3_keep_local = no: the copy is in the store, so the archive folder
+ * keeps only its name and SHA-256 (.state/NODE.pruned: the node's
+ * archive is not pulled again) and the newest creation time it has
+ * seen (the recovery point metric). */
+static void drop_local(struct nodejob *j, const struct store_copy *cp)
+{
+	const struct pull_conf *c = j->ru->c;
+
+	if ((long long)cp->created > j->st.stored_newest)
+		j->st.stored_newest = (long long)cp->created;
+	if (strcmp(c->s3_keep_local, "no"))
+		return;
+	if (store_pruned_add(c->archive_dir, j->pn->name, cp->file,
+	    cp->sha256) != 0 || store_delete(c->archive_dir, j->pn->name,
+	    cp->file) != 0)
+		note(j->ru, j->rep, 1, "%s: s3_keep_local = no: %s",
+		    esc(cp->file), err_msg());
+	else
+		note(j->ru, j->rep, 0, "%s: in the store only (s3_keep_local = "
+		    "no)", esc(cp->file));
+}
+
 /* Store one verified copy. Returns 0, or an error that ends the node's
  * store part (the store refused us or cannot be reached). */
 static int store_one(struct nodejob *j, struct s3store *st,
@@ -679,8 +701,10 @@ static int store_one(struct nodejob *j, struct s3store *st,
 		buf_addf(&line, "\n%s\n", cp->file);
 		done = strstr(buf_cstr(&j->stored), buf_cstr(&line)) != NULL;
 		buf_free(&line);
-		if (done)
-			goto out;	/* counted by overlap_finish() */
+		if (done) {	/* counted by overlap_finish() */
+			drop_local(j, cp);
+			goto out;
+		}
 	}
 	if ((r = sidecar_load(json, &sc)) != 0) {
 		rep->n_store_failed++;
@@ -702,16 +726,21 @@ static int store_one(struct nodejob *j, struct s3store *st,
 	j->st.store_bytes_total += (long long)res.sent;
 	if (res.resumed_at)
 		rep->store_resumed++;
-	if (r == 0 && res.skipped)
+	if (r == 0 && res.skipped) {
 		rep->n_store_skipped++;
-	else if (r == 0) {
+		drop_local(j, cp);
+	} else if (r == 0) {
+		char resumed[64] = "";
+		if (res.resumed_at)
+			snprintf(resumed, sizeof resumed, ", resumed after %llu",
+			    (unsigned long long)res.resumed_at);
 		rep->n_stored++;
 		url = s3store_url(st, j->pn->name, cp->file);
-		note(ru, rep, 0, "%s: stored in %s (%llu bytes sent%s%llu, "
-		    "%.1f s)", esc(cp->file), url, (unsigned long long)res.sent,
-		    res.resumed_at ? ", resumed after " : "",
-		    (unsigned long long)res.resumed_at, sync_mono() - t0);
+		note(ru, rep, 0, "%s: stored in %s (%llu bytes sent%s, %.1f s)",
+		    esc(cp->file), url, (unsigned long long)res.sent, resumed,
+		    sync_mono() - t0);
 		free(url);
+		drop_local(j, cp);
 	} else {
 		rep->n_store_failed++;
 		note(ru, rep, 1, "%s: %s", esc(cp->file), err_msg());

@@ -154,7 +154,7 @@ static void t_pull_structure(void)
 	    "(keys of [pull]: archive_dir, jobs, bwlimit, timeout, "
 	    "metrics_textfile, max_members, max_bytes, store, s3_endpoint, "
 	    "s3_region, s3_credentials, s3_path_style, s3_part_size, "
-	    "s3_object_lock_days, s3_object_lock_mode)"),
+	    "s3_object_lock_days, s3_object_lock_mode, s3_keep_local)"),
 	    "pullconf: unknown key: %s", err_msg());
 	ok(pull_refused(PULL NODE_A "adress = x\n", ":7: [node a] adress: "
 	    "unknown key (keys of [node NAME]: address, port, user, identity, "
