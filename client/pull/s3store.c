@@ -338,7 +338,15 @@ static int put_copy(struct s3store *st, const char *node, const char *bak,
 		goto out;
 	if (feed && (r = feed->wait(feed->arg, 1)) != 0)
 		goto out;	/* the partial file exists from its first byte */
-	if ((fd = open(bak, O_RDONLY | O_CLOEXEC)) < 0) {
+	fd = open(bak, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 && errno == ENOENT && feed && feed->installed) {
+		/* Pulled already: the copy, once it is verified. */
+		if ((r = feed->wait(feed->arg, UINT64_MAX)) != 0)
+			goto out;
+		bak = feed->installed;
+		fd = open(bak, O_RDONLY | O_CLOEXEC);
+	}
+	if (fd < 0) {
 		r = err_sys("%s", esc(bak));
 		goto out;
 	}

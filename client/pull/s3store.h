@@ -45,6 +45,9 @@ struct s3store_put {
 struct s3store_feed {
 	int (*wait)(void *arg, uint64_t upto);
 	void *arg;
+	/* Where the copy is once installed: read from there when the pull
+	 * finished (and renamed the partial file) before the upload began. */
+	const char *installed;
 };
 
 /* Store the verified copy bak (a NAME.bak file; json its sidecar's path,

@@ -136,7 +136,7 @@ struct overlap {
 	/* the uploader's */
 	struct runner *ru;
 	const char *node;
-	char *partial, *json;
+	char *partial, *json, *installed;	/* the .partial, the copy's */
 	const struct sidecar *sc;
 	struct s3store_put res;
 	int r;
@@ -267,7 +267,7 @@ static void *overlap_run(void *arg)
 {
 	struct overlap_arg *oa = arg;
 	struct overlap *ov = oa->ov;
-	struct s3store_feed feed = { overlap_wait, ov };
+	struct s3store_feed feed = { overlap_wait, ov, ov->installed };
 	struct s3store *st = NULL;
 
 	if ((ov->r = s3store_open(ov->ru->c, on_overlap_bytes, &oa->pa,
@@ -301,6 +301,8 @@ static struct overlap *overlap_start(struct nodejob *j, const char *file,
 	snprintf(base, sizeof base, "%.*s.partial", (int)strlen(file) - 4, file);
 	ov->partial = store_path(ru->c->archive_dir, ST_INCOMING, j->pn->name,
 	    base);
+	ov->installed = store_path(ru->c->archive_dir, ST_COPIES, j->pn->name,
+	    file);
 	name_from_bak(file, base, sizeof base);
 	strncat(base, ".json", sizeof base - strlen(base) - 1);
 	ov->json = store_path(ru->c->archive_dir, ST_COPIES, j->pn->name, base);
@@ -310,6 +312,7 @@ static struct overlap *overlap_start(struct nodejob *j, const char *file,
 	oa->pa.ov = NULL;
 	if (pthread_create(&ov->t, NULL, overlap_run, oa) != 0) {
 		free(ov->partial);
+		free(ov->installed);
 		free(ov->json);
 		free(ov);
 		return NULL;
@@ -343,6 +346,7 @@ static void overlap_finish(struct nodejob *j, struct overlap *ov, int pulled,
 	pthread_mutex_destroy(&ov->mu);
 	pthread_cond_destroy(&ov->cv);
 	free(ov->partial);
+	free(ov->installed);
 	free(ov->json);
 	free(ov);
 }
