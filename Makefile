@@ -4,6 +4,8 @@ DESTDIR ?=
 CC      ?= cc
 PKGS    := openssl zlib libarchive sqlite3 libpq jansson libseccomp
 SSHPKGS := libssh
+# Only nodebak-pull's object-storage client (client/pull/s3.c) speaks S3.
+S3PKGS  := libcurl libxml-2.0
 # Only the console edits lines (client/lineedit.c); the daemons never link it.
 EDITPKGS := libedit
 
@@ -51,7 +53,9 @@ bin/nodebak-ftpd: ftpd/main.o $(FTPD_OBJS) common/libnodebak.a | bin
 
 # The archive host's puller (docs/pull.md): libssh's client side.
 bin/nodebak-pull: client/pull/main.o $(PULL_OBJS) common/libnodebak.a | bin
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs $(SSHPKGS))
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs $(SSHPKGS) $(S3PKGS))
+
+client/pull/s3.o: ALL_CFLAGS += $(shell pkg-config --cflags $(S3PKGS))
 
 common/libnodebak.a: $(COMMON_OBJS)
 	rm -f $@
@@ -85,13 +89,14 @@ tests/bin/unit: tests/unit/main.c $(UNIT_SRCS) $(SNAPSHOTD_OBJS) $(UNIT_FTPD_OBJ
 FUZZ_SAN := -fsanitize=address,undefined
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE -DNODEBAK_VERSION='"$(VERSION)"' -g -O1 \
 	$(FUZZ_SAN) -fsanitize=fuzzer-no-link -Icommon -Iftpd -Iclient -MMD -MP \
-	$(shell pkg-config --cflags libpq) \
+	$(shell pkg-config --cflags libpq $(S3PKGS)) -Iclient/pull \
 	-DFUZZ_TEST_KEY='"$(CURDIR)/tests/fuzz/TEST-ONLY-signing.key"'
 FUZZ_OBJDIR := tests/bin/fuzz-obj
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,tests/bin/%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_LIB_OBJS := $(patsubst %.c,$(FUZZ_OBJDIR)/%.o,$(wildcard common/*.c) \
 	ftpd/sftp.c ftpd/scp.c ftpd/rootfs.c ftpd/ftp_parse.c ftpd/rconsole.c \
-	client/console.c client/progress.c client/user.c client/hostkey.c)
+	client/console.c client/progress.c client/user.c client/hostkey.c \
+	client/pull/s3.c)
 fuzz: $(FUZZ_TARGETS)
 $(FUZZ_OBJDIR)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -100,7 +105,8 @@ $(FUZZ_OBJDIR)/libfuzz.a: $(FUZZ_LIB_OBJS)
 	rm -f $@
 	ar rcs $@ $^
 tests/bin/fuzz_%: $(FUZZ_OBJDIR)/tests/fuzz/fuzz_%.o $(FUZZ_OBJDIR)/libfuzz.a | tests/bin
-	clang $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+	clang $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS) \
+		$(shell pkg-config --libs $(S3PKGS))
 
 # Everything built with AddressSanitizer and UBSan, then the tests. Leak
 # checking is off: the daemons keep their configurations (one per reload)

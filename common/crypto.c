@@ -63,6 +63,17 @@ void sha256_final_hex(struct sha256 *h, char hex[SHA256_HEX_LEN + 1])
 	free(h);
 }
 
+int md5_hex(const void *data, size_t len, char hex[33])
+{
+	unsigned char md[16];
+	unsigned int n = 0;
+
+	if (EVP_Digest(data, len, md, &n, EVP_md5(), NULL) != 1 || n != 16)
+		return err_set(ERR_CRYPTO, "MD5: digest failed");
+	hex_encode(md, 16, hex);
+	return 0;
+}
+
 int sha256_file(const char *path, char hex[SHA256_HEX_LEN + 1],
     uint64_t *sizep)
 {

@@ -20,6 +20,9 @@ struct sha256 *sha256_new(void);
 void sha256_update(struct sha256 *h, const void *data, size_t len);
 /* Writes 64 hex digits and a NUL to hex, and frees h. */
 void sha256_final_hex(struct sha256 *h, char hex[SHA256_HEX_LEN + 1]);
+/* MD5 as 32 hex digits: only to compare with an S3 part's ETag, which
+ * is the MD5 of its bytes (never for integrity on its own). */
+int md5_hex(const void *data, size_t len, char hex[33]);
 /* SHA-256 of a whole file, as hex; *sizep gets its size. */
 int sha256_file(const char *path, char hex[SHA256_HEX_LEN + 1],
     uint64_t *sizep);

@@ -10,7 +10,8 @@ python3-paramiko gdb curl lftp wget tnftp openssh-client procps
 openssh-server postgresql-15 postgresql-client-15 libpq-dev util-linux
 strace python3-prometheus-client libjansson-dev libedit-dev age systemd tmux
 clang libclang-rt-14-dev debhelper dpkg-dev devscripts lintian fakeroot
-putty-tools"
+putty-tools libcurl4-openssl-dev libxml2-dev ceph-mon ceph-osd radosgw
+ceph-common s3cmd faketime"
 
 missing=""
 for p in $PKGS; do

@@ -35,6 +35,12 @@ static void summary(const struct node_report *reps, size_t n)
 		    r->node->name, r->ok ? "ok" : "FAILED", r->n_new, r->n_skipped,
 		    r->n_failed, r->n_deleted, (unsigned long long)r->bytes,
 		    r->seconds);
+		if (r->has_store)
+			fprintf(stderr, "%s: store: %ld stored, %ld already there, "
+			    "%ld failed, %ld deleted by retention, %llu bytes sent\n",
+			    r->node->name, r->n_stored, r->n_store_skipped,
+			    r->n_store_failed, r->n_store_deleted,
+			    (unsigned long long)r->store_bytes);
 	}
 }
 

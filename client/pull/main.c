@@ -13,18 +13,6 @@
 #include "pullconf.h"
 #include "banned.h"
 
-static const char usage_text[] =
-	"usage: nodebak-pull [-c FILE] COMMAND [ARGS]\n"
-	"  sync [--node NAME]... [--jobs N] [--dry-run] [--json]\n"
-	"  status [--json]\n"
-	"  verify [--node NAME] [FILE...]\n"
-	"  trust NODE\n"
-	"  daemon\n"
-	"  check\n"
-	"  --help, --version\n"
-	"exit status: 0 all pulled and verified, 1 some nodes failed, 2 all "
-	"failed, 3 configuration or usage error\n";
-
 static const struct {
 	const char *name;
 	int (*fn)(const struct pull_conf *c, int argc, char **argv);
@@ -33,19 +21,11 @@ static const struct {
 	{ "sync", pull_sync, 0 },
 	{ "status", pull_status, 0 },
 	{ "verify", pull_verify, 0 },
+	{ "fetch", pull_fetch, 0 },
 	{ "trust", pull_trust, 0 },
 	{ "daemon", NULL, 1 },
 	{ "check", pull_check, 0 },
 };
-
-int pull_usage(const char *fmt, const char *arg)
-{
-	fputs("nodebak-pull: ", stderr);
-	fprintf(stderr, fmt, arg ? esc(arg) : "");
-	fputc('\n', stderr);
-	fputs(usage_text, stderr);
-	return PULL_EXIT_CONFIG;
-}
 
 int main(int argc, char **argv)
 {
@@ -59,7 +39,7 @@ int main(int argc, char **argv)
 		i = 3;
 	}
 	if (i < argc && (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help"))) {
-		fputs(usage_text, stdout);
+		fputs(pull_usage_text, stdout);
 		return 0;
 	}
 	if (i < argc && !strcmp(argv[i], "--version")) {

@@ -15,8 +15,8 @@ static const struct {
 	const char *name, *type, *help;
 } metric[] = {
 	{ "nodebak_pull_newest_archive_timestamp_seconds", "gauge",
-	  "When the newest verified copy of the node's archives was taken "
-	  "(0: none)." },
+	  "When the newest verified copy of the node's archives was taken, "
+	  "here or in the store (0: none)." },
 	{ "nodebak_pull_last_success_timestamp_seconds", "gauge",
 	  "When the last sync of the node that pulled and verified everything "
 	  "ended (0: never)." },
@@ -28,6 +28,8 @@ static const struct {
 	  "Archives that failed verification and were quarantined." },
 	{ "nodebak_pull_consecutive_failures", "gauge",
 	  "Syncs of the node that failed since the last success." },
+	{ "nodebak_pull_store_bytes_total", "counter",
+	  "Archive bytes uploaded to the object store ([pull] store)." },
 };
 
 #define NMETRICS (sizeof metric / sizeof metric[0])
@@ -60,11 +62,15 @@ int pull_metrics_write(const struct pull_conf *c)
 
 		store_state_load(c->archive_dir, c->nodes[i].name, &st);
 		v[i][0] = newest(c->archive_dir, c->nodes[i].name);
+		/* with s3_keep_local = no the copies are in the store only */
+		if (st.stored_newest > v[i][0])
+			v[i][0] = st.stored_newest;
 		v[i][1] = st.last_success;
 		v[i][2] = st.bytes_total;
 		v[i][3] = st.resumes_total;
 		v[i][4] = st.verify_failures_total;
 		v[i][5] = st.consecutive_failures;
+		v[i][6] = st.store_bytes_total;
 	}
 	for (size_t m = 0; m < NMETRICS; m++) {
 		buf_addf(&b, "# HELP %s %s\n# TYPE %s %s\n", metric[m].name,

@@ -16,6 +16,8 @@ enum {
 int pull_sync(const struct pull_conf *c, int argc, char **argv);
 int pull_status(const struct pull_conf *c, int argc, char **argv);
 int pull_verify(const struct pull_conf *c, int argc, char **argv);
+/* fetch NODE NAME [--to DIR]: a copy back from [pull] store, verified. */
+int pull_fetch(const struct pull_conf *c, int argc, char **argv);
 int pull_trust(const struct pull_conf *c, int argc, char **argv);
 int pull_check(const struct pull_conf *c, int argc, char **argv);
 /* Loads (and on SIGHUP reloads) the configuration itself. */
@@ -29,7 +31,8 @@ void pull_confine(const struct pull_conf *c, int writes);
 /* One sync and the metrics after it (the sync command, the daemon). */
 int pull_run_sync(const struct pull_conf *c, const struct sync_opts *o);
 /* "nodebak-pull: <fmt with arg>" and the usage on stderr; returns
- * PULL_EXIT_CONFIG. */
+ * PULL_EXIT_CONFIG (usage.c). */
+extern const char pull_usage_text[];
 int pull_usage(const char *fmt, const char *arg);
 
 #endif

@@ -31,6 +31,28 @@ static const struct ini_key pull_keys[] = {
 	  "the Prometheus text-format file nodebak-pull keeps up to date" },
 	CONF_ROW_MAX_MEMBERS(P(max_members)),
 	CONF_ROW_MAX_BYTES(P(max_bytes)),
+	{ "store", CT_STR, P(store), NULL, 0, 0, NULL,
+	  "s3://BUCKET/PREFIX: an S3 bucket that gets every verified copy too" },
+	{ "s3_endpoint", CT_STR, P(s3_endpoint), NULL, 0, 0, NULL,
+	  "the object store's URL, http[s]://HOST[:PORT] (required with store)" },
+	{ "s3_region", CT_STR, P(s3_region), "us-east-1", 0, 0, NULL,
+	  "the region requests are signed for" },
+	{ "s3_credentials", CT_PATH, P(s3_credentials), NULL, 0, 0, NULL,
+	  "the file (mode 0600) with access_key and secret_key (required with "
+	  "store)" },
+	{ "s3_path_style", CT_ENUM, P(s3_path_style), "yes", 0, 0, "yes no",
+	  "address the bucket as ENDPOINT/BUCKET (yes) or BUCKET.HOST (no)" },
+	{ "s3_part_size", CT_SIZE, P(s3_part_size), "16M", 5LL << 20,
+	  1LL << 30, NULL,
+	  "multipart upload part size; larger archives are sent in parts" },
+	{ "s3_object_lock_days", CT_INT, P(s3_object_lock_days), "0", 0, 36500,
+	  NULL, "Object Lock retention of new objects in days (0: none)" },
+	{ "s3_object_lock_mode", CT_ENUM, P(s3_object_lock_mode), "compliance",
+	  0, 0, "compliance governance",
+	  "Object Lock mode of that retention" },
+	{ "s3_keep_local", CT_ENUM, P(s3_keep_local), "yes", 0, 0, "yes no",
+	  "keep the verified copies in archive_dir once stored (no: the store "
+	  "only)" },
 	{ NULL }
 };
 
@@ -100,6 +122,56 @@ const char *pullconf_path(const char *path)
 	return PULLCONF_DEFAULT_PATH;
 }
 
+static int store_chars_ok(const char *p, const char *allowed)
+{
+	for (; *p; p++)
+		if (!strchr(allowed, *p) && !(*p >= 'a' && *p <= 'z') &&
+		    !(*p >= '0' && *p <= '9'))
+			return 0;
+	return 1;
+}
+
+/* [pull] store = s3://BUCKET/PREFIX and the keys it needs. */
+static int check_store(struct pull_conf *c, const char *path)
+{
+	const char *b, *slash;
+	size_t blen;
+
+	if (c->store == NULL)
+		return 0;
+	if (strncmp(c->store, "s3://", 5))
+		goto bad;
+	b = c->store + 5;
+	slash = strchr(b, '/');
+	blen = slash ? (size_t)(slash - b) : strlen(b);
+	if (blen < 3 || blen > 63)
+		goto bad;
+	c->store_bucket = xstrndup(b, blen);
+	c->store_prefix = xstrdup(slash ? slash + 1 : "");
+	{
+		size_t n = strlen(c->store_prefix);
+		while (n && c->store_prefix[n - 1] == '/')
+			c->store_prefix[--n] = '\0';
+	}
+	if (!store_chars_ok(c->store_bucket, ".-") ||
+	    !store_chars_ok(c->store_prefix, "ABCDEFGHIJKLMNOPQRSTUVWXYZ._-/") ||
+	    c->store_prefix[0] == '/' || strstr(c->store_prefix, "//") ||
+	    strstr(c->store_prefix, ".."))
+		goto bad;
+	if (c->s3_endpoint == NULL || (strncmp(c->s3_endpoint, "http://", 7) &&
+	    strncmp(c->s3_endpoint, "https://", 8)))
+		return err_set(ERR_INVAL, "%s: [pull] s3_endpoint: must be "
+		    "http[s]://HOST[:PORT] when store is set", esc(path));
+	if (c->s3_credentials == NULL)
+		return err_set(ERR_INVAL, "%s: [pull] s3_credentials: must name "
+		    "the credentials file when store is set", esc(path));
+	return 0;
+bad:
+	return err_set(ERR_INVAL, "%s: [pull] store = %s: must be "
+	    "s3://BUCKET/PREFIX (BUCKET 3 to 63 of a-z0-9.-, PREFIX of "
+	    "A-Za-z0-9._-/)", esc(path), esc(c->store));
+}
+
 int pullconf_load(const char *path, struct pull_conf **out)
 {
 	struct pull_conf *c;
@@ -111,6 +183,8 @@ int pullconf_load(const char *path, struct pull_conf **out)
 	if ((r = ini_load(schema, path, c, &c->file)) == 0 && c->n_nodes == 0)
 		r = err_set(ERR_INVAL, "%s: [node NAME] is required: at least one "
 		    "node to pull from", esc(path));
+	if (r == 0)
+		r = check_store(c, path);
 	if (r != 0) {
 		pullconf_free(c);
 		return r;
@@ -128,6 +202,8 @@ void pullconf_free(struct pull_conf *c)
 		free(c->nodes[i].name);
 	}
 	free(c->nodes);
+	free(c->store_bucket);
+	free(c->store_prefix);
 	ini_free(schema, c);
 	free(c->file);
 	free(c);

@@ -38,6 +38,18 @@ struct pull_conf {
 	char *metrics_textfile;	/* NULL: none */
 	long max_members;	/* verification limits, as nodebak.conf's */
 	long long max_bytes;
+	/* The object store (docs/pull.md "Object storage"); store NULL: none */
+	char *store;		/* s3://BUCKET/PREFIX as written */
+	char *store_bucket;	/* ... split by pullconf_load() */
+	char *store_prefix;	/* no leading or trailing '/'; may be "" */
+	char *s3_endpoint;
+	char *s3_region;
+	char *s3_credentials;
+	char *s3_path_style;	/* yes | no */
+	long long s3_part_size;
+	long s3_object_lock_days;	/* 0: no Object Lock header */
+	char *s3_object_lock_mode;	/* compliance | governance */
+	char *s3_keep_local;		/* yes | no: drop copies once stored */
 	/* [schedule]: `nodebak-pull daemon` (schedule.h) */
 	char *sched_schedule;	/* NULL: daemon refuses to start */
 	char *sched_timezone;	/* utc | local */

@@ -101,6 +101,8 @@ static void state_field(struct store_state *st, const char *k, const char *v)
 		{ "bytes_total", &st->bytes_total },
 		{ "resumes_total", &st->resumes_total },
 		{ "verify_failures_total", &st->verify_failures_total },
+		{ "store_bytes_total", &st->store_bytes_total },
+		{ "stored_newest", &st->stored_newest },
 	};
 
 	for (size_t i = 0; i < sizeof nums / sizeof nums[0]; i++)
@@ -151,10 +153,12 @@ int store_state_save(const char *archive_dir, const char *node,
 
 	buf_addf(&b, "last_sync %lld\nlast_success %lld\nlast_result %s\n"
 	    "last_error %s\nconsecutive_failures %lld\nbytes_total %lld\n"
-	    "resumes_total %lld\nverify_failures_total %lld\n", st->last_sync,
+	    "resumes_total %lld\nverify_failures_total %lld\n"
+	    "store_bytes_total %lld\nstored_newest %lld\n", st->last_sync,
 	    st->last_success, st->last_result, st->last_error,
 	    st->consecutive_failures, st->bytes_total, st->resumes_total,
-	    st->verify_failures_total);
+	    st->verify_failures_total, st->store_bytes_total,
+	    st->stored_newest);
 	r = fs_write_atomic(p, b.p, b.len, 0600);
 	buf_free(&b);
 	free(p);

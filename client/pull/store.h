@@ -46,6 +46,8 @@ struct store_state {
 	long long bytes_total;		/* archive bytes downloaded */
 	long long resumes_total;	/* downloads continued from a partial */
 	long long verify_failures_total;
+	long long store_bytes_total;	/* archive bytes sent to [pull] store */
+	long long stored_newest;	/* newest created of a copy in the store */
 };
 
 /* A missing file is the zero state. */

@@ -24,6 +24,7 @@
 #include "progress.h"
 #include "pullconf.h"
 #include "retention.h"
+#include "s3store.h"
 #include "sidecar.h"
 #include "sshc.h"
 #include "store.h"
@@ -121,15 +122,42 @@ static void touch(struct runner *ru, struct node_report *rep)
 	pthread_mutex_unlock(&ru->mu);
 }
 
+/* An upload to the store overlapped with the archive's pull (the
+ * archive is larger than one part): the uploader thread reads the
+ * partial file as it grows and completes the upload only once the pull
+ * has verified and installed the copy (docs/pull.md "Object storage"). */
+struct overlap {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	uint64_t avail;		/* bytes in the partial file */
+	int verdict;		/* 0 pulling, 1 verified and installed, -1 not,
+				 * -2 failed verification (quarantined) */
+	pthread_t t;
+	/* the uploader's */
+	struct runner *ru;
+	const char *node;
+	char *partial, *json, *installed;	/* the .partial, the copy's */
+	const struct sidecar *sc;
+	struct s3store_put res;
+	int r;
+};
+
 struct progress_arg {
 	struct runner *ru;
 	struct node_report *rep;
+	struct overlap *ov;	/* NULL: no upload alongside */
 };
 
 static void on_bytes(void *arg, size_t n, uint64_t done, uint64_t total)
 {
 	struct progress_arg *pa = arg;
 
+	if (pa->ov) {
+		pthread_mutex_lock(&pa->ov->mu);
+		pa->ov->avail = done;
+		pthread_cond_broadcast(&pa->ov->cv);
+		pthread_mutex_unlock(&pa->ov->mu);
+	}
 	rate_take(pa->ru, n);
 	pthread_mutex_lock(&pa->ru->mu);
 	pa->rep->done = done;
@@ -148,6 +176,7 @@ struct nodejob {
 	struct sigkey *key;
 	struct keyfile_node knode;	/* the node the key file names */
 	struct buf pruned;		/* store_pruned_load() */
+	struct buf stored;		/* "\nNAME.bak\n"...: stored alongside the pull */
 	struct store_state st;
 	char *hostkey_file;
 };
@@ -206,6 +235,122 @@ static int have_copy(const struct store_copy *copies, size_t n,
 	return 0;
 }
 
+static void on_overlap_bytes(void *arg, size_t n)
+{
+	struct progress_arg *pa = arg;
+
+	rate_take(pa->ru, n);
+	touch(pa->ru, pa->rep);
+}
+
+static int overlap_wait(void *arg, uint64_t upto)
+{
+	struct overlap *ov = arg;
+	int r;
+
+	pthread_mutex_lock(&ov->mu);
+	while (ov->verdict == 0 && (upto == UINT64_MAX || ov->avail < upto))
+		pthread_cond_wait(&ov->cv, &ov->mu);
+	r = ov->verdict >= 0 ? 0 : ov->verdict == -2 ?
+	    err_set(ERR_MISMATCH, "the archive failed verification") :
+	    err_set(ERR_CANCELLED, "the pull failed");
+	pthread_mutex_unlock(&ov->mu);
+	return r;
+}
+
+struct overlap_arg {
+	struct overlap *ov;
+	struct progress_arg pa;
+};
+
+static void *overlap_run(void *arg)
+{
+	struct overlap_arg *oa = arg;
+	struct overlap *ov = oa->ov;
+	struct s3store_feed feed = { overlap_wait, ov, ov->installed };
+	struct s3store *st = NULL;
+
+	if ((ov->r = s3store_open(ov->ru->c, on_overlap_bytes, &oa->pa,
+	    &st)) == 0)
+		ov->r = s3store_put_growing(st, ov->node, ov->partial, ov->json,
+		    ov->sc, ov->sc->key_id, &feed, &ov->res);
+	s3store_close(st);
+	if (ov->r != 0)		/* the sync's store pass tries again */
+		overlap_wait(ov, UINT64_MAX);
+	return NULL;
+}
+
+/* Start an upload alongside the pull of file, or return NULL (no store,
+ * a dry run, an archive of one part, no thread). */
+static struct overlap *overlap_start(struct nodejob *j, const char *file,
+    const struct sidecar *sc, struct overlap_arg *oa)
+{
+	struct runner *ru = j->ru;
+	struct overlap *ov;
+	char base[NAME_MAX_LEN + 16];
+
+	if (ru->c->store == NULL || ru->o->dry_run ||
+	    sc->size <= (uint64_t)ru->c->s3_part_size)
+		return NULL;
+	ov = xcalloc(1, sizeof *ov);
+	pthread_mutex_init(&ov->mu, NULL);
+	pthread_cond_init(&ov->cv, NULL);
+	ov->ru = ru;
+	ov->node = j->pn->name;
+	ov->sc = sc;
+	snprintf(base, sizeof base, "%.*s.partial", (int)strlen(file) - 4, file);
+	ov->partial = store_path(ru->c->archive_dir, ST_INCOMING, j->pn->name,
+	    base);
+	ov->installed = store_path(ru->c->archive_dir, ST_COPIES, j->pn->name,
+	    file);
+	name_from_bak(file, base, sizeof base);
+	strncat(base, ".json", sizeof base - strlen(base) - 1);
+	ov->json = store_path(ru->c->archive_dir, ST_COPIES, j->pn->name, base);
+	oa->ov = ov;
+	oa->pa.ru = ru;
+	oa->pa.rep = j->rep;
+	oa->pa.ov = NULL;
+	if (pthread_create(&ov->t, NULL, overlap_run, oa) != 0) {
+		free(ov->partial);
+		free(ov->installed);
+		free(ov->json);
+		free(ov);
+		return NULL;
+	}
+	return ov;
+}
+
+/* The pull's outcome to the uploader; wait for it and count. */
+static void overlap_finish(struct nodejob *j, struct overlap *ov, int pulled,
+    int quarantined)
+{
+	if (ov == NULL)
+		return;
+	pthread_mutex_lock(&ov->mu);
+	ov->verdict = pulled ? 1 : quarantined ? -2 : -1;
+	pthread_cond_broadcast(&ov->cv);
+	pthread_mutex_unlock(&ov->mu);
+	pthread_join(ov->t, NULL);
+	j->rep->has_store = 1;
+	j->rep->store_bytes += ov->res.sent;
+	j->st.store_bytes_total += (long long)ov->res.sent;
+	if (ov->r == 0 && !ov->res.skipped) {
+		j->rep->n_stored++;
+		buf_addf(&j->stored, "\n%s\n", ov->sc->file);
+		const struct pull_conf *c = j->ru->c;
+		note(j->ru, j->rep, 0, "%s: stored in s3://%s/%s%s%s/%s alongside "
+		    "the pull (%llu bytes sent)", esc(ov->sc->file), c->store_bucket,
+		    c->store_prefix, c->store_prefix[0] ? "/" : "", ov->node,
+		    ov->sc->file, (unsigned long long)ov->res.sent);
+	}
+	pthread_mutex_destroy(&ov->mu);
+	pthread_cond_destroy(&ov->cv);
+	free(ov->partial);
+	free(ov->installed);
+	free(ov->json);
+	free(ov);
+}
+
 /* One archive the node lists. Returns 0, or an error that ends the
  * node's sync (the connection is gone). */
 static int pull_one(struct nodejob *j, const char *file,
@@ -216,8 +361,10 @@ static int pull_one(struct nodejob *j, const char *file,
 	struct buf json = BUF_INIT(SIDECAR_MAX_BYTES), why = BUF_INIT(1024);
 	char *rjson, *rbak = remote_path(j->pn, file);
 	char base[NAME_MAX_LEN + 1];
-	struct progress_arg pa = { ru, rep };
+	struct progress_arg pa = { ru, rep, NULL };
+	struct overlap_arg oa;
 	struct fetch_result res;
+	int pulled;
 	struct fetch_ctx f;
 	struct sidecar sc;
 	const char *sha;
@@ -300,7 +447,9 @@ static int pull_one(struct nodejob *j, const char *file,
 	rep->total = sc.size;
 	rep->started = sync_mono();
 	pthread_mutex_unlock(&ru->mu);
+	pa.ov = overlap_start(j, file, &sc, &oa);
 	r = fetch_archive(&f, &res);
+	pulled = r == 0;
 	rep->bytes += res.bytes;
 	j->st.bytes_total += (long long)res.bytes;
 	if (res.resumed_at) {
@@ -340,6 +489,7 @@ static int pull_one(struct nodejob *j, const char *file,
 			    (long long)ru->c->timeout);
 		note(ru, rep, 1, "%s: %s", esc(file), err_msg());
 	}
+	overlap_finish(j, pa.ov, pulled, res.quarantined);
 out:
 	buf_free(&json);
 	buf_free(&why);
@@ -500,6 +650,200 @@ static void prune_copies(struct nodejob *j)
 	free(copies);
 }
 
+/* ---- the object store ([pull] store) ---- */
+
+static void on_store_bytes(void *arg, size_t n)
+{
+	struct progress_arg *pa = arg;
+
+	rate_take(pa->ru, n);
+	pthread_mutex_lock(&pa->ru->mu);
+	pa->rep->done += n;
+	pa->rep->last_progress = sync_mono();
+	pthread_mutex_unlock(&pa->ru->mu);
+}
+
+/* s3_keep_local = no: the copy is in the store, so the archive folder
+ * keeps only its name and SHA-256 (.state/NODE.pruned: the node's
+ * archive is not pulled again) and the newest creation time it has
+ * seen (the recovery point metric). */
+static void drop_local(struct nodejob *j, const struct store_copy *cp)
+{
+	const struct pull_conf *c = j->ru->c;
+
+	if ((long long)cp->created > j->st.stored_newest)
+		j->st.stored_newest = (long long)cp->created;
+	if (strcmp(c->s3_keep_local, "no"))
+		return;
+	if (store_pruned_add(c->archive_dir, j->pn->name, cp->file,
+	    cp->sha256) != 0 || store_delete(c->archive_dir, j->pn->name,
+	    cp->file) != 0)
+		note(j->ru, j->rep, 1, "%s: s3_keep_local = no: %s",
+		    esc(cp->file), err_msg());
+	else
+		note(j->ru, j->rep, 0, "%s: in the store only (s3_keep_local = "
+		    "no)", esc(cp->file));
+}
+
+/* Store one verified copy. Returns 0, or an error that ends the node's
+ * store part (the store refused us or cannot be reached). */
+static int store_one(struct nodejob *j, struct s3store *st,
+    const struct store_copy *cp)
+{
+	struct runner *ru = j->ru;
+	struct node_report *rep = j->rep;
+	char *bak = store_path(ru->c->archive_dir, ST_COPIES, j->pn->name,
+	    cp->file), *json = sidecar_path(bak), *url;
+	struct s3store_put res;
+	struct sidecar sc;
+	double t0 = sync_mono();
+	int r = 0;
+
+	if (j->stored.len) {
+		struct buf line = BUF_INIT(NAME_MAX_LEN + 8);
+		int done;
+		buf_addf(&line, "\n%s\n", cp->file);
+		done = strstr(buf_cstr(&j->stored), buf_cstr(&line)) != NULL;
+		buf_free(&line);
+		if (done) {	/* counted by overlap_finish() */
+			drop_local(j, cp);
+			goto out;
+		}
+	}
+	if ((r = sidecar_load(json, &sc)) != 0) {
+		rep->n_store_failed++;
+		note(ru, rep, 1, "%s: store: %s", esc(cp->file), err_msg());
+		r = 0;
+		goto out;
+	}
+	pthread_mutex_lock(&ru->mu);
+	snprintf(rep->current, sizeof rep->current, "%s", cp->file);
+	rep->done = 0;
+	rep->total = sc.size;
+	rep->started = t0;
+	pthread_mutex_unlock(&ru->mu);
+	r = s3store_put_copy(st, j->pn->name, bak, json, &sc, sc.key_id, &res);
+	pthread_mutex_lock(&ru->mu);
+	rep->current[0] = '\0';
+	pthread_mutex_unlock(&ru->mu);
+	rep->store_bytes += res.sent;
+	j->st.store_bytes_total += (long long)res.sent;
+	if (res.resumed_at)
+		rep->store_resumed++;
+	if (r == 0 && res.skipped) {
+		rep->n_store_skipped++;
+		drop_local(j, cp);
+	} else if (r == 0) {
+		char resumed[64] = "";
+		if (res.resumed_at)
+			snprintf(resumed, sizeof resumed, ", resumed after %llu",
+			    (unsigned long long)res.resumed_at);
+		rep->n_stored++;
+		url = s3store_url(st, j->pn->name, cp->file);
+		note(ru, rep, 0, "%s: stored in %s (%llu bytes sent%s, %.1f s)",
+		    esc(cp->file), url, (unsigned long long)res.sent, resumed,
+		    sync_mono() - t0);
+		free(url);
+		drop_local(j, cp);
+	} else {
+		rep->n_store_failed++;
+		note(ru, rep, 1, "%s: %s", esc(cp->file), err_msg());
+		if (r != ERR_REFUSED && r != ERR_IO)
+			r = 0;
+	}
+out:
+	free(bak);
+	free(json);
+	return r;
+}
+
+/* The store's retention: the same policy and engine, over the store's
+ * complete copies. */
+static void store_prune(struct nodejob *j, struct s3store *st)
+{
+	struct runner *ru = j->ru;
+	struct s3store_copy *cp = NULL;
+	struct ret_archive *a;
+	struct ret_decision *d;
+	struct ret_policy p;
+	size_t n = 0, m = 0, *idx;
+	int over;
+
+	if (s3store_copies(st, j->pn->name, &cp, &n) != 0) {
+		j->rep->n_store_failed++;
+		note(ru, j->rep, 1, "store retention: %s", err_msg());
+		return;
+	}
+	retention_policy_of(&ru->c->retention, &p);
+	a = xcalloc(n ? n : 1, sizeof *a);
+	d = xcalloc(n ? n : 1, sizeof *d);
+	idx = xcalloc(n ? n : 1, sizeof *idx);
+	for (size_t i = 0; i < n; i++)
+		if (cp[i].complete && cp[i].created) {
+			a[m].name = cp[i].file;
+			a[m].created = cp[i].created;
+			a[m].kind = retention_kind(cp[i].file);
+			a[m].verified = 1;
+			a[m].size = cp[i].size;
+			idx[m++] = i;
+		}
+	if (m && retention_decide(a, m, &p, clock_now(), d, &over) == 0)
+		for (size_t i = 0; i < m; i++) {
+			char *url;
+			if (d[i].keep)
+				continue;
+			url = s3store_url(st, j->pn->name, a[i].name);
+			if (s3store_delete(st, j->pn->name, &cp[idx[i]]) != 0) {
+				j->rep->n_store_failed++;
+				note(ru, j->rep, 1, "store retention: %s", err_msg());
+			} else {
+				j->rep->n_store_deleted++;
+				note(ru, j->rep, 0, "%s: deleted (retention)", url);
+			}
+			free(url);
+		}
+	free(a);
+	free(d);
+	free(idx);
+	free(cp);
+}
+
+/* Every verified copy of the node into the store, then its retention
+ * there. The node's own pull may have failed: the copies already here
+ * are stored all the same. */
+static void store_node(struct nodejob *j)
+{
+	struct runner *ru = j->ru;
+	struct progress_arg pa = { ru, j->rep };
+	struct store_copy *copies = NULL;
+	struct s3store *st = NULL;
+	size_t n = 0;
+	int r;
+
+	j->rep->has_store = 1;
+	touch(ru, j->rep);
+	if ((r = s3store_open(ru->c, on_store_bytes, &pa, &st)) != 0 ||
+	    (r = s3store_check(st)) != 0) {
+		j->rep->n_store_failed++;
+		note(ru, j->rep, 1, "%s", err_msg());
+		goto out;
+	}
+	if ((r = store_copies(ru->c->archive_dir, j->pn->name, &copies,
+	    &n)) != 0) {
+		j->rep->n_store_failed++;
+		note(ru, j->rep, 1, "store: %s", err_msg());
+		goto out;
+	}
+	for (size_t i = 0; i < n && r == 0; i++)
+		if (copies[i].created)
+			r = store_one(j, st, &copies[i]);
+	if (r == 0)
+		store_prune(j, st);
+out:
+	free(copies);
+	s3store_close(st);
+}
+
 static void sync_node(struct runner *ru, struct node_report *rep)
 {
 	struct nodejob j;
@@ -508,6 +852,7 @@ static void sync_node(struct runner *ru, struct node_report *rep)
 
 	memset(&j, 0, sizeof j);
 	buf_init(&j.pruned, 16 << 20);
+	buf_init(&j.stored, 16 << 20);
 	j.ru = ru;
 	j.rep = rep;
 	j.pn = rep->node;
@@ -524,7 +869,9 @@ static void sync_node(struct runner *ru, struct node_report *rep)
 		    "within the timeout: connection closed" : err_msg());
 	if (j.c)
 		prune_copies(&j);
-	rep->ok = r == 0 && rep->n_failed == 0;
+	if (ru->c->store && !ru->o->dry_run)
+		store_node(&j);
+	rep->ok = r == 0 && rep->n_failed == 0 && rep->n_store_failed == 0;
 	if (!ru->o->dry_run) {
 		j.st.last_sync = (long long)clock_now();
 		snprintf(j.st.last_result, sizeof j.st.last_result, "%s",
@@ -547,6 +894,7 @@ done:
 	sshc_close(j.c);
 	sigkey_free(j.key);
 	buf_free(&j.pruned);
+	buf_free(&j.stored);
 	free(j.hostkey_file);
 	store_unlock(lockfd);
 	rep->seconds = sync_mono() - t0;
@@ -695,6 +1043,17 @@ void sync_json(const struct node_report *reps, size_t n, int status,
 		json_key_num(out, "deleted", r->n_deleted, 1, 1);
 		json_key_num(out, "bytes", (long long)r->bytes, 1, 1);
 		json_key_num(out, "resumed", (long long)r->resumed, 1, 1);
+		if (r->has_store) {
+			buf_adds(out, "\"store\":{");
+			json_key_num(out, "stored", r->n_stored, 1, 1);
+			json_key_num(out, "skipped", r->n_store_skipped, 1, 1);
+			json_key_num(out, "failed", r->n_store_failed, 1, 1);
+			json_key_num(out, "deleted", r->n_store_deleted, 1, 1);
+			json_key_num(out, "bytes", (long long)r->store_bytes, 1, 1);
+			json_key_num(out, "resumed", (long long)r->store_resumed, 1,
+			    0);
+			buf_adds(out, "},");
+		}
 		buf_addf(out, "\"seconds\":%.3f,\"errors\":[", r->seconds);
 		for (int k = 0; *p; k++) {
 			size_t len = strcspn(p, "\n");

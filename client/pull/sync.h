@@ -30,6 +30,11 @@ struct node_report {
 	uint64_t bytes;			/* archive bytes downloaded */
 	uint64_t resumed;		/* downloads continued */
 	double seconds;
+	/* [pull] store: copies stored, already there, failed, deleted by
+	 * retention; archive bytes sent; uploads continued */
+	int has_store;
+	long n_stored, n_store_skipped, n_store_failed, n_store_deleted;
+	uint64_t store_bytes, store_resumed;
 	struct buf errors;		/* one line each */
 	/* progress */
 	char current[NAME_MAX_LEN + 5];

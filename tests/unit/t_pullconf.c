@@ -152,7 +152,9 @@ static void t_pull_structure(void)
 {
 	ok(pull_refused(PULL "foo = 1\n" NODE_A, ":3: [pull] foo: unknown key "
 	    "(keys of [pull]: archive_dir, jobs, bwlimit, timeout, "
-	    "metrics_textfile, max_members, max_bytes)"),
+	    "metrics_textfile, max_members, max_bytes, store, s3_endpoint, "
+	    "s3_region, s3_credentials, s3_path_style, s3_part_size, "
+	    "s3_object_lock_days, s3_object_lock_mode, s3_keep_local)"),
 	    "pullconf: unknown key: %s", err_msg());
 	ok(pull_refused(PULL NODE_A "adress = x\n", ":7: [node a] adress: "
 	    "unknown key (keys of [node NAME]: address, port, user, identity, "
@@ -415,6 +417,47 @@ static void t_pull_example(void)
 	buf_free(&text);
 }
 
+/* text is refused with a line that holds want. */
+static int pull_refused_with(const char *text, const char *want)
+{
+	struct pull_conf *c;
+	int r = pull_text(text, &c);
+
+	pullconf_free(c);
+	return r == ERR_INVAL && strstr(err_msg(), want) != NULL;
+}
+
+/* [pull] store = s3://BUCKET/PREFIX: split, and the keys it needs. */
+static void t_pull_store(void)
+{
+	struct pull_conf *c = NULL;
+
+	ok(pull_text(PULL "store = s3://copies/site-1/eu/\ns3_endpoint = "
+	    "http://127.0.0.1:7480\ns3_credentials = cred\n" NODE_A, &c) == 0 &&
+	    !strcmp(c->store_bucket, "copies") &&
+	    !strcmp(c->store_prefix, "site-1/eu") &&
+	    !strcmp(c->s3_region, "us-east-1") && c->s3_part_size == 16 << 20 &&
+	    c->s3_object_lock_days == 0 && !strcmp(c->s3_path_style, "yes"),
+	    "pullconf: store split into bucket and prefix, s3 defaults: %s",
+	    err_msg());
+	pullconf_free(c);
+	ok(pull_refused_with(PULL "store = s3://Up/x\n" NODE_A, "[pull] store = "
+	    "s3://Up/x: must be s3://BUCKET/PREFIX"),
+	    "pullconf: a bad bucket name: %s", err_msg());
+	ok(pull_refused_with(PULL "store = s3://copies/a/../b\ns3_endpoint = "
+	    "http://h\ns3_credentials = c\n" NODE_A, "must be s3://BUCKET/PREFIX"),
+	    "pullconf: .. in the prefix: %s", err_msg());
+	ok(pull_refused_with(PULL "store = s3://copies\ns3_credentials = c\n"
+	    NODE_A, "[pull] s3_endpoint: must be http[s]://HOST[:PORT] when "
+	    "store is set"), "pullconf: store needs s3_endpoint: %s", err_msg());
+	ok(pull_refused_with(PULL "store = s3://copies\ns3_endpoint = https://h\n"
+	    NODE_A, "[pull] s3_credentials: must name the credentials file"),
+	    "pullconf: store needs s3_credentials: %s", err_msg());
+	ok(pull_refused_with(PULL "s3_part_size = 1M\n" NODE_A, "[pull] "
+	    "s3_part_size = 1M: must be"),
+	    "pullconf: s3_part_size at least 5M: %s", err_msg());
+}
+
 void t_pullconf(void)
 {
 	snprintf(dir, sizeof dir, "/tmp/nodebak-unit-pull-XXXXXX");
@@ -429,6 +472,7 @@ void t_pullconf(void)
 	t_pull_values();
 	t_pull_retention();
 	t_pull_schema();
+	t_pull_store();
 	t_pull_example();
 	unlink(file);
 	rmdir(dir);
