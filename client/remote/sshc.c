@@ -218,7 +218,8 @@ int sshc_connect(const struct sshc_opts *o, struct sshc **out)
 		    esc(o->identity));
 		goto out;
 	}
-	if ((c->sftp = sftp_new(c->s)) == NULL || sftp_init(c->sftp) != SSH_OK) {
+	if (!o->no_sftp && ((c->sftp = sftp_new(c->s)) == NULL ||
+	    sftp_init(c->sftp) != SSH_OK)) {
 		r = ssh_fail(c->s, o->host, "cannot start SFTP");
 		goto out;
 	}

@@ -22,6 +22,8 @@ struct sshc_opts {
 	const char *pin_file;	/* a file holding it (OpenSSH public key), or */
 	const char *known_hosts; /* an OpenSSH known_hosts file listing it */
 	long timeout;		/* seconds, for connecting and each reply */
+	int no_sftp;		/* for sshc_exec() only: a server may allow one
+				 * channel a connection (nodebak-ftpd does) */
 };
 
 #define SSHC_FP_MAX 64		/* "SHA256:" and 43 base64 characters */

@@ -224,16 +224,12 @@ static int touched(const struct renew *rw, int i)
  * services, a network hiccup): every step may be run again. */
 static int ensure(struct renew *rw, int i)
 {
-	struct buf out = BUF_INIT(4096);
-	int st, r = 0;
+	uint64_t avail;
 
-	if (rw->node[i].c && rnode_run(&rw->node[i], "help", &out, &st) == 0) {
-		buf_free(&out);
+	/* The SFTP connection answers a cheap request while it lives. */
+	if (rw->node[i].c && rnode_avail(&rw->node[i], &avail) == 0)
 		return 0;
-	}
-	buf_free(&out);
-	r = rnode_connect(&rw->node[i], &rw->conn);
-	return r;
+	return rnode_connect(&rw->node[i], &rw->conn);
 }
 
 static int st_snapshot(struct renew *rw, int i)

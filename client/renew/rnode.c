@@ -49,18 +49,25 @@ int rnode_parse(const char *spec, struct rnode *n)
 	return 0;
 }
 
+static void conn_opts(const struct rnode *n, const struct rnode_conn *o,
+    struct sshc_opts *so)
+{
+	memset(so, 0, sizeof *so);
+	so->host = n->addr;
+	so->port = n->port;
+	so->user = n->user;
+	so->identity = o->identity;
+	so->known_hosts = o->known_hosts;
+	so->timeout = o->timeout;
+}
+
 int rnode_connect(struct rnode *n, const struct rnode_conn *o)
 {
 	struct sshc_opts so;
 
 	rnode_close(n);
-	memset(&so, 0, sizeof so);
-	so.host = n->addr;
-	so.port = n->port;
-	so.user = n->user;
-	so.identity = o->identity;
-	so.known_hosts = o->known_hosts;
-	so.timeout = o->timeout;
+	n->conn = o;
+	conn_opts(n, o, &so);
 	return sshc_connect(&so, &n->c);
 }
 
@@ -75,11 +82,18 @@ int rnode_run(struct rnode *n, const char *cmd, struct buf *out,
 {
 	int r;
 
+	struct sshc_opts so;
+	struct sshc *c = NULL;
+
 	buf_reset(out);
 	*status = -1;
-	if (n->c == NULL)
+	if (n->conn == NULL)
 		return err_set(ERR_IO, "%s: not connected", esc(n->addr));
-	r = sshc_exec(n->c, cmd, OUT_MAX, out, status);
+	conn_opts(n, n->conn, &so);
+	so.no_sftp = 1;
+	if ((r = sshc_connect(&so, &c)) == 0)
+		r = sshc_exec(c, cmd, OUT_MAX, out, status);
+	sshc_close(c);
 	if (n->log)
 		n->log(n->log_arg, n, cmd, r == 0 ? buf_cstr(out) : err_msg(),
 		    r == 0 ? *status : -1);

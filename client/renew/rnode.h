@@ -16,7 +16,8 @@ struct rnode {
 	char addr[RNODE_ADDR_MAX];	/* as the cluster knows the node */
 	int port;
 	int master;			/* this node becomes the master */
-	struct sshc *c;			/* NULL until rnode_connect() */
+	struct sshc *c;			/* SFTP; NULL until rnode_connect() */
+	const struct rnode_conn *conn;	/* rnode_connect()'s, for each command */
 	/* Every console command and its output, for the log file; called
 	 * from the node's thread. NULL: none. */
 	void (*log)(void *arg, const struct rnode *n, const char *cmd,
@@ -25,6 +26,8 @@ struct rnode {
 };
 
 struct rnode_conn {
+	/* nodebak-ftpd serves one channel a connection: SFTP keeps one, and
+	 * each console command connects afresh. */
 	const char *identity;
 	const char *known_hosts;
 	long timeout;			/* seconds, connecting and each reply */
@@ -35,7 +38,8 @@ struct rnode_conn {
 int rnode_parse(const char *spec, struct rnode *n);
 
 /* Connect (again, when connected already: a lost connection is retried
- * this way), the host key checked against known_hosts. */
+ * this way), the host key checked against known_hosts; o is kept (it
+ * must outlive n's connections). */
 int rnode_connect(struct rnode *n, const struct rnode_conn *o);
 void rnode_close(struct rnode *n);
 
