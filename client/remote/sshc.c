@@ -530,16 +530,18 @@ int sshc_put(struct sshc *c, const char *path, const void *p, size_t len,
 	struct buf tmp = BUF_INIT(4096);
 	int r;
 
-	if (!sftp_extension_supported(c->sftp, "posix-rename@openssh.com", "1"))
-		return put_file(c, path, p, len, mode);
 	if ((r = buf_addf(&tmp, "%s.part", path)) != 0)
 		goto out;
 	if ((r = put_file(c, buf_cstr(&tmp), p, len, mode)) != 0)
 		goto out;
-	/* libssh sends posix-rename@openssh.com when the server offers it. */
+	/* libssh 0.10 renames with SSH_FXP_RENAME, which refuses an existing
+	 * target on servers that follow the draft (nodebak-ftpd does). Then
+	 * the file is written in place: nodebak-ftpd itself writes every
+	 * upload to a hidden file and renames it at CLOSE, so the target is
+	 * never seen half written there either. */
 	if (sftp_rename(c->sftp, buf_cstr(&tmp), path) < 0) {
-		r = sftp_fail(c, "rename into", path);
 		sftp_unlink(c->sftp, buf_cstr(&tmp));
+		r = put_file(c, path, p, len, mode);
 	}
 out:
 	buf_free(&tmp);

@@ -81,9 +81,9 @@ int sshc_exec(struct sshc *c, const char *command, size_t max,
     struct buf *out, int *status);
 
 /* Write len bytes to path with the given mode: into path.part, then
- * renamed over path when the server offers posix-rename@openssh.com (so
- * path is either the old file or the whole new one); else written in
- * place. */
+ * renamed over path (so path is the old file or the whole new one); when
+ * the server will not rename over an existing file, written in place
+ * (nodebak-ftpd makes every upload whole before it takes the name). */
 int sshc_put(struct sshc *c, const char *path, const void *p, size_t len,
     unsigned mode);
 

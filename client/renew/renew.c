@@ -232,6 +232,24 @@ static int ensure(struct renew *rw, int i)
 	return rnode_connect(&rw->node[i], &rw->conn);
 }
 
+/* The node's own line of a status text says it takes part: the master
+ * connected, or a replica In Sync. */
+static int is_member(const struct rnode *n, const char *text)
+{
+	char want[RNODE_ADDR_MAX + 8];
+	const char *p, *e;
+
+	snprintf(want, sizeof want, "%s (me)", n->addr);
+	if ((p = strstr(text, want)) == NULL)
+		return 0;
+	e = strchr(p, '\n');
+	for (const char *w = p; w && (!e || w < e); w++)
+		if (!strncmp(w, "Connected Master", 16) ||
+		    !strncmp(w, "Connected Slave ( In Sync )", 27))
+			return 1;
+	return 0;
+}
+
 static int st_snapshot(struct renew *rw, int i)
 {
 	struct rnode *n = &rw->node[i];
@@ -381,19 +399,15 @@ static int st_join(struct renew *rw, int i)
 static int st_insync(struct renew *rw, int i)
 {
 	struct rnode *n = &rw->node[i];
-	struct buf text = BUF_INIT(1 << 20), want = BUF_INIT(256);
+	struct buf text = BUF_INIT(1 << 20);
 	struct rnode_status st;
 	time_t until = time(NULL) + rw->o->timeout;
 	int r;
 
-	buf_addf(&want, "%s (me)", n->addr);
 	for (;;) {
-		const char *p;
 		if ((r = rnode_status(n, &st, &text)) != 0)
 			break;
-		p = strstr(buf_cstr(&text), buf_cstr(&want));
-		if (p && strstr(p, "Connected Slave ( In Sync )") &&
-		    strstr(p, "Connected Slave ( In Sync )") < strchr(p, '\n') + 1)
+		if (is_member(n, buf_cstr(&text)))
 			break;
 		if (time(NULL) >= until) {
 			r = err_set(ERR_CANCELLED, "%s: not In Sync after %ld s",
@@ -403,7 +417,6 @@ static int st_insync(struct renew *rw, int i)
 		sleep(1);
 	}
 	buf_free(&text);
-	buf_free(&want);
 	return r;
 }
 
@@ -491,6 +504,51 @@ static void rollback_set(struct renew *rw, const int *which)
 			rw->alive[i] = 0;
 }
 
+/* After every node was rolled back: the old cluster formed again as it
+ * was (the reference: restore, then re-initialise or re-join), each node
+ * that was part of it before. A rollback leaves a node out of the
+ * cluster. */
+static void reform(struct renew *rw, const int *rolled)
+{
+	struct rnode *m = &rw->node[rw->master];
+	struct buf cmd = BUF_INIT(256);
+	char note[768];
+	int mok = !rolled[rw->master];
+
+	if (rolled[rw->master] && rw->j.node[rw->master].outcome ==
+	    RJ_ROLLED_BACK && rw->j.node[rw->master].member) {
+		say(rw, "%-15s database cluster initialize (the old cluster "
+		    "again) ...\n", m->addr);
+		if (rnode_cluster(m, "database cluster initialize",
+		    rw->o->timeout, NULL) == 0)
+			mok = 1;
+		else {
+			snprintf(note, sizeof note, "rolled back, but initialize "
+			    "failed (%s): run database cluster initialize on it",
+			    err_msg());
+			say(rw, "%-15s %s\n", m->addr, note);
+			outcome(rw, rw->master, RJ_ATTENTION, note);
+		}
+	}
+	buf_addf(&cmd, "database cluster join %s", m->addr);
+	for (int i = 0; i < rw->n; i++) {
+		if (i == rw->master || !rolled[i] || !rw->j.node[i].member ||
+		    rw->j.node[i].outcome != RJ_ROLLED_BACK)
+			continue;
+		say(rw, "%-15s %s (the old cluster again) ...\n",
+		    rw->node[i].addr, buf_cstr(&cmd));
+		if (mok && rnode_cluster(&rw->node[i], buf_cstr(&cmd),
+		    rw->o->timeout, NULL) == 0)
+			continue;
+		snprintf(note, sizeof note, "rolled back, but not joined again "
+		    "(%s): run %s on it", mok ? err_msg() : "the master is not "
+		    "up", buf_cstr(&cmd));
+		say(rw, "%-15s %s\n", rw->node[i].addr, note);
+		outcome(rw, i, RJ_ATTENTION, note);
+	}
+	buf_free(&cmd);
+}
+
 /* Every node still pending: roll back the touched ones; the others were
  * not changed. */
 static void rollback_all(struct renew *rw, const char *why)
@@ -507,6 +565,7 @@ static void rollback_all(struct renew *rw, const char *why)
 			rw->alive[i] = 0;
 	}
 	rollback_set(rw, which);
+	reform(rw, which);
 }
 
 /* ---- running a step across its nodes ---- */
@@ -605,6 +664,11 @@ static int run_step(struct renew *rw, int s)
 		return 1;
 	}
 	rollback_set(rw, failed);
+	for (int i = 0; i < rw->n; i++)
+		if (failed[i] && rw->j.node[i].outcome == RJ_ROLLED_BACK)
+			outcome(rw, i, RJ_ROLLED_BACK, "out of the cluster until "
+			    "its certificates are renewed (nodebak cluster renew "
+			    "again, or by hand: docs/cluster.md)");
 	return 0;
 }
 
@@ -636,6 +700,8 @@ static void preflight_one(struct pre *p)
 	if (rnode_status(n, &st, &p->status) != 0)
 		buf_addf(&p->problems, "%s: the console does not answer: %s\n",
 		    n->addr, err_msg());
+	else
+		rw->j.node[p->i].member = is_member(n, buf_cstr(&p->status));
 	if (rnode_must(n, "key show", &key) != 0 ||
 	    keyfile_parse(key.p, key.len, "key show", &sk, &kn) != 0)
 		buf_addf(&p->problems, "%s: cannot read its signing key (to "
@@ -780,8 +846,8 @@ static int report(struct renew *rw)
 			snprintf(line, sizeof line, "renewed, in sync");
 			break;
 		case RJ_ROLLED_BACK:
-			snprintf(line, sizeof line, "rolled back to %s.bak",
-			    rw->snap);
+			snprintf(line, sizeof line, "rolled back to %s.bak%s%s",
+			    rw->snap, nd->note[0] ? "; " : "", nd->note);
 			break;
 		case RJ_UNCHANGED:
 			snprintf(line, sizeof line, "not changed");

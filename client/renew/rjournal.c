@@ -3,7 +3,7 @@
  *   stamp 20261203-121500
  *   master 10.0.0.1
  *   certs /home/op/new-certs
- *   node admin@10.0.0.1:22 STARTED DONE OUTCOME NOTE...
+ *   node admin@10.0.0.1:22 STARTED DONE OUTCOME MEMBER NOTE...
  * STARTED and DONE are hexadecimal step bit sets. */
 #include <errno.h>
 #include <stdio.h>
@@ -42,19 +42,20 @@ static int parse_node(char *rest, struct rj_node *nd)
 	char *save = NULL;
 	int k = 0;
 
-	/* spec started done outcome [note...] */
-	for (char *p = rest; k < 4 && p; k++) {
+	/* spec started done outcome member [note...] */
+	for (char *p = rest; k < 5 && p; k++) {
 		f[k] = p;
 		if ((p = strchr(p, ' ')) != NULL)
 			*p++ = '\0';
 		save = p;
 	}
-	if (k < 4 || strlen(f[0]) >= sizeof nd->spec)
+	if (k < 5 || strlen(f[0]) >= sizeof nd->spec)
 		return -1;
 	snprintf(nd->spec, sizeof nd->spec, "%s", f[0]);
 	nd->started = (unsigned)strtoul(f[1], NULL, 16);
 	nd->done = (unsigned)strtoul(f[2], NULL, 16);
 	nd->outcome = (enum rj_outcome)strtol(f[3], NULL, 10);
+	nd->member = f[4][0] == '1';
 	if (nd->outcome > RJ_UNCHANGED)
 		return -1;
 	snprintf(nd->note, sizeof nd->note, "%s", save ? save : "");
@@ -114,8 +115,8 @@ int rjournal_save(const char *path, const struct rjournal *j)
 	    j->master, j->certs);
 	for (int i = 0; i < j->n; i++) {
 		const struct rj_node *nd = &j->node[i];
-		buf_addf(&b, "node %s %x %x %d", nd->spec, nd->started, nd->done,
-		    (int)nd->outcome);
+		buf_addf(&b, "node %s %x %x %d %d", nd->spec, nd->started,
+		    nd->done, (int)nd->outcome, nd->member);
 		if (nd->note[0])
 			buf_addf(&b, " %s", nd->note);
 		buf_adds(&b, "\n");
