@@ -485,19 +485,19 @@ static void rollback_set(struct renew *rw, const int *which)
 {
 	struct par p[NMAX];
 
+	int threaded[NMAX];
+
 	for (int i = 0; i < rw->n; i++) {
 		memset(&p[i], 0, sizeof p[i]);
 		p[i].rw = rw;
 		p[i].i = i;
-		p[i].s = -1;
-		if (which[i] && pthread_create(&p[i].t, NULL, rollback_main,
-		    &p[i]) != 0)
+		threaded[i] = which[i] && pthread_create(&p[i].t, NULL,
+		    rollback_main, &p[i]) == 0;
+		if (which[i] && !threaded[i])
 			rollback_one(&p[i]);
-		else if (!which[i])
-			p[i].s = -2;
 	}
 	for (int i = 0; i < rw->n; i++)
-		if (p[i].s == -1 && which[i])
+		if (threaded[i])
 			pthread_join(p[i].t, NULL);
 	for (int i = 0; i < rw->n; i++)
 		if (which[i])
@@ -676,7 +676,7 @@ static int run_step(struct renew *rw, int s)
 
 struct pre {
 	struct renew *rw;
-	int i, full;
+	int i, full, threaded;
 	struct buf problems, status;
 	pthread_t t;
 };
@@ -743,13 +743,13 @@ static int preflight(struct renew *rw, int full)
 		p[i].full = full;
 		p[i].problems = (struct buf)BUF_INIT(64 * 1024);
 		p[i].status = (struct buf)BUF_INIT(1 << 20);
-		if (pthread_create(&p[i].t, NULL, preflight_main, &p[i]) != 0)
+		p[i].threaded = pthread_create(&p[i].t, NULL, preflight_main,
+		    &p[i]) == 0;
+		if (!p[i].threaded)
 			preflight_one(&p[i]);
-		else
-			p[i].full |= 2;
 	}
 	for (int i = 0; i < rw->n; i++)
-		if (p[i].full & 2)
+		if (p[i].threaded)
 			pthread_join(p[i].t, NULL);
 	for (int i = 0; i < rw->n; i++) {
 		if (full && p[i].status.len)
