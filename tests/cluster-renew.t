@@ -118,21 +118,24 @@ def main(t):
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", ident], check=True)
     try:
         # ---- a cluster whose certificates have expired ----
-        old_end = make_certs(os.path.join(scratch, "old"), seconds=40, ca_name="old CA")
         for n in nodes:
-            upload(n, os.path.join(scratch, "old"))
             n.start(timeout=120)
             n.setup_users()
             n.nb("user", "key", "add", "admin", ident + ".pub")
             n.start("ftpd", [ftpd_path(), "-f", "-c", n.conf], wait_for=(n.addr, n.sftp_port))
-            n.nb("database", "cluster", "certs", *CERTS)
         m.psql("INSERT INTO spaces(name, uri) VALUES ('old-1', 'o1@x'), ('old-2', 'o2@x')")
+        # Made last, valid for 40 s: the cluster forms, then they expire.
+        old_end = make_certs(os.path.join(scratch, "old"), seconds=40, ca_name="old CA")
+        for n in nodes:
+            upload(n, os.path.join(scratch, "old"))
+            n.nb("database", "cluster", "certs", *CERTS)
         m.nb("database", "cluster", "initialize", "--yes")
-        ok = "(Success)" in wait_done(m, "database cluster initialize")
+        outs = [wait_done(m, "database cluster initialize")]
         for n in (r1, r2):
             n.nb("database", "cluster", "join", ADDRS[0], "--yes")
-            ok &= "(Success)" in wait_done(n, f"database cluster join {ADDRS[0]}")
-        t.ok(ok, "a cluster of three formed")
+        outs += [wait_done(n, f"database cluster join {ADDRS[0]}") for n in (r1, r2)]
+        ok = all("(Success)" in o for o in outs)
+        t.ok(ok, "a cluster of three formed", "\n".join(outs))
         time.sleep(max(0, old_end - time.time() + 2))
         for n in (r1, r2):
             n.kill("snapshotd", signal.SIGTERM)
