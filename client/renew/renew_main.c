@@ -69,67 +69,85 @@ static int number(const char *s, long lo, long hi, long *out)
 	return errno || *end || end == s || *out < lo || *out > hi ? -1 : 0;
 }
 
+/* One option (and its argument) at argv[*i]; 0, or the usage status. */
+static int option(int argc, char **argv, int *i, struct renew_opts *o,
+    const char **cluster, const char **master)
+{
+	const char *a = argv[*i], *next = *i + 1 < argc ? argv[*i + 1] : NULL;
+	long v;
+
+	if (next && !strcmp(a, "--node")) {
+		o->specs = xreallocarray(o->specs, (size_t)o->nspecs + 1,
+		    sizeof *o->specs);
+		o->specs[o->nspecs++] = xstrdup(next);
+	} else if (next && !strcmp(a, "--cluster"))
+		*cluster = next;
+	else if (next && !strcmp(a, "-i"))
+		o->identity = next;
+	else if (next && !strcmp(a, "--known-hosts"))
+		o->known_hosts = next;
+	else if (next && !strcmp(a, "--master"))
+		*master = next;
+	else if (next && !strcmp(a, "--certs"))
+		o->certs = next;
+	else if (next && !strcmp(a, "--archive-dir"))
+		o->archive_dir = next;
+	else if (next && !strcmp(a, "--min-days")) {
+		if (number(next, 0, 3650, &v))
+			return usage("--min-days takes 0 to 3650");
+		o->min_days = (int)v;
+	} else if (next && !strcmp(a, "--timeout")) {
+		if (number(next, 1, 86400, &v))
+			return usage("--timeout takes 1 to 86400 seconds");
+		o->timeout = v;
+	} else {
+		int *flag = !strcmp(a, "--yes") ? &o->yes :
+		    !strcmp(a, "--dry-run") ? &o->dry_run :
+		    !strcmp(a, "--json") ? &o->json :
+		    !strcmp(a, "--resume") ? &o->resume :
+		    !strcmp(a, "--abort") ? &o->abort : NULL;
+		if (flag == NULL) {
+			fprintf(stderr, "nodebak: cluster renew: %s: unknown "
+			    "option, or its argument is missing\n", esc(a));
+			return usage(NULL);
+		}
+		*flag = 1;
+		return 0;
+	}
+	(*i)++;
+	return 0;
+}
+
+/* The default archive folder: nodebak-renew beside the cluster file, else
+ * in the current folder. Caller frees. */
+static char *default_archive(const char *cluster)
+{
+	const char *slash = cluster ? strrchr(cluster, '/') : NULL;
+	int dirlen = slash ? (int)(slash - cluster) + 1 : 0;
+	size_t n = (size_t)dirlen + 16;
+	char *d = xmalloc(n);
+
+	snprintf(d, n, "%.*snodebak-renew", dirlen, cluster ? cluster : "");
+	return d;
+}
+
 int renew_main(int argc, char **argv)
 {
 	struct renew_opts o;
 	const char *cluster = NULL, *master = NULL;
 	char *dflt = NULL;
-	long v;
 	int rc;
 
 	memset(&o, 0, sizeof o);
 	o.min_days = RENEW_MIN_DAYS;
 	o.timeout = RENEW_TIMEOUT;
 	for (int i = 0; i < argc; i++) {
-		const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
-		int takes = 1;
-
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+		if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
 			fputs(USAGE, stdout);
 			return 0;
-		} else if (!strcmp(a, "--node") && next) {
-			o.specs = xreallocarray(o.specs, (size_t)o.nspecs + 1,
-			    sizeof *o.specs);
-			o.specs[o.nspecs++] = xstrdup(next);
-		} else if (!strcmp(a, "--cluster") && next)
-			cluster = next;
-		else if (!strcmp(a, "-i") && next)
-			o.identity = next;
-		else if (!strcmp(a, "--known-hosts") && next)
-			o.known_hosts = next;
-		else if (!strcmp(a, "--master") && next)
-			master = next;
-		else if (!strcmp(a, "--certs") && next)
-			o.certs = next;
-		else if (!strcmp(a, "--archive-dir") && next)
-			o.archive_dir = next;
-		else if (!strcmp(a, "--min-days") && next) {
-			if (number(next, 0, 3650, &v))
-				return usage("--min-days takes 0 to 3650");
-			o.min_days = (int)v;
-		} else if (!strcmp(a, "--timeout") && next) {
-			if (number(next, 1, 86400, &v))
-				return usage("--timeout takes 1 to 86400 seconds");
-			o.timeout = v;
-		} else {
-			takes = 0;
-			if (!strcmp(a, "--yes"))
-				o.yes = 1;
-			else if (!strcmp(a, "--dry-run"))
-				o.dry_run = 1;
-			else if (!strcmp(a, "--json"))
-				o.json = 1;
-			else if (!strcmp(a, "--resume"))
-				o.resume = 1;
-			else if (!strcmp(a, "--abort"))
-				o.abort = 1;
-			else {
-				fprintf(stderr, "nodebak: cluster renew: %s: unknown "
-				    "option, or its argument is missing\n", esc(a));
-				return usage(NULL);
-			}
 		}
-		i += takes;
+		if ((rc = option(argc, argv, &i, &o, &cluster, &master)) != 0)
+			return rc;
 	}
 	if (cluster && read_cluster(cluster, &o, &master) != 0) {
 		fprintf(stderr, "nodebak: cluster renew: %s\n", err_msg());
@@ -138,16 +156,8 @@ int renew_main(int argc, char **argv)
 	o.master = master;
 	if (o.resume && o.abort)
 		return usage("--resume and --abort exclude each other");
-	if (o.archive_dir == NULL) {
-		/* Beside the cluster file, else in the current folder. */
-		const char *slash = cluster ? strrchr(cluster, '/') : NULL;
-		size_t n = slash ? (size_t)(slash - cluster) + 32 : 32;
-		dflt = xmalloc(n);
-		snprintf(dflt, n, "%.*s%snodebak-renew",
-		    slash ? (int)(slash - cluster) : 0, cluster ? cluster : "",
-		    slash ? "/" : "");
-		o.archive_dir = dflt;
-	}
+	if (o.archive_dir == NULL)
+		o.archive_dir = dflt = default_archive(cluster);
 	if (!o.identity || !o.known_hosts)
 		return usage("-i IDENTITY and --known-hosts FILE are required");
 	if (!o.resume && !o.abort && (o.nspecs == 0 || !o.master || !o.certs))
