@@ -14,8 +14,10 @@ expired, as in the reference. In order, on the one cluster:
   serial on each, the data written before is on every replica;
 - the master's initialize fails: every node back to its exact state of
   before (database rows, the files root, cluster.conf byte for byte);
-- the orchestrator SIGKILLed at eight points (NODEBAK_RENEW_KILL_AT, the
-  test hook): --abort restores the state of before, or --resume completes.
+- the orchestrator SIGKILLed at nine points (NODEBAK_RENEW_KILL_AT, the
+  test hook): --abort restores the state of before (five points), or
+  --resume completes (four); killed as the rollback after a failed
+  initialize began, --resume finishes the rollback.
 
 Bounded in time; every process started is stopped by pid (node.py)."""
 import hashlib
@@ -256,6 +258,16 @@ def main(t):
                 t.ok(killed and rc2 == 0 and len(re.findall(r"renewed, in sync", out2)) == 3 and
                      len({serial(n) for n in nodes}) == 1, f"killed at {point}: --resume completes",
                      out[-800:] + out2[-1500:])
+
+        # ---- killed while rolling every node back: --resume finishes it ----
+        before = [state(n) for n in nodes]
+        rc, out = rn.run("--yes", certs=certs["c"], env={"NODEBAK_RENEW_FAIL": f"initialize@{ADDRS[0]}",
+                                                       "NODEBAK_RENEW_KILL_AT": "begin:rollback"})
+        rc2, out2 = rn.run("--resume")
+        t.ok(rc == -signal.SIGKILL and rc2 == 1 and "the renewal died while rolling back" in out2 and
+             len(re.findall(r"(?m)^  127\.0\.0\.2\d\s+rolled back to pre-renew-", out2)) == 3 and
+             [state(n) for n in nodes] == before, "killed as the rollback began: --resume rolls every node back",
+             out[-800:] + out2[-1500:])
     finally:
         for n in nodes:
             n.cleanup()

@@ -87,6 +87,8 @@ static const struct step steps[] = {
 	  "wait for Connected Slave ( In Sync )" },
 };
 #define NSTEPS ((int)(sizeof steps / sizeof steps[0]))
+/* In a node's started bits: its rollback began (--resume finishes it). */
+#define ROLLING (1u << 31)
 
 struct renew {
 	const struct renew_opts *o;
@@ -487,6 +489,15 @@ static void rollback_set(struct renew *rw, const int *which)
 
 	int threaded[NMAX];
 
+	/* Journaled for all of them at once, before any starts: a resumed
+	 * renewal sees the whole set (the master in it: every node). */
+	pthread_mutex_lock(&rw->mu);
+	for (int i = 0; i < rw->n; i++)
+		if (which[i])
+			rw->j.node[i].started |= ROLLING;
+	journal_save(rw);
+	pthread_mutex_unlock(&rw->mu);
+	kill_hook("begin:rollback");
 	for (int i = 0; i < rw->n; i++) {
 		memset(&p[i], 0, sizeof p[i]);
 		p[i].rw = rw;
@@ -566,6 +577,18 @@ static void rollback_all(struct renew *rw, const char *why)
 	}
 	rollback_set(rw, which);
 	reform(rw, which);
+}
+
+/* Replicas rolled back alone: the master was renewed, their old
+ * certificates are not its, so they stay out of the cluster. */
+static void rollback_replicas(struct renew *rw, const int *which)
+{
+	rollback_set(rw, which);
+	for (int i = 0; i < rw->n; i++)
+		if (which[i] && rw->j.node[i].outcome == RJ_ROLLED_BACK)
+			outcome(rw, i, RJ_ROLLED_BACK, "out of the cluster until "
+			    "its certificates are renewed (nodebak cluster renew "
+			    "again, or by hand: docs/cluster.md)");
 }
 
 /* ---- running a step across its nodes ---- */
@@ -663,12 +686,28 @@ static int run_step(struct renew *rw, int s)
 		    "a step every node depends on failed");
 		return 1;
 	}
-	rollback_set(rw, failed);
-	for (int i = 0; i < rw->n; i++)
-		if (failed[i] && rw->j.node[i].outcome == RJ_ROLLED_BACK)
-			outcome(rw, i, RJ_ROLLED_BACK, "out of the cluster until "
-			    "its certificates are renewed (nodebak cluster renew "
-			    "again, or by hand: docs/cluster.md)");
+	rollback_replicas(rw, failed);
+	return 0;
+}
+
+/* A renewal that died while rolling nodes back: finish those first. 1
+ * when that ends the renewal (the master was among them). */
+static int resume_rollbacks(struct renew *rw)
+{
+	int which[NMAX], any = 0;
+
+	for (int i = 0; i < rw->n; i++) {
+		which[i] = rw->j.node[i].outcome == RJ_PENDING &&
+		    (rw->j.node[i].started & ROLLING);
+		any |= which[i];
+	}
+	if (!any)
+		return 0;
+	if (which[rw->master]) {
+		rollback_all(rw, "the renewal died while rolling back");
+		return 1;
+	}
+	rollback_replicas(rw, which);
 	return 0;
 }
 
@@ -1010,9 +1049,10 @@ int renew_run(const struct renew_opts *o)
 		goto out;
 	}
 	journal_save(rw);
-	for (int s = 0; s < NSTEPS; s++)
-		if (run_step(rw, s))
-			break;
+	if (!resume_rollbacks(rw))
+		for (int s = 0; s < NSTEPS; s++)
+			if (run_step(rw, s))
+				break;
 	for (int i = 0; i < rw->n; i++)
 		if (rw->alive[i] && rw->j.node[i].outcome == RJ_PENDING)
 			outcome(rw, i, RJ_RENEWED, NULL);
