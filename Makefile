@@ -77,11 +77,11 @@ UNIT_SRCS := $(wildcard tests/unit/t_*.c)
 UNIT_FTPD_OBJS := ftpd/ftp_parse.o ftpd/rootfs.o ftpd/lockout.o ftpd/rconsole.o
 UNIT_CLIENT_OBJS := client/console.o client/user.o client/hostkey.o client/cmdtab.o \
 	client/progress.o
-UNIT_PULL_OBJS := client/pull/pullconf.o
+UNIT_PULL_OBJS := client/pull/pullconf.o client/renew/rjournal.o client/renew/certcheck.o
 tests/bin/unit: tests/unit/main.c $(UNIT_SRCS) $(SNAPSHOTD_OBJS) $(UNIT_FTPD_OBJS) \
 		$(UNIT_CLIENT_OBJS) $(UNIT_PULL_OBJS) common/libnodebak.a | tests/bin
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -Itests/unit -Isnapshotd -Iftpd \
-		-Iclient -Iclient/pull -o $@ \
+		-Iclient -Iclient/pull -Iclient/renew -o $@ \
 		tests/unit/main.c $(UNIT_SRCS) $(SNAPSHOTD_OBJS) $(UNIT_FTPD_OBJS) \
 		$(UNIT_CLIENT_OBJS) $(UNIT_PULL_OBJS) common/libnodebak.a $(LIBS)
 
