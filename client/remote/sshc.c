@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <libssh/libssh.h>
 #include <libssh/sftp.h>
@@ -22,6 +23,16 @@
 #define GET_INFLIGHT 16
 #define GET_CHUNK (128 * 1024)
 
+/* Deadlines on the monotonic clock: a wall-clock step must not cut a
+ * wait short or stretch it. */
+static time_t mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
 /* AEAD ciphers first: AES-GCM where the CPU has AES instructions is the
  * cheapest per byte on both ends; then ChaCha20-Poly1305 and CTR. */
 #define CIPHERS "aes128-gcm@openssh.com,aes256-gcm@openssh.com," \
@@ -31,6 +42,7 @@ struct sshc {
 	ssh_session s;
 	sftp_session sftp;
 	const char *host;	/* for messages */
+	long timeout;		/* seconds a console command may stay silent */
 };
 
 static int ssh_fail(ssh_session s, const char *host, const char *what)
@@ -208,6 +220,7 @@ int sshc_connect(const struct sshc_opts *o, struct sshc **out)
 
 	*out = NULL;
 	c->host = o->host;
+	c->timeout = o->timeout > 0 ? o->timeout : 60;
 	if ((r = load_identity(o->identity, &id)) != 0 ||
 	    (r = session_open(o->host, o->port, o->timeout, o->user,
 	    &c->s)) != 0 || (r = check_host_key(c->s, o)) != 0)
@@ -454,6 +467,7 @@ int sshc_exec(struct sshc *c, const char *command, size_t max,
 {
 	ssh_channel ch;
 	char chunk[16384];
+	time_t quiet_until = mono_s() + c->timeout;
 	int r = 0;
 
 	*status = -1;
@@ -482,6 +496,11 @@ int sshc_exec(struct sshc *c, const char *command, size_t max,
 				r = buf_add(out, chunk, (size_t)n);
 			got += n > 0 ? n : 0;
 		}
+		if (r == 0 && got > 0)
+			quiet_until = mono_s() + c->timeout;
+		else if (r == 0 && mono_s() > quiet_until)
+			r = err_set(ERR_IO, "%s: a console command said nothing for "
+			    "%ld s", esc(c->host), c->timeout);
 		if (r != 0)
 			goto out;
 		if (got == 0 && ssh_channel_is_eof(ch) &&

@@ -403,7 +403,7 @@ static int st_insync(struct renew *rw, int i)
 	struct rnode *n = &rw->node[i];
 	struct buf text = BUF_INIT(1 << 20);
 	struct rnode_status st;
-	time_t until = time(NULL) + rw->o->timeout;
+	double until = mono() + (double)rw->o->timeout;
 	int r;
 
 	for (;;) {
@@ -411,7 +411,7 @@ static int st_insync(struct renew *rw, int i)
 			break;
 		if (is_member(n, buf_cstr(&text)))
 			break;
-		if (time(NULL) >= until) {
+		if (mono() >= until) {
 			r = err_set(ERR_CANCELLED, "%s: not In Sync after %ld s",
 			    n->addr, rw->o->timeout);
 			break;

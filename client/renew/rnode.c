@@ -19,6 +19,16 @@
 #define OUT_MAX (1 << 20)
 #define POLL_MS 500
 
+/* Deadlines on the monotonic clock: a wall-clock step must not cut a
+ * wait short or stretch it. */
+static time_t mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
 int rnode_parse(const char *spec, struct rnode *n)
 {
 	const char *at = strchr(spec, '@'), *colon;
@@ -190,7 +200,7 @@ int rnode_cluster(struct rnode *n, const char *cmd, long timeout,
 {
 	struct buf out = BUF_INIT(OUT_MAX), line = BUF_INIT(512);
 	struct rnode_status st;
-	time_t until = time(NULL) + timeout;
+	time_t until = mono_s() + timeout;
 	int r, started = 0;
 
 	if ((r = rnode_status(n, &st, NULL)) != 0)
@@ -209,7 +219,7 @@ int rnode_cluster(struct rnode *n, const char *cmd, long timeout,
 			goto out;
 		if (!strcmp(st.last, cmd) && !running(&st))
 			break;
-		if (time(NULL) >= until) {
+		if (mono_s() >= until) {
 			r = err_set(ERR_CANCELLED, "%s: '%s' did not finish in %ld "
 			    "s", esc(n->addr), cmd, timeout);
 			goto out;
