@@ -181,6 +181,17 @@ def main(t):
                            capture_output=True, text=True, timeout=120)
         t.ok(p.returncode == 1 and f"{ADDRS[1]}: host key SHA256:" in p.stdout and "is not in" in p.stdout,
              "a node whose host key is not in known_hosts is refused", p.stdout[-1500:] + p.stderr)
+        other = os.path.join(scratch, "other_host_key")
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", other], check=True)
+        with open(wrong, "w") as f:
+            for line in open(known):
+                if line.startswith(f"[{ADDRS[1]}]"):
+                    line = line.split(" ")[0] + " " + " ".join(open(other + ".pub").read().split(" ")[:2]) + "\n"
+                f.write(line)
+        p = subprocess.run(p.args, capture_output=True, text=True, timeout=120)
+        t.ok(p.returncode == 1 and f"{ADDRS[1]}: host key SHA256:" in p.stdout and "differs from the one" in p.stdout
+             and "nothing was changed" in p.stdout, "a node whose host key differs from known_hosts' is refused",
+             p.stdout[-1500:] + p.stderr)
         rc, out = rn.run("--dry-run", certs=certs["a"])
         t.ok(rc == 0 and "Plan: snapshot pre-renew-" in out and "7. join" in out and "Dry run: nothing was changed" in out
              and "Server Certificate     : dbclusterserver.cer (expired)" in out,

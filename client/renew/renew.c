@@ -1032,6 +1032,9 @@ int renew_run(const struct renew_opts *o)
 	if ((r = preflight(rw, !o->resume)) != 0) {
 		say(rw, "nodebak: cluster renew: %d problem%s: nothing was "
 		    "changed\n", r, r == 1 ? "" : "s");
+		if (o->json)
+			printf("{\"snapshot\":null,\"ok\":false,\"stage\":"
+			    "\"preflight\",\"problems\":%d}\n", r);
 		goto out;
 	}
 	if (load_certs(rw) != 0) {
