@@ -1023,6 +1023,12 @@ int renew_run(const struct renew_opts *o)
 		fprintf(stderr, "nodebak: cluster renew: %s\n", err_msg());
 		goto out;
 	}
+	if ((o->resume || o->abort) && rjournal_finished(&rw->j)) {
+		say(rw, "The renewal %s has finished; nothing to %s.\n", rw->snap,
+		    o->resume ? "resume" : "abort");
+		rc = report(rw);
+		goto out;
+	}
 	if (o->abort) {
 		r = preflight(rw, 0);
 		rollback_all(rw, "--abort");

@@ -207,6 +207,9 @@ int rnode_cluster(struct rnode *n, const char *cmd, long timeout,
 		goto out;
 	if (!strcmp(st.last, cmd) && running(&st))
 		started = 1;	/* a resumed renewal: it is under way */
+	else if (!strcmp(st.last, cmd) && !strcmp(st.result, "Success") &&
+	    !strcmp(st.status, "Enabled"))
+		goto out;	/* it ended well before the orchestrator died */
 	else if (done && done(&st))
 		goto out;
 	if (!started) {

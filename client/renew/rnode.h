@@ -62,11 +62,12 @@ struct rnode_status {
 int rnode_status(struct rnode *n, struct rnode_status *st, struct buf *text);
 
 /* Start the cluster command cmd ("database cluster remove"; --yes is
- * added) unless the node says it has just run it, and wait (polling
- * status) until it has finished: 0 on Success; ERR_IO with the node's
- * ERROR line on Failed; ERR_CANCELLED after timeout seconds. When done
- * is set, a node whose status already satisfies done() counts as
- * finished without the command (a resumed renewal). */
+ * added) and wait (polling status) until it has finished: 0 on Success;
+ * ERR_IO with the node's ERROR line on Failed; ERR_CANCELLED after
+ * timeout seconds. For a resumed renewal: a cmd still running is waited
+ * for, one that succeeded (its status Enabled) is not run again, and
+ * when done is set a node whose status satisfies done() counts as
+ * finished without the command. */
 int rnode_cluster(struct rnode *n, const char *cmd, long timeout,
     int (*done)(const struct rnode_status *st));
 
