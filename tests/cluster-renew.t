@@ -84,15 +84,16 @@ class Renewer:
             self.base += ["--node", f"admin@{n.addr}:{n.sftp_port}"]
         self.n = 0
 
-    def run(self, *extra, certs=None, env=None, master=ADDRS[0]):
+    def run(self, *extra, certs=None, env=None, master=ADDRS[0], answer=None):
         argv = [os.path.join(BIN, "nodebak"), "cluster", "renew"] + self.base + list(extra)
         if certs:
             argv += ["--certs", certs, "--master", master]
         self.n += 1
         p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                             env=dict(os.environ, **(env or {})), stdin=subprocess.DEVNULL)
+                             env=dict(os.environ, **(env or {})),
+                             stdin=subprocess.PIPE if answer is not None else subprocess.DEVNULL)
         try:
-            out, _ = p.communicate(timeout=RENEW_S)
+            out, _ = p.communicate(input=answer, timeout=RENEW_S)
         except subprocess.TimeoutExpired:
             p.kill()
             out, _ = p.communicate()
@@ -196,6 +197,9 @@ def main(t):
         t.ok(rc == 0 and "Plan: snapshot pre-renew-" in out and "7. join" in out and "Dry run: nothing was changed" in out
              and "Server Certificate     : dbclusterserver.cer (expired)" in out,
              "--dry-run: the status of every node and the plan", out[-2500:])
+        rc, out = rn.run(certs=certs["a"], answer="y\n")
+        t.ok(rc == 1 and "(Y/n)" in out and "Nothing was changed." in out and "snapshot ..." not in out,
+             "the plan's question: anything but a capital Y changes nothing", out[-800:])
         t.ok([state(n) for n in nodes] == before and not os.listdir(os.path.join(m.files, "backups")),
              "--dry-run and the refusals changed nothing on any node")
 
