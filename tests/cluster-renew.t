@@ -16,8 +16,9 @@ expired, as in the reference. In order, on the one cluster:
   before (database rows, the files root, cluster.conf byte for byte);
 - the orchestrator SIGKILLed at nine points (NODEBAK_RENEW_KILL_AT, the
   test hook): --abort restores the state of before (five points), or
-  --resume completes (four); killed as the rollback after a failed
-  initialize began, --resume finishes the rollback.
+  --resume completes (four); with NODEBAK_RENEW_TEST_ALL=1 both at every
+  point; killed as the rollback after a failed initialize began,
+  --resume finishes the rollback.
 
 Bounded in time; every process started is stopped by pid (node.py)."""
 import hashlib
@@ -260,11 +261,16 @@ def main(t):
         # ---- the orchestrator killed: --abort restores, --resume completes ----
         points = ["begin:snapshot", "snapshot", "pull", "remove-replicas", f"remove-master@{ADDRS[0]}",
                   "certs", "initialize", f"join@{ADDRS[1]}", "insync"]
-        for k, point in enumerate(points):
+        # Each point with --abort or --resume in turn; with
+        # NODEBAK_RENEW_TEST_ALL=1 each point with both (about 3 minutes
+        # more).
+        cases = [(k, point, way) for k, point in enumerate(points) for way in (0, 1)
+                 if os.environ.get("NODEBAK_RENEW_TEST_ALL") == "1" or way == k % 2]
+        for k, point, way in cases:
             before = [state(n) for n in nodes]
             rc, out = rn.run("--yes", certs=certs["d" if k % 2 else "c"], env={"NODEBAK_RENEW_KILL_AT": point})
             killed = rc == -signal.SIGKILL
-            if k % 2 == 0:
+            if way == 0:
                 rc2, out2 = rn.run("--abort")
                 t.ok(killed and rc2 == 1 and "renewed" not in out2 and [state(n) for n in nodes] == before,
                      f"killed at {point}: --abort restores every node", out[-800:] + out2[-1500:])
