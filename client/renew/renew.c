@@ -517,8 +517,9 @@ static void rollback_set(struct renew *rw, const int *which)
 
 /* After every node was rolled back: the old cluster formed again as it
  * was (the reference: restore, then re-initialise or re-join), each node
- * that was part of it before. A rollback leaves a node out of the
- * cluster. */
+ * whose status was Enabled before. A rollback leaves a node out of the
+ * cluster. A replica whose old certificates have expired cannot join
+ * again: it is reported as needing attention, with the command. */
 static void reform(struct renew *rw, const int *rolled)
 {
 	struct rnode *m = &rw->node[rw->master];
@@ -740,7 +741,10 @@ static void preflight_one(struct pre *p)
 		buf_addf(&p->problems, "%s: the console does not answer: %s\n",
 		    n->addr, err_msg());
 	else
-		rw->j.node[p->i].member = is_member(n, buf_cstr(&p->status));
+		/* In a cluster before the renewal: what re-forming the old
+		 * cluster after a rollback of every node gives back. Not "In
+		 * Sync": a replica catching up at this moment is a member. */
+		rw->j.node[p->i].member = !strcmp(st.status, "Enabled");
 	if (rnode_must(n, "key show", &key) != 0 ||
 	    keyfile_parse(key.p, key.len, "key show", &sk, &kn) != 0)
 		buf_addf(&p->problems, "%s: cannot read its signing key (to "

@@ -22,7 +22,7 @@ struct rj_node {
 	char spec[160];			/* USER@ADDRESS[:PORT] */
 	unsigned started, done;		/* bit per step (renew.c's table) */
 	enum rj_outcome outcome;
-	int member;			/* before: Connected Master or In Sync */
+	int member;			/* before: Status Enabled */
 	char note[512];			/* one line, for RJ_ATTENTION */
 };
 
