@@ -28,6 +28,11 @@ SNAPSHOTD_OBJS := $(patsubst %.c,%.o,$(filter-out snapshotd/main.c,$(wildcard sn
 CLIENT_OBJS := $(patsubst %.c,%.o,$(filter-out client/main.c,$(wildcard client/*.c)))
 FTPD_OBJS := $(patsubst %.c,%.o,$(filter-out ftpd/main.c,$(wildcard ftpd/*.c)))
 PULL_OBJS := $(patsubst %.c,%.o,$(filter-out client/pull/main.c,$(wildcard client/pull/*.c)))
+# Beneath both nodebak-pull and nodebak cluster renew: the SSH client
+# (the only libssh client user), the verified fetch of an archive and the
+# archive folder (docs/architecture.md, "client/remote").
+REMOTE_OBJS := $(patsubst %.c,%.o,$(wildcard client/remote/*.c))
+RENEW_OBJS := $(patsubst %.c,%.o,$(wildcard client/renew/*.c))
 
 PROGRAMS := bin/nodebak bin/nodebak-snapshotd
 ifneq ($(wildcard ftpd/main.c),)
@@ -40,8 +45,10 @@ TEST_PROGRAMS := tests/bin/nodebak-snapshotd-fault tests/bin/unit
 
 all: $(PROGRAMS)
 
-bin/nodebak: client/main.o $(CLIENT_OBJS) common/libnodebak.a | bin
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs $(EDITPKGS))
+bin/nodebak: client/main.o $(CLIENT_OBJS) $(RENEW_OBJS) $(REMOTE_OBJS) common/libnodebak.a | bin
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs $(EDITPKGS) $(SSHPKGS))
+
+client/main.o client/pull/%.o client/renew/%.o client/remote/%.o: ALL_CFLAGS += -Iclient/remote -Iclient/renew
 
 client/lineedit.o: ALL_CFLAGS += $(shell pkg-config --cflags $(EDITPKGS))
 
@@ -52,7 +59,7 @@ bin/nodebak-ftpd: ftpd/main.o $(FTPD_OBJS) common/libnodebak.a | bin
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs $(SSHPKGS))
 
 # The archive host's puller (docs/pull.md): libssh's client side.
-bin/nodebak-pull: client/pull/main.o $(PULL_OBJS) common/libnodebak.a | bin
+bin/nodebak-pull: client/pull/main.o $(PULL_OBJS) $(REMOTE_OBJS) common/libnodebak.a | bin
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(shell pkg-config --libs $(SSHPKGS) $(S3PKGS))
 
 client/pull/s3.o: ALL_CFLAGS += $(shell pkg-config --cflags $(S3PKGS))
@@ -74,11 +81,11 @@ UNIT_SRCS := $(wildcard tests/unit/t_*.c)
 UNIT_FTPD_OBJS := ftpd/ftp_parse.o ftpd/rootfs.o ftpd/lockout.o ftpd/rconsole.o
 UNIT_CLIENT_OBJS := client/console.o client/user.o client/hostkey.o client/cmdtab.o \
 	client/progress.o
-UNIT_PULL_OBJS := client/pull/pullconf.o
+UNIT_PULL_OBJS := client/pull/pullconf.o client/renew/rjournal.o client/renew/certcheck.o
 tests/bin/unit: tests/unit/main.c $(UNIT_SRCS) $(SNAPSHOTD_OBJS) $(UNIT_FTPD_OBJS) \
 		$(UNIT_CLIENT_OBJS) $(UNIT_PULL_OBJS) common/libnodebak.a | tests/bin
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -Itests/unit -Isnapshotd -Iftpd \
-		-Iclient -Iclient/pull -o $@ \
+		-Iclient -Iclient/pull -Iclient/renew -o $@ \
 		tests/unit/main.c $(UNIT_SRCS) $(SNAPSHOTD_OBJS) $(UNIT_FTPD_OBJS) \
 		$(UNIT_CLIENT_OBJS) $(UNIT_PULL_OBJS) common/libnodebak.a $(LIBS)
 

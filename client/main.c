@@ -8,6 +8,7 @@
 #include "console.h"
 #include "err.h"
 #include "esc.h"
+#include "renew.h"
 #include "shell.h"
 #include "verify.h"
 #include "banned.h"
@@ -25,6 +26,9 @@ static void usage(FILE *f)
 	    "nodebak verify FILE.bak [--key PUBKEY] [--identity FILE] checks an "
 	    "archive here, with "
 	    "no daemon.\n"
+	    "nodebak cluster renew ... renews the database cluster's certificates "
+	    "on every node over SSH\n  (nodebak cluster renew --help; "
+	    "docs/cluster.md).\n"
 	    "Examples: nodebak backup snapshot nightly\n"
 	    "          nodebak backup list\n"
 	    "          nodebak database cluster status\n");
@@ -66,6 +70,10 @@ int main(int argc, char **argv)
 	 * key is given. */
 	if (i < argc && !strcmp(argv[i], "verify"))
 		return verify_main(file, argc - i - 1, argv + i + 1);
+	/* The renewal runs here and drives the nodes over SSH. */
+	if (i + 1 < argc && !strcmp(argv[i], "cluster") &&
+	    !strcmp(argv[i + 1], "renew"))
+		return renew_main(argc - i - 2, argv + i + 2);
 	/* help needs neither the daemon nor a configuration. */
 	if (i < argc && !strcmp(argv[i], "help"))
 		return cmdtab_help(stdout, argc - i - 1, argv + i + 1);

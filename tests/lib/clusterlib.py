@@ -28,17 +28,18 @@ def common_port(addrs):
     raise RuntimeError("no common free port")
 
 
-def make_certs(dest, seconds=None, ca_name="test cluster CA"):
+def make_certs(dest, seconds=None, ca_name="test cluster CA", serial="1000"):
     """A CA (CA.cer, CA.key) and server and client pairs named as on the
     appliance (dbclusterserver.key/.cer, dbclusterclient.key/.cer, client
     CN postgres) in dest. seconds: the leaf certificates expire that many
-    seconds from now (default: in 30 days)."""
+    seconds from now (default: in 30 days). serial: the first leaf's serial
+    number (hexadecimal), so that sets can be told apart by serial."""
     os.makedirs(dest, exist_ok=True)
     work = os.path.join(dest, ".ca")
     os.makedirs(os.path.join(work, "new"), exist_ok=True)
     open(os.path.join(work, "index.txt"), "w").close()
     with open(os.path.join(work, "serial"), "w") as f:
-        f.write("1000\n")
+        f.write(serial + "\n")
     cnf = os.path.join(work, "ca.cnf")
     with open(cnf, "w") as f:
         f.write(f"""[ca]

@@ -35,6 +35,7 @@ int main(void)
 	t_users();
 	t_split();
 	t_db_pg();
+	t_renew();
 	printf("1..%d\n", tap_n);
 	return tap_failed ? 1 : 0;
 }

@@ -38,6 +38,7 @@ void t_schedule(void);
 void t_pki(void);
 void t_pullconf(void);
 void t_age(void);
+void t_renew(void);
 void t_sysfilter(void);
 void t_db_pg(void);
 void t_users(void);

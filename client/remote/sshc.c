@@ -1,9 +1,11 @@
-/* sshc.c: SSH and SFTP client on libssh (sshc.h). */
+/* sshc.c: SSH and SFTP client on libssh (sshc.h): host key checks, key
+ * authentication, SFTP reads and writes, one console command on exec. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <libssh/libssh.h>
 #include <libssh/sftp.h>
@@ -21,6 +23,16 @@
 #define GET_INFLIGHT 16
 #define GET_CHUNK (128 * 1024)
 
+/* Deadlines on the monotonic clock: a wall-clock step must not cut a
+ * wait short or stretch it. */
+static time_t mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
 /* AEAD ciphers first: AES-GCM where the CPU has AES instructions is the
  * cheapest per byte on both ends; then ChaCha20-Poly1305 and CTR. */
 #define CIPHERS "aes128-gcm@openssh.com,aes256-gcm@openssh.com," \
@@ -30,6 +42,7 @@ struct sshc {
 	ssh_session s;
 	sftp_session sftp;
 	const char *host;	/* for messages */
+	long timeout;		/* seconds a console command may stay silent */
 };
 
 static int ssh_fail(ssh_session s, const char *host, const char *what)
@@ -121,6 +134,34 @@ int sshc_file_fingerprint(const char *path, char fp[SSHC_FP_MAX])
 	return r;
 }
 
+/* The host must be in the known_hosts file with the key it showed. */
+static int check_known_hosts(ssh_session s, const struct sshc_opts *o,
+    const char *got)
+{
+	enum ssh_known_hosts_e k;
+
+	if (ssh_options_set(s, SSH_OPTIONS_KNOWNHOSTS, o->known_hosts) < 0 ||
+	    ssh_options_set(s, SSH_OPTIONS_GLOBAL_KNOWNHOSTS, "/dev/null") < 0)
+		return ssh_fail(s, o->host, "options");
+	k = ssh_session_is_known_server(s);
+	switch (k) {
+	case SSH_KNOWN_HOSTS_OK:
+		return 0;
+	case SSH_KNOWN_HOSTS_CHANGED:
+	case SSH_KNOWN_HOSTS_OTHER:
+		return err_set(ERR_REFUSED, "%s: host key %s differs from the "
+		    "one %s lists: refused", esc(o->host), got,
+		    esc(o->known_hosts));
+	case SSH_KNOWN_HOSTS_UNKNOWN:
+	case SSH_KNOWN_HOSTS_NOT_FOUND:
+		return err_set(ERR_REFUSED, "%s: host key %s is not in %s: "
+		    "refused (check it with the node's console and add it)",
+		    esc(o->host), got, esc(o->known_hosts));
+	default:
+		return ssh_fail(s, o->host, "cannot read the known_hosts file");
+	}
+}
+
 /* The server's host key must be the pinned one. */
 static int check_host_key(ssh_session s, const struct sshc_opts *o)
 {
@@ -134,6 +175,8 @@ static int check_host_key(ssh_session s, const struct sshc_opts *o)
 	ssh_key_free(srv);
 	if (r != 0)
 		return r;
+	if (o->known_hosts)
+		return check_known_hosts(s, o, got);
 	if (o->pin_fp)
 		snprintf(want, sizeof want, "%s", o->pin_fp);
 	else if ((r = sshc_file_fingerprint(o->pin_file, want)) != 0)
@@ -177,6 +220,7 @@ int sshc_connect(const struct sshc_opts *o, struct sshc **out)
 
 	*out = NULL;
 	c->host = o->host;
+	c->timeout = o->timeout > 0 ? o->timeout : 60;
 	if ((r = load_identity(o->identity, &id)) != 0 ||
 	    (r = session_open(o->host, o->port, o->timeout, o->user,
 	    &c->s)) != 0 || (r = check_host_key(c->s, o)) != 0)
@@ -187,7 +231,8 @@ int sshc_connect(const struct sshc_opts *o, struct sshc **out)
 		    esc(o->identity));
 		goto out;
 	}
-	if ((c->sftp = sftp_new(c->s)) == NULL || sftp_init(c->sftp) != SSH_OK) {
+	if (!o->no_sftp && ((c->sftp = sftp_new(c->s)) == NULL ||
+	    sftp_init(c->sftp) != SSH_OK)) {
 		r = ssh_fail(c->s, o->host, "cannot start SFTP");
 		goto out;
 	}
@@ -413,4 +458,126 @@ out:
 	free(g.data);
 	sftp_close(g.f);
 	return r;
+}
+
+/* ---- one console command on an exec channel ---- */
+
+int sshc_exec(struct sshc *c, const char *command, size_t max,
+    struct buf *out, int *status)
+{
+	ssh_channel ch;
+	char chunk[16384];
+	time_t quiet_until = mono_s() + c->timeout;
+	int r = 0;
+
+	*status = -1;
+	if ((ch = ssh_channel_new(c->s)) == NULL)
+		return ssh_fail(c->s, c->host, "cannot make a channel");
+	if (ssh_channel_open_session(ch) != SSH_OK ||
+	    ssh_channel_request_exec(ch, command) != SSH_OK) {
+		r = ssh_fail(c->s, c->host, "cannot run a console command");
+		goto out;
+	}
+	ssh_channel_send_eof(ch);
+	while (!ssh_channel_is_eof(ch) || ssh_channel_poll(ch, 1) > 0) {
+		int got = 0;
+		for (int err = 0; err < 2 && r == 0; err++) {
+			int n = ssh_channel_read_timeout(ch, chunk, sizeof chunk,
+			    err, 200);
+			if (n == SSH_ERROR) {
+				r = ssh_fail(c->s, c->host, "console command");
+				break;
+			}
+			if (n > 0 && out->len + (size_t)n > max)
+				r = err_set(ERR_TOOBIG, "%s: a console command's "
+				    "output is longer than %zu bytes", esc(c->host),
+				    max);
+			else if (n > 0)
+				r = buf_add(out, chunk, (size_t)n);
+			got += n > 0 ? n : 0;
+		}
+		if (r == 0 && got > 0)
+			quiet_until = mono_s() + c->timeout;
+		else if (r == 0 && mono_s() > quiet_until)
+			r = err_set(ERR_IO, "%s: a console command said nothing for "
+			    "%ld s", esc(c->host), c->timeout);
+		if (r != 0)
+			goto out;
+		if (got == 0 && ssh_channel_is_eof(ch) &&
+		    ssh_channel_poll(ch, 0) <= 0 && ssh_channel_poll(ch, 1) <= 0)
+			break;
+		if (!ssh_channel_is_open(ch) && got == 0)
+			break;
+	}
+	*status = ssh_channel_get_exit_status(ch);
+out:
+	ssh_channel_close(ch);
+	ssh_channel_free(ch);
+	return r;
+}
+
+/* ---- uploads ---- */
+
+static int put_file(struct sshc *c, const char *path, const void *p,
+    size_t len, unsigned mode)
+{
+	const unsigned char *b = p;
+	sftp_file f;
+	size_t off = 0;
+	int r = 0;
+
+	f = sftp_open(c->sftp, path, O_WRONLY | O_CREAT | O_TRUNC, (mode_t)mode);
+	if (f == NULL)
+		return sftp_fail(c, "create", path);
+	while (off < len) {
+		size_t n = len - off > 32768 ? 32768 : len - off;
+		ssize_t w = sftp_write(f, b + off, n);
+		if (w <= 0) {
+			r = sftp_fail(c, "write", path);
+			break;
+		}
+		off += (size_t)w;
+	}
+	if (sftp_close(f) != SSH_NO_ERROR && r == 0)
+		r = sftp_fail(c, "close", path);
+	return r;
+}
+
+int sshc_put(struct sshc *c, const char *path, const void *p, size_t len,
+    unsigned mode)
+{
+	struct buf tmp = BUF_INIT(4096);
+	int r;
+
+	if ((r = buf_addf(&tmp, "%s.part", path)) != 0)
+		goto out;
+	if ((r = put_file(c, buf_cstr(&tmp), p, len, mode)) != 0)
+		goto out;
+	/* libssh 0.10 renames with SSH_FXP_RENAME, which refuses an existing
+	 * target on servers that follow the draft (nodebak-ftpd does). Then
+	 * the file is written in place: nodebak-ftpd itself writes every
+	 * upload to a hidden file and renames it at CLOSE, so the target is
+	 * never seen half written there either. */
+	if (sftp_rename(c->sftp, buf_cstr(&tmp), path) < 0) {
+		sftp_unlink(c->sftp, buf_cstr(&tmp));
+		r = put_file(c, path, p, len, mode);
+	}
+out:
+	buf_free(&tmp);
+	return r;
+}
+
+int sshc_avail(struct sshc *c, const char *path, uint64_t *bytes)
+{
+	sftp_statvfs_t v;
+
+	*bytes = 0;
+	if (!sftp_extension_supported(c->sftp, "statvfs@openssh.com", "2"))
+		return err_set(ERR_PROTO, "%s: the server does not say how "
+		    "much room it has (no statvfs@openssh.com)", esc(c->host));
+	if ((v = sftp_statvfs(c->sftp, path)) == NULL)
+		return sftp_fail(c, "statvfs", path);
+	*bytes = (uint64_t)v->f_bavail * (uint64_t)v->f_frsize;
+	sftp_statvfs_free(v);
+	return 0;
 }
