@@ -46,6 +46,17 @@ static const struct {
 	{ 'g', " is a pax global header (tar type g)" NOT_OURS },
 };
 
+/* NULL for a regular file or folder header, else why it is refused. */
+static const char *type_why(const unsigned char h[USTAR_BLOCK])
+{
+	if (h[156] == '0' || h[156] == '5')
+		return NULL;
+	for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
+		if (h[156] == types[i].flag)
+			return types[i].why;
+	return " has a tar type other than regular file (0) or folder (5)";
+}
+
 /* Write v in digits octal digits with leading zeros; -1 if it does not
  * fit. */
 static int put_octal(unsigned char *p, size_t digits, uint64_t v)
@@ -255,15 +266,12 @@ const char *ustar_check(const unsigned char h[USTAR_BLOCK],
 {
 	unsigned char want[USTAR_BLOCK];
 	uint64_t mode, size, mtime;
+	const char *why;
 
 	memset(out, 0, sizeof *out);
 	get_path(h, out);
-	if (h[156] != '0' && h[156] != '5') {
-		for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
-			if (h[156] == types[i].flag)
-				return types[i].why;
-		return " has a tar type other than regular file (0) or folder (5)";
-	}
+	if ((why = type_why(h)) != NULL)
+		return why;
 	out->is_dir = h[156] == '5';
 	if (get_octal(h + 100, 6, &mode) != 0 || mode > 07777)
 		return fields[F_MODE].why;
@@ -371,12 +379,8 @@ static const char *pax_check(const unsigned char *p, size_t total,
 	} else {
 		get_path(h, out);
 	}
-	if (h[156] != '0' && h[156] != '5') {
-		for (size_t i = 0; i < sizeof types / sizeof types[0]; i++)
-			if (h[156] == types[i].flag)
-				return types[i].why;
-		return " has a tar type other than regular file (0) or folder (5)";
-	}
+	if ((why = type_why(h)) != NULL)
+		return why;
 	out->is_dir = h[156] == '5';
 	if (has_path) {
 		n = strlen(path);
