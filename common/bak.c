@@ -597,14 +597,15 @@ static int rerr(struct reader *rd, const char *what)
 
 /* Read the gzip stream from src. */
 static int reader_open(struct reader *rd, const char *path,
-    const struct source *src)
+    const struct source *src, int ahead)
 {
 	int r;
 
 	memset(rd, 0, sizeof *rd);
 	rd->path = path;
 	ustar_stream_init(&rd->us, path);
-	if ((r = gz_reader_new(src, path, &rd->gz)) != 0)
+	if ((r = gz_reader_new(src, path, &rd->gz)) != 0 ||
+	    (ahead && (r = gz_reader_readahead(rd->gz)) != 0))
 		return r;
 	rd->in = xmalloc(IO_CHUNK);
 	rd->chunk = xmalloc(IO_CHUNK);
@@ -903,8 +904,10 @@ const struct sigkey *bak_key_only(void *arg, const char *keyid)
 }
 
 /* Format 1 (and the payload of format 2): gzip(ustar(MANIFEST,
- * MANIFEST.sig, members)) from src. mhash gets the MANIFEST's SHA-256. */
-static int read_plain(const struct source *src, const char *path,
+ * MANIFEST.sig, members)) from src. mhash gets the MANIFEST's SHA-256.
+ * ahead: src is a file's, decompressed in a thread ahead of the checks
+ * and writes (gz_reader_readahead()). */
+static int read_plain(const struct source *src, int ahead, const char *path,
     const struct bak_keys *k, const struct bak_limits *lim, int stage_fd,
     struct manifest *mf, char mhash[SHA256_HEX_LEN + 1])
 {
@@ -922,7 +925,7 @@ static int read_plain(const struct source *src, const char *path,
 	int r, eof;
 
 	manifest_init(mf);
-	if ((r = reader_open(&rd, path, src)) != 0)
+	if ((r = reader_open(&rd, path, src, ahead)) != 0)
 		goto out;
 	/* 1. MANIFEST and MANIFEST.sig, first and in that order. */
 	if ((r = next_header(&rd, &e, name, sizeof name, &eof)) != 0)
@@ -1042,6 +1045,7 @@ struct outer {
 	int check;
 	const struct bak_progress *progress;
 	uint64_t done, total;	/* bytes of the file read, its size */
+	int ahead;		/* a regular file: decompress ahead */
 };
 
 static int outer_read(void *ctx, void *p, size_t cap, size_t *got)
@@ -1176,7 +1180,8 @@ static int read_sealed(struct outer *o, const char *path,
 		r = age_reader_new(&ps, k->ids, k->nids, path, &ar);
 		if (r == 0) {
 			struct source as = { age_source_read, ar };
-			if ((r = read_plain(&as, path, k, lim, stage_fd, mf, mhash)) != 0)
+			if ((r = read_plain(&as, o->ahead, path, k, lim, stage_fd,
+			    mf, mhash)) != 0)
 				goto out;
 			/* The gzip reader saw the end of the age stream, which
 			 * saw the end of the payload. */
@@ -1304,17 +1309,21 @@ int bak_read_fd(int fd, const char *path, const struct bak_keys *k,
 		return err_sys("%s", path);
 	o.fd.fd = fd;
 	o.fd.what = path;
-	if (k->progress && k->progress->fn && fstat(fd, &st) == 0 &&
-	    S_ISREG(st.st_mode)) {
-		o.progress = k->progress;
-		o.total = (uint64_t)st.st_size;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		/* A file (not a pipe that someone fills): it may be read
+		 * ahead by a thread of the gzip layer. */
+		o.ahead = 1;
+		if (k->progress && k->progress->fn) {
+			o.progress = k->progress;
+			o.total = (uint64_t)st.st_size;
+		}
 	}
 	if ((r = source_read_full(&(struct source){ fd_source_read, &o.fd },
 	    o.pre, sizeof o.pre, &o.prelen)) != 0)
 		goto out;
 	o.done = o.prelen;	/* served again, not counted again */
 	if (o.prelen >= 2 && o.pre[0] == 0x1f && o.pre[1] == 0x8b) {
-		r = read_plain(&os, path, k, lim, stage_fd, mf, mhash);
+		r = read_plain(&os, o.ahead, path, k, lim, stage_fd, mf, mhash);
 	} else if (age_looks_like(o.pre, o.prelen)) {
 		/* A format 1 archive encrypted with age -r: its own signature
 		 * says who made it, once an identity opens it. */
@@ -1326,7 +1335,8 @@ int bak_read_fd(int fd, const char *path, const struct bak_keys *k,
 		}
 		if ((r = age_reader_new(&os, k->ids, k->nids, path, &ar)) == 0) {
 			struct source as = { age_source_read, ar };
-			r = read_plain(&as, path, k, lim, stage_fd, mf, mhash);
+			r = read_plain(&as, o.ahead, path, k, lim, stage_fd, mf,
+			    mhash);
 			seal->age_only = r == 0;
 		}
 	} else {
@@ -1418,7 +1428,7 @@ int bak_peek_manifest(const char *path, struct manifest *mf,
 		goto out;
 	}
 	opened = 1;
-	if ((r = reader_open(&rd, path, &src)) != 0 ||
+	if ((r = reader_open(&rd, path, &src, 0)) != 0 ||
 	    (r = next_header(&rd, &e, name, sizeof name, &eof)) != 0)
 		goto out;
 	if (eof || strcmp(name, "MANIFEST")) {

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -17,12 +18,28 @@
 
 #define GZ_CHUNK (256 * 1024)	/* reader input */
 
+/* Read-ahead (gz_reader_readahead()): a thread decompresses into a ring
+ * of RA_SLOTS buffers of RA_SIZE bytes while the caller consumes them. */
+#define RA_SLOTS 4
+#define RA_SIZE (1 << 20)
+
 struct gz_reader {
 	z_stream z;
 	struct source in_src;
 	const char *what;
 	unsigned char *in;
 	int header_checked, ended;
+	/* Read-ahead: under mu, the producer fills slot[tail], the caller
+	 * reads slot[head] from pos; count slots are full. done: the
+	 * producer has stopped (at the end, or with err and errmsg). */
+	int ra, stop, done, err;
+	pthread_t th;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned char *slot[RA_SLOTS];
+	size_t len[RA_SLOTS], head, tail, count, pos;
+	uint64_t out;
+	char errmsg[512];
 };
 
 /* The writer compresses blocks of GZ_BLOCK input bytes in parallel, as
@@ -440,7 +457,8 @@ static int check_end(struct gz_reader *r)
 	return 0;
 }
 
-int gz_read(struct gz_reader *r, void *out, size_t cap, size_t *got)
+static int read_direct(struct gz_reader *r, void *out, size_t cap,
+    size_t *got)
 {
 	uInt want = cap > (1u << 30) ? (1u << 30) : (uInt)cap;
 	int zr, e;
@@ -473,15 +491,117 @@ int gz_read(struct gz_reader *r, void *out, size_t cap, size_t *got)
 	return 0;
 }
 
+static void *ra_main(void *arg)
+{
+	struct gz_reader *r = arg;
+
+	for (;;) {
+		size_t got = 0;
+		int e;
+		pthread_mutex_lock(&r->mu);
+		while (r->count == RA_SLOTS && !r->stop)
+			pthread_cond_wait(&r->cv, &r->mu);
+		if (r->stop) {
+			r->done = 1;
+			pthread_mutex_unlock(&r->mu);
+			return NULL;
+		}
+		pthread_mutex_unlock(&r->mu);
+		/* slot[tail] is the producer's alone until count grows. */
+		e = read_direct(r, r->slot[r->tail], RA_SIZE, &got);
+		pthread_mutex_lock(&r->mu);
+		if (e != 0) {
+			r->err = e;
+			snprintf(r->errmsg, sizeof r->errmsg, "%s", err_msg());
+		} else if (got != 0) {
+			r->len[r->tail] = got;
+			r->tail = (r->tail + 1) % RA_SLOTS;
+			r->count++;
+		}
+		if (e != 0 || got == 0)
+			r->done = 1;
+		pthread_cond_broadcast(&r->cv);
+		pthread_mutex_unlock(&r->mu);
+		if (e != 0 || got == 0)
+			return NULL;
+	}
+}
+
+int gz_reader_readahead(struct gz_reader *r)
+{
+	if (r->ra)
+		return 0;
+	for (int i = 0; i < RA_SLOTS; i++)
+		r->slot[i] = xmalloc(RA_SIZE);
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->cv, NULL);
+	if (pthread_create(&r->th, NULL, ra_main, r) != 0) {
+		pthread_mutex_destroy(&r->mu);
+		pthread_cond_destroy(&r->cv);
+		for (int i = 0; i < RA_SLOTS; i++) {
+			free(r->slot[i]);
+			r->slot[i] = NULL;
+		}
+		return 0;		/* without read-ahead: same bytes */
+	}
+	r->ra = 1;
+	return 0;
+}
+
+int gz_read(struct gz_reader *r, void *out, size_t cap, size_t *got)
+{
+	size_t n;
+
+	if (!r->ra)
+		return read_direct(r, out, cap, got);
+	*got = 0;
+	pthread_mutex_lock(&r->mu);
+	while (r->count == 0 && !r->done)
+		pthread_cond_wait(&r->cv, &r->mu);
+	if (r->count == 0) {
+		int e = r->err;
+		pthread_mutex_unlock(&r->mu);
+		return e ? err_set(e, "%s", r->errmsg) : 0;
+	}
+	pthread_mutex_unlock(&r->mu);
+	n = r->len[r->head] - r->pos;
+	if (n > cap)
+		n = cap;
+	memcpy(out, r->slot[r->head] + r->pos, n);
+	r->pos += n;
+	r->out += n;
+	*got = n;
+	if (r->pos == r->len[r->head]) {
+		pthread_mutex_lock(&r->mu);
+		r->head = (r->head + 1) % RA_SLOTS;
+		r->count--;
+		r->pos = 0;
+		pthread_cond_broadcast(&r->cv);
+		pthread_mutex_unlock(&r->mu);
+	}
+	return 0;
+}
+
 uint64_t gz_total_out(const struct gz_reader *r)
 {
-	return r->z.total_out;
+	return r->ra ? r->out : r->z.total_out;
 }
 
 void gz_reader_free(struct gz_reader *r)
 {
 	if (r == NULL)
 		return;
+	if (r->ra) {
+		pthread_mutex_lock(&r->mu);
+		r->stop = 1;
+		pthread_cond_broadcast(&r->cv);
+		pthread_mutex_unlock(&r->mu);
+		pthread_join(r->th, NULL);
+		pthread_mutex_destroy(&r->mu);
+		pthread_cond_destroy(&r->cv);
+		for (int i = 0; i < RA_SLOTS; i++)
+			free(r->slot[i]);
+	}
 	inflateEnd(&r->z);
 	free(r->in);
 	free(r);

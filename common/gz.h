@@ -50,6 +50,14 @@ int gz_reader_new(const struct source *in, const char *what,
  * one gzip member, after its CRC and length have been checked and no byte
  * follows it. */
 int gz_read(struct gz_reader *r, void *out, size_t cap, size_t *got);
+/* Decompress in a thread of its own, a few MiB ahead of gz_read(), so
+ * that decompressing overlaps with what the caller does with the bytes.
+ * From then on the source is read by that thread only: use it for a
+ * source nobody else reads until gz_read() has returned the end or an
+ * error, and that does not block for long (a file, not a pipe); a
+ * progress callback beneath it is called from that thread. The bytes
+ * and errors are the same. Call before the first gz_read(). */
+int gz_reader_readahead(struct gz_reader *r);
 /* Decompressed bytes returned so far. */
 uint64_t gz_total_out(const struct gz_reader *r);
 void gz_reader_free(struct gz_reader *r);
