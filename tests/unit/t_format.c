@@ -865,7 +865,7 @@ static void ustar_pax(void)
 			}
 			if (len == USTAR_BLOCK)
 				continue;
-			rl = atoi((char *)h + USTAR_BLOCK);
+			rl = (int)strtol((char *)h + USTAR_BLOCK, NULL, 10);
 			if (rl < 10 || h[USTAR_BLOCK + rl - 1] != '\n' ||
 			    strtoul((char *)h + 124, NULL, 8) != (unsigned long)rl ||
 			    ustar_parse(h, len, &hd, &used) != NULL ||
