@@ -28,7 +28,7 @@ def banner(addr, port):
 
 def main(t):
     import paramiko
-    n = SshNode("lockout1", extra_conf="max_login_attempts = 2\nlockout_seconds = 10\n")
+    n = SshNode("lockout1", extra_conf="max_login_attempts = 2\nlockout_seconds = 20\n")
     n.start_all()
     try:
         t.ok(banner(n.addr, n.sftp_port).startswith(b"SSH-2.0-"), "served before any failure")
@@ -41,17 +41,26 @@ def main(t):
                 pass
         tr.close()
         deadline = time.time() + 10
-        while "locked out for 10 s" not in n.log("ftpd") and time.time() < deadline:
+        while "locked out for 20 s" not in n.log("ftpd") and time.time() < deadline:
             time.sleep(0.05)
-        t.ok("127.0.0.1: locked out for 10 s" in n.log("ftpd"), "the lockout is logged")
-        ok, said = n.password_login("admin", PASSWORDS["admin"], refusal=True)
-        if not ok and not said:
-            # NEEDSWORK: now and then (1 run in about 20, on a loaded
-            # machine) paramiko reports the refused login without the
-            # disconnect message; once more, still within the lock.
+        locked = time.time()
+        t.ok("127.0.0.1: locked out for 20 s" in n.log("ftpd"), "the lockout is logged")
+        # Every attempt within the lock must be refused; the reason must
+        # reach the client. NEEDSWORK: now and then (1 run in about 20,
+        # on a loaded machine) paramiko reports a refused login without
+        # the disconnect message, so up to three attempts are made; each
+        # one's outcome and time since the lock is shown on failure.
+        tries = []
+        for _ in range(3):
             ok, said = n.password_login("admin", PASSWORDS["admin"], refusal=True)
-        t.ok(not ok and "too many failed logins from 127.0.0.1" in said,
-             "the right password from the locked-out address is refused, with why", said)
+            tries.append((ok, said, round(time.time() - locked, 1)))
+            if ok or said:
+                break
+        t.ok(not any(x[0] for x in tries) and
+             "too many failed logins from 127.0.0.1" in tries[-1][1],
+             "the right password from the locked-out address is refused, with why",
+             "attempts (logged in, message, seconds since the lock): %r\n%s"
+             % (tries, "\n".join(n.log("ftpd").splitlines()[-12:])))
         # The lock ends after lockout_seconds; poll (bounded) rather than
         # assume how long the machine takes.
         deadline = time.time() + 60
