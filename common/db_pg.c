@@ -33,6 +33,7 @@
 #define PG_VERSIONS_ROOT "/usr/lib/postgresql"	/* Debian's layout */
 #define PG_DBNAME "nodebak"
 #define PG_USER "postgres"
+#define SELF_APP "nodebak-snapshotd"	/* application_name of our connections */
 #define PG_OUT_MAX (1u << 20)	/* captured stdout of a tool */
 #define PG_ERR_MAX 4096		/* captured stderr, for the message */
 
@@ -458,7 +459,7 @@ static int conn_open(const struct conf *c, const char *dbname, PGconn **out)
 	const char *const kw[] = { "host", "port", "user", "dbname",
 		"connect_timeout", "application_name", NULL };
 	const char *const val[] = { run, port, PG_USER, dbname, "10",
-		"nodebak-snapshotd", NULL };
+		SELF_APP, NULL };
 	PGconn *h;
 	int r = 0;
 
@@ -767,28 +768,47 @@ int pg_restore_ready(const struct conf *c)
 	return r;
 }
 
+/* A connection this daemon closed a moment ago keeps its backend in
+ * pg_stat_activity until that backend has exited, which PQfinish() does
+ * not wait for: a client under this daemon's own name is given up to
+ * IN_USE_WAIT_MS to go (and named if it stays); any other is named at
+ * once. */
+#define IN_USE_WAIT_MS 3000
+#define IN_USE_POLL_MS 50
+
 int pg_in_use(const struct conf *c)
 {
 	static const char sql[] = "SELECT pid, coalesce(application_name, ''), "
 	    "coalesce(host(client_addr), 'the local socket') FROM "
 	    "pg_stat_activity WHERE datname = '" PG_DBNAME "' AND backend_type "
-	    "= 'client backend' AND pid <> pg_backend_pid() ORDER BY pid LIMIT 1";
+	    "= 'client backend' AND pid <> pg_backend_pid() ORDER BY "
+	    "application_name IS NOT DISTINCT FROM '" SELF_APP "', pid LIMIT 1";
 	PGconn *h = NULL;
 	PGresult *res;
-	int r;
+	int r, waited;
 
 	if ((r = conn_open(c, "postgres", &h)) != 0)
 		return r;
-	res = PQexec(h, sql);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		char msg[512];
-		chomp_err(h, msg, sizeof msg);
-		r = err_set(ERR_DB, "postgresql: %s", msg);
-	} else if (PQntuples(res) > 0)
-		r = err_set(ERR_BUSY, "database " PG_DBNAME " has another client "
-		    "connected (PostgreSQL backend pid %s, application '%s', from "
-		    "%s)", esc(PQgetvalue(res, 0, 0)), esc(PQgetvalue(res, 0, 1)),
-		    esc(PQgetvalue(res, 0, 2)));
+	for (waited = 0;; waited += IN_USE_POLL_MS) {
+		res = PQexec(h, sql);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+			char msg[512];
+			chomp_err(h, msg, sizeof msg);
+			r = err_set(ERR_DB, "postgresql: %s", msg);
+		} else if (PQntuples(res) > 0 &&
+		    !strcmp(PQgetvalue(res, 0, 1), SELF_APP) &&
+		    waited < IN_USE_WAIT_MS) {
+			PQclear(res);
+			usleep(IN_USE_POLL_MS * 1000);
+			continue;
+		} else if (PQntuples(res) > 0)
+			r = err_set(ERR_BUSY, "database " PG_DBNAME " has another "
+			    "client connected (PostgreSQL backend pid %s, "
+			    "application '%s', from %s)",
+			    esc(PQgetvalue(res, 0, 0)), esc(PQgetvalue(res, 0, 1)),
+			    esc(PQgetvalue(res, 0, 2)));
+		break;
+	}
 	PQclear(res);
 	PQfinish(h);
 	return r;
