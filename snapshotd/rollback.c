@@ -250,6 +250,7 @@ static int stage_archive(struct node *n, const struct rollback_req *rq,
     const struct ui *ui)
 {
 	struct bak_progress prog = { ui_bak_progress, (void *)ui };
+	struct sidecar_check *sc;
 	struct bak_limits lim;
 	struct bak_keys keys;
 	char *db;
@@ -261,9 +262,14 @@ static int stage_archive(struct node *n, const struct rollback_req *rq,
 	node_limits(n, &lim);
 	node_keys(n, rq->ids, rq->nids, &keys);
 	keys.progress = ui ? &prog : NULL;
-	r = bak_read(path, &keys, &lim, fd, mf, NULL);
-	if (r == 0)
-		r = snapshot_check_sidecar(path, mf);
+	sc = snapshot_sidecar_begin(path);
+	if ((r = bak_read(path, &keys, &lim, fd, mf, NULL)) != 0) {
+		char why[1024];
+		snprintf(why, sizeof why, "%s", err_msg());
+		snapshot_sidecar_end(sc, NULL);
+		err_set(r, "%s", why);
+	} else
+		r = snapshot_sidecar_end(sc, mf);
 	if (r == 0 && fsync(fd) != 0)
 		r = err_sys("fsync %s", stage);
 	close(fd);
