@@ -327,6 +327,11 @@ void fs_fileids(const char *const *paths, size_t npaths,
 		}
 }
 
+void fs_writeback(int fd, off_t off, off_t len)
+{
+	(void)sync_file_range(fd, off, len, SYNC_FILE_RANGE_WRITE);
+}
+
 int fs_stamp(const char *path, struct fs_stamp *st)
 {
 	struct stat sb;

@@ -32,6 +32,12 @@ int fs_commit_upload(int fd, int dirfd, const char *tmp, const char *base,
     int noreplace);
 /* Write all of len bytes to fd (retrying short writes). */
 int fs_write_all(int fd, const void *data, size_t len, const char *what);
+/* Start writing len bytes of fd from off back to the disk now
+ * (sync_file_range(2), SYNC_FILE_RANGE_WRITE, which does not wait), so
+ * that the fsync closing a large file finds little left to write. Only
+ * advice: fsync is what makes the bytes durable, and reports errors. */
+void fs_writeback(int fd, off_t off, off_t len);
+#define FS_WRITEBACK_CHUNK (8u << 20)	/* how much to write back at once */
 /* Remove path and everything under it, never following symlinks.
  * A missing path is not an error. */
 int fs_rm_rf(const char *path);
