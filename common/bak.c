@@ -800,7 +800,7 @@ static int read_member(struct reader *rd, const struct mf_member *m,
 {
 	struct sha256 *h = NULL;
 	char hex[SHA256_HEX_LEN + 1];
-	uint64_t done = 0;
+	uint64_t done = 0, flushed = 0;
 	la_ssize_t n;
 	int fd = -1, r = 0;
 
@@ -827,6 +827,12 @@ static int read_member(struct reader *rd, const struct mf_member *m,
 		if (fd >= 0 && (r = fs_write_all(fd, rd->chunk, (size_t)n,
 		    m->path)) != 0)
 			goto out;
+		/* The disk writes while the archive is decompressed, not
+		 * all at the fsync below. */
+		if (fd >= 0 && done - flushed >= FS_WRITEBACK_CHUNK) {
+			fs_writeback(fd, (off_t)flushed, (off_t)(done - flushed));
+			flushed = done;
+		}
 	}
 	if (n < 0) {
 		r = rerr(rd, m->path);

@@ -43,7 +43,7 @@ struct bak_split {
 	const char *what;
 	uint64_t head_len;
 	off_t body_at;
-	struct fd_stream file;
+	uint64_t body_len, flushed;	/* compressed body written, written back */
 	struct gz_writer *gz;
 	unsigned char *chunk;
 	const struct bak_progress *progress;
@@ -97,6 +97,24 @@ int bak_tar_add_dir(struct buf *b, const char *path, unsigned mode,
 	return buf_add(b, h, hl);
 }
 
+/* The compressed body, to the file, whose disk is set writing as it
+ * grows (fs_writeback()): the archive's fsync then has little to wait. */
+static int body_write(void *ctx, const void *p, size_t n)
+{
+	struct bak_split *s = ctx;
+	int r;
+
+	if ((r = fs_write_all(s->fd, p, n, s->what)) != 0)
+		return r;
+	s->body_len += n;
+	if (s->body_len - s->flushed >= FS_WRITEBACK_CHUNK) {
+		fs_writeback(s->fd, s->body_at + (off_t)s->flushed,
+		    (off_t)(s->body_len - s->flushed));
+		s->flushed = s->body_len;
+	}
+	return 0;
+}
+
 int bak_split_new(int fd, int level, time_t mtime, const char *what,
     uint64_t head_len, struct bak_split **out)
 {
@@ -111,13 +129,11 @@ int bak_split_new(int fd, int level, time_t mtime, const char *what,
 	s->what = what;
 	s->head_len = head_len;
 	s->body_at = (off_t)(GZ_HEADER_LEN + gz_stored_len(head_len));
-	s->file.fd = fd;
-	s->file.what = what;
 	if (lseek(fd, s->body_at, SEEK_SET) != s->body_at) {
 		r = err_sys("seek %s", what);
 		goto fail;
 	}
-	sk = FD_SINK(&s->file);
+	sk = (struct sink){ body_write, s };
 	if ((r = gz_writer_new_part(&sk, level, what, &s->gz)) != 0)
 		goto fail;
 	s->chunk = xmalloc(IO_CHUNK);

@@ -91,6 +91,15 @@ int db_restore_ready(const struct conf *c);
  * btree index ...". */
 #define DB_CHECK_WHAT_MAX 512
 int db_check_live_what(const struct conf *c, char *what, size_t whatsz);
+/* db_check_live_what(), except that a SQLite database still exactly the
+ * file that passed db_check_file() (checked: the live file's stamp, taken
+ * once it was in place, by a caller that knows its bytes are the ones
+ * checked) is not read again: what says "integrity_check ok" for it.
+ * checked NULL, a file or WAL written since, or PostgreSQL: the full
+ * check. */
+struct fs_stamp;
+int db_check_live_after(const struct conf *c, const struct fs_stamp *checked,
+    char *what, size_t whatsz);
 /* db_check_live_what() without the line.
  * NEEDSWORK: goes once rollback.c reports the line. */
 int db_check_live(const struct conf *c);

@@ -327,6 +327,41 @@ void fs_fileids(const char *const *paths, size_t npaths,
 		}
 }
 
+void fs_writeback(int fd, off_t off, off_t len)
+{
+	(void)sync_file_range(fd, off, len, SYNC_FILE_RANGE_WRITE);
+}
+
+int fs_stamp(const char *path, struct fs_stamp *st)
+{
+	struct stat sb;
+
+	memset(st, 0, sizeof *st);
+	if (lstat(path, &sb) != 0)
+		return err_sys("%s", path);
+	if (!S_ISREG(sb.st_mode))
+		return err_set(ERR_INVAL, "%s: not a regular file", path);
+	st->dev = sb.st_dev;
+	st->ino = sb.st_ino;
+	st->size = sb.st_size;
+	st->mtime = sb.st_mtim;
+	st->ctime = sb.st_ctim;
+	return 0;
+}
+
+static int same_time(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+int fs_stamp_same(const struct fs_stamp *a, const struct fs_stamp *b,
+    int how)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	    same_time(&a->mtime, &b->mtime) &&
+	    (how == FS_STAMP_RENAMED || same_time(&a->ctime, &b->ctime));
+}
+
 static int pid_has_open(const char *pid, const struct fs_fileid *ids,
     size_t nids)
 {

@@ -5,6 +5,7 @@
 #define NODEBAK_FSUTIL_H
 #include <stddef.h>
 #include <sys/types.h>
+#include <time.h>
 
 struct buf;
 
@@ -31,6 +32,12 @@ int fs_commit_upload(int fd, int dirfd, const char *tmp, const char *base,
     int noreplace);
 /* Write all of len bytes to fd (retrying short writes). */
 int fs_write_all(int fd, const void *data, size_t len, const char *what);
+/* Start writing len bytes of fd from off back to the disk now
+ * (sync_file_range(2), SYNC_FILE_RANGE_WRITE, which does not wait), so
+ * that the fsync closing a large file finds little left to write. Only
+ * advice: fsync is what makes the bytes durable, and reports errors. */
+void fs_writeback(int fd, off_t off, off_t len);
+#define FS_WRITEBACK_CHUNK (8u << 20)	/* how much to write back at once */
 /* Remove path and everything under it, never following symlinks.
  * A missing path is not an error. */
 int fs_rm_rf(const char *path);
@@ -64,6 +71,26 @@ struct fs_fileid {
  * paths that do not exist are skipped). */
 void fs_fileids(const char *const *paths, size_t npaths,
     struct fs_fileid *ids, size_t *nids);
+/* What changes whenever a file's bytes or metadata change: its
+ * identity, size, and modification and change times to the nanosecond
+ * (the kernel sets the change time on every write, chmod, link or
+ * rename; no system call can set it back). git trusts its index on the
+ * same fields. */
+struct fs_stamp {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+};
+/* lstat(2) of a regular file into *st: 0, or ERR_SYS (not a regular
+ * file: ERR_INVAL) naming path. */
+int fs_stamp(const char *path, struct fs_stamp *st);
+/* 1 when a and b are the same file with the same bytes: identity, size
+ * and modification time, and the change time too unless it may have
+ * moved (renamed, FS_STAMP_RENAMED); else 0. */
+enum { FS_STAMP_EXACT, FS_STAMP_RENAMED };
+int fs_stamp_same(const struct fs_stamp *a, const struct fs_stamp *b,
+    int how);
 /* 1 when a process other than this one has one of the files open (any
  * of its file descriptors): *pid and comm (its name) say which; 0 when
  * none does. Looks through /proc, so it sees every process as root and

@@ -7,13 +7,21 @@
  * replace step carries the SHA-256 and size of the file it installs: a
  * staged file is checked against them before it is installed, and a step
  * whose staged file is gone counts as done only when its destination
- * holds exactly that content. */
+ * holds exactly that content.
+ *
+ * One exception, in memory only: a staged file this process verified
+ * itself (its bytes hashed against the signed MANIFEST as they were
+ * written, in the same rollback) carries the stamp it had then, and is
+ * installed without hashing it again while its stamp is unchanged. A
+ * journal read back from disk has no stamps: after a crash every staged
+ * file is hashed again. */
 #ifndef NODEBAK_JOURNAL_H
 #define NODEBAK_JOURNAL_H
 #include <stddef.h>
 #include <stdint.h>
 
 #include "crypto.h"
+#include "fsutil.h"
 
 #define JOURNAL_FILE "rollback.journal"
 #define JOURNAL_INTENT "rollback.intent"	/* in state_dir/work */
@@ -33,6 +41,9 @@ struct jstep {
 	unsigned mode;		/* JOP_MKDIR */
 	char sha[SHA256_HEX_LEN + 1];	/* JOP_REPLACE: content installed */
 	uint64_t size;
+	/* JOP_REPLACE, set by the caller, never written: see above. */
+	int verified;
+	struct fs_stamp stamp;
 };
 
 struct journal {

@@ -155,6 +155,9 @@ static int plan(struct node *n, const char *stage, const struct manifest *mf,
 			if (strcmp(m->path, CLUSTER_MEMBER)) {
 				memcpy(st->sha, m->sha256, sizeof st->sha);
 				st->size = m->size;
+				/* Verified by this process: not hashed again
+				 * while unchanged (journal.h). */
+				st->verified = fs_stamp(src, &st->stamp) == 0;
 			} else
 				r = sha256_file(src, st->sha, &st->size);
 		}
@@ -247,9 +250,10 @@ static int backup_exists(struct node *n, const char *name)
 /* Stage and verify: everything that can fail without touching the node. */
 static int stage_archive(struct node *n, const struct rollback_req *rq,
     const char *path, const char *stage, struct manifest *mf,
-    const struct ui *ui)
+    struct fs_stamp *dbstamp, const struct ui *ui)
 {
 	struct bak_progress prog = { ui_bak_progress, (void *)ui };
+	struct sidecar_check *sc;
 	struct bak_limits lim;
 	struct bak_keys keys;
 	char *db;
@@ -261,9 +265,14 @@ static int stage_archive(struct node *n, const struct rollback_req *rq,
 	node_limits(n, &lim);
 	node_keys(n, rq->ids, rq->nids, &keys);
 	keys.progress = ui ? &prog : NULL;
-	r = bak_read(path, &keys, &lim, fd, mf, NULL);
-	if (r == 0)
-		r = snapshot_check_sidecar(path, mf);
+	sc = snapshot_sidecar_begin(path);
+	if ((r = bak_read(path, &keys, &lim, fd, mf, NULL)) != 0) {
+		char why[1024];
+		snprintf(why, sizeof why, "%s", err_msg());
+		snapshot_sidecar_end(sc, NULL);
+		err_set(r, "%s", why);
+	} else
+		r = snapshot_sidecar_end(sc, mf);
 	if (r == 0 && fsync(fd) != 0)
 		r = err_sys("fsync %s", stage);
 	close(fd);
@@ -280,6 +289,10 @@ static int stage_archive(struct node *n, const struct rollback_req *rq,
 	    schema != mf->schema)
 		r = err_set(ERR_MISMATCH, "%s: database schema %ld, the MANIFEST "
 		    "says %ld", path, schema, mf->schema);
+	/* The file that passed: not checked again once in place, unless it
+	 * changed (finish()). */
+	if (r == 0 && fs_stamp(db, dbstamp) != 0)
+		dbstamp->ino = 0;
 	free(db);
 	if (r == 0)
 		r = check_staged_conf(stage, path);
@@ -352,7 +365,7 @@ static void warn_if_old_db_open(const struct ui *ui,
  * check the live database. 1 when the database checks out; dbwhat (of
  * DB_CHECK_WHAT_MAX bytes) says what was checked, or what failed. */
 static int finish(struct node *n, const struct ui *ui, const char *file,
-    char *dbwhat)
+    const struct fs_stamp *checked, char *dbwhat)
 {
 	int dbok;
 
@@ -369,7 +382,8 @@ static int finish(struct node *n, const struct ui *ui, const char *file,
 		ui_err(ui, "backup rollback: %s\n", err_msg());
 	fault_point("rollback-services-started");
 	reload_conf(n);
-	dbok = db_check_live_what(n->conf, dbwhat, DB_CHECK_WHAT_MAX) == 0;
+	dbok = db_check_live_after(n->conf, checked, dbwhat,
+	    DB_CHECK_WHAT_MAX) == 0;
 	if (!dbok)
 		log_err("rollback %s: %s", file, err_msg());
 	return dbok;
@@ -410,7 +424,7 @@ int rollback_resume(struct node *n, const struct ui *ui)
 	}
 	{
 		char dbwhat[DB_CHECK_WHAT_MAX] = "";
-		if (!finish(n, ui, bak, dbwhat))
+		if (!finish(n, ui, bak, NULL, dbwhat))
 			ui_err(ui, "backup rollback: the restored database: %s\n",
 			    dbwhat);
 	}
@@ -497,6 +511,7 @@ struct run {
 	char ts[32];			/* after staging: for names */
 	struct journal j;
 	struct fs_fileid old_db[3];	/* the database replaced */
+	struct fs_stamp dbstamp;	/* the one staged, as checked (ino 0: none) */
 	size_t nold;
 	int hooks_stopped;
 };
@@ -516,7 +531,7 @@ static int stage_phase(struct run *x)
 	if ((x->stage = new_stage(x->work)) == NULL)
 		return ERR_SYS;
 	if ((r = stage_archive(x->n, rq, x->path, x->stage, &x->res->mf,
-	    x->ui)) != 0)
+	    &x->dbstamp, x->ui)) != 0)
 		return r;
 	return check_origin(x->n, &x->res->mf, rq->force, rq->file, rq->seen);
 }
@@ -558,11 +573,24 @@ static int commit_phase(struct run *x)
 	return 0;
 }
 
+/* The live database's stamp when it is the staged file that passed the
+ * integrity check, moved into place and not changed since (the services
+ * are still stopped): finish() need not read it again. Else NULL. */
+static const struct fs_stamp *checked_in_place(const struct run *x,
+    struct fs_stamp *live)
+{
+	if (x->dbstamp.ino == 0 || fs_stamp(x->n->conf->db_path, live) != 0 ||
+	    !fs_stamp_same(live, &x->dbstamp, FS_STAMP_RENAMED))
+		return NULL;
+	return live;
+}
+
 /* 4. From here the rollback completes: now, or before anything else
  * changes the node (rollback_resume), or at the next start. */
 static int complete_phase(struct run *x)
 {
 	struct node *n = x->n;
+	struct fs_stamp live;
 	int r;
 
 	if ((r = journal_complete(&x->j, x->jpath, x->done, x->intent)) != 0) {
@@ -570,7 +598,8 @@ static int complete_phase(struct run *x)
 		    "rollback is completed", x->rq->file, err_msg());
 		return r;
 	}
-	x->res->dbok = finish(n, x->ui, x->rq->file, x->res->dbwhat);
+	x->res->dbok = finish(n, x->ui, x->rq->file, checked_in_place(x, &live),
+	    x->res->dbwhat);
 	warn_if_old_db_open(x->ui, x->old_db, x->nold);
 	log_info("rollback %s: done; node restored to snapshot %s", x->rq->file,
 	    x->res->mf.snapshot);

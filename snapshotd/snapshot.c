@@ -2,6 +2,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -615,18 +616,64 @@ int snapshot_create(struct node *n, const char *name, const struct ui *ui)
 	return r;
 }
 
-int snapshot_check_sidecar(const char *bak_path, const struct manifest *mf)
-{
+struct sidecar_check {
+	pthread_t th;
+	int threaded;
+	char *bak, *json;	/* json NULL: there is none, nothing to check */
 	struct sidecar sc;
-	char *json = sidecar_path(bak_path);
+	int r;
+	char msg[1024];
+};
+
+static void check_file(struct sidecar_check *c)
+{
+	if ((c->r = sidecar_load(c->json, &c->sc)) == 0)
+		c->r = sidecar_check_file(&c->sc, c->bak);
+	if (c->r != 0)
+		snprintf(c->msg, sizeof c->msg, "%s", err_msg());
+}
+
+static void *check_thread(void *arg)
+{
+	check_file(arg);
+	return NULL;
+}
+
+struct sidecar_check *snapshot_sidecar_begin(const char *bak_path)
+{
+	struct sidecar_check *c = xcalloc(1, sizeof *c);
+
+	c->bak = xstrdup(bak_path);
+	c->json = sidecar_path(bak_path);
+	if (c->json != NULL && !fs_exists(c->json)) {
+		free(c->json);
+		c->json = NULL;
+	}
+	if (c->json == NULL)
+		return c;
+	c->threaded = pthread_create(&c->th, NULL, check_thread, c) == 0;
+	if (!c->threaded)
+		check_file(c);		/* the same check, here */
+	return c;
+}
+
+int snapshot_sidecar_end(struct sidecar_check *c, const struct manifest *mf)
+{
 	int r = 0;
 
-	if (json == NULL || !fs_exists(json))
-		goto out;
-	if ((r = sidecar_load(json, &sc)) == 0 &&
-	    (r = sidecar_check_file(&sc, bak_path)) == 0 && mf)
-		r = sidecar_match_manifest(&sc, mf);
-out:
-	free(json);
+	if (c->threaded)
+		pthread_join(c->th, NULL);
+	if (c->json != NULL && c->r != 0)
+		r = err_set(c->r, "%s", c->msg);
+	else if (c->json != NULL && mf != NULL)
+		r = sidecar_match_manifest(&c->sc, mf);
+	free(c->bak);
+	free(c->json);
+	free(c);
 	return r;
+}
+
+int snapshot_check_sidecar(const char *bak_path, const struct manifest *mf)
+{
+	return snapshot_sidecar_end(snapshot_sidecar_begin(bak_path), mf);
 }

@@ -41,5 +41,12 @@ int snapshot_is_node_file(const char *name, int top_level);
  * snapshot, time and key. 0 when it matches or there is no .json;
  * ERR_MISMATCH or ERR_FORMAT otherwise. */
 int snapshot_check_sidecar(const char *bak_path, const struct manifest *mf);
+/* snapshot_check_sidecar() in two halves, for a caller that reads the
+ * archive meanwhile: begin hashes the file in a thread of its own (the
+ * archive's reader keeps one core busy decompressing); end waits for it
+ * and returns what snapshot_check_sidecar() would. Every begin is ended. */
+struct sidecar_check;
+struct sidecar_check *snapshot_sidecar_begin(const char *bak_path);
+int snapshot_sidecar_end(struct sidecar_check *c, const struct manifest *mf);
 
 #endif
