@@ -8,9 +8,11 @@
 #include <jansson.h>
 
 #include "buf.h"
+#include "crypto.h"
 #include "err.h"
 #include "esc.h"
 #include "fsutil.h"
+#include "json.h"
 #include "sidecar.h"
 #include "age.h"
 #include "xmalloc.h"
@@ -240,15 +242,50 @@ static int member_str(json_t *m, const char *prefix, const char *key,
 	return get_str(v, what, field, out, outsz);
 }
 
+/* A member path that is not UTF-8: "path_hex" holds its bytes, and
+ * "path" must be them as json_str() renders them (U+FFFD for each byte
+ * not part of a UTF-8 sequence). The path's bytes into raw. */
+static int member_path_hex(json_t *m, const char *prefix, const char *what,
+    const char *path, char raw[MANIFEST_PATH_MAX + 1])
+{
+	char hex[2 * MANIFEST_PATH_MAX + 1], field[64];
+	struct buf text = BUF_INIT(3 * MANIFEST_PATH_MAX);
+	size_t n;
+	int r, same;
+
+	if ((r = member_str(m, prefix, "path_hex", what, hex, sizeof hex)) != 0)
+		return r;
+	snprintf(field, sizeof field, "%spath_hex", prefix);
+	n = strlen(hex);
+	if (n == 0 || n % 2 || !hex_ok(hex, n) ||
+	    hex_decode(hex, (unsigned char *)raw, n / 2) != 0 ||
+	    memchr(raw, '\0', n / 2) != NULL)
+		return bad(what, field, "not the lower-case hex of a path");
+	raw[n / 2] = '\0';
+	if (json_utf8_valid(raw))
+		return bad(what, field, "given for a path that is UTF-8");
+	same = json_utf8_text(&text, raw) == 0 && text.len == strlen(path) &&
+	    !memcmp(text.p, path, text.len);
+	buf_free(&text);
+	if (!same) {
+		snprintf(field, sizeof field, "%spath", prefix);
+		return bad(what, field, "not path_hex's bytes with U+FFFD for "
+		    "each byte that is not UTF-8");
+	}
+	return 0;
+}
+
 /* members[i]: {"path", "type": "file", "size", "mode", "sha256"} or
- * {"path", "type": "dir", "mode"}. */
+ * {"path", "type": "dir", "mode"}, each with "path_hex" too when the
+ * path is not UTF-8. */
 static int member(json_t *m, size_t i, const char *what)
 {
-	static const char *const fkeys[] = { "path", "type", "size", "mode",
-	    "sha256", NULL };
-	static const char *const dkeys[] = { "path", "type", "mode", NULL };
-	char field[64], prefix[48], path[MANIFEST_PATH_MAX + 1], type[8];
-	char mode[8], sha[SHA256_HEX_LEN + 1];
+	static const char *const fkeys[] = { "path", "path_hex", "type", "size",
+	    "mode", "sha256", NULL };
+	static const char *const dkeys[] = { "path", "path_hex", "type", "mode",
+	    NULL };
+	char field[64], prefix[48], path[3 * MANIFEST_PATH_MAX + 1], type[8];
+	char raw[MANIFEST_PATH_MAX + 1], mode[8], sha[SHA256_HEX_LEN + 1];
 	uint64_t size;
 	json_t *v;
 	int r, is_dir;
@@ -260,8 +297,17 @@ static int member(json_t *m, size_t i, const char *what)
 	if ((r = member_str(m, prefix, "path", what, path, sizeof path)) != 0 ||
 	    (r = member_str(m, prefix, "type", what, type, sizeof type)) != 0)
 		return r;
+	if (json_object_get(m, "path_hex") != NULL) {
+		if ((r = member_path_hex(m, prefix, what, path, raw)) != 0)
+			return r;
+	}
 	snprintf(field, sizeof field, "%spath", prefix);
-	if (!manifest_path_ok(path))
+	if (json_object_get(m, "path_hex") == NULL) {
+		if (strlen(path) > MANIFEST_PATH_MAX)
+			return bad(what, field, "longer than a member path");
+		memcpy(raw, path, strlen(path) + 1);
+	}
+	if (!manifest_path_ok(raw))
 		return bad(what, field, "not a member path");
 	snprintf(field, sizeof field, "%stype", prefix);
 	if (strcmp(type, "file") && strcmp(type, "dir"))

@@ -13,6 +13,7 @@
 #include "bak.h"
 #include "buf.h"
 #include "clock.h"
+#include "crypto.h"
 #include "cluster.h"
 #include "db.h"
 #include "err.h"
@@ -280,6 +281,19 @@ int snapshot_collect(struct node *n, const char *work, struct manifest *mf,
 	return collect_files(n, work, mf);
 }
 
+/* , "path_hex": "<path's bytes in hex>" */
+static int add_path_hex(struct buf *b, const char *path)
+{
+	size_t n = strlen(path);
+	char *hex = xmalloc(2 * n + 1);
+	int r;
+
+	hex_encode((const unsigned char *)path, n, hex);
+	r = buf_addf(b, ", \"path_hex\": \"%s\"", hex);
+	free(hex);
+	return r;
+}
+
 static int write_json(const struct node *n, const struct manifest *mf,
     const char *file, uint64_t size, const char *sha, const char *path,
     const struct age_recipient *rs, size_t nrec)
@@ -321,6 +335,10 @@ static int write_json(const struct node *n, const struct manifest *mf,
 		const struct mf_member *m = &mf->m[i];
 		r = buf_addf(&b, "%s\n    {\"path\": ", i ? "," : "");
 		if (r == 0) r = json_str(&b, m->path);
+		/* A name that is not UTF-8 is rendered with U+FFFD above; its
+		 * bytes, exactly (docs/bak-format.md, "NAME.json"). */
+		if (r == 0 && !json_utf8_valid(m->path))
+			r = add_path_hex(&b, m->path);
 		if (r == 0 && m->is_dir)
 			r = buf_addf(&b, ", \"type\": \"dir\", \"mode\": \"%04o\"}",
 			    m->mode);

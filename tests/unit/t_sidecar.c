@@ -8,6 +8,7 @@
 #include "buf.h"
 #include "err.h"
 #include "fsutil.h"
+#include "json.h"
 #include "manifest.h"
 #include "sidecar.h"
 #include "tap.h"
@@ -209,9 +210,81 @@ static void files(void)
 	buf_free(&b);
 }
 
+/* json_str() writes valid JSON for any bytes: each byte that is not part
+ * of well-formed UTF-8 becomes \ufffd; well-formed sequences pass. */
+static int rendered(const char *in, const char *want)
+{
+	struct buf b = BUF_INIT(1024);
+	int same = json_str(&b, in) == 0 && b.len == strlen(want) &&
+	    !memcmp(b.p, want, b.len);
+
+	if (!same)
+		printf("# json_str(%s) gave %.*s\n", want, (int)b.len, b.p);
+	buf_free(&b);
+	return same;
+}
+
+static void utf8(void)
+{
+	ok(json_utf8_valid("plain ascii") && json_utf8_valid("caf\xc3\xa9") &&
+	    json_utf8_valid("\xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf") &&
+	    json_utf8_valid(""), "utf8: ASCII, 2-, 3- and 4-byte forms, U+10FFFF");
+	ok(!json_utf8_valid("odd\xff") && !json_utf8_valid("\xc0\x80") &&
+	    !json_utf8_valid("\xe0\x80\xaf") && !json_utf8_valid("\xed\xa0\x80") &&
+	    !json_utf8_valid("\xf4\x90\x80\x80") && !json_utf8_valid("\x80") &&
+	    !json_utf8_valid("\xe2\x82") && !json_utf8_valid("\xf0\x9f\x98"),
+	    "utf8: 0xff, overlong forms, a surrogate, above U+10FFFF, a lone "
+	    "continuation byte and cut sequences are not UTF-8");
+	ok(rendered("a\xff" "b", "\"a\\ufffdb\"") &&
+	    rendered("caf\xc3\xa9\xc3", "\"caf\xc3\xa9\\ufffd\"") &&
+	    rendered("\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\"") &&
+	    rendered("q\"\\\x01", "\"q\\\"\\\\\\u0001\""),
+	    "json_str: U+FFFD for each byte that is not UTF-8; quotes, "
+	    "backslashes and controls escaped");
+}
+
+/* A member whose path is not UTF-8: path_hex holds its bytes. */
+static void path_hex(void)
+{
+	static const char *from = "\"db/node.db\", \"type\"";
+	/* files/odd<ff>.lic */
+	static const char *hex = "66696c65732f6f6464ff2e6c6963";
+	char to[256];
+	struct sidecar sc;
+	struct buf b = BUF_INIT(SIDECAR_MAX_BYTES);
+	const char *p = strstr(GOOD, from);
+
+	snprintf(to, sizeof to, "\"files/odd\\ufffd.lic\", \"path_hex\": "
+	    "\"%s\", \"type\"", hex);
+	buf_add(&b, GOOD, (size_t)(p - GOOD));
+	buf_adds(&b, to);
+	buf_adds(&b, p + strlen(from));
+	ok(sidecar_parse(b.p, b.len, "t.json", &sc) == 0,
+	    "sidecar: a path that is not UTF-8, rendered with U+FFFD and given "
+	    "in path_hex, parses");
+	buf_free(&b);
+	snprintf(to, sizeof to, "\"files/oddx.lic\", \"path_hex\": \"%s\", "
+	    "\"type\"", hex);
+	ok(refused(from, to, "field members[1].path: not path_hex's bytes"),
+	    "sidecar: a path that is not path_hex rendered is refused");
+	ok(refused(from, "\"db/node.db\", \"path_hex\": "
+	    "\"64622f6e6f64652e6462\", \"type\"",
+	    "members[1].path_hex: given for a path that is UTF-8"),
+	    "sidecar: path_hex for a UTF-8 path is refused");
+	ok(refused(from, "\"db/node.db\", \"path_hex\": \"6x\", \"type\"",
+	    "members[1].path_hex: not the lower-case hex of a path") &&
+	    refused(from, "\"db/node.db\", \"path_hex\": \"66ff00\", \"type\"",
+	    "members[1].path_hex: not the lower-case hex of a path") &&
+	    refused(from, "\"db/node.db\", \"path_hex\": \"66F\", \"type\"",
+	    "members[1].path_hex: not the lower-case hex of a path"),
+	    "sidecar: path_hex that is not hex, holds a NUL or is odd is refused");
+}
+
 void t_sidecar(void)
 {
 	good();
 	malformed();
 	files();
+	utf8();
+	path_hex();
 }
