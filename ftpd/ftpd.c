@@ -384,6 +384,10 @@ static int accept_one(struct ftpd_ctx *ctx, const struct listener *l,
 	if ((fd = accept4(l->fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC)) < 0)
 		return -1;
 	peer_name(&ss, addr, sizeof addr);
+	/* The limits count live sessions: one that has ended but whose
+	 * SIGCHLD this turn of the loop has not read yet goes first. */
+	if (nchildren >= f->max_clients || count_from(addr) >= f->max_per_address)
+		reap(f->lockout_seconds);
 	if (nchildren >= f->max_clients || nchildren >= children_cap) {
 		log_warn("%s: refused %s: %ld sessions (max_clients)", l->name, addr,
 		    nchildren);

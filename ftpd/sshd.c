@@ -180,7 +180,18 @@ static void login_failed(struct sess *s)
 /* The worker would not check the login at all (a locked-out address or
  * user name): the client is told why in the disconnect message (OpenSSH
  * prints it: "Received disconnect from ...: 2: too many failed logins
- * ..."), even with the right key or password. */
+ * ..."), even with the right key or password.
+ * NEEDSWORK: now and then (about 1 in 20 here) the message is lost and
+ * the client sees the connection end without it. libssh 0.10 writes a
+ * packet at once only when its poll has seen the socket writable since
+ * its last write, and ssh_disconnect() closes the socket right after
+ * queueing the DISCONNECT: when the login request came in the same poll
+ * turn as the reply before it went out, the DISCONNECT is dropped with
+ * the socket. Disconnecting after the callback instead (flush, one poll,
+ * then ssh_disconnect) always delivers it, but the USERAUTH_FAILURE the
+ * callback's return sends first makes OpenSSH give up before it reads
+ * the message (tried; reverted). The fix belongs in libssh: flush before
+ * closing. */
 static void login_refused(struct sess *s)
 {
 	log_info("ssh: %s: login refused: %s", s->peer, err_msg());

@@ -69,9 +69,9 @@ def main(t):
         greet, reply, _ = ftp_try(n, "127.0.0.2", "ro", PASSWORDS["ro"])
         t.ok(greet.startswith("421 too many failed logins from 127.0.0.2"),
              "FTP: even the right password is refused, at connect, with why", greet + reply)
-        ok, said = n.password_login("ro", PASSWORDS["ro"], addr="127.0.0.2", refusal=True)
+        ok, said, seen = n.refused_login("ro", PASSWORDS["ro"], addr="127.0.0.2")
         t.ok(not ok and "too many failed logins from 127.0.0.2" in said,
-             "SSH shares the count: the right password is refused with a disconnect message", said)
+             "SSH shares the count: the right password is refused with a disconnect message", seen)
         greet, reply, _ = ftp_try(n, "127.0.0.1", "ro", PASSWORDS["ro"])
         t.ok(reply.startswith("230"), "another address is not affected", greet + reply)
         log = n.log("ftpd")
@@ -97,8 +97,8 @@ def main(t):
         greet, reply, _ = ftp_try(n, "127.0.0.6", "archiver", PASSWORDS["archiver"])
         t.ok(reply.startswith("530 Login refused: too many failed logins for user archiver"),
              "a user name locked by failures from two addresses is refused from a third", greet + reply)
-        ok, said = n.password_login("archiver", PASSWORDS["archiver"], addr="127.0.0.6", refusal=True)
-        t.ok(not ok and "too many failed logins for user archiver" in said, "over SSH too", said)
+        ok, said, seen = n.refused_login("archiver", PASSWORDS["archiver"], addr="127.0.0.6")
+        t.ok(not ok and "too many failed logins for user archiver" in said, "over SSH too", seen)
         greet, reply, _ = ftp_try(n, "127.0.0.6", "ro", PASSWORDS["ro"])
         t.ok(reply.startswith("230"), "another user from that address gets in", reply)
 

@@ -146,6 +146,19 @@ class SshNode(Node):
                       auth_timeout=20)
         return c
 
+    def refused_login(self, user, password, addr=None, tries=3):
+        """A login the server must refuse with a reason: up to tries
+        attempts (libssh 0.10 drops the DISCONNECT now and then, about 1
+        in 20: ftpd/sshd.c, login_refused()), stopping at the first that
+        logs in or carries a message. (logged in by any, the message,
+        every attempt's (logged in, message))."""
+        seen = []
+        for _ in range(tries):
+            seen.append(self.password_login(user, password, addr=addr, refusal=True))
+            if seen[-1][0] or seen[-1][1]:
+                break
+        return any(ok for ok, _ in seen), seen[-1][1], seen
+
     def password_login(self, user, password, addr=None, refusal=False):
         """One password attempt on a fresh paramiko transport, from addr
         (a loopback address to bind to) when given: (True, "") when it
