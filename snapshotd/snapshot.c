@@ -657,7 +657,8 @@ static void *check_thread(void *arg)
 	return NULL;
 }
 
-struct sidecar_check *snapshot_sidecar_begin(const char *bak_path)
+/* threaded: hash the file in a thread of its own, else here. */
+static struct sidecar_check *sidecar_start(const char *bak_path, int threaded)
 {
 	struct sidecar_check *c = xcalloc(1, sizeof *c);
 
@@ -669,10 +670,16 @@ struct sidecar_check *snapshot_sidecar_begin(const char *bak_path)
 	}
 	if (c->json == NULL)
 		return c;
-	c->threaded = pthread_create(&c->th, NULL, check_thread, c) == 0;
+	c->threaded = threaded &&
+	    pthread_create(&c->th, NULL, check_thread, c) == 0;
 	if (!c->threaded)
 		check_file(c);		/* the same check, here */
 	return c;
+}
+
+struct sidecar_check *snapshot_sidecar_begin(const char *bak_path)
+{
+	return sidecar_start(bak_path, 1);
 }
 
 int snapshot_sidecar_end(struct sidecar_check *c, const struct manifest *mf)
@@ -693,5 +700,5 @@ int snapshot_sidecar_end(struct sidecar_check *c, const struct manifest *mf)
 
 int snapshot_check_sidecar(const char *bak_path, const struct manifest *mf)
 {
-	return snapshot_sidecar_end(snapshot_sidecar_begin(bak_path), mf);
+	return snapshot_sidecar_end(sidecar_start(bak_path, 0), mf);
 }

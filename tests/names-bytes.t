@@ -52,9 +52,9 @@ def main(t):
         t.ok(all(w in members for w in want),
              "every name is there, exactly, by path_hex where it is not UTF-8",
              sorted(members))
-        t.ok(all(("path_hex" in members[b"files/" + x]) == (x != NAMES[-1]) for x in NAMES
-                 if b"files/" + x in members),
-             "path_hex only for the names that are not UTF-8")
+        t.ok(all(b"files/" + x in members and
+                 ("path_hex" in members[b"files/" + x]) == (x != NAMES[-1]) for x in NAMES),
+             "path_hex for each name that is not UTF-8, and only for those")
         t.ok(members.get(want[0], {}).get("path") == "files/odd\ufffd.lic",
              "the path field renders each such byte as U+FFFD")
         rc, out, err = n.nb("backup", "verify", "s1.bak")
