@@ -900,27 +900,6 @@ static int cmd_retr(struct sess *s, const char *cmd, const char *arg)
 	return 0;
 }
 
-/* The first n bytes of src into dst (both at their file positions). 0 or
- * ERR_SYS. */
-static int copy_prefix(int src, int dst, off_t n)
-{
-	char b[65536];
-
-	while (n > 0) {
-		ssize_t c = copy_file_range(src, NULL, dst, NULL, (size_t)n, 0);
-		if (c < 0 && (errno == EXDEV || errno == ENOSYS || errno == EINVAL ||
-		    errno == EOPNOTSUPP)) {
-			c = read(src, b, (size_t)n < sizeof b ? (size_t)n : sizeof b);
-			if (c > 0 && write(dst, b, (size_t)c) != c)
-				return err_sys("copy");
-		}
-		if (c <= 0)
-			return c < 0 ? err_sys("copy") : err_set(ERR_IO, "file shrank");
-		n -= c;
-	}
-	return 0;
-}
-
 /* STOR, APPE, and STOR after REST: the upload goes to
  * .nodebak-upload-XXXXXX beside the target (after a copy of the part of
  * the old file that is kept) and is renamed over it only when complete:
@@ -972,7 +951,7 @@ static int cmd_stor(struct sess *s, const char *cmd, const char *arg)
 		st.st_mode = 0;
 	(void)rootfs_upload_create(&s->fs, dfd, S_ISREG(st.st_mode) ? &st : NULL,
 	    ROOTFS_NEW_FILE, &fd, tmp, sizeof tmp);
-	if (fd < 0 || (src >= 0 && copy_prefix(src, fd, keep) != 0)) {
+	if (fd < 0 || (src >= 0 && rootfs_upload_keep(src, fd, keep) != 0)) {
 		reply(s, fd < 0 ? "553 Cannot create file" :
 		    "451 Cannot copy the part of the old file to keep: %s",
 		    strerror(errno));

@@ -557,6 +557,67 @@ int rootfs_upload_create(const struct rootfs *fs, int dirfd,
 	return err_sys("upload file");
 }
 
+/* Copy [off, end) of src to the same offsets of dst. 0, or ERR_SYS or
+ * ERR_IO with errno set. */
+static int copy_range(int src, int dst, off_t off, off_t end)
+{
+	char b[65536];
+	off_t in = off, out = off;
+	ssize_t c;
+
+	while (in < end) {
+		c = copy_file_range(src, &in, dst, &out, (size_t)(end - in), 0);
+		if (c < 0 && (errno == EXDEV || errno == ENOSYS ||
+		    errno == EINVAL || errno == EOPNOTSUPP)) {
+			c = pread(src, b, end - in < (off_t)sizeof b ?
+			    (size_t)(end - in) : sizeof b, in);
+			if (c > 0 && pwrite(dst, b, (size_t)c, out) != c)
+				return err_sys("copy");
+			if (c > 0) {
+				in += c;
+				out += c;
+			}
+		}
+		if (c < 0 && errno == EINTR)
+			continue;
+		if (c < 0)
+			return err_sys("copy");
+		if (c == 0) {
+			errno = EIO;
+			return err_set(ERR_IO, "the old file shrank while it was copied");
+		}
+	}
+	return 0;
+}
+
+int rootfs_upload_keep(int src, int dst, off_t n)
+{
+	off_t pos = 0, data, hole;
+	int r;
+
+	while (pos < n) {
+		if ((data = lseek(src, pos, SEEK_DATA)) < 0) {
+			if (errno == ENXIO)
+				break;		/* only a hole is left */
+			if (errno != EINVAL && errno != EOPNOTSUPP)
+				return err_sys("copy");
+			data = pos;		/* no SEEK_DATA here: copy it all */
+			hole = n;
+		} else if ((hole = lseek(src, data, SEEK_HOLE)) < 0)
+			return err_sys("copy");
+		if (data >= n)
+			break;
+		if (hole > n)
+			hole = n;
+		if ((r = copy_range(src, dst, data, hole)) != 0)
+			return r;
+		pos = hole;
+	}
+	if (ftruncate(dst, n) != 0 || lseek(dst, n, SEEK_SET) != n)
+		return err_sys("copy");
+	return 0;
+}
+
 int rootfs_upload_commit(const struct rootfs *fs, int fd, int dirfd,
     const char *tmp, const char *base, int noreplace)
 {

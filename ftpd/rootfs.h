@@ -129,6 +129,12 @@ int rootfs_statvfs(const struct rootfs *fs, const char *vpath,
 int rootfs_upload_create(const struct rootfs *fs, int dirfd,
     const struct stat *old, mode_t want, int *fdp, char *tmpname,
     size_t tmpsz);
+/* Keep the first n bytes of the old file src in the upload file dst
+ * (resumed and appending uploads, and SFTP's open without truncation):
+ * only the data is copied and holes stay holes, so keeping a sparse file
+ * costs its data, not its size; dst ends n bytes long, its position at
+ * n. 0, or ERR_SYS or ERR_IO with errno set. */
+int rootfs_upload_keep(int src, int dst, off_t n);
 /* Make the upload durable and rename it over base (noreplace: fail with
  * EEXIST when base exists), after the key rule: a file that holds a
  * private key loses every group and other bit. 0, or ERR_SYS with errno

@@ -698,9 +698,6 @@ static int open_write(struct sftp *s, uint32_t id, uint32_t pflags,
 	    ROOTFS_NEW_FILE;
 	int dirfd = -1, fd = -1, oldfd = -1, exists, r, e;
 	char tmp[32];
-	loff_t left;
-	ssize_t n;
-
 	if ((r = rootfs_parent(&s->fs, s->path.p, ROOTFS_WRITE, &dirfd,
 	    &base)) != 0)
 		return send_error(s, id, r, errno);
@@ -730,10 +727,8 @@ static int open_write(struct sftp *s, uint32_t id, uint32_t pflags,
 		if ((oldfd = openat(dirfd, base, O_RDONLY | O_NOFOLLOW |
 		    O_CLOEXEC)) < 0)
 			goto fail;
-		for (left = st.st_size; left > 0; left -= n)
-			if ((n = copy_file_range(oldfd, NULL, fd, NULL,
-			    (size_t)left, 0)) <= 0)
-				goto fail;
+		if (rootfs_upload_keep(oldfd, fd, st.st_size) != 0)
+			goto fail;
 		close(oldfd);
 		oldfd = -1;
 	}

@@ -5,7 +5,11 @@ less [ftpd] umask (default 0027: 0640 over FTP); an upload that replaces a
 file keeps that file's mode (a 0600 file stays 0600, also after REST and
 APPE); a file that holds a private key never keeps a group or other bit,
 whatever mode it replaces or SETSTAT asks for; a new folder gets 0777 less
-the umask. A changed umask takes effect at the next start."""
+the umask. A changed umask takes effect at the next start. An upload that
+keeps part of the old file (APPE, STOR after REST, SFTP OPEN without
+TRUNC) copies its data and keeps its holes: a 4 GiB sparse file with a
+few bytes in it costs a few blocks, not 4 GiB (fuzz_sftp found the open
+without TRUNC copying a sparse file byte by byte)."""
 import ftplib
 import io
 import os
@@ -173,6 +177,58 @@ def umask_part(t, n):
          "SFTP put with umask = 0077: 0600")
 
 
+SPARSE = 4 << 30   # a regression copies this many zero bytes, and fails
+
+
+def allocated(path):
+    return os.lstat(path).st_blocks * 512
+
+
+def sparse_part(t, n):
+    """A sparse file made over SFTP (a WRITE far past the end), then kept
+    by SFTP's OPEN without TRUNC, FTP APPE and FTP STOR after REST."""
+    path = os.path.join(n.files, "sparse.dat")
+    c = n.paramiko_client("admin")
+    try:
+        sf = c.open_sftp()
+        with sf.open("/sparse.dat", "w") as g:
+            g.write(b"head")
+            g.seek(SPARSE - 4)
+            g.write(b"tail")
+        t.ok(os.path.getsize(path) == SPARSE and allocated(path) < (1 << 20),
+             "SFTP WRITE past the end makes a sparse file",
+             f"size {os.path.getsize(path)}, allocated {allocated(path)}")
+        with sf.open("/sparse.dat", "a") as g:
+            g.write(b"+sftp")
+        sf.close()
+    finally:
+        c.close()
+
+    def kept(what, size, end):
+        with open(path, "rb") as g:
+            head = g.read(4)
+            g.seek(SPARSE // 2)
+            middle = g.read(8)
+            g.seek(size - len(end))
+            tail = g.read()
+        t.ok(os.path.getsize(path) == size and head == b"head" and
+             middle == bytes(8) and tail == end and allocated(path) < (1 << 20),
+             f"{what}: the data and the hole kept, a few blocks allocated",
+             f"size {os.path.getsize(path)}, allocated {allocated(path)}, "
+             f"head {head!r}, tail {tail!r}")
+
+    kept("SFTP OPEN without TRUNC", SPARSE + 5, b"tail+sftp")
+    f = ftp_login(n)
+    try:
+        stor(f, "sparse.dat", b"+apper", cmd="APPE")
+        kept("FTP APPE", SPARSE + 11, b"tail+sftp+apper")
+        stor(f, "sparse.dat", b"TAIL", rest=SPARSE - 4)
+        kept("FTP STOR after REST", SPARSE, b"TAIL")
+    finally:
+        f.close()
+    os.unlink(path)
+
+
 def main(t):
     require_ftpd(t)
     n = SshNode("upmodes", extra_conf="tls = off\n")
@@ -180,6 +236,7 @@ def main(t):
         n.start_all()
         ftp_part(t, n)
         sftp_part(t, n)
+        sparse_part(t, n)
         umask_part(t, n)
     finally:
         n.cleanup()
