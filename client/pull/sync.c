@@ -595,15 +595,61 @@ out:
 	return r;
 }
 
+/* One copy as retention sees it: 0 and *a filled when copy i of list is
+ * complete and its creation time known (a candidate), else -1. */
+typedef int (*ret_item_fn)(const void *list, size_t i, struct ret_archive *a);
+
+/* The pull.conf retention over one place's copies (the archive folder
+ * or the store; one engine for both): the indices in list of the copies
+ * it deletes, in *del (xcalloc'd; the count returned), and *over when
+ * the floors keep more than max_space. */
+static size_t retention_pick(const struct runner *ru, const void *list,
+    size_t n, ret_item_fn item, size_t **del, int *over)
+{
+	struct ret_archive *a = xcalloc(n ? n : 1, sizeof *a);
+	struct ret_decision *d = xcalloc(n ? n : 1, sizeof *d);
+	size_t *idx = xcalloc(n ? n : 1, sizeof *idx);
+	struct ret_policy p;
+	size_t m = 0, k = 0;
+
+	*over = 0;
+	*del = xcalloc(n ? n : 1, sizeof **del);
+	for (size_t i = 0; i < n; i++)
+		if (item(list, i, &a[m]) == 0) {
+			a[m].kind = retention_kind(a[m].name);
+			a[m].verified = 1;
+			idx[m++] = i;
+		}
+	retention_policy_of(&ru->c->retention, &p);
+	if (m && retention_decide(a, m, &p, clock_now(), d, over) == 0)
+		for (size_t i = 0; i < m; i++)
+			if (!d[i].keep)
+				(*del)[k++] = idx[i];
+	free(a);
+	free(d);
+	free(idx);
+	return k;
+}
+
+/* A copy in the archive folder: verified, its NAME.json readable. */
+static int local_item(const void *list, size_t i, struct ret_archive *a)
+{
+	const struct store_copy *cp = (const struct store_copy *)list + i;
+
+	if (!cp->created)
+		return -1;
+	a->name = cp->file;
+	a->created = cp->created;
+	a->size = cp->size;
+	return 0;
+}
+
 /* The archive host's retention, over the verified copies only. */
 static void prune_copies(struct nodejob *j)
 {
 	struct runner *ru = j->ru;
-	struct store_copy *copies = NULL;
-	struct ret_archive *a;
-	struct ret_decision *d;
-	struct ret_policy p;
-	size_t n = 0, m = 0, *idx;
+	struct store_copy *copies = NULL, *cp;
+	size_t n = 0, k, *del;
 	int over;
 
 	if (store_copies(ru->c->archive_dir, j->pn->name, &copies, &n) != 0 ||
@@ -611,42 +657,25 @@ static void prune_copies(struct nodejob *j)
 		free(copies);
 		return;
 	}
-	retention_policy_of(&ru->c->retention, &p);
-	a = xcalloc(n, sizeof *a);
-	d = xcalloc(n, sizeof *d);
-	idx = xcalloc(n, sizeof *idx);
-	for (size_t i = 0; i < n; i++)
-		if (copies[i].created) {	/* its NAME.json is readable */
-			a[m].name = copies[i].file;
-			a[m].created = copies[i].created;
-			a[m].kind = retention_kind(copies[i].file);
-			a[m].verified = 1;
-			a[m].size = copies[i].size;
-			idx[m++] = i;
-		}
-	if (retention_decide(a, m, &p, clock_now(), d, &over) == 0)
-		for (size_t i = 0; i < m; i++) {
-			if (d[i].keep)
-				continue;
-			if (ru->o->dry_run)
-				note(ru, j->rep, 0, "%s: would delete (retention)",
-				    esc(a[i].name));
-			else if (store_pruned_add(ru->c->archive_dir, j->pn->name,
-			    a[i].name, copies[idx[i]].sha256) != 0 ||
-			    store_delete(ru->c->archive_dir, j->pn->name,
-			    a[i].name) != 0)
-				note(ru, j->rep, 1, "retention: %s", err_msg());
-			else
-				note(ru, j->rep, 0, "%s: deleted (retention)",
-				    esc(a[i].name));
-			j->rep->n_deleted++;
-		}
+	k = retention_pick(ru, copies, n, local_item, &del, &over);
+	for (size_t i = 0; i < k; i++) {
+		cp = &copies[del[i]];
+		if (ru->o->dry_run)
+			note(ru, j->rep, 0, "%s: would delete (retention)",
+			    esc(cp->file));
+		else if (store_pruned_add(ru->c->archive_dir, j->pn->name,
+		    cp->file, cp->sha256) != 0 ||
+		    store_delete(ru->c->archive_dir, j->pn->name, cp->file) != 0)
+			note(ru, j->rep, 1, "retention: %s", err_msg());
+		else
+			note(ru, j->rep, 0, "%s: deleted (retention)",
+			    esc(cp->file));
+		j->rep->n_deleted++;
+	}
 	if (over)
 		note(ru, j->rep, 0, "retention: the copies still hold more than "
 		    "max_space: the floors forbid deleting more");
-	free(a);
-	free(d);
-	free(idx);
+	free(del);
 	free(copies);
 }
 
@@ -757,54 +786,50 @@ out:
 	return r;
 }
 
+/* A copy in the store: complete, its creation time in its metadata. */
+static int store_item(const void *list, size_t i, struct ret_archive *a)
+{
+	const struct s3store_copy *cp = (const struct s3store_copy *)list + i;
+
+	if (!cp->complete || !cp->created)
+		return -1;
+	a->name = cp->file;
+	a->created = cp->created;
+	a->size = cp->size;
+	return 0;
+}
+
 /* The store's retention: the same policy and engine, over the store's
  * complete copies. */
 static void store_prune(struct nodejob *j, struct s3store *st)
 {
 	struct runner *ru = j->ru;
 	struct s3store_copy *cp = NULL;
-	struct ret_archive *a;
-	struct ret_decision *d;
-	struct ret_policy p;
-	size_t n = 0, m = 0, *idx;
+	size_t n = 0, k, *del;
 	int over;
+	char *url;
 
 	if (s3store_copies(st, j->pn->name, &cp, &n) != 0) {
 		j->rep->n_store_failed++;
 		note(ru, j->rep, 1, "store retention: %s", err_msg());
 		return;
 	}
-	retention_policy_of(&ru->c->retention, &p);
-	a = xcalloc(n ? n : 1, sizeof *a);
-	d = xcalloc(n ? n : 1, sizeof *d);
-	idx = xcalloc(n ? n : 1, sizeof *idx);
-	for (size_t i = 0; i < n; i++)
-		if (cp[i].complete && cp[i].created) {
-			a[m].name = cp[i].file;
-			a[m].created = cp[i].created;
-			a[m].kind = retention_kind(cp[i].file);
-			a[m].verified = 1;
-			a[m].size = cp[i].size;
-			idx[m++] = i;
+	k = retention_pick(ru, cp, n, store_item, &del, &over);
+	for (size_t i = 0; i < k; i++) {
+		url = s3store_url(st, j->pn->name, cp[del[i]].file);
+		if (s3store_delete(st, j->pn->name, &cp[del[i]]) != 0) {
+			j->rep->n_store_failed++;
+			note(ru, j->rep, 1, "store retention: %s", err_msg());
+		} else {
+			j->rep->n_store_deleted++;
+			note(ru, j->rep, 0, "%s: deleted (retention)", url);
 		}
-	if (m && retention_decide(a, m, &p, clock_now(), d, &over) == 0)
-		for (size_t i = 0; i < m; i++) {
-			char *url;
-			if (d[i].keep)
-				continue;
-			url = s3store_url(st, j->pn->name, a[i].name);
-			if (s3store_delete(st, j->pn->name, &cp[idx[i]]) != 0) {
-				j->rep->n_store_failed++;
-				note(ru, j->rep, 1, "store retention: %s", err_msg());
-			} else {
-				j->rep->n_store_deleted++;
-				note(ru, j->rep, 0, "%s: deleted (retention)", url);
-			}
-			free(url);
-		}
-	free(a);
-	free(d);
-	free(idx);
+		free(url);
+	}
+	if (over)
+		note(ru, j->rep, 0, "store retention: the copies still hold more "
+		    "than max_space: the floors forbid deleting more");
+	free(del);
 	free(cp);
 }
 
