@@ -13,6 +13,8 @@ struct ui;
 #define EXIT_OK 0
 #define EXIT_FAIL 1	/* the command failed; it said why on ui */
 #define EXIT_USAGE 2	/* bad arguments; a Usage: block was printed */
+#define EXIT_BUSY 3	/* refused, nothing done: the node is busy (it said
+			 * with what); the same command may be tried again */
 /* Returned by a command that wants its group's Usage: block printed (by
  * the dispatcher, which owns the table) and EXIT_USAGE returned. */
 #define CMD_GROUP_USAGE (-1)

@@ -143,7 +143,8 @@ static int words_match(const struct command *c, int argc, char **argv,
 }
 
 /* Take the node lock for c and complete a pending rollback first:
- * EXIT_OK with the lock held, or EXIT_FAIL having said why. */
+ * EXIT_OK with the lock held, EXIT_BUSY when another operation holds
+ * it, or EXIT_FAIL having said why. */
 static int begin(struct cmdctx *cx, const struct command *c, int argc,
     char **argv, int nwords)
 {
@@ -154,8 +155,10 @@ static int begin(struct cmdctx *cx, const struct command *c, int argc,
 	    nwords < argc ? esc(argv[nwords]) : "");
 	if ((r = rollback_begin(cx->node, what, cx->ui)) == 0)
 		return EXIT_OK;
-	if (r == ERR_BUSY)
-		return cmd_fail(cx, c->usage);
+	if (r == ERR_BUSY) {
+		(void)cmd_fail(cx, c->usage);
+		return EXIT_BUSY;
+	}
 	ui_err(cx->ui, "%s%s%s%s%s: refused: %s\n", c->w1, c->w2 ? " " : "",
 	    c->w2 ? c->w2 : "", c->w3 ? " " : "", c->w3 ? c->w3 : "", err_msg());
 	return EXIT_FAIL;

@@ -18,7 +18,9 @@ expired, as in the reference. In order, on the one cluster:
   test hook): at every point, once followed by --abort, which restores
   the state of before, and once by --resume, which completes; killed as
   the rollback after a failed initialize began, --resume finishes the
-  rollback.
+  rollback; killed while a replica's join is still running on it (held
+  there by the test hook NODEBAK_FAULT_HOLD), --abort waits for that join
+  to end before it rolls the replica back.
 
 Bounded in time; every process started is stopped by pid (node.py)."""
 import hashlib
@@ -28,10 +30,11 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "lib"))
-from node import BIN  # noqa: E402
+from node import BIN, TBIN  # noqa: E402
 from nodestate import tree  # noqa: E402
 from sftp_util import SshNode, ftpd_path, require_ftpd  # noqa: E402
 from tap import run  # noqa: E402
@@ -85,7 +88,9 @@ class Renewer:
             self.base += ["--node", f"admin@{n.addr}:{n.sftp_port}"]
         self.n = 0
 
-    def run(self, *extra, certs=None, env=None, master=ADDRS[0], answer=None):
+    def run(self, *extra, certs=None, env=None, master=ADDRS[0], answer=None, on_line=None):
+        """Run a renewal; on_line (with answer None) sees each output line
+        as it comes."""
         argv = [os.path.join(BIN, "nodebak"), "cluster", "renew"] + self.base + list(extra)
         if certs:
             argv += ["--certs", certs, "--master", master]
@@ -93,12 +98,30 @@ class Renewer:
         p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                              env=dict(os.environ, **(env or {})),
                              stdin=subprocess.PIPE if answer is not None else subprocess.DEVNULL)
-        try:
-            out, _ = p.communicate(input=answer, timeout=RENEW_S)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            out, _ = p.communicate()
-            out += "\n(cut off)"
+        if on_line is not None:
+            lines = []
+
+            def reader():
+                for ln in p.stdout:
+                    lines.append(ln)
+                    on_line(ln)
+            th = threading.Thread(target=reader, daemon=True)
+            th.start()
+            try:
+                p.wait(timeout=RENEW_S)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+                lines.append("\n(cut off)")
+            th.join(timeout=10)
+            out = "".join(lines)
+        else:
+            try:
+                out, _ = p.communicate(input=answer, timeout=RENEW_S)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                out, _ = p.communicate()
+                out += "\n(cut off)"
         with open(os.path.join(self.scratch, f"renew-{self.n}.out"), "w") as f:
             f.write(" ".join(argv) + "\n" + out)
         return p.returncode, out
@@ -111,11 +134,17 @@ def main(t):
     port = common_port(ADDRS)
     nodes = []
     for i, a in enumerate(ADDRS):
-        n = SshNode(f"rw{i + 1}", addr=a, engine="postgresql")
+        # The last replica runs the daemon with the test hooks, so that a
+        # test can hold its cluster jobs (NODEBAK_FAULT_HOLD).
+        n = SshNode(f"rw{i + 1}", addr=a, engine="postgresql",
+                    daemon=os.path.join(TBIN, "nodebak-snapshotd-fault") if i == 2 else None)
         n.pg_port = port
         n.write_conf()
         nodes.append(n)
     m, r1, r2 = nodes
+    hold = os.path.join(r2.root, "hold-cluster-job")
+    r2_env = r2.env
+    r2.env = lambda: dict(r2_env(), NODEBAK_FAULT_HOLD=f"cluster-job-running:{hold}")
     scratch = m.path("renew-work")
     os.makedirs(scratch)
     ident = os.path.join(scratch, "operator")
@@ -276,6 +305,36 @@ def main(t):
                 t.ok(killed and rc2 == 0 and len(re.findall(r"renewed, in sync", out2)) == 3 and
                      len({serial(n) for n in nodes}) == 1, f"killed at {point}: --resume completes",
                      out[-800:] + out2[-1500:])
+
+        # ---- killed while a replica's join still runs there: --abort waits for it ----
+        before = [state(n) for n in nodes]
+        join_cmd = f"'database cluster join {ADDRS[0]}' (In progress"
+        seen = {}
+
+        def hold_joins(line):
+            # The master initializes once the replicas are out: their joins
+            # come after, so .23's is held from its start.
+            if re.search(r"^\S+\s+initialize \.\.\.", line):
+                open(hold, "w").close()
+
+        def release_later(line):
+            if re.search(rf"^{re.escape(ADDRS[2])}\s+rollback to ", line) and "t" not in seen:
+                seen["t"] = threading.Timer(2, lambda: os.path.exists(hold) and os.unlink(hold))
+                seen["t"].start()
+        try:
+            rc, out = rn.run("--yes", certs=certs["c"], env={"NODEBAK_RENEW_KILL_AT": f"join@{ADDRS[1]}"},
+                             on_line=hold_joins)
+            held = status(r2)
+            rc2, out2 = rn.run("--abort", on_line=release_later)
+        finally:
+            if "t" in seen:
+                seen["t"].join()
+            if os.path.exists(hold):
+                os.unlink(hold)
+        t.ok(rc == -signal.SIGKILL and join_cmd in held and "t" in seen and rc2 == 1 and
+             "renewed" not in out2 and "needs attention" not in out2 and [state(n) for n in nodes] == before,
+             f"killed at join@{ADDRS[1]} while {ADDRS[2]}'s join was still running: --abort waits for it, "
+             "then restores every node", held[-600:] + out[-800:] + out2[-1500:])
 
         # ---- killed while rolling every node back: --resume finishes it ----
         before = [state(n) for n in nodes]

@@ -433,7 +433,10 @@ static int rollback_node(struct renew *rw, int i)
 	struct rnode_status st;
 	int r;
 
-	if ((r = ensure(rw, i)) != 0 || (r = rnode_status(n, &st, NULL)) != 0)
+	/* A step the renewal started before it died may still be running
+	 * there (a join): its outcome decides what to undo. */
+	if ((r = ensure(rw, i)) != 0 ||
+	    (r = rnode_settle(n, rw->o->timeout, &st)) != 0)
 		goto out;
 	if (!strcmp(st.status, "Error"))
 		(void)rnode_must(n, "database cluster clear error", &out);

@@ -29,6 +29,13 @@ static time_t mono_s(void)
 	return ts.tv_sec;
 }
 
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
 int rnode_parse(const char *spec, struct rnode *n)
 {
 	const char *at = strchr(spec, '@'), *colon;
@@ -119,10 +126,16 @@ static void first_line(const char *s, char *out, size_t outsz)
 
 int rnode_must(struct rnode *n, const char *cmd, struct buf *out)
 {
+	time_t until = mono_s() + (n->conn ? n->conn->timeout : 0);
 	char line[512];
 	int st, r;
 
-	if ((r = rnode_run(n, cmd, out, &st)) != 0)
+	/* Busy: an operation of the node's own, or one a renewal that died
+	 * left running, holds the node's lock; it is waited for. */
+	while ((r = rnode_run(n, cmd, out, &st)) == 0 && st == RNODE_EXIT_BUSY &&
+	    mono_s() < until)
+		sleep_ms(POLL_MS);
+	if (r != 0)
 		return r;
 	if (st != 0) {
 		first_line(buf_cstr(out), line, sizeof line);
@@ -183,16 +196,23 @@ done:
 	return r;
 }
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 static int running(const struct rnode_status *st)
 {
 	return !strncmp(st->result, "In progress", 11);
+}
+
+int rnode_settle(struct rnode *n, long timeout, struct rnode_status *st)
+{
+	time_t until = mono_s() + timeout;
+	int r;
+
+	while ((r = rnode_status(n, st, NULL)) == 0 && running(st)) {
+		if (mono_s() >= until)
+			return err_set(ERR_CANCELLED, "%s: '%s' still in progress "
+			    "after %ld s", esc(n->addr), st->last, timeout);
+		sleep_ms(POLL_MS);
+	}
+	return r;
 }
 
 int rnode_cluster(struct rnode *n, const char *cmd, long timeout,
@@ -204,6 +224,11 @@ int rnode_cluster(struct rnode *n, const char *cmd, long timeout,
 	int r, started = 0;
 
 	if ((r = rnode_status(n, &st, NULL)) != 0)
+		goto out;
+	/* Another command still running (left by a renewal that died): its
+	 * outcome decides what this one must do. */
+	if (strcmp(st.last, cmd) && running(&st) &&
+	    (r = rnode_settle(n, timeout, &st)) != 0)
 		goto out;
 	if (!strcmp(st.last, cmd) && running(&st))
 		started = 1;	/* a resumed renewal: it is under way */

@@ -47,8 +47,13 @@ void rnode_close(struct rnode *n);
  * exit status. Fails only when the connection does. */
 int rnode_run(struct rnode *n, const char *cmd, struct buf *out,
     int *status);
+/* The console's exit status for a command refused because another
+ * operation holds the node (docs/control-protocol.md). */
+#define RNODE_EXIT_BUSY 3
 /* As rnode_run(); a nonzero exit status is an error (ERR_IO) whose
- * message is the command and the output's first line. */
+ * message is the command and the output's first line. A command refused
+ * as busy is tried again every half second for up to the connection's
+ * timeout. */
 int rnode_must(struct rnode *n, const char *cmd, struct buf *out);
 
 /* `database cluster status`'s "Status" and "Last command" fields. */
@@ -61,13 +66,17 @@ struct rnode_status {
 /* Read the status; text (may be NULL) gets the whole output. */
 int rnode_status(struct rnode *n, struct rnode_status *st, struct buf *text);
 
+/* Wait until no cluster command is in progress on the node (at most
+ * timeout seconds: ERR_CANCELLED naming it); *st is the status then. */
+int rnode_settle(struct rnode *n, long timeout, struct rnode_status *st);
 /* Start the cluster command cmd ("database cluster remove"; --yes is
  * added) and wait (polling status) until it has finished: 0 on Success;
  * ERR_IO with the node's ERROR line on Failed; ERR_CANCELLED after
  * timeout seconds. For a resumed renewal: a cmd still running is waited
  * for, one that succeeded (its status Enabled) is not run again, and
  * when done is set a node whose status satisfies done() counts as
- * finished without the command. */
+ * finished without the command. Another cluster command in progress
+ * is waited for first. */
 int rnode_cluster(struct rnode *n, const char *cmd, long timeout,
     int (*done)(const struct rnode_status *st));
 
