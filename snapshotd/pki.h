@@ -1,5 +1,6 @@
-/* pki.h: certificates and keys in the files root (pki list/inspect); the
- * snapshot daemon's only use of OpenSSL's X.509 interfaces. */
+/* pki.h: certificates and keys in the files root (pki list/inspect):
+ * the files read and the console's words; the X.509 work itself is
+ * common/x509.h's. */
 #ifndef NODEBAK_PKI_H
 #define NODEBAK_PKI_H
 

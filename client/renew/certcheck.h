@@ -1,7 +1,7 @@
 /* certcheck.h: the new cluster certificates checked on the operator's
  * machine before `nodebak cluster renew` changes anything (docs/cluster.md,
- * "Renewing the certificates in one command"): the console's only user of
- * OpenSSL's X.509 interfaces. */
+ * "Renewing the certificates in one command"), with the X.509 checks of
+ * common/x509.h that the nodes make too. */
 #ifndef NODEBAK_CERTCHECK_H
 #define NODEBAK_CERTCHECK_H
 #include <time.h>

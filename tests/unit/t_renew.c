@@ -62,6 +62,30 @@ void t_renew(void)
 	ok(certcheck_dir(dir, 30, 0, &p) == CERTCHECK_NFILES &&
 	    strstr(buf_cstr(&p), "/CA.cer: cannot read it"),
 	    "certcheck: one line per missing file");
+	buf_reset(&p);
+	{
+		/* The markers of a key under a passphrase (no key material). */
+		static const char enc[] = "-----BEGIN ENCRYPTED PRIVATE KEY-----\n"
+		    "AAAA\n-----END ENCRYPTED PRIVATE KEY-----\n";
+		char *f[3] = { fs_join(dir, "dbclusterserver.key"),
+		    fs_join(dir, "dbclusterclient.key"),
+		    fs_join(dir, "dbclusterserver.cer") };
+
+		fs_write_atomic(f[0], enc, sizeof enc - 1, 0600);
+		fs_write_atomic(f[1], "", 0, 0600);
+		fs_write_atomic(f[2], "not a certificate\n", 18, 0644);
+		ok(certcheck_dir(dir, 30, 0, &p) == CERTCHECK_NFILES &&
+		    strstr(buf_cstr(&p), "/dbclusterserver.key: not an unencrypted "
+		    "private key (it is encrypted)\n") &&
+		    strstr(buf_cstr(&p), "/dbclusterclient.key: not an unencrypted "
+		    "private key\n") &&
+		    strstr(buf_cstr(&p), "/dbclusterserver.cer: not a certificate\n") &&
+		    strstr(buf_cstr(&p), "/CA.cer: cannot read it (No such file"),
+		    "certcheck: an encrypted key, an empty one and a file that is no "
+		    "certificate: one line each, as the node's pki commands say it");
+		for (int i = 0; i < 3; i++)
+			free(f[i]);
+	}
 	buf_free(&p);
 	fs_rm_rf(dir);
 }
