@@ -698,6 +698,7 @@ static int open_write(struct sftp *s, uint32_t id, uint32_t pflags,
 	    ROOTFS_NEW_FILE;
 	int dirfd = -1, fd = -1, oldfd = -1, exists, r, e;
 	char tmp[32];
+
 	if ((r = rootfs_parent(&s->fs, s->path.p, ROOTFS_WRITE, &dirfd,
 	    &base)) != 0)
 		return send_error(s, id, r, errno);

@@ -22,6 +22,7 @@ need_paramiko()
 from sftp_util import SshNode, PASSWORDS, require_ftpd  # noqa: E402
 from ftp_util import ReuseFTP_TLS, insecure_context  # noqa: E402
 from node import free_port  # noqa: E402
+from pull_util import children  # noqa: E402
 from tap import run  # noqa: E402
 
 LOGIN_TIMEOUT = 5       # long enough for a loaded machine to greet and answer AUTH TLS
@@ -103,6 +104,12 @@ def main(t):
                 f"ftps_implicit_listen = 127.0.0.1:{ftps_port}\n")
     n.start_all()
     try:
+        # start_all's readiness probe (a bare TCP connect to the SSH port)
+        # has a session of its own, which lives until libssh sees the
+        # disconnect: it holds one of max_clients' 4 slots until then.
+        end = time.time() + 15
+        while children(n.procs["ftpd"].pid) and time.time() < end:
+            time.sleep(0.05)
         drippers = [
             Dripper("127.0.0.2", ftps_port, [(b"", TLS_START)]),
             Dripper("127.0.0.2", n.ftp_port, [(b"220 ", b"AUTH TLS\r\n"), (b"234 ", TLS_START)]),

@@ -171,7 +171,31 @@ def retention(t, fleet):
          f"{s}")
     t.ok({"manual0.bak", "manual1.bak"} <= set(fleet.copies(n3)),
          "manual copies are kept")
+    # A copy retention cannot delete (made immutable): one error line, the
+    # node failed, the copy kept whole, nothing counted as deleted. (The
+    # broken one goes first: it would fail every sync.)
     rc, _, err = n3.nb("backup", "delete", "auto-20261204T020000Z.bak")
+    if rc != 0:
+        raise RuntimeError(err)
+    snap(n3, "auto-20261205T020000Z")
+    stuck = os.path.join(fleet.archive, "cms3", "auto-20261202T020000Z.bak")
+    subprocess.run(["chattr", "+i", stuck], check=True)
+    try:
+        rc, s, err = fleet.sync("--node", "cms3")
+    finally:
+        subprocess.run(["chattr", "-i", stuck], check=True)
+    t.ok(rc == 2 and s and s["cms3"]["result"] == "failed" and
+         s["cms3"]["failed"] == 1 and s["cms3"]["deleted"] == 0 and
+         any("retention: remove" in e for e in s["cms3"]["errors"]) and
+         {"auto-20261202T020000Z.bak", "auto-20261202T020000Z.json"} <=
+         set(fleet.copies(n3)),
+         "retention that cannot delete a copy fails the node and keeps the copy whole",
+         f"{rc} {s}")
+    rc, s, err = fleet.sync("--node", "cms3")
+    t.ok(rc == 0 and s["cms3"]["deleted"] == 1 and
+         "auto-20261202T020000Z.bak" not in fleet.copies(n3),
+         "once it can, the next sync deletes it", f"{rc} {s}")
+    rc, _, err = n3.nb("backup", "delete", "auto-20261205T020000Z.bak")
     if rc != 0:
         raise RuntimeError(err)
     fleet.write_conf()
@@ -259,7 +283,7 @@ def trust(t, fleet):
 
 
 def main(t):
-    t.plan(35)
+    t.plan(37)
     fleet = Fleet(3, first=21)
     total = first_sync(t, fleet)
     options(t, fleet)

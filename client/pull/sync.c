@@ -665,9 +665,13 @@ static void prune_copies(struct nodejob *j)
 			    esc(cp->file));
 		else if (store_pruned_add(ru->c->archive_dir, j->pn->name,
 		    cp->file, cp->sha256) != 0 ||
-		    store_delete(ru->c->archive_dir, j->pn->name, cp->file) != 0)
+		    store_delete(ru->c->archive_dir, j->pn->name, cp->file) != 0) {
+			/* As in the store: retention that cannot delete fails
+			 * the node, or the disk fills while the sync says ok. */
 			note(ru, j->rep, 1, "retention: %s", err_msg());
-		else
+			j->rep->n_failed++;
+			continue;
+		} else
 			note(ru, j->rep, 0, "%s: deleted (retention)",
 			    esc(cp->file));
 		j->rep->n_deleted++;
