@@ -147,6 +147,31 @@ def status_verify_metrics(t, fleet, total):
              for n in fleet.nodes), "no failures, no resumes")
 
 
+def stuck_copy(t, fleet, n3):
+    """Retention wants auto-20261202T020000Z deleted; it is immutable."""
+    stuck = os.path.join(fleet.archive, "cms3", "auto-20261202T020000Z.bak")
+    if subprocess.run(["chattr", "+i", stuck], capture_output=True).returncode != 0:
+        # A file system without the immutable flag (tmpfs before 6.0).
+        for _ in range(2):
+            t.ok(True, "# SKIP chattr +i is not supported where the archive is")
+        return
+    try:
+        rc, s, err = fleet.sync("--node", "cms3")
+    finally:
+        subprocess.run(["chattr", "-i", stuck], check=True)
+    t.ok(rc == 2 and s and s["cms3"]["result"] == "failed" and
+         s["cms3"]["failed"] == 1 and s["cms3"]["deleted"] == 0 and
+         any("retention: remove" in e for e in s["cms3"]["errors"]) and
+         {"auto-20261202T020000Z.bak", "auto-20261202T020000Z.json"} <=
+         set(fleet.copies(n3)),
+         "retention that cannot delete a copy fails the node and keeps the copy whole",
+         f"{rc} {s}")
+    rc, s, err = fleet.sync("--node", "cms3")
+    t.ok(rc == 0 and s["cms3"]["deleted"] == 1 and
+         "auto-20261202T020000Z.bak" not in fleet.copies(n3),
+         "once it can, the next sync deletes it", f"{rc} {s}")
+
+
 def retention(t, fleet):
     n3 = fleet.nodes[2]
     for k in range(4):
@@ -178,23 +203,7 @@ def retention(t, fleet):
     if rc != 0:
         raise RuntimeError(err)
     snap(n3, "auto-20261205T020000Z")
-    stuck = os.path.join(fleet.archive, "cms3", "auto-20261202T020000Z.bak")
-    subprocess.run(["chattr", "+i", stuck], check=True)
-    try:
-        rc, s, err = fleet.sync("--node", "cms3")
-    finally:
-        subprocess.run(["chattr", "-i", stuck], check=True)
-    t.ok(rc == 2 and s and s["cms3"]["result"] == "failed" and
-         s["cms3"]["failed"] == 1 and s["cms3"]["deleted"] == 0 and
-         any("retention: remove" in e for e in s["cms3"]["errors"]) and
-         {"auto-20261202T020000Z.bak", "auto-20261202T020000Z.json"} <=
-         set(fleet.copies(n3)),
-         "retention that cannot delete a copy fails the node and keeps the copy whole",
-         f"{rc} {s}")
-    rc, s, err = fleet.sync("--node", "cms3")
-    t.ok(rc == 0 and s["cms3"]["deleted"] == 1 and
-         "auto-20261202T020000Z.bak" not in fleet.copies(n3),
-         "once it can, the next sync deletes it", f"{rc} {s}")
+    stuck_copy(t, fleet, n3)
     rc, _, err = n3.nb("backup", "delete", "auto-20261205T020000Z.bak")
     if rc != 0:
         raise RuntimeError(err)
