@@ -1,6 +1,7 @@
 /* x509.c: certificates, keys and requests with OpenSSL's X.509, PEM and
  * verification interfaces (x509.h). */
 #include <arpa/inet.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
