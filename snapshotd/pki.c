@@ -2,7 +2,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "buf.h"
@@ -13,7 +12,6 @@
 #include "node.h"
 #include "pki.h"
 #include "x509.h"
-#include "xmalloc.h"
 #include "banned.h"
 
 #define PKI_FILE_MAX (1u << 20)

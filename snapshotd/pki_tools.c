@@ -14,7 +14,6 @@
 #include "node.h"
 #include "pki.h"
 #include "x509.h"
-#include "xmalloc.h"
 #include "banned.h"
 
 #define PKI_FILE_MAX (1u << 20)

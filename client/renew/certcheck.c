@@ -11,7 +11,6 @@
 #include "esc.h"
 #include "fsutil.h"
 #include "x509.h"
-#include "xmalloc.h"
 #include "banned.h"
 
 /* A certificate or key file is a few KiB; the same bound as the node's. */
