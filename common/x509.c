@@ -62,8 +62,12 @@ int x509_certs_parse(const void *p, size_t len, const char *name,
 	X509 *x;
 
 	*out = NULL;
-	if (sk == NULL || len > INT32_MAX ||
-	    (bio = BIO_new_mem_buf(p, (int)len)) == NULL) {
+	if (len > INT32_MAX) {
+		sk_X509_free(sk);
+		return err_set(ERR_FORMAT, "%s: not a certificate (too large)",
+		    esc(name));
+	}
+	if (sk == NULL || (bio = BIO_new_mem_buf(p, (int)len)) == NULL) {
 		sk_X509_free(sk);
 		return err_set(ERR_NOMEM, "%s: out of memory", esc(name));
 	}
